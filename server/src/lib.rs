@@ -1,0 +1,9 @@
+//! Sluice server: the Postgres wire front end over the planner's `Database`.
+//!
+//! `Server::start` binds a TCP listener and serves connections until `shutdown`.
+
+pub mod config;
+pub mod server;
+
+pub use config::ServerConfig;
+pub use server::{Server, ServerError};
