@@ -1,1 +1,16 @@
-//! placeholder
+//! Sluice planner: the SQL front end, the catalog of relations and the incremental rewrite
+//! of DataFusion logical plans into runtime dataflows.
+//!
+//! - [`Database`] owns the catalog, the stored relations and the running dataflows.
+//! - [`Session`] executes SQL text for one client connection (DDL, DML, queries, settings).
+//! - [`incremental`] turns an optimized `LogicalPlan` into a [`sluice_runtime::Dataflow`].
+
+pub mod database;
+pub mod error;
+pub mod incremental;
+pub mod relation;
+pub mod session;
+
+pub use database::Database;
+pub use error::{PlanError, Result};
+pub use session::{PreparedStatement, Session, StatementResult};

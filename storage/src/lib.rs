@@ -1,1 +1,20 @@
-//! placeholder
+//! Sluice storage: row encoding and the stores that hold table, view and operator state.
+//!
+//! Rows are encoded with Arrow's row format (`arrow::row`), which is memcomparable: byte order
+//! equals SQL sort order, and byte equality equals row equality (NULLs equal to each other,
+//! as grouping needs). The same bytes serve as hash-map keys now and as RocksDB keys later.
+//!
+//! Stores:
+//! - [`ZSet`]: a multiset of rows with signed weights (the contents of a table without a
+//!   primary key, a materialized view, or an operator's input side).
+//! - [`KeyedRows`]: rows indexed by an encoded primary key (tables with a primary key).
+
+pub mod codec;
+pub mod error;
+pub mod keyed;
+pub mod zset;
+
+pub use codec::{EncodedRows, RowCodec};
+pub use error::StorageError;
+pub use keyed::KeyedRows;
+pub use zset::ZSet;

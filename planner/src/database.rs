@@ -1,0 +1,464 @@
+//! The database: catalog of relations, their stores and the dataflows that maintain
+//! materialized views.
+//!
+//! Concurrency and consistency: all state sits behind one async read-write lock. A statement
+//! that changes anything (DDL, DML) holds the write lock from planning until every dependent
+//! materialized view has absorbed the change; a query holds the read lock while it plans and
+//! executes. So a reader never sees a view half-updated, and a client that receives a DML's
+//! completion sees its effect in every dependent view on its next statement.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::ViewTable;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::{DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp};
+use datafusion::prelude::Expr;
+use sluice_runtime::{ChangeBatch, Dataflow};
+use tokio::sync::RwLock;
+
+use crate::error::{PlanError, Result};
+use crate::incremental;
+use crate::relation::{RelationStore, StoredKind, StoredTableProvider};
+
+/// A catalog object.
+pub(crate) enum EntryKind {
+    Table {
+        store: Arc<RelationStore>,
+    },
+    MaterializedView {
+        store: Arc<RelationStore>,
+        dataflow: Box<Dataflow>,
+        /// Set when maintaining the view failed; the view then refuses reads.
+        failure: Option<String>,
+    },
+    View,
+}
+
+pub(crate) struct Entry {
+    pub id: u64,
+    pub kind: EntryKind,
+    /// Relations named in the defining query (views and materialized views).
+    pub depends_on: BTreeSet<String>,
+    pub definition: Option<String>,
+}
+
+impl Entry {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            EntryKind::Table { .. } => "table",
+            EntryKind::MaterializedView { .. } => "materialized view",
+            EntryKind::View => "view",
+        }
+    }
+}
+
+/// Everything guarded by the database lock.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub entries: BTreeMap<String, Entry>,
+    next_id: u64,
+}
+
+/// A Sluice database: shared by all sessions.
+pub struct Database {
+    pub(crate) context: SessionContext,
+    pub(crate) catalog: RwLock<Catalog>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// An empty in-memory database.
+    pub fn new() -> Arc<Self> {
+        let config = SessionConfig::new()
+            .with_information_schema(false)
+            .with_target_partitions(2)
+            .with_default_catalog_and_schema("sluice", "public")
+            .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+        let context = SessionContext::new_with_config(config);
+        Arc::new(Self {
+            context,
+            catalog: RwLock::new(Catalog::default()),
+        })
+    }
+
+    /// Names of all relations with their kind, in creation order.
+    pub async fn relations(&self) -> Vec<(String, &'static str)> {
+        let catalog = self.catalog.read().await;
+        let mut entries: Vec<(&String, &Entry)> = catalog.entries.iter().collect();
+        entries.sort_by_key(|(_, e)| e.id);
+        entries
+            .into_iter()
+            .map(|(name, e)| (name.clone(), e.kind_name()))
+            .collect()
+    }
+
+    /// The defining query of a view or materialized view.
+    pub async fn definition(&self, name: &str) -> Option<String> {
+        let catalog = self.catalog.read().await;
+        catalog.entries.get(name).and_then(|e| e.definition.clone())
+    }
+
+    pub(crate) fn register(&self, name: &str, provider: Arc<dyn TableProvider>) -> Result<()> {
+        self.context
+            .register_table(name, provider)
+            .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        Ok(())
+    }
+
+    pub(crate) fn deregister(&self, name: &str) -> Result<()> {
+        self.context
+            .deregister_table(name)
+            .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        Ok(())
+    }
+}
+
+impl Catalog {
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn check_new_name(&self, name: &str) -> Result<()> {
+        if let Some(entry) = self.entries.get(name) {
+            return Err(PlanError::DuplicateObject(format!(
+                "relation \"{name}\" already exists (a {})",
+                entry.kind_name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Names of entries that depend directly on `name`.
+    pub fn dependents(&self, name: &str) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.depends_on.contains(name))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Refuse to read a materialized view whose maintenance failed.
+    pub fn check_readable(&self, names: &[String]) -> Result<()> {
+        for name in names {
+            if let Some(Entry {
+                kind:
+                    EntryKind::MaterializedView {
+                        failure: Some(message),
+                        ..
+                    },
+                ..
+            }) = self.entries.get(name)
+            {
+                return Err(PlanError::ViewFailed {
+                    view: name.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_table(&mut self, name: &str, store: Arc<RelationStore>) {
+        let id = self.next_id();
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                id,
+                kind: EntryKind::Table { store },
+                depends_on: BTreeSet::new(),
+                definition: None,
+            },
+        );
+    }
+
+    pub fn add_view(&mut self, name: &str, depends_on: BTreeSet<String>, definition: String) {
+        let id = self.next_id();
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                id,
+                kind: EntryKind::View,
+                depends_on,
+                definition: Some(definition),
+            },
+        );
+    }
+
+    pub fn add_materialized_view(
+        &mut self,
+        name: &str,
+        store: Arc<RelationStore>,
+        dataflow: Dataflow,
+        depends_on: BTreeSet<String>,
+        definition: String,
+    ) {
+        let id = self.next_id();
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                id,
+                kind: EntryKind::MaterializedView {
+                    store,
+                    dataflow: Box::new(dataflow),
+                    failure: None,
+                },
+                depends_on,
+                definition: Some(definition),
+            },
+        );
+    }
+
+    /// The store of a stored relation.
+    pub fn store(&self, name: &str) -> Option<Arc<RelationStore>> {
+        match &self.entries.get(name)?.kind {
+            EntryKind::Table { store } | EntryKind::MaterializedView { store, .. } => {
+                Some(store.clone())
+            }
+            EntryKind::View => None,
+        }
+    }
+
+    /// Apply `changes` to stored relation `relation` and to every materialized view that
+    /// depends on it, transitively, in creation order.
+    pub fn apply_and_propagate(&mut self, relation: &str, changes: ChangeBatch) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let store = self
+            .store(relation)
+            .ok_or_else(|| PlanError::Internal(format!("no store for {relation}")))?;
+        store.apply(&changes)?;
+        self.propagate(relation, &changes)
+    }
+
+    fn propagate(&mut self, relation: &str, changes: &ChangeBatch) -> Result<()> {
+        let mut readers: Vec<(u64, String)> = self
+            .entries
+            .iter()
+            .filter_map(|(name, entry)| match &entry.kind {
+                EntryKind::MaterializedView { dataflow, .. }
+                    if dataflow.relations().any(|r| r == relation) =>
+                {
+                    Some((entry.id, name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        readers.sort();
+        for (_, name) in readers {
+            let Some(entry) = self.entries.get_mut(&name) else {
+                continue;
+            };
+            let EntryKind::MaterializedView {
+                store,
+                dataflow,
+                failure,
+            } = &mut entry.kind
+            else {
+                continue;
+            };
+            if failure.is_some() {
+                continue;
+            }
+            match dataflow.push(relation, changes) {
+                Ok(delta) => {
+                    let store = store.clone();
+                    store.apply(&delta)?;
+                    self.propagate(&name, &delta)?;
+                }
+                Err(error) => {
+                    let message = PlanError::from(error).to_string();
+                    tracing::warn!(view = %name, %message, "materialized view maintenance failed");
+                    self.mark_failed(&name, &message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Mark a view and everything reading it as failed.
+    fn mark_failed(&mut self, name: &str, message: &str) {
+        let mut pending = vec![(name.to_string(), message.to_string())];
+        let mut seen = HashSet::new();
+        while let Some((name, message)) = pending.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            for dependent in self.dependents(&name) {
+                pending.push((dependent, format!("depends on failed view \"{name}\"")));
+            }
+            if let Some(Entry {
+                kind: EntryKind::MaterializedView { failure, .. },
+                ..
+            }) = self.entries.get_mut(&name)
+            {
+                *failure = Some(message);
+            }
+        }
+    }
+}
+
+/// Build the schema of a stored relation, rejecting duplicate column names.
+pub(crate) fn relation_schema(plan: &LogicalPlan, kind: &str) -> Result<SchemaRef> {
+    let schema: Schema = plan.schema().as_arrow().clone();
+    let mut names = HashSet::new();
+    for field in schema.fields() {
+        if !names.insert(field.name().clone()) {
+            return Err(PlanError::DuplicateObject(format!(
+                "column \"{}\" specified more than once in {kind}; give the columns distinct names with AS",
+                field.name()
+            )));
+        }
+    }
+    Ok(Arc::new(schema))
+}
+
+/// Create the store and dataflow of a materialized view over `plan` and fill it from the
+/// current contents of the relations it reads.
+pub(crate) fn build_materialized_view(
+    catalog: &Catalog,
+    name: &str,
+    plan: &LogicalPlan,
+    optimized: &LogicalPlan,
+) -> Result<(Arc<RelationStore>, Dataflow)> {
+    let schema = relation_schema(plan, "a materialized view")?;
+    let mut dataflow = incremental::compile(optimized)?;
+    let store = Arc::new(RelationStore::new(
+        name.to_string(),
+        StoredKind::MaterializedView,
+        schema.clone(),
+        vec![],
+    )?);
+    let mut deltas = vec![dataflow.initialize()?];
+    let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
+    for relation in relations {
+        let source = catalog.store(&relation).ok_or_else(|| {
+            PlanError::UndefinedTable(format!("relation \"{relation}\" does not exist"))
+        })?;
+        deltas.push(dataflow.push(&relation, &source.contents_as_changes()?)?);
+    }
+    let output = dataflow.schema();
+    let initial = ChangeBatch::concat(&output, &deltas)?;
+    store.apply(&initial)?;
+    Ok((store, dataflow))
+}
+
+/// Wrap a view's plan with column aliases `CREATE VIEW v (a, b) AS ...`.
+pub(crate) fn alias_columns(plan: LogicalPlan, names: &[String]) -> Result<LogicalPlan> {
+    if names.is_empty() {
+        return Ok(plan);
+    }
+    let fields = plan.schema().columns();
+    if names.len() > fields.len() {
+        return Err(PlanError::Plan(format!(
+            "CREATE VIEW specifies more column names ({}) than the query has columns ({})",
+            names.len(),
+            fields.len()
+        )));
+    }
+    let exprs: Vec<Expr> = fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let name = names.get(i).cloned().unwrap_or_else(|| column.name.clone());
+            Expr::Column(column).alias(name)
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(|e| PlanError::from_datafusion(e, ""))
+}
+
+/// Register a logical view.
+pub(crate) fn view_provider(plan: LogicalPlan, definition: &str) -> Arc<dyn TableProvider> {
+    Arc::new(ViewTable::new(plan, Some(definition.to_string())))
+}
+
+pub(crate) fn stored_provider(store: Arc<RelationStore>) -> Arc<dyn TableProvider> {
+    Arc::new(StoredTableProvider::new(store))
+}
+
+/// Check NOT NULL columns of `batch` against `schema`.
+pub(crate) fn check_not_null(table: &str, schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !field.is_nullable() && column.null_count() > 0 {
+            return Err(PlanError::NotNullViolation(format!(
+                "null value in column \"{}\" of relation \"{table}\" violates not-null constraint",
+                field.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The UPDATE plan DataFusion builds is `Projection(new values) <- Filter <- Scan`. Rewrite
+/// it to output the old row followed by the new row, so the change can be applied as a
+/// delete plus an insert.
+pub(crate) fn update_old_and_new(dml: &DmlStatement, table_columns: usize) -> Result<LogicalPlan> {
+    let LogicalPlan::Projection(projection) = dml.input.as_ref() else {
+        return Err(PlanError::Unsupported("this form of UPDATE".into()));
+    };
+    let source = projection.input.as_ref().clone();
+    let source_columns = source.schema().columns();
+    if source_columns.len() < table_columns {
+        return Err(PlanError::Unsupported("this form of UPDATE".into()));
+    }
+    let mut exprs: Vec<Expr> = source_columns
+        .iter()
+        .take(table_columns)
+        .enumerate()
+        .map(|(i, c)| Expr::Column(c.clone()).alias(format!("__old_{i}")))
+        .collect();
+    for (i, expr) in projection.expr.iter().enumerate() {
+        let inner = match expr {
+            Expr::Alias(alias) => alias.expr.as_ref().clone(),
+            other => other.clone(),
+        };
+        exprs.push(inner.alias(format!("__new_{i}")));
+    }
+    LogicalPlanBuilder::from(source)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(|e| PlanError::from_datafusion(e, ""))
+}
+
+/// Whether a DML targets inserts, updates or deletes.
+pub(crate) fn write_op_name(op: &WriteOp) -> &'static str {
+    match op {
+        WriteOp::Insert(_) => "INSERT",
+        WriteOp::Update => "UPDATE",
+        WriteOp::Delete => "DELETE",
+        WriteOp::Ctas => "CREATE TABLE AS",
+        WriteOp::Truncate => "TRUNCATE",
+        _ => "MERGE",
+    }
+}
+
+/// Give a table's primary-key columns NOT NULL.
+pub(crate) fn with_not_null(schema: &Schema, columns: &[usize]) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field = f.as_ref().clone();
+            if columns.contains(&i) {
+                field.with_nullable(false)
+            } else {
+                field
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}

@@ -1,0 +1,274 @@
+//! Planner errors, each with the SQLSTATE the server reports to clients.
+
+use datafusion::error::DataFusionError;
+use sluice_runtime::RuntimeError;
+use sluice_storage::StorageError;
+
+/// Errors from planning or executing a statement.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("syntax error: {message}")]
+    Syntax {
+        message: String,
+        /// 1-based character position in the statement text.
+        position: Option<usize>,
+    },
+    #[error("{0}")]
+    UndefinedTable(String),
+    #[error("{0}")]
+    UndefinedColumn(String),
+    #[error("{0}")]
+    UndefinedFunction(String),
+    #[error("{0}")]
+    DuplicateObject(String),
+    #[error("{0}")]
+    DependentObjects(String),
+    #[error("{0}")]
+    WrongObjectType(String),
+    #[error("{0}")]
+    UniqueViolation(String),
+    #[error("{0}")]
+    NotNullViolation(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    DatatypeMismatch(String),
+    #[error("{0}")]
+    InvalidTextRepresentation(String),
+    #[error("{0}")]
+    NumericOutOfRange(String),
+    #[error("{0}")]
+    DivisionByZero(String),
+    #[error("{0}")]
+    UndefinedObject(String),
+    #[error("feature not supported: {0}")]
+    Unsupported(String),
+    #[error("materialized view \"{view}\" failed: {message}")]
+    ViewFailed { view: String, message: String },
+    #[error("{0}")]
+    Plan(String),
+    #[error("{0}")]
+    Execution(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = PlanError> = std::result::Result<T, E>;
+
+impl PlanError {
+    /// The SQLSTATE code for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            PlanError::Syntax { .. } => "42601",
+            PlanError::UndefinedTable(_) => "42P01",
+            PlanError::UndefinedColumn(_) => "42703",
+            PlanError::UndefinedFunction(_) => "42883",
+            PlanError::DuplicateObject(_) => "42P07",
+            PlanError::DependentObjects(_) => "2BP01",
+            PlanError::WrongObjectType(_) => "42809",
+            PlanError::UniqueViolation(_) => "23505",
+            PlanError::NotNullViolation(_) => "23502",
+            PlanError::InvalidParameter(_) => "22023",
+            PlanError::DatatypeMismatch(_) => "42804",
+            PlanError::InvalidTextRepresentation(_) => "22P02",
+            PlanError::NumericOutOfRange(_) => "22003",
+            PlanError::DivisionByZero(_) => "22012",
+            PlanError::UndefinedObject(_) => "42704",
+            PlanError::Unsupported(_) => "0A000",
+            PlanError::ViewFailed { .. } => "XX000",
+            PlanError::Plan(_) => "42000",
+            PlanError::Execution(_) => "22000",
+            PlanError::Internal(_) => "XX000",
+        }
+    }
+
+    /// 1-based character position of the error in the statement, when known.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            PlanError::Syntax { position, .. } => *position,
+            _ => None,
+        }
+    }
+
+    /// Classify a DataFusion error. `sql` is the statement text, used to turn
+    /// "Line: L, Column: C" into a character position.
+    pub fn from_datafusion(error: DataFusionError, sql: &str) -> Self {
+        let error = strip_context(error);
+        match error {
+            DataFusionError::SQL(parser_error, _) => {
+                let message = parser_error.to_string();
+                let position = line_column_position(&message, sql);
+                PlanError::Syntax {
+                    message: clean_message(&message),
+                    position,
+                }
+            }
+            DataFusionError::SchemaError(schema_error, _) => {
+                let message = schema_error.to_string();
+                if message.contains("No field named") || message.contains("not found") {
+                    PlanError::UndefinedColumn(clean_message(&message))
+                } else {
+                    PlanError::Plan(clean_message(&message))
+                }
+            }
+            DataFusionError::NotImplemented(message) => {
+                PlanError::Unsupported(clean_message(&message))
+            }
+            DataFusionError::ArrowError(arrow_error, _) => classify_arrow(&arrow_error.to_string()),
+            DataFusionError::Plan(message) => classify_plan(&message),
+            DataFusionError::Execution(message) => classify_execution(&message),
+            other => {
+                let message = other.to_string();
+                classify_execution(&message)
+            }
+        }
+    }
+}
+
+fn strip_context(error: DataFusionError) -> DataFusionError {
+    match error {
+        DataFusionError::Context(_, inner) => strip_context(*inner),
+        DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
+            Ok(inner) => strip_context(inner),
+            Err(shared) => DataFusionError::Execution(shared.to_string()),
+        },
+        other => other,
+    }
+}
+
+fn classify_plan(message: &str) -> PlanError {
+    let lower = message.to_ascii_lowercase();
+    let clean = clean_message(message);
+    if lower.contains("table") && lower.contains("not found") {
+        PlanError::UndefinedTable(clean)
+    } else if lower.contains("invalid function")
+        || lower.contains("function") && lower.contains("not found")
+    {
+        PlanError::UndefinedFunction(clean)
+    } else if lower.contains("no field named") {
+        PlanError::UndefinedColumn(clean)
+    } else if lower.contains("cannot be cast")
+        || lower.contains("cannot infer common")
+        || lower.contains("no function matches")
+        || lower.contains("failed to coerce")
+        || lower.contains("does not support")
+        || lower.contains("type coercion")
+        || lower.contains("coercion")
+    {
+        PlanError::DatatypeMismatch(clean)
+    } else {
+        PlanError::Plan(clean)
+    }
+}
+
+fn classify_arrow(message: &str) -> PlanError {
+    let lower = message.to_ascii_lowercase();
+    let clean = clean_message(message);
+    if lower.contains("divide by zero") || lower.contains("division by zero") {
+        PlanError::DivisionByZero("division by zero".into())
+    } else if lower.contains("overflow")
+        || lower.contains("out of range")
+        || lower.contains("too large")
+    {
+        PlanError::NumericOutOfRange(clean)
+    } else if lower.contains("cast") || lower.contains("parse") {
+        PlanError::InvalidTextRepresentation(clean)
+    } else {
+        PlanError::Execution(clean)
+    }
+}
+
+fn classify_execution(message: &str) -> PlanError {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("divide by zero") || lower.contains("division by zero") {
+        return PlanError::DivisionByZero("division by zero".into());
+    }
+    if lower.contains("cast") || lower.contains("overflow") || lower.contains("parse") {
+        return classify_arrow(message);
+    }
+    PlanError::Execution(clean_message(message))
+}
+
+/// Remove DataFusion's error-kind prefixes ("Error during planning: ...").
+fn clean_message(message: &str) -> String {
+    let mut text = message.trim();
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "Execution error: ",
+        "Arrow error: ",
+        "This feature is not implemented: ",
+        "SQL error: ",
+        "ParserError(\"",
+        "Invalid argument error: ",
+        "Cast error: ",
+        "Parser error: ",
+        "Compute error: ",
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            text = rest;
+        }
+    }
+    let text = text.trim_end_matches("\")");
+    text.to_string()
+}
+
+/// Find "Line: L, Column: C" in a parser message and convert it to a 1-based character
+/// offset into `sql`.
+fn line_column_position(message: &str, sql: &str) -> Option<usize> {
+    let line_at = message.find("Line: ")?;
+    let rest = &message[line_at + 6..];
+    let line: usize = rest.split(',').next()?.trim().parse().ok()?;
+    let column_at = rest.find("Column: ")?;
+    let column: usize = rest[column_at + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    let mut position = 0;
+    for (index, text) in sql.split('\n').enumerate() {
+        if index + 1 == line {
+            return Some(position + column);
+        }
+        position += text.chars().count() + 1;
+    }
+    None
+}
+
+impl From<RuntimeError> for PlanError {
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::Evaluation(error) => PlanError::from_datafusion(error, ""),
+            RuntimeError::Arrow(error) => classify_arrow(&error.to_string()),
+            RuntimeError::Storage(error) => PlanError::Internal(error.to_string()),
+            RuntimeError::Internal(message) => PlanError::Internal(message),
+        }
+    }
+}
+
+impl From<StorageError> for PlanError {
+    fn from(error: StorageError) -> Self {
+        PlanError::Internal(error.to_string())
+    }
+}
+
+impl From<arrow::error::ArrowError> for PlanError {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        classify_arrow(&error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_positions_are_character_offsets() {
+        let sql = "SELECT 1;\nSELEC x";
+        assert_eq!(
+            line_column_position("Expected ..., found: SELEC at Line: 2, Column: 1", sql),
+            Some(11)
+        );
+    }
+}

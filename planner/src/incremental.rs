@@ -1,0 +1,349 @@
+//! Incremental rewrite: an optimized DataFusion `LogicalPlan` becomes a dataflow of
+//! incremental operators.
+//!
+//! | logical node            | operator                                   |
+//! |-------------------------|--------------------------------------------|
+//! | TableScan               | Scan of the stored relation (projection)   |
+//! | Projection              | Project (DataFusion physical expressions)  |
+//! | Filter                  | Filter                                     |
+//! | Join (equi + residual)  | HashJoin (inner/outer/semi/anti)           |
+//! | Aggregate, Distinct     | GroupAggregate                             |
+//! | Union                   | Union                                      |
+//! | Values, EmptyRelation   | Constant                                   |
+//! | SubqueryAlias, Sort     | pass-through (a relation has no order)     |
+//!
+//! Anything else is rejected with an error naming the feature. Scans ignore pushed-down
+//! filters: the stored-table provider declares no pushdown, so filters stay in the plan.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{DFSchema, JoinType, NullEquality};
+use datafusion::execution::context::ExecutionProps;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{Distinct, Expr, LogicalPlan};
+use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
+use datafusion::physical_expr::{create_physical_expr, PhysicalExpr};
+use sluice_runtime::operators::{
+    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, Union,
+};
+use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
+
+use crate::error::{PlanError, Result};
+
+/// Compile `plan` (already optimized) into a dataflow.
+pub fn compile(plan: &LogicalPlan) -> Result<Dataflow> {
+    reject_volatile(plan)?;
+    let props = ExecutionProps::new();
+    let mut compiler = Compiler {
+        builder: DataflowBuilder::new(),
+        props: &props,
+    };
+    let output = compiler.node(plan)?;
+    Ok(compiler.builder.build(output)?)
+}
+
+/// The stored relation a scan reads: the bare table name.
+pub fn relation_name(table: &datafusion::common::TableReference) -> String {
+    table.table().to_string()
+}
+
+fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
+    let mut volatile = None;
+    plan.apply(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(function) = e {
+                    if function.func.signature().volatility
+                        == datafusion::logical_expr::Volatility::Volatile
+                    {
+                        volatile = Some(function.func.name().to_string());
+                    }
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            })
+        })
+    })
+    .map_err(|e| PlanError::Internal(e.to_string()))?;
+    match volatile {
+        Some(name) => Err(PlanError::Unsupported(format!(
+            "volatile function {name}() in a materialized view (its result could not be retracted)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+struct Compiler<'a> {
+    builder: DataflowBuilder,
+    props: &'a ExecutionProps,
+}
+
+fn arrow_schema(schema: &DFSchema) -> SchemaRef {
+    Arc::new(schema.as_arrow().clone())
+}
+
+impl Compiler<'_> {
+    fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+        create_physical_expr(
+            expr,
+            schema,
+            self.props,
+            &PhysicalPlanningContext::default(),
+        )
+        .map_err(|e| PlanError::from_datafusion(e, ""))
+    }
+
+    fn node(&mut self, plan: &LogicalPlan) -> Result<NodeId> {
+        match plan {
+            LogicalPlan::TableScan(scan) => {
+                if scan.fetch.is_some() {
+                    return Err(PlanError::Unsupported(
+                        "LIMIT in a materialized view".into(),
+                    ));
+                }
+                let schema = arrow_schema(&scan.projected_schema);
+                Ok(self.builder.scan(Scan::new(
+                    relation_name(&scan.table_name),
+                    scan.projection.clone(),
+                    schema,
+                )))
+            }
+            LogicalPlan::Projection(projection) => {
+                let input = self.node(&projection.input)?;
+                let exprs = projection
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, projection.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let schema = arrow_schema(&projection.schema);
+                Ok(self
+                    .builder
+                    .add(Box::new(Project::new(exprs, schema)), vec![input]))
+            }
+            LogicalPlan::Filter(filter) => {
+                let input = self.node(&filter.input)?;
+                let predicate = self.physical(&filter.predicate, filter.input.schema())?;
+                let schema = arrow_schema(filter.input.schema());
+                Ok(self
+                    .builder
+                    .add(Box::new(Filter::new(predicate, schema)), vec![input]))
+            }
+            LogicalPlan::SubqueryAlias(alias) => self.node(&alias.input),
+            LogicalPlan::Sort(sort) => {
+                if sort.fetch.is_some() {
+                    return Err(PlanError::Unsupported(
+                        "ORDER BY ... LIMIT (top-N) in a materialized view".into(),
+                    ));
+                }
+                self.node(&sort.input)
+            }
+            LogicalPlan::Limit(_) => Err(PlanError::Unsupported(
+                "LIMIT/OFFSET in a materialized view".into(),
+            )),
+            LogicalPlan::Union(union) => {
+                let inputs = union
+                    .inputs
+                    .iter()
+                    .map(|input| self.node(input))
+                    .collect::<Result<Vec<_>>>()?;
+                let schema = arrow_schema(&union.schema);
+                Ok(self
+                    .builder
+                    .add(Box::new(Union::new(inputs.len(), schema)), inputs))
+            }
+            LogicalPlan::Distinct(Distinct::All(input)) => {
+                let node = self.node(input)?;
+                let input_schema = arrow_schema(input.schema());
+                let group_exprs: Vec<Arc<dyn PhysicalExpr>> = input
+                    .schema()
+                    .columns()
+                    .iter()
+                    .map(|c| self.physical(&Expr::Column(c.clone()), input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let aggregate =
+                    GroupAggregate::new(&input_schema, group_exprs, vec![], input_schema.clone())?;
+                Ok(self.builder.add(Box::new(aggregate), vec![node]))
+            }
+            LogicalPlan::Distinct(Distinct::On(_)) => Err(PlanError::Unsupported(
+                "SELECT DISTINCT ON in a materialized view".into(),
+            )),
+            LogicalPlan::Aggregate(aggregate) => {
+                if aggregate
+                    .group_expr
+                    .iter()
+                    .any(|e| matches!(e, Expr::GroupingSet(_)))
+                {
+                    return Err(PlanError::Unsupported(
+                        "GROUPING SETS / ROLLUP / CUBE in a materialized view".into(),
+                    ));
+                }
+                let input = self.node(&aggregate.input)?;
+                let input_df_schema = aggregate.input.schema();
+                let input_schema = arrow_schema(input_df_schema);
+                let group_exprs = aggregate
+                    .group_expr
+                    .iter()
+                    .map(|e| self.physical(e, input_df_schema))
+                    .collect::<Result<Vec<_>>>()?;
+                let calls = aggregate
+                    .aggr_expr
+                    .iter()
+                    .map(|e| {
+                        let planning = PhysicalPlanningContext::default();
+                        let lowered = LoweredAggregateBuilder::new(
+                            e,
+                            input_df_schema,
+                            &input_schema,
+                            self.props,
+                            &planning,
+                        )
+                        .build()
+                        .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                        Ok(AggregateCall {
+                            function: lowered.aggregate,
+                            filter: lowered.filter,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let schema = arrow_schema(&aggregate.schema);
+                let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
+                Ok(self.builder.add(Box::new(operator), vec![input]))
+            }
+            LogicalPlan::Join(join) => {
+                if join.null_aware {
+                    return Err(PlanError::Unsupported(
+                        "NOT IN (subquery) in a materialized view; use NOT EXISTS".into(),
+                    ));
+                }
+                let kind = match join.join_type {
+                    JoinType::Inner => JoinKind::Inner,
+                    JoinType::Left => JoinKind::Left,
+                    JoinType::Right => JoinKind::Right,
+                    JoinType::Full => JoinKind::Full,
+                    JoinType::LeftSemi => JoinKind::LeftSemi,
+                    JoinType::LeftAnti => JoinKind::LeftAnti,
+                    JoinType::RightSemi => JoinKind::RightSemi,
+                    JoinType::RightAnti => JoinKind::RightAnti,
+                    other => {
+                        return Err(PlanError::Unsupported(format!(
+                            "{other} join in a materialized view"
+                        )))
+                    }
+                };
+                let left = self.node(&join.left)?;
+                let right = self.node(&join.right)?;
+                let left_keys = join
+                    .on
+                    .iter()
+                    .map(|(l, _)| self.physical(l, join.left.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let right_keys = join
+                    .on
+                    .iter()
+                    .map(|(_, r)| self.physical(r, join.right.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let filter = match &join.filter {
+                    Some(filter) => {
+                        let combined = join
+                            .left
+                            .schema()
+                            .join(join.right.schema())
+                            .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                        Some(self.physical(filter, &combined)?)
+                    }
+                    None => None,
+                };
+                let operator = HashJoin::new(
+                    kind,
+                    arrow_schema(join.left.schema()),
+                    arrow_schema(join.right.schema()),
+                    left_keys,
+                    right_keys,
+                    filter,
+                    join.null_equality == NullEquality::NullEqualsNull,
+                    arrow_schema(&join.schema),
+                )?;
+                Ok(self.builder.add(Box::new(operator), vec![left, right]))
+            }
+            LogicalPlan::Values(values) => {
+                let schema = arrow_schema(&values.schema);
+                let batch = self.evaluate_rows(&values.values, &schema)?;
+                Ok(self
+                    .builder
+                    .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
+            }
+            LogicalPlan::EmptyRelation(empty) => {
+                let schema = arrow_schema(&empty.schema);
+                let rows = usize::from(empty.produce_one_row);
+                let batch = RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| arrow::array::new_null_array(f.data_type(), rows))
+                        .collect(),
+                    &RecordBatchOptions::new().with_row_count(Some(rows)),
+                )?;
+                Ok(self
+                    .builder
+                    .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
+            }
+            LogicalPlan::Window(_) => Err(PlanError::Unsupported(
+                "window functions (OVER) in a materialized view".into(),
+            )),
+            LogicalPlan::Unnest(_) => Err(PlanError::Unsupported(
+                "UNNEST in a materialized view".into(),
+            )),
+            LogicalPlan::RecursiveQuery(_) => Err(PlanError::Unsupported(
+                "WITH RECURSIVE in a materialized view".into(),
+            )),
+            other => Err(PlanError::Unsupported(format!(
+                "{} in a materialized view",
+                other.display()
+            ))),
+        }
+    }
+
+    /// Evaluate constant rows (VALUES) into one batch.
+    fn evaluate_rows(&self, rows: &[Vec<Expr>], schema: &SchemaRef) -> Result<RecordBatch> {
+        let empty = DFSchema::empty();
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); schema.fields().len()];
+        for row in rows {
+            for (index, expr) in row.iter().enumerate() {
+                let value = self
+                    .physical(expr, &empty)?
+                    .evaluate(&one_row)
+                    .map_err(|e| PlanError::from_datafusion(e, ""))?
+                    .into_array(1)
+                    .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                let target = schema.field(index).data_type();
+                let value = if value.data_type() == target {
+                    value
+                } else {
+                    arrow::compute::cast(&value, target)?
+                };
+                columns[index].push(value);
+            }
+        }
+        let columns = columns
+            .into_iter()
+            .map(|parts| {
+                let refs: Vec<&dyn arrow::array::Array> =
+                    parts.iter().map(|a| a.as_ref()).collect();
+                Ok(arrow::compute::concat(&refs)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )?)
+    }
+}

@@ -1,0 +1,854 @@
+//! A client session: parses SQL, dispatches each statement, keeps session settings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ParamValues;
+use datafusion::common::TableReference;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::physical_plan::collect;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{self, ObjectType, Set, Statement as SqlStatement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use sluice_runtime::ChangeBatch;
+
+use crate::database::{
+    alias_columns, build_materialized_view, check_not_null, relation_schema, stored_provider,
+    update_old_and_new, view_provider, with_not_null, write_op_name, Catalog, Database, EntryKind,
+};
+use crate::error::{PlanError, Result};
+use crate::relation::{RelationStore, StoredKind};
+
+/// The outcome of one statement.
+#[derive(Debug, Clone)]
+pub enum StatementResult {
+    /// Rows, e.g. from SELECT or SHOW.
+    Query {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+    /// A command tag such as `INSERT 0 3` (`rows` set for DML).
+    Command { tag: String, rows: Option<usize> },
+    /// Transaction control: BEGIN, COMMIT or ROLLBACK.
+    Transaction { tag: String, begin: bool },
+}
+
+/// A statement parsed once and executed with parameters (extended protocol).
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    pub sql: String,
+    statement: Option<DFStatement>,
+    /// Types of `$1..$n`, when known.
+    pub parameter_types: Vec<Option<DataType>>,
+    /// Columns the statement returns, if it returns rows.
+    pub schema: Option<SchemaRef>,
+}
+
+/// Session settings with PostgreSQL's defaults for the ones clients read.
+fn default_settings() -> BTreeMap<String, String> {
+    [
+        ("server_version", "15.0"),
+        ("server_version_num", "150000"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("timezone", "UTC"),
+        ("intervalstyle", "postgres"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("search_path", "\"$user\", public"),
+        ("transaction_isolation", "read committed"),
+        ("default_transaction_isolation", "read committed"),
+        ("application_name", ""),
+        ("extra_float_digits", "1"),
+        ("statement_timeout", "0"),
+        ("lock_timeout", "0"),
+        ("max_identifier_length", "63"),
+        ("is_superuser", "on"),
+        ("jit", "off"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// One client's session.
+pub struct Session {
+    database: Arc<Database>,
+    settings: BTreeMap<String, String>,
+}
+
+impl Session {
+    pub fn new(database: Arc<Database>) -> Self {
+        Self {
+            database,
+            settings: default_settings(),
+        }
+    }
+
+    /// Set a session setting (from the startup packet, or SET).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.settings
+            .insert(name.to_ascii_lowercase(), value.to_string());
+    }
+
+    /// A session setting's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.settings
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Parse SQL text into statements.
+    fn parse(sql: &str) -> Result<Vec<DFStatement>> {
+        let statements = DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {})
+            .map_err(|e| PlanError::from_datafusion(e.into(), sql))?;
+        Ok(statements.into_iter().collect())
+    }
+
+    /// Execute every statement in `sql` in order, stopping at the first error. Returns the
+    /// results of the statements that ran and the error, if any.
+    pub async fn execute(&mut self, sql: &str) -> (Vec<StatementResult>, Option<PlanError>) {
+        let statements = match Self::parse(sql) {
+            Ok(statements) => statements,
+            Err(error) => return (vec![], Some(error)),
+        };
+        let mut results = Vec::new();
+        for statement in statements {
+            match self.execute_statement(statement, sql, None).await {
+                Ok(result) => results.push(result),
+                Err(error) => return (results, Some(error)),
+            }
+        }
+        (results, None)
+    }
+
+    /// Parse and describe one statement for later execution with parameters.
+    pub async fn prepare(&mut self, sql: &str) -> Result<PreparedStatement> {
+        let mut statements = Self::parse(sql)?;
+        if statements.len() > 1 {
+            return Err(PlanError::Syntax {
+                message: "cannot insert multiple commands into a prepared statement".into(),
+                position: None,
+            });
+        }
+        let Some(statement) = statements.pop() else {
+            return Ok(PreparedStatement {
+                sql: sql.to_string(),
+                statement: None,
+                parameter_types: vec![],
+                schema: None,
+            });
+        };
+        let (parameter_types, schema) = self.describe(&statement, sql).await?;
+        Ok(PreparedStatement {
+            sql: sql.to_string(),
+            statement: Some(statement),
+            parameter_types,
+            schema,
+        })
+    }
+
+    /// Execute a prepared statement with parameter values.
+    pub async fn execute_prepared(
+        &mut self,
+        prepared: &PreparedStatement,
+        parameters: Option<ParamValues>,
+    ) -> Result<Option<StatementResult>> {
+        let Some(statement) = prepared.statement.clone() else {
+            return Ok(None);
+        };
+        self.execute_statement(statement, &prepared.sql, parameters)
+            .await
+            .map(Some)
+    }
+
+    /// Parameter types and result columns of a statement, without running it.
+    async fn describe(
+        &self,
+        statement: &DFStatement,
+        sql: &str,
+    ) -> Result<(Vec<Option<DataType>>, Option<SchemaRef>)> {
+        match statement {
+            DFStatement::Statement(inner) => match inner.as_ref() {
+                SqlStatement::Query(_)
+                | SqlStatement::Insert(_)
+                | SqlStatement::Update(_)
+                | SqlStatement::Delete(_) => {
+                    let plan = self.plan(statement.clone(), sql).await?;
+                    let parameter_types = parameter_types(&plan)?;
+                    let schema = match inner.as_ref() {
+                        SqlStatement::Query(_) => Some(Arc::new(plan.schema().as_arrow().clone())),
+                        _ => None,
+                    };
+                    Ok((parameter_types, schema))
+                }
+                SqlStatement::ShowVariable { variable } => {
+                    let name = show_name(variable);
+                    Ok((vec![], Some(show_schema(&name))))
+                }
+                SqlStatement::Explain { .. } => {
+                    let plan = self.plan(statement.clone(), sql).await?;
+                    Ok((vec![], Some(Arc::new(plan.schema().as_arrow().clone()))))
+                }
+                _ => Ok((vec![], None)),
+            },
+            DFStatement::Explain(_) => {
+                let plan = self.plan(statement.clone(), sql).await?;
+                Ok((vec![], Some(Arc::new(plan.schema().as_arrow().clone()))))
+            }
+            _ => Ok((vec![], None)),
+        }
+    }
+
+    async fn plan(&self, statement: DFStatement, sql: &str) -> Result<LogicalPlan> {
+        self.database
+            .context
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| PlanError::from_datafusion(e, sql))
+    }
+
+    async fn execute_statement(
+        &mut self,
+        statement: DFStatement,
+        sql: &str,
+        parameters: Option<ParamValues>,
+    ) -> Result<StatementResult> {
+        let inner = match &statement {
+            DFStatement::Statement(inner) => inner.as_ref().clone(),
+            DFStatement::Explain(_) => {
+                return self.query(statement, sql, parameters).await;
+            }
+            DFStatement::CreateExternalTable(_) => {
+                return Err(PlanError::Unsupported("CREATE EXTERNAL TABLE".into()))
+            }
+            DFStatement::CopyTo(_) => return Err(PlanError::Unsupported("COPY".into())),
+            other => {
+                return Err(PlanError::Unsupported(format!(
+                    "statement {}",
+                    first_words(&other.to_string())
+                )))
+            }
+        };
+        match inner {
+            SqlStatement::Query(_) | SqlStatement::Explain { .. } => {
+                self.query(statement, sql, parameters).await
+            }
+            SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_) => {
+                self.modify(statement, sql, parameters).await
+            }
+            SqlStatement::CreateTable(_) => self.create_table(statement, sql).await,
+            SqlStatement::CreateView(view) => self.create_view(view, sql).await,
+            SqlStatement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop(object_type, if_exists, &names, cascade).await,
+            SqlStatement::StartTransaction { .. } => Ok(StatementResult::Transaction {
+                tag: "BEGIN".into(),
+                begin: true,
+            }),
+            SqlStatement::Commit { .. } => Ok(StatementResult::Transaction {
+                tag: "COMMIT".into(),
+                begin: false,
+            }),
+            SqlStatement::Rollback { .. } => Ok(StatementResult::Transaction {
+                tag: "ROLLBACK".into(),
+                begin: false,
+            }),
+            SqlStatement::Set(set) => self.set_statement(set),
+            SqlStatement::ShowVariable { variable } => self.show(&show_name(&variable)),
+            SqlStatement::Discard { .. } => Ok(command("DISCARD ALL")),
+            SqlStatement::Reset(_) => {
+                self.settings = default_settings();
+                Ok(command("RESET"))
+            }
+            SqlStatement::Truncate(_) => {
+                Err(PlanError::Unsupported("TRUNCATE; use DELETE FROM".into()))
+            }
+            other => Err(PlanError::Unsupported(format!(
+                "statement {}",
+                first_words(&other.to_string())
+            ))),
+        }
+    }
+
+    /// SELECT, VALUES, EXPLAIN: planned and run by DataFusion over a consistent snapshot.
+    async fn query(
+        &self,
+        statement: DFStatement,
+        sql: &str,
+        parameters: Option<ParamValues>,
+    ) -> Result<StatementResult> {
+        let catalog = self.database.catalog.read().await;
+        let references = referenced_relations(&self.database, &statement, sql)?;
+        catalog.check_readable(&references)?;
+        let mut plan = self.plan(statement, sql).await?;
+        if let Some(parameters) = parameters {
+            plan = plan
+                .with_param_values(parameters)
+                .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        }
+        let (schema, batches) = self.run_plan(plan, sql).await?;
+        drop(catalog);
+        Ok(StatementResult::Query { schema, batches })
+    }
+
+    async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        sql: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let state = self.database.context.state();
+        let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        let batches = collect(physical, state.task_ctx())
+            .await
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        Ok((schema, batches))
+    }
+
+    /// INSERT, UPDATE, DELETE on a table, propagated to every dependent view.
+    async fn modify(
+        &self,
+        statement: DFStatement,
+        sql: &str,
+        parameters: Option<ParamValues>,
+    ) -> Result<StatementResult> {
+        let mut catalog = self.database.catalog.write().await;
+        let mut plan = self.plan(statement, sql).await?;
+        if let Some(parameters) = parameters {
+            plan = plan
+                .with_param_values(parameters)
+                .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        }
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(PlanError::Internal("expected a DML plan".into()));
+        };
+        let name = dml.table_name.table().to_string();
+        let store = match catalog.entries.get(&name).map(|e| &e.kind) {
+            Some(EntryKind::Table { store }) => store.clone(),
+            Some(_) => {
+                return Err(PlanError::WrongObjectType(format!(
+                    "cannot {} \"{name}\": it is not a table",
+                    write_op_name(&dml.op).to_ascii_lowercase()
+                )))
+            }
+            None => {
+                return Err(PlanError::UndefinedTable(format!(
+                    "relation \"{name}\" does not exist"
+                )))
+            }
+        };
+        let schema = store.schema();
+        let width = schema.fields().len();
+        let changes = match &dml.op {
+            WriteOp::Insert(_) => {
+                let (_, batches) = self.run_plan(dml.input.as_ref().clone(), sql).await?;
+                let batches = conform_batches(&schema, batches)?;
+                for batch in &batches {
+                    check_not_null(&name, &schema, batch)?;
+                }
+                check_unique_inserts(&store, &batches, &HashSet::new())?;
+                let changes: Vec<ChangeBatch> =
+                    batches.into_iter().map(ChangeBatch::inserts).collect();
+                ChangeBatch::concat(&schema, &changes)?
+            }
+            WriteOp::Delete => {
+                let (_, batches) = self.run_plan(dml.input.as_ref().clone(), sql).await?;
+                let batches = conform_batches(&schema, batches)?;
+                let changes: Vec<ChangeBatch> =
+                    batches.into_iter().map(ChangeBatch::deletes).collect();
+                ChangeBatch::concat(&schema, &changes)?
+            }
+            WriteOp::Update => {
+                let plan = update_old_and_new(&dml, width)?;
+                let (_, batches) = self.run_plan(plan, sql).await?;
+                let mut old_batches = Vec::new();
+                let mut new_batches = Vec::new();
+                for batch in batches {
+                    let old =
+                        RecordBatch::try_new(schema.clone(), batch.columns()[..width].to_vec())
+                            .map_err(PlanError::from)?;
+                    let new = conform_batches(
+                        &schema,
+                        vec![RecordBatch::try_new(
+                            relax(&schema),
+                            batch.columns()[width..].to_vec(),
+                        )?],
+                    )?;
+                    old_batches.push(old);
+                    new_batches.extend(new);
+                }
+                for batch in &new_batches {
+                    check_not_null(&name, &schema, batch)?;
+                }
+                let mut removed = HashSet::new();
+                for batch in &old_batches {
+                    if let Some(keys) = store.encode_keys(batch)? {
+                        for i in 0..keys.len() {
+                            removed.insert(keys.row(i).to_vec());
+                        }
+                    }
+                }
+                check_unique_inserts(&store, &new_batches, &removed)?;
+                let mut changes: Vec<ChangeBatch> =
+                    old_batches.into_iter().map(ChangeBatch::deletes).collect();
+                changes.extend(new_batches.into_iter().map(ChangeBatch::inserts));
+                ChangeBatch::concat(&schema, &changes)?
+            }
+            other => {
+                return Err(PlanError::Unsupported(write_op_name(other).to_string()));
+            }
+        };
+        let affected = match &dml.op {
+            WriteOp::Update => changes.num_rows() / 2,
+            _ => changes.num_rows(),
+        };
+        catalog.apply_and_propagate(&name, changes)?;
+        let tag = match &dml.op {
+            WriteOp::Insert(_) => format!("INSERT 0 {affected}"),
+            WriteOp::Update => format!("UPDATE {affected}"),
+            _ => format!("DELETE {affected}"),
+        };
+        Ok(StatementResult::Command {
+            tag,
+            rows: Some(affected),
+        })
+    }
+
+    async fn create_table(&self, statement: DFStatement, sql: &str) -> Result<StatementResult> {
+        let mut catalog = self.database.catalog.write().await;
+        let plan = self.plan(statement, sql).await?;
+        let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
+            return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
+        };
+        let name = create.name.table().to_string();
+        if catalog.entries.contains_key(&name) {
+            if create.if_not_exists {
+                return Ok(command("CREATE TABLE"));
+            }
+            catalog.check_new_name(&name)?;
+        }
+        let mut primary_key = Vec::new();
+        for constraint in create.constraints.iter() {
+            match constraint {
+                datafusion::common::Constraint::PrimaryKey(columns) => {
+                    primary_key = columns.clone()
+                }
+                datafusion::common::Constraint::Unique(_) => {
+                    return Err(PlanError::Unsupported(
+                        "UNIQUE constraints other than the primary key".into(),
+                    ))
+                }
+            }
+        }
+        let base_schema = relation_schema(&create.input, "a table")?;
+        let schema = with_not_null(&base_schema, &primary_key);
+        let store = Arc::new(RelationStore::new(
+            name.clone(),
+            StoredKind::Table,
+            schema.clone(),
+            primary_key,
+        )?);
+        let defaults: HashMap<String, datafusion::prelude::Expr> =
+            create.column_defaults.iter().cloned().collect();
+        let provider =
+            crate::relation::StoredTableProvider::new(store.clone()).with_column_defaults(defaults);
+        // CREATE TABLE ... AS SELECT: fill from the query.
+        let initial = if matches!(create.input.as_ref(), LogicalPlan::EmptyRelation(_)) {
+            None
+        } else {
+            let (_, batches) = self.run_plan(create.input.as_ref().clone(), sql).await?;
+            Some(conform_batches(&schema, batches)?)
+        };
+        self.database.register(&name, Arc::new(provider))?;
+        catalog.add_table(&name, store.clone());
+        let mut rows = 0;
+        if let Some(batches) = initial {
+            check_unique_inserts(&store, &batches, &HashSet::new())?;
+            let changes: Vec<ChangeBatch> = batches.into_iter().map(ChangeBatch::inserts).collect();
+            let changes = ChangeBatch::concat(&schema, &changes)?;
+            rows = changes.num_rows();
+            catalog.apply_and_propagate(&name, changes)?;
+            return Ok(StatementResult::Command {
+                tag: format!("SELECT {rows}"),
+                rows: Some(rows),
+            });
+        }
+        let _ = rows;
+        Ok(command("CREATE TABLE"))
+    }
+
+    async fn create_view(&self, view: ast::CreateView, sql: &str) -> Result<StatementResult> {
+        let mut catalog = self.database.catalog.write().await;
+        let name = normalize_object_name(&view.name);
+        let tag = if view.materialized {
+            "CREATE MATERIALIZED VIEW"
+        } else {
+            "CREATE VIEW"
+        };
+        if catalog.entries.contains_key(&name) {
+            if view.if_not_exists {
+                return Ok(command(tag));
+            }
+            if view.or_replace {
+                return Err(PlanError::Unsupported(
+                    "CREATE OR REPLACE of an existing view; drop it first".into(),
+                ));
+            }
+            catalog.check_new_name(&name)?;
+        }
+        let query_statement =
+            DFStatement::Statement(Box::new(SqlStatement::Query(view.query.clone())));
+        let depends_on: BTreeSet<String> =
+            referenced_relations(&self.database, &query_statement, sql)?
+                .into_iter()
+                .collect();
+        catalog.check_readable(&depends_on.iter().cloned().collect::<Vec<_>>())?;
+        let plan = self.plan(query_statement, sql).await?;
+        let columns: Vec<String> = view
+            .columns
+            .iter()
+            .map(|c| normalize_ident(&c.name))
+            .collect();
+        let plan = alias_columns(plan, &columns)?;
+        let definition = view.query.to_string();
+        if view.materialized {
+            let optimized = self
+                .database
+                .context
+                .state()
+                .optimize(&plan)
+                .map_err(|e| PlanError::from_datafusion(e, sql))?;
+            let (store, dataflow) = build_materialized_view(&catalog, &name, &plan, &optimized)?;
+            self.database
+                .register(&name, stored_provider(store.clone()))?;
+            catalog.add_materialized_view(&name, store, dataflow, depends_on, definition);
+        } else {
+            relation_schema(&plan, "a view")?;
+            self.database
+                .register(&name, view_provider(plan, &definition))?;
+            catalog.add_view(&name, depends_on, definition);
+        }
+        Ok(command(tag))
+    }
+
+    async fn drop(
+        &self,
+        object_type: ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+        cascade: bool,
+    ) -> Result<StatementResult> {
+        let (expected, tag) = match object_type {
+            ObjectType::Table => ("table", "DROP TABLE"),
+            ObjectType::View => ("view", "DROP VIEW"),
+            ObjectType::MaterializedView => ("materialized view", "DROP MATERIALIZED VIEW"),
+            other => return Err(PlanError::Unsupported(format!("DROP {other}"))),
+        };
+        let mut catalog = self.database.catalog.write().await;
+        for object in names {
+            let name = normalize_object_name(object);
+            let Some(entry) = catalog.entries.get(&name) else {
+                if if_exists {
+                    continue;
+                }
+                return Err(PlanError::UndefinedTable(format!(
+                    "{expected} \"{name}\" does not exist"
+                )));
+            };
+            if entry.kind_name() != expected {
+                return Err(PlanError::WrongObjectType(format!(
+                    "\"{name}\" is a {}, not a {expected}; use DROP {}",
+                    entry.kind_name(),
+                    entry.kind_name().to_ascii_uppercase()
+                )));
+            }
+            let doomed = dependents_closure(&catalog, &name);
+            if doomed.len() > 1 && !cascade {
+                let others: Vec<&String> = doomed.iter().filter(|n| **n != name).collect();
+                return Err(PlanError::DependentObjects(format!(
+                    "cannot drop {expected} {name} because other objects depend on it: {}; use DROP ... CASCADE",
+                    others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            // Dependents first (reverse creation order).
+            let mut ordered: Vec<(u64, String)> = doomed
+                .into_iter()
+                .filter_map(|n| catalog.entries.get(&n).map(|e| (e.id, n)))
+                .collect();
+            ordered.sort();
+            for (_, doomed_name) in ordered.into_iter().rev() {
+                if let Some(entry) = catalog.entries.remove(&doomed_name) {
+                    if let EntryKind::Table { store } | EntryKind::MaterializedView { store, .. } =
+                        &entry.kind
+                    {
+                        store.clear();
+                    }
+                }
+                self.database.deregister(&doomed_name)?;
+            }
+        }
+        Ok(command(tag))
+    }
+
+    fn set_statement(&mut self, set: Set) -> Result<StatementResult> {
+        match set {
+            Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = normalize_object_name(&variable);
+                let value = values
+                    .iter()
+                    .map(setting_value)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.set(&name, &value);
+            }
+            Set::SetTimeZone { value, .. } => {
+                self.set("timezone", &setting_value(&value));
+            }
+            Set::SetNames { charset_name, .. } => {
+                self.set("client_encoding", &charset_name.value);
+            }
+            Set::SetTransaction { .. } | Set::SetRole { .. } => {}
+            other => {
+                return Err(PlanError::Unsupported(format!(
+                    "{}",
+                    first_words(&other.to_string())
+                )))
+            }
+        }
+        Ok(command("SET"))
+    }
+
+    fn show(&self, name: &str) -> Result<StatementResult> {
+        let schema = show_schema(name);
+        let rows: Vec<String> = if name == "all" {
+            return self.show_all();
+        } else {
+            let value = self.get(name).ok_or_else(|| {
+                PlanError::UndefinedObject(format!(
+                    "unrecognized configuration parameter \"{name}\""
+                ))
+            })?;
+            vec![value.to_string()]
+        };
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(rows))])?;
+        Ok(StatementResult::Query {
+            schema,
+            batches: vec![batch],
+        })
+    }
+
+    fn show_all(&self) -> Result<StatementResult> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("setting", DataType::Utf8, false),
+        ]));
+        let names: Vec<&str> = self.settings.keys().map(String::as_str).collect();
+        let values: Vec<&str> = self.settings.values().map(String::as_str).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(names)),
+                Arc::new(StringArray::from(values)),
+            ],
+        )?;
+        Ok(StatementResult::Query {
+            schema,
+            batches: vec![batch],
+        })
+    }
+}
+
+fn command(tag: &str) -> StatementResult {
+    StatementResult::Command {
+        tag: tag.to_string(),
+        rows: None,
+    }
+}
+
+fn first_words(text: &str) -> String {
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn show_name(variable: &[ast::Ident]) -> String {
+    let name = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match name.as_str() {
+        "time zone" => "timezone".into(),
+        "transaction isolation level" => "transaction_isolation".into(),
+        _ => name.replace(' ', "_"),
+    }
+}
+
+fn show_schema(name: &str) -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]))
+}
+
+fn setting_value(expr: &ast::Expr) -> String {
+    match expr {
+        ast::Expr::Value(value) => match &value.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(ident) => ident.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn normalize_ident(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_ascii_lowercase()
+    }
+}
+
+/// The relation name an object name refers to (schema qualifiers are ignored).
+fn normalize_object_name(name: &ast::ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(normalize_ident)
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Stored or view relations a statement names (excluding CTE names).
+fn referenced_relations(
+    database: &Database,
+    statement: &DFStatement,
+    sql: &str,
+) -> Result<Vec<String>> {
+    let references: Vec<TableReference> = database
+        .context
+        .state()
+        .resolve_table_references(statement)
+        .map_err(|e| PlanError::from_datafusion(e, sql))?;
+    Ok(references
+        .into_iter()
+        .map(|r| r.table().to_string())
+        .collect())
+}
+
+/// `name` and everything that depends on it, transitively.
+fn dependents_closure(catalog: &Catalog, name: &str) -> Vec<String> {
+    let mut result = vec![name.to_string()];
+    let mut index = 0;
+    while index < result.len() {
+        for dependent in catalog.dependents(&result[index]) {
+            if !result.contains(&dependent) {
+                result.push(dependent);
+            }
+        }
+        index += 1;
+    }
+    result
+}
+
+fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| PlanError::from_datafusion(e, ""))?;
+    let mut numbered: Vec<(usize, Option<DataType>)> = types
+        .into_iter()
+        .filter_map(|(id, t)| {
+            id.trim_start_matches('$')
+                .parse::<usize>()
+                .ok()
+                .map(|n| (n, t))
+        })
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    let count = numbered.last().map(|(n, _)| *n).unwrap_or(0);
+    let mut result = vec![None; count];
+    for (n, t) in numbered {
+        if n >= 1 {
+            result[n - 1] = t;
+        }
+    }
+    Ok(result)
+}
+
+fn relax(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Cast query output to a table's exact schema (types; nullability is checked separately).
+fn conform_batches(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let relaxed = relax(schema);
+    batches
+        .into_iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|batch| {
+            if batch.num_columns() != schema.fields().len() {
+                return Err(PlanError::DatatypeMismatch(format!(
+                    "expected {} columns, got {}",
+                    schema.fields().len(),
+                    batch.num_columns()
+                )));
+            }
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(column, field)| {
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        Ok(arrow::compute::cast(column, field.data_type())?)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(RecordBatch::try_new(relaxed.clone(), columns)?)
+        })
+        .collect()
+}
+
+/// Refuse inserts whose primary keys exist (unless removed by the same statement) or repeat.
+fn check_unique_inserts(
+    store: &RelationStore,
+    batches: &[RecordBatch],
+    removed: &HashSet<Vec<u8>>,
+) -> Result<()> {
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    for batch in batches {
+        let Some(keys) = store.encode_keys(batch)? else {
+            return Ok(());
+        };
+        for i in 0..keys.len() {
+            let key = keys.row(i);
+            let exists = store.contains_key(key) && !removed.contains(key);
+            if exists || !seen.insert(key.to_vec()) {
+                return Err(PlanError::UniqueViolation(format!(
+                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                    store.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}

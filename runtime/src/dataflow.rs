@@ -1,0 +1,177 @@
+//! A dataflow: operators connected in a DAG, from scans of stored relations to one output.
+//!
+//! Nodes are added in topological order (a node's inputs exist before it), so one pass in id
+//! order delivers every change: each node processes its queued inputs, in arrival order, and
+//! queues its output for its consumers. Changes to one relation that feed several scans (a
+//! self-join) are delivered to each scan; bilinear operators process them one port at a time,
+//! which yields the exact change of the result.
+
+use arrow::datatypes::SchemaRef;
+use sluice_storage::RowCodec;
+
+use crate::change::ChangeBatch;
+use crate::error::{Result, RuntimeError};
+use crate::operators::{Operator, Scan};
+
+/// Index of a node in its dataflow.
+pub type NodeId = usize;
+
+struct Node {
+    operator: Box<dyn Operator>,
+    inputs: Vec<NodeId>,
+    consumers: Vec<(NodeId, usize)>,
+}
+
+/// Builds a dataflow node by node.
+#[derive(Default)]
+pub struct DataflowBuilder {
+    nodes: Vec<Node>,
+    scans: Vec<(String, NodeId)>,
+}
+
+impl DataflowBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a scan of a stored relation.
+    pub fn scan(&mut self, scan: Scan) -> NodeId {
+        let relation = scan.relation().to_string();
+        let id = self.add(Box::new(scan), vec![]);
+        self.scans.push((relation, id));
+        id
+    }
+
+    /// Add an operator whose input port `i` is fed by `inputs[i]`.
+    pub fn add(&mut self, operator: Box<dyn Operator>, inputs: Vec<NodeId>) -> NodeId {
+        let id = self.nodes.len();
+        for (port, &input) in inputs.iter().enumerate() {
+            self.nodes[input].consumers.push((id, port));
+        }
+        self.nodes.push(Node {
+            operator,
+            inputs,
+            consumers: Vec::new(),
+        });
+        id
+    }
+
+    pub fn schema(&self, node: NodeId) -> SchemaRef {
+        self.nodes[node].operator.schema()
+    }
+
+    /// Finish with `output` as the result node.
+    pub fn build(self, output: NodeId) -> Result<Dataflow> {
+        if output >= self.nodes.len() {
+            return Err(RuntimeError::Internal(
+                "dataflow output does not exist".into(),
+            ));
+        }
+        let schema = self.nodes[output].operator.schema();
+        Ok(Dataflow {
+            output_codec: RowCodec::for_schema(&schema)?,
+            nodes: self.nodes,
+            scans: self.scans,
+            output,
+            schema,
+        })
+    }
+}
+
+/// A running incremental query.
+pub struct Dataflow {
+    nodes: Vec<Node>,
+    scans: Vec<(String, NodeId)>,
+    output: NodeId,
+    schema: SchemaRef,
+    output_codec: RowCodec,
+}
+
+impl Dataflow {
+    /// Schema of the result.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Names of the stored relations this dataflow reads (with repetitions for self-joins).
+    pub fn relations(&self) -> impl Iterator<Item = &str> {
+        self.scans.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Emit the result over empty inputs (constants, global aggregates). Call once, first.
+    pub fn initialize(&mut self) -> Result<ChangeBatch> {
+        self.run(Vec::new(), true)
+    }
+
+    /// Feed changes of `relation` and return the consolidated change of the result.
+    pub fn push(&mut self, relation: &str, changes: &ChangeBatch) -> Result<ChangeBatch> {
+        let entries: Vec<(NodeId, ChangeBatch)> = self
+            .scans
+            .iter()
+            .filter(|(name, _)| name == relation)
+            .map(|(_, id)| (*id, changes.clone()))
+            .collect();
+        if entries.is_empty() || changes.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.run(entries, false)
+    }
+
+    fn run(&mut self, entries: Vec<(NodeId, ChangeBatch)>, initial: bool) -> Result<ChangeBatch> {
+        let mut queues: Vec<Vec<(usize, ChangeBatch)>> =
+            (0..self.nodes.len()).map(|_| Vec::new()).collect();
+        for (id, changes) in entries {
+            queues[id].push((0, changes));
+        }
+        let mut results = Vec::new();
+        for id in 0..self.nodes.len() {
+            let mut outputs = Vec::new();
+            if initial {
+                if let Some(changes) = self.nodes[id].operator.initial()? {
+                    outputs.push(changes);
+                }
+            }
+            for (port, changes) in std::mem::take(&mut queues[id]) {
+                outputs.push(self.nodes[id].operator.process(port, changes)?);
+            }
+            for output in outputs {
+                if output.is_empty() {
+                    continue;
+                }
+                for &(consumer, port) in &self.nodes[id].consumers {
+                    queues[consumer].push((port, output.clone()));
+                }
+                if id == self.output {
+                    results.push(output);
+                }
+            }
+        }
+        ChangeBatch::concat(&self.schema, &results)?.consolidate(&self.output_codec)
+    }
+
+    /// Total rows held in operator state.
+    pub fn state_rows(&self) -> usize {
+        self.nodes.iter().map(|n| n.operator.state_rows()).sum()
+    }
+
+    /// The operator tree as indented text, output first (for EXPLAIN).
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        self.explain_node(self.output, 0, &mut lines);
+        lines
+    }
+
+    fn explain_node(&self, id: NodeId, depth: usize, lines: &mut Vec<String>) {
+        let node = &self.nodes[id];
+        let describe = node.operator.describe();
+        let indent = "  ".repeat(depth);
+        if describe.is_empty() {
+            lines.push(format!("{indent}{}", node.operator.name()));
+        } else {
+            lines.push(format!("{indent}{}: {describe}", node.operator.name()));
+        }
+        for &input in &node.inputs {
+            self.explain_node(input, depth + 1, lines);
+        }
+    }
+}

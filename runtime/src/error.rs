@@ -1,0 +1,22 @@
+//! Runtime errors.
+
+use arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use sluice_storage::StorageError;
+
+/// Errors raised while maintaining a dataflow.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Evaluating an expression or aggregate failed (e.g. division by zero, overflow).
+    #[error("{0}")]
+    Evaluation(#[from] DataFusionError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// A broken invariant: a bug, never caused by input.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;

@@ -1,0 +1,402 @@
+//! Group aggregate: `GROUP BY keys` with aggregate functions, maintained under inserts and
+//! deletes.
+//!
+//! State per group: the number of input rows (weighted) and, per aggregate call, either
+//! - a retractable DataFusion accumulator (count, and sum/avg over exact types), updated with
+//!   `update_batch` for inserts and `retract_batch` for deletes; or
+//! - the multiset of the call's argument rows, from which the value is recomputed with a fresh
+//!   accumulator when the group changes (min/max, DISTINCT, string_agg, array_agg, float
+//!   sums, ordered aggregates). This makes retraction exact for every function DataFusion has.
+//!
+//! Output: for every group whose value changed, a retraction of the previous output row and an
+//! insertion of the new one. A group whose row count reaches 0 disappears, except for the
+//! global aggregate (no GROUP BY), which always has exactly one row, as in SQL.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, UInt32Array};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
+use sluice_storage::codec::batch_with_row_count;
+use sluice_storage::{RowCodec, ZSet};
+
+use super::{evaluate_all, evaluate_predicate, Operator};
+use crate::change::{expand_by_weight, take_columns, ChangeBatch};
+use crate::error::{Result, RuntimeError};
+
+/// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
+pub struct AggregateCall {
+    pub function: Arc<AggregateFunctionExpr>,
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+impl AggregateCall {
+    /// Argument expressions followed by ORDER BY expressions: what the accumulator consumes.
+    fn inputs(&self) -> Vec<Arc<dyn PhysicalExpr>> {
+        let mut inputs = self.function.expressions();
+        inputs.extend(self.function.order_bys().iter().map(|s| s.expr.clone()));
+        inputs
+    }
+}
+
+enum CallState {
+    Retractable(Box<dyn Accumulator>),
+    Multiset(ZSet),
+}
+
+struct Group {
+    rows: i64,
+    calls: Vec<CallState>,
+    output: Option<Vec<ScalarValue>>,
+}
+
+/// How each call is maintained.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Retractable,
+    Multiset,
+}
+
+pub struct GroupAggregate {
+    group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    group_codec: RowCodec,
+    calls: Vec<AggregateCall>,
+    call_inputs: Vec<Vec<Arc<dyn PhysicalExpr>>>,
+    call_codecs: Vec<RowCodec>,
+    modes: Vec<Mode>,
+    groups: HashMap<Box<[u8]>, Group>,
+    schema: SchemaRef,
+}
+
+fn is_exact_numeric(data_type: &DataType) -> bool {
+    data_type.is_integer()
+        || matches!(
+            data_type,
+            DataType::Decimal128(_, _) | DataType::Decimal256(_, _)
+        )
+}
+
+impl GroupAggregate {
+    /// `input_schema` is the schema of incoming changes; `schema` the output (group columns
+    /// then one column per call).
+    pub fn new(
+        input_schema: &SchemaRef,
+        group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+        calls: Vec<AggregateCall>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        let group_types = group_exprs
+            .iter()
+            .map(|e| e.data_type(input_schema))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let group_codec = RowCodec::new(group_types)?;
+        let mut call_inputs = Vec::new();
+        let mut call_codecs = Vec::new();
+        let mut modes = Vec::new();
+        for call in &calls {
+            let inputs = call.inputs();
+            let types = inputs
+                .iter()
+                .map(|e| e.data_type(input_schema))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let function = &call.function;
+            let name = function.fun().name().to_ascii_lowercase();
+            let retractable = !function.is_distinct()
+                && function.order_bys().is_empty()
+                && match name.as_str() {
+                    "count" => true,
+                    "sum" | "avg" | "mean" => types.iter().all(is_exact_numeric),
+                    _ => false,
+                }
+                && function
+                    .create_sliding_accumulator()
+                    .map(|a| a.supports_retract_batch())
+                    .unwrap_or(false);
+            modes.push(if retractable {
+                Mode::Retractable
+            } else {
+                Mode::Multiset
+            });
+            call_codecs.push(RowCodec::new(types)?);
+            call_inputs.push(inputs);
+        }
+        Ok(Self {
+            group_exprs,
+            group_codec,
+            calls,
+            call_inputs,
+            call_codecs,
+            modes,
+            groups: HashMap::new(),
+            schema,
+        })
+    }
+
+    fn is_global(&self) -> bool {
+        self.group_exprs.is_empty()
+    }
+
+    fn new_group(&self) -> Result<Group> {
+        let calls = self
+            .calls
+            .iter()
+            .zip(&self.modes)
+            .map(|(call, mode)| match mode {
+                Mode::Retractable => Ok(CallState::Retractable(
+                    call.function.create_sliding_accumulator()?,
+                )),
+                Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Group {
+            rows: 0,
+            calls,
+            output: None,
+        })
+    }
+
+    /// Current values of every call for `group`.
+    fn evaluate_group(
+        calls: &[AggregateCall],
+        codecs: &[RowCodec],
+        group: &mut Group,
+    ) -> Result<Vec<ScalarValue>> {
+        let mut values = Vec::with_capacity(calls.len());
+        for ((call, codec), state) in calls.iter().zip(codecs).zip(group.calls.iter_mut()) {
+            let value = match state {
+                CallState::Retractable(accumulator) => accumulator.evaluate()?,
+                CallState::Multiset(rows) => {
+                    let mut entries: Vec<(&[u8], i64)> =
+                        rows.iter().filter(|(_, weight)| *weight > 0).collect();
+                    // Deterministic feeding order (memcomparable = value order).
+                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    let distinct = call.function.is_distinct();
+                    let mut fed: Vec<&[u8]> = Vec::new();
+                    for (row, weight) in entries {
+                        let times = if distinct { 1 } else { weight };
+                        for _ in 0..times {
+                            fed.push(row);
+                        }
+                    }
+                    let mut accumulator = call.function.create_accumulator()?;
+                    if !fed.is_empty() {
+                        let arrays = codec.decode(fed)?;
+                        accumulator.update_batch(&arrays)?;
+                    }
+                    accumulator.evaluate()?
+                }
+            };
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// Build output changes from (group index into `keys`, values, weight) entries.
+    fn build_output(
+        &self,
+        keys: &[&[u8]],
+        entries: Vec<(u32, Vec<ScalarValue>, i64)>,
+    ) -> Result<ChangeBatch> {
+        if entries.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        let key_columns = self.group_codec.decode(keys.iter().copied())?;
+        let indices = UInt32Array::from(entries.iter().map(|e| e.0).collect::<Vec<_>>());
+        let mut columns = take_columns(&key_columns, &indices)?;
+        for call in 0..self.calls.len() {
+            let field = self.schema.field(self.group_exprs.len() + call);
+            let array = ScalarValue::iter_to_array(entries.iter().map(|e| e.1[call].clone()))?;
+            columns.push(cast_to(array, field.data_type())?);
+        }
+        let columns = columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .map(|(c, f)| cast_to(c, f.data_type()))
+            .collect::<Result<Vec<_>>>()?;
+        let data = batch_with_row_count(&self.schema, columns, entries.len())?;
+        let weights = entries.iter().map(|e| e.2).collect::<Vec<i64>>().into();
+        ChangeBatch::new(data, weights)
+    }
+}
+
+fn cast_to(array: ArrayRef, data_type: &DataType) -> Result<ArrayRef> {
+    if array.data_type() == data_type {
+        Ok(array)
+    } else {
+        Ok(arrow::compute::cast(&array, data_type)?)
+    }
+}
+
+impl Operator for GroupAggregate {
+    fn name(&self) -> &'static str {
+        "GroupAggregate"
+    }
+
+    fn describe(&self) -> String {
+        let keys: Vec<String> = self.group_exprs.iter().map(|e| e.to_string()).collect();
+        let calls: Vec<String> = self
+            .calls
+            .iter()
+            .zip(&self.modes)
+            .map(|(c, m)| {
+                let mode = match m {
+                    Mode::Retractable => "retractable",
+                    Mode::Multiset => "multiset",
+                };
+                format!("{} ({mode})", c.function.name())
+            })
+            .collect();
+        format!(
+            "keys: [{}], aggregates: [{}]",
+            keys.join(", "),
+            calls.join(", ")
+        )
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn state_rows(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn initial(&mut self) -> Result<Option<ChangeBatch>> {
+        if !self.is_global() {
+            return Ok(None);
+        }
+        let mut group = self.new_group()?;
+        let values = Self::evaluate_group(&self.calls, &self.call_codecs, &mut group)?;
+        group.output = Some(values.clone());
+        self.groups.insert(Box::from(&[][..]), group);
+        let keys: [&[u8]; 1] = [&[]];
+        Ok(Some(self.build_output(&keys, vec![(0, values, 1)])?))
+    }
+
+    fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        if changes.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        let rows = changes.num_rows();
+        let key_columns = evaluate_all(&self.group_exprs, &changes.data)?;
+        let keys = self.group_codec.encode(&key_columns, rows)?;
+
+        // Rows of each touched group, in order of first appearance.
+        let mut slot_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut touched: Vec<(&[u8], Vec<u32>)> = Vec::new();
+        for i in 0..rows {
+            let key = keys.row(i);
+            let slot = *slot_of.entry(key).or_insert_with(|| {
+                touched.push((key, Vec::new()));
+                touched.len() - 1
+            });
+            touched[slot].1.push(i as u32);
+        }
+
+        // Per call: its input arrays, which rows pass its FILTER, and (multiset) encoded rows.
+        let mut call_arrays = Vec::with_capacity(self.calls.len());
+        let mut call_masks = Vec::with_capacity(self.calls.len());
+        let mut call_rows = Vec::with_capacity(self.calls.len());
+        for (index, call) in self.calls.iter().enumerate() {
+            let arrays = evaluate_all(&self.call_inputs[index], &changes.data)?;
+            let mask = match &call.filter {
+                Some(filter) => Some(evaluate_predicate(filter, &changes.data)?),
+                None => None,
+            };
+            let encoded = match self.modes[index] {
+                Mode::Multiset => Some(self.call_codecs[index].encode(&arrays, rows)?),
+                Mode::Retractable => None,
+            };
+            call_arrays.push(arrays);
+            call_masks.push(mask);
+            call_rows.push(encoded);
+        }
+
+        let global = self.is_global();
+        let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::new();
+        for (group_index, (key, indices)) in touched.iter().enumerate() {
+            let mut group = match self.groups.remove(*key) {
+                Some(group) => group,
+                None => self.new_group()?,
+            };
+            for &i in indices {
+                group.rows += changes.weights.value(i as usize);
+            }
+            for (call, state) in group.calls.iter_mut().enumerate() {
+                let selected: Vec<u32> = match &call_masks[call] {
+                    Some(mask) => indices
+                        .iter()
+                        .copied()
+                        .filter(|&i| mask.is_valid(i as usize) && mask.value(i as usize))
+                        .collect(),
+                    None => indices.clone(),
+                };
+                match state {
+                    CallState::Retractable(accumulator) => {
+                        let selected_weights: arrow::array::Int64Array = selected
+                            .iter()
+                            .map(|&i| changes.weights.value(i as usize))
+                            .collect::<Vec<_>>()
+                            .into();
+                        let (positive, negative) = expand_by_weight(&selected_weights);
+                        let to_input = |local: Vec<u32>| -> UInt32Array {
+                            local
+                                .into_iter()
+                                .map(|j| selected[j as usize])
+                                .collect::<Vec<_>>()
+                                .into()
+                        };
+                        if !positive.is_empty() {
+                            let arrays = take_columns(&call_arrays[call], &to_input(positive))?;
+                            accumulator.update_batch(&arrays)?;
+                        }
+                        if !negative.is_empty() {
+                            let arrays = take_columns(&call_arrays[call], &to_input(negative))?;
+                            accumulator.retract_batch(&arrays)?;
+                        }
+                    }
+                    CallState::Multiset(set) => {
+                        let encoded = call_rows[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("multiset call without encoded rows".into())
+                        })?;
+                        for &i in &selected {
+                            set.add(encoded.row(i as usize), changes.weights.value(i as usize));
+                        }
+                    }
+                }
+            }
+            let old = group.output.take();
+            let new = if group.rows == 0 && !global {
+                None
+            } else {
+                Some(Self::evaluate_group(
+                    &self.calls,
+                    &self.call_codecs,
+                    &mut group,
+                )?)
+            };
+            if old != new {
+                if let Some(old) = old {
+                    entries.push((group_index as u32, old, -1));
+                }
+                if let Some(new) = &new {
+                    entries.push((group_index as u32, new.clone(), 1));
+                }
+            }
+            if group.rows != 0 || global {
+                group.output = new;
+                self.groups.insert(Box::from(*key), group);
+            } else if group.rows < 0 {
+                return Err(RuntimeError::Internal(
+                    "aggregate group has a negative row count".into(),
+                ));
+            }
+        }
+        let keys: Vec<&[u8]> = touched.iter().map(|(key, _)| *key).collect();
+        self.build_output(&keys, entries)
+    }
+}

@@ -1,0 +1,84 @@
+//! Incremental operators. One file per operator; each states its invariants.
+//!
+//! The contract of every operator: for any sequence of input change batches, the
+//! consolidated concatenation of its outputs equals the batch query applied to the
+//! consolidated inputs (after minus before).
+
+use arrow::datatypes::SchemaRef;
+
+use crate::change::ChangeBatch;
+use crate::error::Result;
+
+pub mod constant;
+pub mod filter;
+pub mod group_aggregate;
+pub mod hash_join;
+pub mod project;
+pub mod scan;
+pub mod union;
+
+pub use constant::Constant;
+pub use filter::Filter;
+pub use group_aggregate::{AggregateCall, GroupAggregate};
+pub use hash_join::{HashJoin, JoinKind};
+pub use project::Project;
+pub use scan::Scan;
+pub use union::Union;
+
+/// An incremental operator with one or more input ports and one output.
+pub trait Operator: Send + Sync {
+    /// Short name shown by EXPLAIN, e.g. `HashJoin`.
+    fn name(&self) -> &'static str;
+
+    /// One-line description of the operator's parameters (keys, expressions) for EXPLAIN.
+    fn describe(&self) -> String {
+        String::new()
+    }
+
+    /// Schema of the output changes.
+    fn schema(&self) -> SchemaRef;
+
+    /// Changes the operator emits before any input arrives: the batch result over empty
+    /// inputs (a global aggregate's single row, a constant relation's rows).
+    fn initial(&mut self) -> Result<Option<ChangeBatch>> {
+        Ok(None)
+    }
+
+    /// Consume changes arriving on input `port`, return the resulting output changes.
+    fn process(&mut self, port: usize, changes: ChangeBatch) -> Result<ChangeBatch>;
+
+    /// Approximate number of rows (or groups) the operator holds in state.
+    fn state_rows(&self) -> usize {
+        0
+    }
+}
+
+/// Evaluate physical expressions over a batch into arrays.
+pub(crate) fn evaluate_all(
+    exprs: &[std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+    batch: &arrow::array::RecordBatch,
+) -> Result<Vec<arrow::array::ArrayRef>> {
+    exprs
+        .iter()
+        .map(|expr| Ok(expr.evaluate(batch)?.into_array(batch.num_rows())?))
+        .collect()
+}
+
+/// Evaluate a boolean predicate over a batch.
+pub(crate) fn evaluate_predicate(
+    predicate: &std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+    batch: &arrow::array::RecordBatch,
+) -> Result<arrow::array::BooleanArray> {
+    use arrow::array::Array;
+    let array = predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+    array
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .cloned()
+        .ok_or_else(|| {
+            crate::RuntimeError::Internal(format!(
+                "predicate {predicate} evaluated to {} instead of boolean",
+                array.data_type()
+            ))
+        })
+}

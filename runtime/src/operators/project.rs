@@ -1,0 +1,61 @@
+//! Project: computes output columns from each changed row with DataFusion physical
+//! expressions (scalar functions, CASE, casts, ...), keeping the row's weight.
+//!
+//! Stateless and linear. Expressions must be deterministic for retractions to cancel:
+//! the planner rejects volatile functions (random(), now()) in maintained views.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::physical_expr::PhysicalExpr;
+use sluice_storage::codec::batch_with_row_count;
+
+use super::{evaluate_all, Operator};
+use crate::change::ChangeBatch;
+use crate::error::Result;
+
+pub struct Project {
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    schema: SchemaRef,
+}
+
+impl Project {
+    pub fn new(exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef) -> Self {
+        Self { exprs, schema }
+    }
+}
+
+impl Operator for Project {
+    fn name(&self) -> &'static str {
+        "Project"
+    }
+
+    fn describe(&self) -> String {
+        let exprs: Vec<String> = self.exprs.iter().map(|e| e.to_string()).collect();
+        format!("exprs: [{}]", exprs.join(", "))
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        if changes.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        let columns = evaluate_all(&self.exprs, &changes.data)?;
+        let columns = columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .map(|(column, field)| {
+                if column.data_type() == field.data_type() {
+                    Ok(column)
+                } else {
+                    Ok(arrow::compute::cast(&column, field.data_type())?)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let data = batch_with_row_count(&self.schema, columns, changes.num_rows())?;
+        ChangeBatch::new(data, changes.weights)
+    }
+}
