@@ -105,7 +105,9 @@ impl PlanError {
             }
             DataFusionError::SchemaError(schema_error, _) => {
                 let message = schema_error.to_string();
-                if message.contains("No field named") || message.contains("not found") {
+                if let Some(column) = missing_column(&message) {
+                    PlanError::UndefinedColumn(column)
+                } else if message.contains("No field named") || message.contains("not found") {
                     PlanError::UndefinedColumn(clean_message(&message))
                 } else {
                     PlanError::Plan(clean_message(&message))
@@ -127,7 +129,16 @@ impl PlanError {
 
 fn strip_context(error: DataFusionError) -> DataFusionError {
     match error {
-        DataFusionError::Context(_, inner) => strip_context(*inner),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            strip_context(*inner)
+        }
+        DataFusionError::Collection(mut errors) if !errors.is_empty() => {
+            strip_context(errors.remove(0))
+        }
+        DataFusionError::External(external) => match external.downcast::<DataFusionError>() {
+            Ok(inner) => strip_context(*inner),
+            Err(external) => DataFusionError::External(external),
+        },
         DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
             Ok(inner) => strip_context(inner),
             Err(shared) => DataFusionError::Execution(shared.to_string()),
@@ -139,7 +150,12 @@ fn strip_context(error: DataFusionError) -> DataFusionError {
 fn classify_plan(message: &str) -> PlanError {
     let lower = message.to_ascii_lowercase();
     let clean = clean_message(message);
-    if lower.contains("table") && lower.contains("not found") {
+    if let Some(name) = quoted_after(&clean, "table '") {
+        let name = name.rsplit('.').next().unwrap_or(&name).to_string();
+        PlanError::UndefinedTable(format!("relation \"{name}\" does not exist"))
+    } else if let Some(column) = missing_column(&clean) {
+        PlanError::UndefinedColumn(column)
+    } else if lower.contains("table") && lower.contains("not found") {
         PlanError::UndefinedTable(clean)
     } else if lower.contains("invalid function")
         || lower.contains("function") && lower.contains("not found")
@@ -187,6 +203,23 @@ fn classify_execution(message: &str) -> PlanError {
         return classify_arrow(message);
     }
     PlanError::Execution(clean_message(message))
+}
+
+/// The text between `prefix` and the next `'`.
+fn quoted_after(message: &str, prefix: &str) -> Option<String> {
+    let start = message.find(prefix)? + prefix.len();
+    let end = message[start..].find('\'')?;
+    Some(message[start..start + end].to_string())
+}
+
+/// "No field named x. Valid fields are ..." -> `column "x" does not exist`.
+fn missing_column(message: &str) -> Option<String> {
+    let start = message.find("No field named ")? + "No field named ".len();
+    let rest = &message[start..];
+    let end = rest.find(". ").or_else(|| rest.find(".\n")).unwrap_or(rest.len());
+    let name = rest[..end].trim_end_matches('.').trim_matches('"');
+    let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
+    Some(format!("column \"{name}\" does not exist"))
 }
 
 /// Remove DataFusion's error-kind prefixes ("Error during planning: ...").

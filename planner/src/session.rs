@@ -11,7 +11,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::collect;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{self, ObjectType, Set, Statement as SqlStatement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::dialect::{GenericDialect, PostgreSqlDialect};
 use sluice_runtime::ChangeBatch;
 
 use crate::database::{
@@ -102,10 +102,15 @@ impl Session {
     }
 
     /// Parse SQL text into statements.
+    /// Parse SQL text into statements with the PostgreSQL dialect; text that only the generic
+    /// dialect accepts (e.g. `STRUCT<a INT>` column types) is parsed with that.
     fn parse(sql: &str) -> Result<Vec<DFStatement>> {
-        let statements = DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {})
-            .map_err(|e| PlanError::from_datafusion(e.into(), sql))?;
-        Ok(statements.into_iter().collect())
+        let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
+            Ok(statements) => statements,
+            Err(error) => DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+                .map_err(|_| PlanError::from_datafusion(error.into(), sql))?,
+        };
+        Ok(statements.into_iter().map(rewrite_row_types).collect())
     }
 
     /// Execute every statement in `sql` in order, stopping at the first error. Returns the
@@ -851,4 +856,49 @@ fn check_unique_inserts(
         }
     }
     Ok(())
+}
+
+/// `ROW(a INT, b TEXT)` column types (parsed as a custom type) become `STRUCT<a INT, b TEXT>`.
+fn rewrite_row_types(statement: DFStatement) -> DFStatement {
+    let DFStatement::Statement(mut inner) = statement else {
+        return statement;
+    };
+    if let SqlStatement::CreateTable(create) = inner.as_mut() {
+        for column in &mut create.columns {
+            if let Some(struct_type) = row_to_struct(&column.data_type) {
+                column.data_type = struct_type;
+            }
+        }
+    }
+    DFStatement::Statement(inner)
+}
+
+fn row_to_struct(data_type: &ast::DataType) -> Option<ast::DataType> {
+    let ast::DataType::Custom(name, arguments) = data_type else {
+        return None;
+    };
+    if !name.to_string().eq_ignore_ascii_case("row") || arguments.len() % 2 != 0 {
+        return None;
+    }
+    let mut fields = Vec::new();
+    for pair in arguments.chunks(2) {
+        let text = format!("CREATE TABLE x (c {})", pair[1]);
+        let parsed = DFParser::parse_sql_with_dialect(&text, &GenericDialect {}).ok()?;
+        let Some(DFStatement::Statement(statement)) = parsed.into_iter().next() else {
+            return None;
+        };
+        let SqlStatement::CreateTable(create) = *statement else {
+            return None;
+        };
+        let field_type = create.columns.into_iter().next()?.data_type;
+        fields.push(ast::StructField {
+            field_name: Some(ast::Ident::new(pair[0].clone())),
+            field_type,
+            options: None,
+        });
+    }
+    Some(ast::DataType::Struct(
+        fields,
+        ast::StructBracketKind::AngleBrackets,
+    ))
 }

@@ -42,15 +42,42 @@ const VIEWS: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 enum Op {
-    InsertL { k: i32, g: Option<i32>, v: Option<i32>, s: Option<&'static str> },
-    InsertR { k: i32, g: Option<i32>, w: Option<i32> },
-    InsertM { g: Option<i32>, v: Option<i32> },
-    UpdateL { k: i32, v: Option<i32>, g: Option<i32> },
-    UpdateR { k: i32, w: Option<i32> },
-    DeleteL { k: i32 },
-    DeleteR { k: i32 },
-    DeleteM { g: Option<i32> },
-    UpdateLWhere { below: i32 },
+    InsertL {
+        k: i32,
+        g: Option<i32>,
+        v: Option<i32>,
+        s: Option<&'static str>,
+    },
+    InsertR {
+        k: i32,
+        g: Option<i32>,
+        w: Option<i32>,
+    },
+    InsertM {
+        g: Option<i32>,
+        v: Option<i32>,
+    },
+    UpdateL {
+        k: i32,
+        v: Option<i32>,
+        g: Option<i32>,
+    },
+    UpdateR {
+        k: i32,
+        w: Option<i32>,
+    },
+    DeleteL {
+        k: i32,
+    },
+    DeleteR {
+        k: i32,
+    },
+    DeleteM {
+        g: Option<i32>,
+    },
+    UpdateLWhere {
+        below: i32,
+    },
 }
 
 fn small() -> impl Strategy<Value = Option<i32>> {
@@ -76,11 +103,15 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn lit<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_else(|| "NULL".into())
+    value
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "NULL".into())
 }
 
 fn text_lit(value: Option<&str>) -> String {
-    value.map(|v| format!("'{v}'")).unwrap_or_else(|| "NULL".into())
+    value
+        .map(|v| format!("'{v}'"))
+        .unwrap_or_else(|| "NULL".into())
 }
 
 fn eq_or_null(column: &str, value: Option<i32>) -> String {
@@ -100,7 +131,11 @@ fn sql(op: &Op) -> String {
         ),
         Op::InsertR { k, g, w } => format!("INSERT INTO r VALUES ({k}, {}, {})", lit(*g), lit(*w)),
         Op::InsertM { g, v } => format!("INSERT INTO m VALUES ({}, {})", lit(*g), lit(*v)),
-        Op::UpdateL { k, v, g } => format!("UPDATE l SET v = {}, g = {} WHERE k = {k}", lit(*v), lit(*g)),
+        Op::UpdateL { k, v, g } => format!(
+            "UPDATE l SET v = {}, g = {} WHERE k = {k}",
+            lit(*v),
+            lit(*g)
+        ),
         Op::UpdateR { k, w } => format!("UPDATE r SET w = {} WHERE k = {k}", lit(*w)),
         Op::DeleteL { k } => format!("DELETE FROM l WHERE k = {k}"),
         Op::DeleteR { k } => format!("DELETE FROM r WHERE k = {k}"),
@@ -123,7 +158,10 @@ fn rows(result: &StatementResult) -> Vec<String> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
             .collect();
         for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
             out.push(cells.join(" | "));
         }
     }
@@ -154,12 +192,24 @@ async fn check_views(session: &mut Session, context: &str) {
 async fn scenario(ops: Vec<Op>, views_first: bool) {
     let database = Database::new();
     let mut session = Session::new(Arc::clone(&database));
-    run(&mut session, "CREATE TABLE l (k INT PRIMARY KEY, g INT, v INT, s TEXT)").await;
-    run(&mut session, "CREATE TABLE r (k INT PRIMARY KEY, g INT, w INT)").await;
+    run(
+        &mut session,
+        "CREATE TABLE l (k INT PRIMARY KEY, g INT, v INT, s TEXT)",
+    )
+    .await;
+    run(
+        &mut session,
+        "CREATE TABLE r (k INT PRIMARY KEY, g INT, w INT)",
+    )
+    .await;
     run(&mut session, "CREATE TABLE m (g INT, v INT)").await;
     if views_first {
         for (name, query) in VIEWS {
-            run(&mut session, &format!("CREATE MATERIALIZED VIEW {name} AS {query}")).await;
+            run(
+                &mut session,
+                &format!("CREATE MATERIALIZED VIEW {name} AS {query}"),
+            )
+            .await;
         }
         check_views(&mut session, "on empty tables").await;
     }
@@ -172,7 +222,11 @@ async fn scenario(ops: Vec<Op>, views_first: bool) {
     }
     if !views_first {
         for (name, query) in VIEWS {
-            run(&mut session, &format!("CREATE MATERIALIZED VIEW {name} AS {query}")).await;
+            run(
+                &mut session,
+                &format!("CREATE MATERIALIZED VIEW {name} AS {query}"),
+            )
+            .await;
         }
     }
     check_views(&mut session, "at the end").await;

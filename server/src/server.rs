@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
+use arrow_pg::encoder::{encode_value, Encoder};
 use async_trait::async_trait;
 use futures::{stream, Sink, StreamExt};
 use pgwire::api::auth::{
@@ -24,7 +25,8 @@ use pgwire::api::auth::{
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
-    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
+    Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
@@ -331,12 +333,45 @@ fn rows_response(
     let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, None)?);
     let mut rows: Vec<PgWireResult<DataRow>> = Vec::new();
     for batch in batches {
-        rows.extend(encode_recordbatch(fields.clone(), batch));
+        encode_batch(&fields, &batch, &mut rows);
     }
     Ok(Response::Query(QueryResponse::new(
         fields,
         stream::iter(rows).boxed(),
     )))
+}
+
+/// Encode a batch into DataRows. NULLs are written here for every type (arrow-pg 0.16 reads
+/// the slot of a NULL interval as a value); other values are encoded by arrow-pg.
+fn encode_batch(
+    fields: &Arc<Vec<FieldInfo>>,
+    batch: &RecordBatch,
+    rows: &mut Vec<PgWireResult<DataRow>>,
+) {
+    use arrow::array::Array;
+    let schema = batch.schema();
+    let mut encoder = DataRowEncoder::new(fields.clone());
+    for row in 0..batch.num_rows() {
+        let mut result = Ok(());
+        for (index, column) in batch.columns().iter().enumerate() {
+            let pg_field = &fields[index];
+            result = if column.is_null(row) {
+                Encoder::encode_field(&mut encoder, &None::<i8>, pg_field)
+            } else {
+                encode_value(&mut encoder, column, row, schema.field(index), pg_field)
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Ok(()) => rows.push(Ok(encoder.take_row())),
+            Err(error) => {
+                rows.push(Err(error));
+                return;
+            }
+        }
+    }
 }
 
 fn to_response(result: StatementResult, format: &Format) -> PgWireResult<Response> {
