@@ -97,11 +97,14 @@ impl PlanError {
         match error {
             DataFusionError::SQL(parser_error, _) => {
                 let message = parser_error.to_string();
-                let position = line_column_position(&message, sql);
-                PlanError::Syntax {
-                    message: clean_message(&message),
-                    position,
-                }
+                let position = line_column_position(&message, sql).or_else(|| {
+                    message
+                        .contains("found: EOF")
+                        .then(|| sql.trim_end().trim_end_matches(';').chars().count() + 1)
+                });
+                let message = clean_message(&message);
+                let message = message.trim_start_matches("sql parser error: ").to_string();
+                PlanError::Syntax { message, position }
             }
             DataFusionError::SchemaError(schema_error, _) => {
                 let message = schema_error.to_string();
@@ -216,7 +219,10 @@ fn quoted_after(message: &str, prefix: &str) -> Option<String> {
 fn missing_column(message: &str) -> Option<String> {
     let start = message.find("No field named ")? + "No field named ".len();
     let rest = &message[start..];
-    let end = rest.find(". ").or_else(|| rest.find(".\n")).unwrap_or(rest.len());
+    let end = rest
+        .find(". ")
+        .or_else(|| rest.find(".\n"))
+        .unwrap_or(rest.len());
     let name = rest[..end].trim_end_matches('.').trim_matches('"');
     let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
     Some(format!("column \"{name}\" does not exist"))

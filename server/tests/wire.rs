@@ -51,7 +51,10 @@ async fn parameters_binary_results_and_view_updates() {
         assert_eq!(affected, 1);
     }
     let row = client
-        .query_one("SELECT name, price, ok, qty FROM items WHERE id = $1", &[&2i64])
+        .query_one(
+            "SELECT name, price, ok, qty FROM items WHERE id = $1",
+            &[&2i64],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "pear");
@@ -64,7 +67,10 @@ async fn parameters_binary_results_and_view_updates() {
         .query("SELECT ok, n, total FROM by_ok ORDER BY ok", &[])
         .await
         .unwrap();
-    let got: Vec<(bool, i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let got: Vec<(bool, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(got, vec![(false, 1, 4), (true, 2, 13)]);
     client
         .execute("UPDATE items SET ok = $1 WHERE id = $2", &[&false, &3i64])
@@ -74,7 +80,10 @@ async fn parameters_binary_results_and_view_updates() {
         .query("SELECT ok, n, total FROM by_ok ORDER BY ok", &[])
         .await
         .unwrap();
-    let got: Vec<(bool, i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let got: Vec<(bool, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(got, vec![(false, 2, 14), (true, 1, 3)]);
 
     // Statement description: parameter and column types.
@@ -83,8 +92,14 @@ async fn parameters_binary_results_and_view_updates() {
         .await
         .unwrap();
     assert_eq!(statement.params(), &[tokio_postgres::types::Type::FLOAT8]);
-    assert_eq!(statement.columns()[0].type_(), &tokio_postgres::types::Type::INT8);
-    assert_eq!(statement.columns()[1].type_(), &tokio_postgres::types::Type::TEXT);
+    assert_eq!(
+        statement.columns()[0].type_(),
+        &tokio_postgres::types::Type::INT8
+    );
+    assert_eq!(
+        statement.columns()[1].type_(),
+        &tokio_postgres::types::Type::TEXT
+    );
     server.shutdown().await;
 }
 
@@ -99,7 +114,10 @@ async fn errors_carry_sqlstate_and_keep_the_connection_usable() {
         ("SELEC 1", SqlState::SYNTAX_ERROR),
         ("SELECT * FROM missing", SqlState::UNDEFINED_TABLE),
         ("SELECT nope FROM t", SqlState::UNDEFINED_COLUMN),
-        ("INSERT INTO t VALUES ('abc', 'x')", SqlState::INVALID_TEXT_REPRESENTATION),
+        (
+            "INSERT INTO t VALUES ('abc', 'x')",
+            SqlState::INVALID_TEXT_REPRESENTATION,
+        ),
         ("CREATE TABLE t (id INT)", SqlState::DUPLICATE_TABLE),
         ("SELECT 1 / 0", SqlState::DIVISION_BY_ZERO),
         (
@@ -109,17 +127,25 @@ async fn errors_carry_sqlstate_and_keep_the_connection_usable() {
     ];
     for (sql, expected) in cases {
         let error = client.simple_query(sql).await.unwrap_err();
-        let code = error.code().unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {error}"));
+        let code = error
+            .code()
+            .unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {error}"));
         assert_eq!(code, expected, "{sql}: {error}");
     }
-    client.simple_query("INSERT INTO t VALUES (1, 'a')").await.unwrap();
+    client
+        .simple_query("INSERT INTO t VALUES (1, 'a')")
+        .await
+        .unwrap();
     let error = client
         .simple_query("INSERT INTO t VALUES (1, 'b')")
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some(&SqlState::UNIQUE_VIOLATION));
     // Syntax errors report a position.
-    let error = client.simple_query("SELECT 1 FROM t WHERE").await.unwrap_err();
+    let error = client
+        .simple_query("SELECT 1 FROM t WHERE")
+        .await
+        .unwrap_err();
     let db_error = error.as_db_error().unwrap();
     assert!(db_error.position().is_some(), "no position in {db_error:?}");
     // The connection still works, and the failed insert changed nothing.
