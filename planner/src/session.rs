@@ -33,6 +33,8 @@ pub enum StatementResult {
     Command { tag: String, rows: Option<usize> },
     /// Transaction control: BEGIN, COMMIT or ROLLBACK.
     Transaction { tag: String, begin: bool },
+    /// DEALLOCATE of a named prepared statement (`None`: ALL); the protocol layer owns them.
+    Deallocate { name: Option<String> },
 }
 
 /// A statement parsed once and executed with parameters (extended protocol).
@@ -270,6 +272,12 @@ impl Session {
             SqlStatement::Set(set) => self.set_statement(set),
             SqlStatement::ShowVariable { variable } => self.show(&show_name(&variable)),
             SqlStatement::Discard { .. } => Ok(command("DISCARD ALL")),
+            SqlStatement::Deallocate { name, .. } => {
+                let name = normalize_ident(&name);
+                Ok(StatementResult::Deallocate {
+                    name: (name != "all").then_some(name),
+                })
+            }
             SqlStatement::Reset(_) => {
                 self.settings = default_settings();
                 Ok(command("RESET"))

@@ -383,12 +383,19 @@ fn to_response(result: StatementResult, format: &Format) -> PgWireResult<Respons
         } else {
             Response::TransactionEnd(Tag::new(&tag))
         }),
+        StatementResult::Deallocate { name } => {
+            Ok(Response::Execution(Tag::new(if name.is_some() {
+                "DEALLOCATE"
+            } else {
+                "DEALLOCATE ALL"
+            })))
+        }
     }
 }
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -398,6 +405,9 @@ impl SimpleQueryHandler for Handler {
         let (results, error) = self.session.lock().await.execute(query).await;
         let mut responses = Vec::with_capacity(results.len() + 1);
         for result in results {
+            if let StatementResult::Deallocate { name: Some(name) } = &result {
+                client.portal_store().rm_statement(name);
+            }
             responses.push(to_response(result, &Format::UnifiedText)?);
         }
         if let Some(error) = error {

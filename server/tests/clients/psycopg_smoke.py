@@ -1,0 +1,52 @@
+"""psycopg 3 against a running Sluice: DDL, parameterized DML, a maintained view, errors.
+
+Usage: python3 psycopg_smoke.py PORT. Exits non-zero with a message on any mismatch.
+"""
+import sys
+from decimal import Decimal
+
+import psycopg
+
+port = int(sys.argv[1])
+conn = psycopg.connect(host="127.0.0.1", port=port, user="sluice", dbname="sluice")
+conn.autocommit = False  # psycopg then sends BEGIN/COMMIT around statements, as apps do
+
+with conn.cursor() as cur:
+    cur.execute("CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT, balance DECIMAL(12,2), active BOOLEAN)")
+    cur.execute(
+        "CREATE MATERIALIZED VIEW balances AS "
+        "SELECT owner, count(*) AS accounts, sum(balance) AS total FROM accounts WHERE active GROUP BY owner"
+    )
+    cur.executemany(
+        "INSERT INTO accounts VALUES (%s, %s, %s, %s)",
+        [(1, "ann", Decimal("10.50"), True), (2, "ann", Decimal("4.50"), True), (3, "bob", Decimal("7.00"), False)],
+    )
+    conn.commit()
+
+    cur.execute("SELECT owner, accounts, total FROM balances ORDER BY owner")
+    rows = cur.fetchall()
+    assert rows == [("ann", 2, Decimal("15.00"))], rows
+
+    cur.execute("UPDATE accounts SET active = %s WHERE id = %s", (True, 3))
+    cur.execute("DELETE FROM accounts WHERE id = %s", (1,))
+    conn.commit()
+    cur.execute("SELECT owner, accounts, total FROM balances ORDER BY owner")
+    rows = cur.fetchall()
+    assert rows == [("ann", 1, Decimal("4.50")), ("bob", 1, Decimal("7.00"))], rows
+
+    # Server-side prepared statements (psycopg prepares on repetition or prepare=True).
+    for account in (2, 3):
+        cur.execute("SELECT owner FROM accounts WHERE id = %s", (account,), prepare=True)
+        assert cur.fetchone()[0] in ("ann", "bob")
+
+    try:
+        cur.execute("SELECT * FROM no_such_table")
+        raise AssertionError("expected an error")
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+
+    cur.execute("SHOW timezone")
+    assert cur.fetchone()[0] == "UTC"
+
+conn.close()
+print("psycopg smoke test passed")
