@@ -82,7 +82,8 @@ impl Database {
             .with_information_schema(false)
             .with_target_partitions(2)
             .with_default_catalog_and_schema("sluice", "public")
-            .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+            .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
+            .set_str("datafusion.execution.time_zone", "+00:00");
         let context = SessionContext::new_with_config(config);
         Arc::new(Self {
             context,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNode;
 use datafusion::common::ParamValues;
 use datafusion::common::TableReference;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
@@ -797,6 +798,33 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
             result[n - 1] = t;
         }
     }
+    // `$1::INTERVAL`: a parameter DataFusion leaves untyped takes its cast's target type.
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                let cast = match e {
+                    datafusion::logical_expr::Expr::Cast(cast) => {
+                        Some((&cast.expr, cast.field.data_type()))
+                    }
+                    datafusion::logical_expr::Expr::TryCast(cast) => {
+                        Some((&cast.expr, cast.field.data_type()))
+                    }
+                    _ => None,
+                };
+                if let Some((inner, target)) = cast {
+                    if let datafusion::logical_expr::Expr::Placeholder(placeholder) = inner.as_ref()
+                    {
+                        if let Ok(n) = placeholder.id.trim_start_matches('$').parse::<usize>() {
+                            if n >= 1 && n <= result.len() && result[n - 1].is_none() {
+                                result[n - 1] = Some(target.clone());
+                            }
+                        }
+                    }
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            })
+        })
+    });
     Ok(result)
 }
 

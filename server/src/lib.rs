@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod server;
+mod text;
 
 pub use config::ServerConfig;
 pub use server::{Server, ServerError};

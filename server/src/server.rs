@@ -24,6 +24,7 @@ use pgwire::api::auth::{
 };
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::FieldFormat;
 use pgwire::api::results::{
     DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
     Response, Tag,
@@ -357,6 +358,10 @@ fn encode_batch(
             let pg_field = &fields[index];
             result = if column.is_null(row) {
                 Encoder::encode_field(&mut encoder, &None::<i8>, pg_field)
+            } else if let (FieldFormat::Text, Some(text)) =
+                (pg_field.format(), crate::text::postgres_text(column, row))
+            {
+                Encoder::encode_field(&mut encoder, &text, pg_field)
             } else {
                 encode_value(&mut encoder, column, row, schema.field(index), pg_field)
             };
