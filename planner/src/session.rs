@@ -111,7 +111,7 @@ impl Session {
         let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
             Ok(statements) => statements,
             Err(error) => DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
-                .map_err(|_| PlanError::from_datafusion(error.into(), sql))?,
+                .map_err(|_| PlanError::from_datafusion(error, sql))?,
         };
         Ok(statements.into_iter().map(rewrite_row_types).collect())
     }
@@ -636,12 +636,7 @@ impl Session {
                 self.set("client_encoding", &charset_name.value);
             }
             Set::SetTransaction { .. } | Set::SetRole { .. } => {}
-            other => {
-                return Err(PlanError::Unsupported(format!(
-                    "{}",
-                    first_words(&other.to_string())
-                )))
-            }
+            other => return Err(PlanError::Unsupported(first_words(&other.to_string()))),
         }
         Ok(command("SET"))
     }

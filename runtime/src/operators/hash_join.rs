@@ -311,8 +311,8 @@ impl Operator for HashJoin {
         let mut touched: Vec<&[u8]> = Vec::new();
         {
             let mut seen = hashbrown::HashSet::new();
-            for i in 0..rows {
-                if !has_null_key[i] && seen.insert(keys.row(i)) {
+            for (i, null_key) in has_null_key.iter().enumerate() {
+                if !null_key && seen.insert(keys.row(i)) {
                     touched.push(keys.row(i));
                 }
             }
@@ -325,8 +325,8 @@ impl Operator for HashJoin {
         let mut other_rows: Vec<&[u8]> = Vec::new();
         let mut pair_weights: Vec<i64> = Vec::new();
         if self.kind.emits_pairs() {
-            for i in 0..rows {
-                if has_null_key[i] {
+            for (i, null_key) in has_null_key.iter().enumerate() {
+                if *null_key {
                     continue;
                 }
                 if let Some(set) = self.state[other].get(keys.row(i)) {
@@ -361,9 +361,9 @@ impl Operator for HashJoin {
         // Apply the delta to this side's state; rows with NULL keys pass straight through
         // when this side's unmatched rows are output.
         let mut passthrough: Vec<(SideRow, i64)> = Vec::new();
-        for i in 0..rows {
+        for (i, null_key) in has_null_key.iter().enumerate() {
             let weight = changes.weights.value(i);
-            if has_null_key[i] {
+            if *null_key {
                 if matches!(
                     self.kind.side_output(side),
                     Some(SideOutput::Unmatched | SideOutput::UnmatchedPadded)
