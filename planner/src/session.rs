@@ -847,18 +847,7 @@ fn conform_batches(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<
                     batch.num_columns()
                 )));
             }
-            let columns = batch
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(column, field)| {
-                    if column.data_type() == field.data_type() {
-                        Ok(column.clone())
-                    } else {
-                        Ok(arrow::compute::cast(column, field.data_type())?)
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let columns = sluice_runtime::change::cast_to_schema(batch.columns(), schema)?;
             Ok(RecordBatch::try_new(relaxed.clone(), columns)?)
         })
         .collect()

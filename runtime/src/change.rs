@@ -96,12 +96,10 @@ impl ChangeBatch {
             filter_record_batch(&self.data, &mask)?
         };
         let weights = filter(&self.weights, &mask)?;
-        let weights = weights
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .ok_or_else(|| crate::RuntimeError::Internal("weights are not Int64".into()))?;
-        Ok(Self { data, weights })
+        Ok(Self {
+            data,
+            weights: as_weights(weights)?,
+        })
     }
 
     /// Rows at `indices`, in that order.
@@ -114,12 +112,10 @@ impl ChangeBatch {
             .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
         let data = batch_with_row_count(&self.data.schema(), columns, indices.len())?;
         let weights = take(&self.weights, indices, None)?;
-        let weights = weights
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .ok_or_else(|| crate::RuntimeError::Internal("weights are not Int64".into()))?;
-        Ok(Self { data, weights })
+        Ok(Self {
+            data,
+            weights: as_weights(weights)?,
+        })
     }
 
     /// Concatenate batches of one schema.
@@ -197,6 +193,29 @@ impl ChangeBatch {
         }
         Ok(self.take(&UInt32Array::from(indices))?.data)
     }
+}
+
+fn as_weights(array: ArrayRef) -> Result<Int64Array> {
+    array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .cloned()
+        .ok_or_else(|| crate::RuntimeError::Internal("weights are not Int64".into()))
+}
+
+/// Cast each column to the type of the matching field of `schema` where they differ.
+pub fn cast_to_schema(columns: &[ArrayRef], schema: &SchemaRef) -> Result<Vec<ArrayRef>> {
+    columns
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(column.clone())
+            } else {
+                Ok(arrow::compute::cast(column, field.data_type())?)
+            }
+        })
+        .collect()
 }
 
 /// Indices `0..n` repeated by `|weight|`, for feeding rows to accumulators once per unit of

@@ -11,7 +11,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::codec::batch_with_row_count;
 
 use super::{evaluate_all, Operator};
-use crate::change::ChangeBatch;
+use crate::change::{cast_to_schema, ChangeBatch};
 use crate::error::Result;
 
 pub struct Project {
@@ -44,17 +44,7 @@ impl Operator for Project {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         let columns = evaluate_all(&self.exprs, &changes.data)?;
-        let columns = columns
-            .into_iter()
-            .zip(self.schema.fields())
-            .map(|(column, field)| {
-                if column.data_type() == field.data_type() {
-                    Ok(column)
-                } else {
-                    Ok(arrow::compute::cast(&column, field.data_type())?)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let columns = cast_to_schema(&columns, &self.schema)?;
         let data = batch_with_row_count(&self.schema, columns, changes.num_rows())?;
         ChangeBatch::new(data, changes.weights)
     }

@@ -5,7 +5,7 @@
 use arrow::datatypes::SchemaRef;
 
 use super::Operator;
-use crate::change::ChangeBatch;
+use crate::change::{cast_to_schema, ChangeBatch};
 use crate::error::Result;
 
 pub struct Union {
@@ -33,19 +33,7 @@ impl Operator for Union {
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
-        let columns = changes
-            .data
-            .columns()
-            .iter()
-            .zip(self.schema.fields())
-            .map(|(column, field)| {
-                if column.data_type() == field.data_type() {
-                    Ok(column.clone())
-                } else {
-                    Ok(arrow::compute::cast(column, field.data_type())?)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let columns = cast_to_schema(changes.data.columns(), &self.schema)?;
         let data =
             sluice_storage::codec::batch_with_row_count(&self.schema, columns, changes.num_rows())?;
         ChangeBatch::new(data, changes.weights)
