@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sluice-target}"
 
-cargo build --workspace --bins
+# --all-targets resolves features as `cargo test` does, so dependencies build once.
+cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
 
 if command -v sqllogictest >/dev/null 2>&1; then
