@@ -12,9 +12,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session as DataFusionSession, TableProvider};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::Mutex;
 use sluice_runtime::ChangeBatch;
@@ -195,6 +196,54 @@ impl RelationStore {
         Ok(snapshot)
     }
 
+    /// The row with primary key `key` (one value per key column), if any.
+    pub fn lookup(&self, key: &[ScalarValue]) -> Result<Vec<RecordBatch>> {
+        let Some(key_codec) = &self.key_codec else {
+            return Ok(self.snapshot()?.as_ref().clone());
+        };
+        let columns = key
+            .iter()
+            .zip(key_codec.types())
+            .map(|(value, data_type)| {
+                let value = value
+                    .cast_to(data_type)
+                    .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                value
+                    .to_array()
+                    .map_err(|e| PlanError::from_datafusion(e, ""))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let encoded = key_codec.encode(&columns, 1)?;
+        let contents = self.contents.lock();
+        match contents.keyed.get(encoded.row(0)) {
+            Some(row) => {
+                let batch = self.codec.decode_batch(&self.schema, [row])?;
+                Ok(vec![conform(batch, &self.schema)?])
+            }
+            None => Ok(vec![]),
+        }
+    }
+
+    /// Values for every primary-key column if `filters` pin them with `column = literal`.
+    fn key_from_filters(&self, filters: &[Expr]) -> Option<Vec<ScalarValue>> {
+        if self.primary_key.is_empty() {
+            return None;
+        }
+        let mut values: Vec<Option<ScalarValue>> = vec![None; self.primary_key.len()];
+        for filter in filters {
+            for conjunct in datafusion::logical_expr::utils::split_conjunction(filter) {
+                if let Some((column, value)) = column_equals_literal(conjunct) {
+                    for (slot, &index) in self.primary_key.iter().enumerate() {
+                        if self.schema.field(index).name() == &column && !value.is_null() {
+                            values[slot] = Some(value.clone());
+                        }
+                    }
+                }
+            }
+        }
+        values.into_iter().collect()
+    }
+
     /// All current rows as one insert-only change batch.
     pub fn contents_as_changes(&self) -> Result<ChangeBatch> {
         let snapshot = self.snapshot()?;
@@ -211,6 +260,57 @@ impl RelationStore {
         contents.keyed.clear();
         contents.multiset.clear();
         contents.snapshot = None;
+    }
+}
+
+/// Hand the equality conjuncts of a `Filter` directly above a table scan to the scan, so the
+/// stored-table provider can serve primary-key lookups. The filter stays in place, so this
+/// never changes results. (DataFusion's own filter pushdown does not reach these scans.)
+pub fn attach_scan_filters(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|node| {
+        let LogicalPlan::Filter(filter) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        let LogicalPlan::TableScan(scan) = filter.input.as_ref() else {
+            return Ok(Transformed::no(node));
+        };
+        let equalities: Vec<Expr> =
+            datafusion::logical_expr::utils::split_conjunction(&filter.predicate)
+                .into_iter()
+                .filter(|e| column_equals_literal(e).is_some())
+                .cloned()
+                .collect();
+        if equalities.is_empty() || !scan.filters.is_empty() {
+            return Ok(Transformed::no(node));
+        }
+        let mut scan = scan.clone();
+        scan.filters = equalities;
+        let mut filter = filter.clone();
+        filter.input = Arc::new(LogicalPlan::TableScan(scan));
+        Ok(Transformed::yes(LogicalPlan::Filter(filter)))
+    })
+    .map(|transformed| transformed.data)
+    .map_err(|e| PlanError::from_datafusion(e, ""))
+}
+
+/// `column = literal` (either side), through casts of the literal.
+fn column_equals_literal(expr: &Expr) -> Option<(String, ScalarValue)> {
+    let Expr::BinaryExpr(binary) = expr else {
+        return None;
+    };
+    if binary.op != datafusion::logical_expr::Operator::Eq {
+        return None;
+    }
+    let literal = |e: &Expr| match e {
+        Expr::Literal(value, _) => Some(value.clone()),
+        _ => None,
+    };
+    match (binary.left.as_ref(), binary.right.as_ref()) {
+        (Expr::Column(column), other) | (other, Expr::Column(column)) => {
+            literal(other).map(|value| (column.name.clone(), value))
+        }
+        _ => None,
     }
 }
 
@@ -266,14 +366,16 @@ impl TableProvider for StoredTableProvider {
         &self,
         _state: &dyn DataFusionSession,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self
-            .store
-            .snapshot()
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let partitions = vec![snapshot.as_ref().clone()];
+        let external = |e: PlanError| datafusion::error::DataFusionError::External(Box::new(e));
+        // A point lookup by primary key reads one row instead of materializing the table.
+        let rows = match self.store.key_from_filters(filters) {
+            Some(key) => self.store.lookup(&key).map_err(external)?,
+            None => self.store.snapshot().map_err(external)?.as_ref().clone(),
+        };
+        let partitions = vec![rows];
         Ok(MemorySourceConfig::try_new_exec(
             &partitions,
             self.store.schema(),

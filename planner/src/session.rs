@@ -321,8 +321,13 @@ impl Session {
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let state = self.database.context.state();
         let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+        let optimized = state
+            .optimize(&plan)
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        let optimized = crate::relation::attach_scan_filters(optimized)?;
         let physical = state
-            .create_physical_plan(&plan)
+            .query_planner()
+            .create_physical_plan(&optimized, &state)
             .await
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
         let batches = collect(physical, state.task_ctx())
