@@ -4,6 +4,9 @@
 //! State per group: the number of input rows (weighted) and, per aggregate call, either
 //! - a retractable DataFusion accumulator (count, and sum/avg over exact types), updated with
 //!   `update_batch` for inserts and `retract_batch` for deletes; or
+//! - for min/max over types whose memcomparable byte order is SQL order (all but floats and
+//!   nested types): an ordered multiset of the non-NULL argument values; the result is its
+//!   first or last entry, so a retraction costs O(log n) instead of a recomputation; or
 //! - the multiset of the call's argument rows, from which the value is recomputed with a fresh
 //!   accumulator when the group changes (min/max, DISTINCT, string_agg, array_agg, float
 //!   sums, ordered aggregates). This makes retraction exact for every function DataFusion has.
@@ -20,6 +23,8 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::PhysicalExpr;
+use std::collections::BTreeMap;
+
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, ZSet};
@@ -46,6 +51,7 @@ impl AggregateCall {
 enum CallState {
     Retractable(Box<dyn Accumulator>),
     Multiset(ZSet),
+    Ordered(BTreeMap<Box<[u8]>, i64>),
 }
 
 struct Group {
@@ -59,6 +65,10 @@ struct Group {
 enum Mode {
     Retractable,
     Multiset,
+    /// min (`false`) or max (`true`) from an ordered multiset.
+    Extreme {
+        max: bool,
+    },
 }
 
 pub struct GroupAggregate {
@@ -116,8 +126,15 @@ impl GroupAggregate {
                     .create_sliding_accumulator()
                     .map(|a| a.supports_retract_batch())
                     .unwrap_or(false);
+            let ordered_extreme = (name == "min" || name == "max")
+                && types.len() == 1
+                && function.order_bys().is_empty()
+                && !types[0].is_floating()
+                && !types[0].is_nested();
             modes.push(if retractable {
                 Mode::Retractable
+            } else if ordered_extreme {
+                Mode::Extreme { max: name == "max" }
             } else {
                 Mode::Multiset
             });
@@ -150,6 +167,7 @@ impl GroupAggregate {
                     call.function.create_sliding_accumulator()?,
                 )),
                 Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
+                Mode::Extreme { .. } => Ok(CallState::Ordered(BTreeMap::new())),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Group {
@@ -169,6 +187,22 @@ impl GroupAggregate {
         for ((call, codec), state) in calls.iter().zip(codecs).zip(group.calls.iter_mut()) {
             let value = match state {
                 CallState::Retractable(accumulator) => accumulator.evaluate()?,
+                CallState::Ordered(values) => {
+                    let max = call.function.fun().name().eq_ignore_ascii_case("max");
+                    let extreme = if max {
+                        values.iter().rev().find(|(_, w)| **w > 0)
+                    } else {
+                        values.iter().find(|(_, w)| **w > 0)
+                    };
+                    let output_type = call.function.field().data_type().clone();
+                    match extreme {
+                        Some((row, _)) => {
+                            let arrays = codec.decode([row.as_ref()])?;
+                            ScalarValue::try_from_array(&arrays[0], 0)?
+                        }
+                        None => ScalarValue::try_from(&output_type)?,
+                    }
+                }
                 CallState::Multiset(rows) => {
                     let mut entries: Vec<(&[u8], i64)> =
                         rows.iter().filter(|(_, weight)| *weight > 0).collect();
@@ -246,6 +280,7 @@ impl Operator for GroupAggregate {
                 let mode = match m {
                     Mode::Retractable => "retractable",
                     Mode::Multiset => "multiset",
+                    Mode::Extreme { .. } => "ordered",
                 };
                 format!("{} ({mode})", c.function.name())
             })
@@ -308,7 +343,9 @@ impl Operator for GroupAggregate {
                 None => None,
             };
             let encoded = match self.modes[index] {
-                Mode::Multiset => Some(self.call_codecs[index].encode(&arrays, rows)?),
+                Mode::Multiset | Mode::Extreme { .. } => {
+                    Some(self.call_codecs[index].encode(&arrays, rows)?)
+                }
                 Mode::Retractable => None,
             };
             call_arrays.push(arrays);
@@ -365,6 +402,25 @@ impl Operator for GroupAggregate {
                         })?;
                         for &i in &selected {
                             set.add(encoded.row(i as usize), changes.weights.value(i as usize));
+                        }
+                    }
+                    CallState::Ordered(values) => {
+                        let encoded = call_rows[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("ordered call without encoded rows".into())
+                        })?;
+                        let argument = &call_arrays[call][0];
+                        for &i in &selected {
+                            let i = i as usize;
+                            if argument.is_null(i) {
+                                continue; // min/max ignore NULLs
+                            }
+                            let weight = changes.weights.value(i);
+                            let row = encoded.row(i);
+                            let entry = values.entry(Box::from(row)).or_insert(0);
+                            *entry += weight;
+                            if *entry == 0 {
+                                values.remove(row);
+                            }
                         }
                     }
                 }
