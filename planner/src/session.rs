@@ -228,7 +228,14 @@ impl Session {
     ) -> Result<StatementResult> {
         let inner = match &statement {
             DFStatement::Statement(inner) => inner.as_ref().clone(),
-            DFStatement::Explain(_) => {
+            DFStatement::Explain(explain) => {
+                if let DFStatement::Statement(inner) = explain.statement.as_ref() {
+                    if let SqlStatement::CreateView(view) = inner.as_ref() {
+                        if view.materialized {
+                            return self.explain_materialized_view(view, sql).await;
+                        }
+                    }
+                }
                 return self.query(statement, sql, parameters).await;
             }
             DFStatement::CreateExternalTable(_) => {
@@ -560,6 +567,37 @@ impl Session {
             catalog.add_view(&name, depends_on, definition);
         }
         Ok(command(tag))
+    }
+
+    /// `EXPLAIN CREATE MATERIALIZED VIEW ...`: the incremental dataflow the view would run,
+    /// output first, one operator per line with its keys and expressions.
+    async fn explain_materialized_view(
+        &self,
+        view: &ast::CreateView,
+        sql: &str,
+    ) -> Result<StatementResult> {
+        let _catalog = self.database.catalog.read().await;
+        let query_statement =
+            DFStatement::Statement(Box::new(SqlStatement::Query(view.query.clone())));
+        let plan = self.plan(query_statement, sql).await?;
+        let optimized = self
+            .database
+            .context
+            .state()
+            .optimize(&plan)
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        let dataflow = crate::incremental::compile(&optimized)?;
+        let lines = dataflow.explain();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "dataflow",
+            DataType::Utf8,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])?;
+        Ok(StatementResult::Query {
+            schema,
+            batches: vec![batch],
+        })
     }
 
     async fn drop(
