@@ -2,50 +2,22 @@
 //! and asyncpg. A script whose client library is not installed is skipped with a message,
 //! unless CI=true, where every client must run.
 
-use std::process::Command;
+mod common;
 
-use sluice_server::{Server, ServerConfig};
+use std::path::Path;
 
-fn has_module(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+fn clients() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
 }
 
 async fn run_client_script(module: &str, script: &str) {
-    if !has_module(module) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python module {module} is not installed"
-        );
-        eprintln!("skipped: python module {module} is not installed");
-        return;
+    let import = format!("import {module}");
+    if common::require(
+        common::succeeds("python3", &["-c", &import], clients()),
+        &format!("python module {module}"),
+    ) {
+        common::run_client("python3", &[script], clients()).await;
     }
-    let server = Server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .unwrap();
-    let port = server.local_addr().port();
-    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(path)
-            .arg(port.to_string())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    server.shutdown().await;
-    assert!(
-        output.status.success(),
-        "{script} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

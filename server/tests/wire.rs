@@ -1,15 +1,23 @@
 //! Over-the-wire tests with tokio-postgres: extended protocol with parameters and binary
 //! results, SQLSTATEs of errors, and a connection that stays usable after errors.
 
-use sluice_server::{Server, ServerConfig};
+mod common;
+
+use sluice_server::Server;
 use tokio_postgres::{error::SqlState, Client, NoTls};
 
+async fn by_ok(client: &Client) -> Vec<(bool, i64, i64)> {
+    let rows = client
+        .query("SELECT ok, n, total FROM by_ok ORDER BY ok", &[])
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
 async fn start() -> (Server, Client) {
-    let server = Server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .unwrap();
+    let server = common::start_server().await;
     let address = server.local_addr();
     let (client, connection) = tokio_postgres::connect(
         &format!(
@@ -63,28 +71,12 @@ async fn parameters_binary_results_and_view_updates() {
     assert_eq!(row.get::<_, i32>(3), 4);
 
     // Read-your-writes on the view, through the extended protocol.
-    let rows = client
-        .query("SELECT ok, n, total FROM by_ok ORDER BY ok", &[])
-        .await
-        .unwrap();
-    let got: Vec<(bool, i64, i64)> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    assert_eq!(got, vec![(false, 1, 4), (true, 2, 13)]);
+    assert_eq!(by_ok(&client).await, vec![(false, 1, 4), (true, 2, 13)]);
     client
         .execute("UPDATE items SET ok = $1 WHERE id = $2", &[&false, &3i64])
         .await
         .unwrap();
-    let rows = client
-        .query("SELECT ok, n, total FROM by_ok ORDER BY ok", &[])
-        .await
-        .unwrap();
-    let got: Vec<(bool, i64, i64)> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    assert_eq!(got, vec![(false, 2, 14), (true, 1, 3)]);
+    assert_eq!(by_ok(&client).await, vec![(false, 2, 14), (true, 1, 3)]);
 
     // Statement description: parameter and column types.
     let statement = client
