@@ -921,7 +921,8 @@ fn check_unique_inserts(
     Ok(())
 }
 
-/// `ROW(a INT, b TEXT)` column types (parsed as a custom type) become `STRUCT<a INT, b TEXT>`.
+/// Column types DataFusion does not know: `ROW(a INT, b TEXT)` (parsed as a custom type)
+/// becomes `STRUCT<a INT, b TEXT>`, and `TIMESTAMP_LTZ(p)` becomes `TIMESTAMP(p) WITH TIME ZONE`.
 fn rewrite_row_types(statement: DFStatement) -> DFStatement {
     let DFStatement::Statement(mut inner) = statement else {
         return statement;
@@ -940,6 +941,14 @@ fn row_to_struct(data_type: &ast::DataType) -> Option<ast::DataType> {
     let ast::DataType::Custom(name, arguments) = data_type else {
         return None;
     };
+    // Flink's TIMESTAMP_LTZ(p): a timestamp with time zone.
+    if name.to_string().eq_ignore_ascii_case("timestamp_ltz") {
+        let precision = arguments.first().and_then(|p| p.parse::<u64>().ok());
+        return Some(ast::DataType::Timestamp(
+            precision,
+            ast::TimezoneInfo::WithTimeZone,
+        ));
+    }
     if !name.to_string().eq_ignore_ascii_case("row") || arguments.len() % 2 != 0 {
         return None;
     }
