@@ -10,7 +10,8 @@
 //! | Aggregate, Distinct     | GroupAggregate                             |
 //! | Union                   | Union                                      |
 //! | Values, EmptyRelation   | Constant                                   |
-//! | SubqueryAlias, Sort     | pass-through (a relation has no order)     |
+//! | Sort (no limit), alias  | pass-through (a relation has no order)     |
+//! | Sort with fetch, Limit  | TopN (ORDER BY .. LIMIT .. OFFSET)         |
 //!
 //! Anything else is rejected with an error naming the feature. Scans ignore pushed-down
 //! filters: the stored-table provider declares no pushdown, so filters stay in the plan.
@@ -24,10 +25,11 @@ use datafusion::common::{DFSchema, JoinType, NullEquality};
 use datafusion::execution::context::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{Distinct, Expr, LogicalPlan};
+use datafusion::logical_expr::{FetchType, SkipType};
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
-use datafusion::physical_expr::{create_physical_expr, PhysicalExpr};
+use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
-    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, Union,
+    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, TopN, Union,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
@@ -131,17 +133,27 @@ impl Compiler<'_> {
                     .add(Box::new(Filter::new(predicate, schema)), vec![input]))
             }
             LogicalPlan::SubqueryAlias(alias) => self.node(&alias.input),
-            LogicalPlan::Sort(sort) => {
-                if sort.fetch.is_some() {
+            LogicalPlan::Sort(sort) => match sort.fetch {
+                // A relation has no order: ORDER BY alone changes nothing.
+                None => self.node(&sort.input),
+                Some(fetch) => self.top_n(sort, 0, Some(fetch)),
+            },
+            LogicalPlan::Limit(limit) => {
+                let LogicalPlan::Sort(sort) = limit.input.as_ref() else {
                     return Err(PlanError::Unsupported(
-                        "ORDER BY ... LIMIT (top-N) in a materialized view".into(),
+                        "LIMIT/OFFSET without ORDER BY in a materialized view (the rows kept would be arbitrary)".into(),
                     ));
-                }
-                self.node(&sort.input)
+                };
+                let skip = match limit.get_skip_type() {
+                    Ok(SkipType::Literal(skip)) => skip,
+                    _ => return Err(PlanError::Unsupported("a non-constant OFFSET".into())),
+                };
+                let fetch = match limit.get_fetch_type() {
+                    Ok(FetchType::Literal(fetch)) => fetch,
+                    _ => return Err(PlanError::Unsupported("a non-constant LIMIT".into())),
+                };
+                self.top_n(sort, skip, fetch)
             }
-            LogicalPlan::Limit(_) => Err(PlanError::Unsupported(
-                "LIMIT/OFFSET in a materialized view".into(),
-            )),
             LogicalPlan::Union(union) => {
                 let inputs = union
                     .inputs
@@ -304,6 +316,26 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// ORDER BY .. LIMIT: a top-N operator over the sort's input.
+    fn top_n(
+        &mut self,
+        sort: &datafusion::logical_expr::Sort,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<NodeId> {
+        let input = self.node(&sort.input)?;
+        let input_schema = arrow_schema(sort.input.schema());
+        let order = create_physical_sort_exprs(
+            &sort.expr,
+            sort.input.schema(),
+            self.props,
+            &PhysicalPlanningContext::default(),
+        )
+        .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        let operator = TopN::new(&input_schema, order, offset, limit)?;
+        Ok(self.builder.add(Box::new(operator), vec![input]))
     }
 
     /// Evaluate constant rows (VALUES) into one batch.

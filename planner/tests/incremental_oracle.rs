@@ -38,6 +38,10 @@ const VIEWS: &[(&str, &str)] = &[
     ("v_level3", "SELECT v_level2.n, v_level2.groups, v_global.n AS total FROM v_level2 CROSS JOIN v_global"),
     ("v_filtered_agg", "SELECT g, count(*) FILTER (WHERE v > 4) AS big, sum(v) FILTER (WHERE s <> 'a') AS sa FROM l GROUP BY g"),
     ("v_array_agg", "SELECT g, array_agg(k ORDER BY k) AS ks FROM l GROUP BY g"),
+    ("v_top", "SELECT k, v FROM l ORDER BY v DESC NULLS LAST, k LIMIT 3"),
+    ("v_top_offset", "SELECT k, g FROM l ORDER BY k LIMIT 2 OFFSET 1"),
+    ("v_top_multiset", "SELECT g, v FROM m ORDER BY g NULLS FIRST, v NULLS FIRST LIMIT 4"),
+    ("v_top_groups", "SELECT g, count(*) AS n FROM l GROUP BY g ORDER BY n DESC, g NULLS FIRST LIMIT 2"),
 ];
 
 #[derive(Debug, Clone)]

@@ -64,6 +64,25 @@ impl RowCodec {
         Ok(Self { converter, types })
     }
 
+    /// A codec whose byte order follows the given sort options per column (descending,
+    /// NULLS FIRST/LAST), for ordered state such as top-N.
+    pub fn new_ordered(fields: Vec<(DataType, arrow::compute::SortOptions)>) -> Result<Self> {
+        let types: Vec<DataType> = fields.iter().map(|(t, _)| t.clone()).collect();
+        let converter = if fields.is_empty() {
+            None
+        } else {
+            let converter = RowConverter::new(
+                fields
+                    .into_iter()
+                    .map(|(t, options)| SortField::new_with_options(t, options))
+                    .collect(),
+            )?;
+            let parser = converter.parser();
+            Some((converter, parser))
+        };
+        Ok(Self { converter, types })
+    }
+
     /// A codec for all columns of `schema`.
     pub fn for_schema(schema: &SchemaRef) -> Result<Self> {
         Self::new(

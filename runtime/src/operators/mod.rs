@@ -15,6 +15,7 @@ pub mod group_aggregate;
 pub mod hash_join;
 pub mod project;
 pub mod scan;
+pub mod top_n;
 pub mod union;
 
 pub use constant::Constant;
@@ -23,6 +24,7 @@ pub use group_aggregate::{AggregateCall, GroupAggregate};
 pub use hash_join::{HashJoin, JoinKind};
 pub use project::Project;
 pub use scan::Scan;
+pub use top_n::TopN;
 pub use union::Union;
 
 /// An incremental operator with one or more input ports and one output.
