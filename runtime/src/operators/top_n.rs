@@ -19,13 +19,16 @@ use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
 use crate::error::Result;
 
+/// (sort key, row) -> multiplicity; byte order of the key pair is the output order.
+type OrderedRows = BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
+
 pub struct TopN {
     sort: Vec<PhysicalSortExpr>,
     sort_codec: RowCodec,
     row_codec: RowCodec,
     offset: usize,
     limit: Option<usize>,
-    rows: BTreeMap<(Box<[u8]>, Box<[u8]>), i64>,
+    rows: OrderedRows,
     schema: SchemaRef,
 }
 
