@@ -12,6 +12,7 @@
 //! | Values, EmptyRelation   | Constant                                   |
 //! | Sort (no limit), alias  | pass-through (a relation has no order)     |
 //! | Sort with fetch, Limit  | TopN (ORDER BY .. LIMIT .. OFFSET)         |
+//! | Window (ROW_NUMBER)     | TopN per partition, numbering every row    |
 //!
 //! Anything else is rejected with an error naming the feature. Scans ignore pushed-down
 //! filters: the stored-table provider declares no pushdown, so filters stay in the plan.
@@ -302,9 +303,7 @@ impl Compiler<'_> {
                     .builder
                     .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
             }
-            LogicalPlan::Window(_) => Err(PlanError::Unsupported(
-                "window functions (OVER) in a materialized view".into(),
-            )),
+            LogicalPlan::Window(window) => self.window(window),
             LogicalPlan::Unnest(_) => Err(PlanError::Unsupported(
                 "UNNEST in a materialized view".into(),
             )),
@@ -316,6 +315,58 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)`: a partitioned top-N that numbers
+    /// every row. Other window functions are not maintained yet.
+    fn window(&mut self, window: &datafusion::logical_expr::Window) -> Result<NodeId> {
+        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
+        let unsupported = || {
+            PlanError::Unsupported(
+                "window functions other than a single ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..) in a materialized view".into(),
+            )
+        };
+        let [expr] = window.window_expr.as_slice() else {
+            return Err(unsupported());
+        };
+        let expr = match expr {
+            Expr::Alias(alias) => alias.expr.as_ref(),
+            other => other,
+        };
+        let Expr::WindowFunction(function) = expr else {
+            return Err(unsupported());
+        };
+        let WindowFunction { fun, params } = function.as_ref();
+        let is_row_number =
+            matches!(fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number");
+        if !is_row_number || params.filter.is_some() || params.distinct {
+            return Err(unsupported());
+        }
+        let input = self.node(&window.input)?;
+        let input_df_schema = window.input.schema();
+        let input_schema = arrow_schema(input_df_schema);
+        let partition = params
+            .partition_by
+            .iter()
+            .map(|e| self.physical(e, input_df_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let order = create_physical_sort_exprs(
+            &params.order_by,
+            input_df_schema,
+            self.props,
+            &PhysicalPlanningContext::default(),
+        )
+        .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        let operator = TopN::partitioned(
+            &input_schema,
+            partition,
+            order,
+            0,
+            None,
+            true,
+            arrow_schema(&window.schema),
+        )?;
+        Ok(self.builder.add(Box::new(operator), vec![input]))
     }
 
     /// ORDER BY .. LIMIT: a top-N operator over the sort's input.

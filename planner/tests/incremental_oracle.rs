@@ -41,6 +41,8 @@ const VIEWS: &[(&str, &str)] = &[
     ("v_top", "SELECT k, v FROM l ORDER BY v DESC NULLS LAST, k LIMIT 3"),
     ("v_top_offset", "SELECT k, g FROM l ORDER BY k LIMIT 2 OFFSET 1"),
     ("v_top_multiset", "SELECT g, v FROM m ORDER BY g NULLS FIRST, v NULLS FIRST LIMIT 4"),
+    ("v_row_number", "SELECT k, g, rn FROM (SELECT k, g, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v DESC NULLS LAST, k) AS rn FROM l) t WHERE rn <= 2"),
+    ("v_dedup", "SELECT k, s FROM (SELECT k, s, ROW_NUMBER() OVER (PARTITION BY s ORDER BY k DESC) AS rn FROM l) t WHERE rn = 1"),
     ("v_top_groups", "SELECT g, count(*) AS n FROM l GROUP BY g ORDER BY n DESC, g NULLS FIRST LIMIT 2"),
 ];
 

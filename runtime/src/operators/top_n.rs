@@ -1,18 +1,24 @@
-//! Top-N: the first `limit` rows (after skipping `offset`) of the input in ORDER BY order,
-//! maintained under inserts and deletes (`ORDER BY .. LIMIT n [OFFSET m]` in a view).
+//! Top-N: per partition, the first `limit` rows (after skipping `offset`) in ORDER BY order,
+//! maintained under inserts and deletes. It serves `ORDER BY .. LIMIT n [OFFSET m]` (one
+//! partition, no extra column) and `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)` (every
+//! row of each partition, with its row number appended as a column).
 //!
-//! State: an ordered multiset keyed by (sort key, row), where the sort key is encoded with the
-//! ORDER BY's directions and NULL placement, so byte order is the query's order. Rows that
-//! tie on the sort key are ordered by their encoded bytes, which makes the choice among ties
-//! deterministic. For each batch the top rows are read before and after applying it and the
-//! difference is emitted; cost O((offset + limit) + changes x log n).
+//! State: per partition, an ordered multiset keyed by (sort key, row), where the sort key is
+//! encoded with the ORDER BY's directions and NULL placement, so byte order is the query's
+//! order. Rows that tie on the sort key are ordered by their encoded bytes, which makes the
+//! choice among ties (and their row numbers) deterministic. For each batch, the selected rows
+//! of every touched partition are read before and after applying it and the difference is
+//! emitted. With row numbers, a change shifts the numbers of the rows after it, so its cost
+//! grows with the partition's size.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, UInt64Array};
 use arrow::datatypes::SchemaRef;
-use datafusion::physical_expr::PhysicalSortExpr;
+use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use hashbrown::HashMap;
+use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::RowCodec;
 
 use super::{evaluate_all, Operator};
@@ -22,55 +28,94 @@ use crate::error::Result;
 /// (sort key, row) -> multiplicity; byte order of the key pair is the output order.
 type OrderedRows = BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
 
+/// A selected row: its bytes and, with row numbers, its 1-based position.
+type Selected = (Box<[u8]>, u64);
+
 pub struct TopN {
+    partition: Vec<Arc<dyn PhysicalExpr>>,
+    partition_codec: RowCodec,
     sort: Vec<PhysicalSortExpr>,
     sort_codec: RowCodec,
     row_codec: RowCodec,
     offset: usize,
     limit: Option<usize>,
-    rows: OrderedRows,
+    row_number: bool,
+    partitions: HashMap<Box<[u8]>, OrderedRows>,
     schema: SchemaRef,
 }
 
 impl TopN {
+    /// `ORDER BY sort LIMIT limit OFFSET offset` over the whole input.
     pub fn new(
         input_schema: &SchemaRef,
         sort: Vec<PhysicalSortExpr>,
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Self> {
-        let fields = sort
-            .iter()
-            .map(|s| Ok((s.expr.data_type(input_schema)?, s.options)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self {
-            sort_codec: RowCodec::new_ordered(fields)?,
-            row_codec: RowCodec::for_schema(input_schema)?,
+        Self::partitioned(
+            input_schema,
+            vec![],
             sort,
             offset,
             limit,
-            rows: BTreeMap::new(),
-            schema: input_schema.clone(),
+            false,
+            input_schema.clone(),
+        )
+    }
+
+    /// The general form; with `row_number`, `schema` is the input's columns plus a UInt64.
+    pub fn partitioned(
+        input_schema: &SchemaRef,
+        partition: Vec<Arc<dyn PhysicalExpr>>,
+        sort: Vec<PhysicalSortExpr>,
+        offset: usize,
+        limit: Option<usize>,
+        row_number: bool,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        let sort_fields = sort
+            .iter()
+            .map(|s| Ok((s.expr.data_type(input_schema)?, s.options)))
+            .collect::<Result<Vec<_>>>()?;
+        let partition_types = partition
+            .iter()
+            .map(|e| Ok(e.data_type(input_schema)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            partition_codec: RowCodec::new(partition_types)?,
+            sort_codec: RowCodec::new_ordered(sort_fields)?,
+            row_codec: RowCodec::for_schema(input_schema)?,
+            partition,
+            sort,
+            offset,
+            limit,
+            row_number,
+            partitions: HashMap::new(),
+            schema,
         })
     }
 
-    /// The selected rows with their multiplicities, in order.
-    fn selected(&self) -> Vec<(Box<[u8]>, i64)> {
-        let mut skip = self.offset as i64;
-        let mut take = self.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+    /// The selected rows of one partition, in order.
+    fn selected(&self, partition: &[u8]) -> Vec<Selected> {
+        let Some(rows) = self.partitions.get(partition) else {
+            return Vec::new();
+        };
+        let first = self.offset as u64;
+        let end = self.limit.map(|l| first + l as u64).unwrap_or(u64::MAX);
+        let mut position = 0u64;
         let mut out = Vec::new();
-        for ((_, row), &weight) in &self.rows {
-            if take <= 0 {
+        for ((_, row), &weight) in rows {
+            if position >= end {
                 break;
             }
-            let mut weight = weight.max(0);
-            let skipped = weight.min(skip);
-            skip -= skipped;
-            weight -= skipped;
-            let taken = weight.min(take);
-            take -= taken;
-            if taken > 0 {
-                out.push((row.clone(), taken));
+            for _ in 0..weight.max(0) {
+                if position >= first && position < end {
+                    out.push((row.clone(), if self.row_number { position + 1 } else { 0 }));
+                }
+                position += 1;
+                if position >= end {
+                    break;
+                }
             }
         }
         out
@@ -84,13 +129,16 @@ impl Operator for TopN {
 
     fn describe(&self) -> String {
         let order: Vec<String> = self.sort.iter().map(|s| s.to_string()).collect();
+        let partition: Vec<String> = self.partition.iter().map(|e| e.to_string()).collect();
         format!(
-            "order: [{}], offset: {}, limit: {}",
+            "partition: [{}], order: [{}], offset: {}, limit: {}, row number: {}",
+            partition.join(", "),
             order.join(", "),
             self.offset,
             self.limit
                 .map(|l| l.to_string())
-                .unwrap_or_else(|| "none".into())
+                .unwrap_or_else(|| "none".into()),
+            self.row_number
         )
     }
 
@@ -99,43 +147,69 @@ impl Operator for TopN {
     }
 
     fn state_rows(&self) -> usize {
-        self.rows.len()
+        self.partitions.values().map(|rows| rows.len()).sum()
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
         if changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        let before = self.selected();
+        let count = changes.num_rows();
+        let partition_columns = evaluate_all(&self.partition, &changes.data)?;
+        let partitions = self.partition_codec.encode(&partition_columns, count)?;
         let sort_exprs: Vec<_> = self.sort.iter().map(|s| Arc::clone(&s.expr)).collect();
         let keys = evaluate_all(&sort_exprs, &changes.data)?;
-        let keys = self.sort_codec.encode(&keys, changes.num_rows())?;
-        let rows = self
-            .row_codec
-            .encode(changes.data.columns(), changes.num_rows())?;
-        for i in 0..changes.num_rows() {
-            let entry = (Box::from(keys.row(i)), Box::from(rows.row(i)));
-            let weight = self.rows.entry(entry.clone()).or_insert(0);
-            *weight += changes.weights.value(i);
-            if *weight == 0 {
-                self.rows.remove(&entry);
+        let keys = self.sort_codec.encode(&keys, count)?;
+        let rows = self.row_codec.encode(changes.data.columns(), count)?;
+
+        let mut touched: Vec<Box<[u8]>> = Vec::new();
+        {
+            let mut seen = hashbrown::HashSet::new();
+            for i in 0..count {
+                if seen.insert(partitions.row(i)) {
+                    touched.push(Box::from(partitions.row(i)));
+                }
             }
         }
-        let after = self.selected();
-        let mut delta: HashMap<Box<[u8]>, i64> = HashMap::new();
-        for (row, weight) in before {
-            *delta.entry(row).or_insert(0) -= weight;
+        let mut delta: HashMap<Selected, i64> = HashMap::new();
+        for partition in &touched {
+            for selected in self.selected(partition) {
+                *delta.entry(selected).or_insert(0) -= 1;
+            }
         }
-        for (row, weight) in after {
-            *delta.entry(row).or_insert(0) += weight;
+        for i in 0..count {
+            let ordered = self
+                .partitions
+                .entry(Box::from(partitions.row(i)))
+                .or_default();
+            let entry = (Box::from(keys.row(i)), Box::from(rows.row(i)));
+            let weight = ordered.entry(entry.clone()).or_insert(0);
+            *weight += changes.weights.value(i);
+            if *weight == 0 {
+                ordered.remove(&entry);
+            }
+            if ordered.is_empty() {
+                self.partitions.remove(partitions.row(i));
+            }
         }
-        let delta: Vec<(Box<[u8]>, i64)> = delta.into_iter().filter(|(_, w)| *w != 0).collect();
+        for partition in &touched {
+            for selected in self.selected(partition) {
+                *delta.entry(selected).or_insert(0) += 1;
+            }
+        }
+        let delta: Vec<(Selected, i64)> = delta.into_iter().filter(|(_, w)| *w != 0).collect();
         if delta.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        let data = self
+        let mut columns: Vec<ArrayRef> = self
             .row_codec
-            .decode_batch(&self.schema, delta.iter().map(|(row, _)| row.as_ref()))?;
+            .decode(delta.iter().map(|((row, _), _)| row.as_ref()))?;
+        if self.row_number {
+            let numbers: UInt64Array = delta.iter().map(|((_, number), _)| *number).collect();
+            columns.push(Arc::new(numbers));
+        }
+        let columns = crate::change::cast_to_schema(&columns, &self.schema)?;
+        let data = batch_with_row_count(&self.schema, columns, delta.len())?;
         let weights = delta.iter().map(|(_, w)| *w).collect::<Vec<_>>().into();
         ChangeBatch::new(data, weights)
     }
