@@ -78,6 +78,61 @@ fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
     }
 }
 
+/// A filter `rn <= n` (or `rn < n`, `rn = 1`) directly over a ROW_NUMBER window, possibly
+/// through a projection that passes the number through: the window, the projection and n.
+fn row_number_bound(
+    filter: &datafusion::logical_expr::Filter,
+) -> Option<(
+    &datafusion::logical_expr::Window,
+    Option<&datafusion::logical_expr::Projection>,
+    usize,
+)> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::Operator;
+    let (projection, window) = match filter.input.as_ref() {
+        LogicalPlan::Window(window) => (None, window),
+        LogicalPlan::Projection(projection) => match projection.input.as_ref() {
+            LogicalPlan::Window(window) => (Some(projection), window),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if window.window_expr.len() != 1 {
+        return None;
+    }
+    let number_name = window.schema.fields().last()?.name().clone();
+    if let Some(projection) = projection {
+        // The projection must pass columns through unchanged.
+        if !projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) {
+            return None;
+        }
+    }
+    let Expr::BinaryExpr(binary) = &filter.predicate else {
+        return None;
+    };
+    let (Expr::Column(column), Expr::Literal(value, _)) =
+        (binary.left.as_ref(), binary.right.as_ref())
+    else {
+        return None;
+    };
+    if column.name != number_name {
+        return None;
+    }
+    let value = match value {
+        ScalarValue::UInt64(Some(v)) => *v as i64,
+        ScalarValue::Int64(Some(v)) => *v,
+        ScalarValue::Int32(Some(v)) => *v as i64,
+        _ => return None,
+    };
+    let bound = match binary.op {
+        Operator::LtEq => value,
+        Operator::Lt => value - 1,
+        Operator::Eq if value == 1 => 1,
+        _ => return None,
+    };
+    (bound >= 0).then_some((window, projection, bound as usize))
+}
+
 struct Compiler<'a> {
     builder: DataflowBuilder,
     props: &'a ExecutionProps,
@@ -115,18 +170,20 @@ impl Compiler<'_> {
             }
             LogicalPlan::Projection(projection) => {
                 let input = self.node(&projection.input)?;
-                let exprs = projection
-                    .expr
-                    .iter()
-                    .map(|e| self.physical(e, projection.input.schema()))
-                    .collect::<Result<Vec<_>>>()?;
-                let schema = arrow_schema(&projection.schema);
-                Ok(self
-                    .builder
-                    .add(Box::new(Project::new(exprs, schema)), vec![input]))
+                self.project(projection, input)
             }
             LogicalPlan::Filter(filter) => {
-                let input = self.node(&filter.input)?;
+                let input = match row_number_bound(filter) {
+                    // `rn <= n` over ROW_NUMBER: the top-N keeps only the first n per partition.
+                    Some((window, projection, bound)) => {
+                        let window_node = self.window(window, Some(bound))?;
+                        match projection {
+                            Some(projection) => self.project(projection, window_node)?,
+                            None => window_node,
+                        }
+                    }
+                    None => self.node(&filter.input)?,
+                };
                 let predicate = self.physical(&filter.predicate, filter.input.schema())?;
                 let schema = arrow_schema(filter.input.schema());
                 Ok(self
@@ -303,7 +360,7 @@ impl Compiler<'_> {
                     .builder
                     .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
             }
-            LogicalPlan::Window(window) => self.window(window),
+            LogicalPlan::Window(window) => self.window(window, None),
             LogicalPlan::Unnest(_) => Err(PlanError::Unsupported(
                 "UNNEST in a materialized view".into(),
             )),
@@ -319,7 +376,11 @@ impl Compiler<'_> {
 
     /// `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)`: a partitioned top-N that numbers
     /// every row. Other window functions are not maintained yet.
-    fn window(&mut self, window: &datafusion::logical_expr::Window) -> Result<NodeId> {
+    fn window(
+        &mut self,
+        window: &datafusion::logical_expr::Window,
+        limit: Option<usize>,
+    ) -> Result<NodeId> {
         use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
         let unsupported = || {
             PlanError::Unsupported(
@@ -362,11 +423,27 @@ impl Compiler<'_> {
             partition,
             order,
             0,
-            None,
+            limit,
             true,
             arrow_schema(&window.schema),
         )?;
         Ok(self.builder.add(Box::new(operator), vec![input]))
+    }
+
+    fn project(
+        &mut self,
+        projection: &datafusion::logical_expr::Projection,
+        input: NodeId,
+    ) -> Result<NodeId> {
+        let exprs = projection
+            .expr
+            .iter()
+            .map(|e| self.physical(e, projection.input.schema()))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = arrow_schema(&projection.schema);
+        Ok(self
+            .builder
+            .add(Box::new(Project::new(exprs, schema)), vec![input]))
     }
 
     /// ORDER BY .. LIMIT: a top-N operator over the sort's input.
