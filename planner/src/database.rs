@@ -10,19 +10,23 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use arrow::array::Int64Array;
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::ViewTable;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::Expr;
+use sluice_runtime::operators::window_aggregate::nanos_per_unit;
 use sluice_runtime::{ChangeBatch, Dataflow};
 use tokio::sync::RwLock;
 
 use crate::error::{PlanError, Result};
-use crate::incremental;
+use crate::incremental::{self, TimeAttrs};
 use crate::relation::{RelationStore, StoredKind, StoredTableProvider};
+use crate::streaming::TimeAttr;
 
 /// A catalog object.
 pub(crate) enum EntryKind {
@@ -44,6 +48,46 @@ pub(crate) struct Entry {
     /// Relations named in the defining query (views and materialized views).
     pub depends_on: BTreeSet<String>,
     pub definition: Option<String>,
+    /// The table's event-time column and watermark (`WATERMARK FOR ..`).
+    pub event_time: Option<EventTime>,
+    /// Time attributes of a materialized view's columns.
+    pub time_attrs: TimeAttrs,
+}
+
+/// A relation's event time: `WATERMARK FOR column AS expression`.
+pub(crate) struct EventTime {
+    /// Index of the event-time column.
+    pub column: usize,
+    /// The watermark expression over a row of the relation, e.g. `ts - INTERVAL '5' SECOND`.
+    pub expression: Arc<dyn PhysicalExpr>,
+    /// Its SQL text, for display.
+    pub definition: String,
+    /// The current watermark in nanoseconds: the largest value of `expression` seen so far.
+    pub watermark: Option<i64>,
+}
+
+impl EventTime {
+    /// The largest watermark expression value over the inserted rows of `changes`.
+    fn candidate(&self, changes: &ChangeBatch) -> Result<Option<i64>> {
+        let value = self
+            .expression
+            .evaluate(&changes.data)
+            .and_then(|v| v.into_array(changes.num_rows()))
+            .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        let unit = nanos_per_unit(value.data_type())?;
+        let raw = arrow::compute::cast(&value, &arrow::datatypes::DataType::Int64)?;
+        let raw = raw
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| PlanError::Internal("watermark did not cast to Int64".into()))?;
+        Ok(raw
+            .iter()
+            .zip(changes.weights.values())
+            .filter(|(_, weight)| **weight > 0)
+            .filter_map(|(value, _)| value)
+            .max()
+            .map(|v| v.saturating_mul(unit)))
+    }
 }
 
 impl Entry {
@@ -85,6 +129,7 @@ impl Database {
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             .set_str("datafusion.execution.time_zone", "+00:00");
         let context = SessionContext::new_with_config(config);
+        crate::streaming::windows::register(&context);
         Arc::new(Self {
             context,
             catalog: RwLock::new(Catalog::default()),
@@ -178,6 +223,8 @@ impl Catalog {
                 kind: EntryKind::Table { store },
                 depends_on: BTreeSet::new(),
                 definition: None,
+                event_time: None,
+                time_attrs: Vec::new(),
             },
         );
     }
@@ -191,6 +238,8 @@ impl Catalog {
                 kind: EntryKind::View,
                 depends_on,
                 definition: Some(definition),
+                event_time: None,
+                time_attrs: Vec::new(),
             },
         );
     }
@@ -200,6 +249,7 @@ impl Catalog {
         name: &str,
         store: Arc<RelationStore>,
         dataflow: Dataflow,
+        time_attrs: TimeAttrs,
         depends_on: BTreeSet<String>,
         definition: String,
     ) {
@@ -215,8 +265,37 @@ impl Catalog {
                 },
                 depends_on,
                 definition: Some(definition),
+                event_time: None,
+                time_attrs,
             },
         );
+    }
+
+    /// Time attributes of a relation's columns, if it has any.
+    pub fn relation_attrs(&self, name: &str) -> Option<TimeAttrs> {
+        let entry = self.entries.get(name)?;
+        if let Some(event_time) = &entry.event_time {
+            let columns = self.store(name)?.schema().fields().len();
+            let mut attrs = vec![None; columns];
+            *attrs.get_mut(event_time.column)? = Some(TimeAttr::EventTime);
+            return Some(attrs);
+        }
+        entry
+            .time_attrs
+            .iter()
+            .any(Option::is_some)
+            .then(|| entry.time_attrs.clone())
+    }
+
+    /// The current watermark of a relation: its own for a table, its dataflow's output
+    /// watermark for a materialized view.
+    pub fn watermark(&self, name: &str) -> Option<i64> {
+        let entry = self.entries.get(name)?;
+        match (&entry.event_time, &entry.kind) {
+            (Some(event_time), _) => event_time.watermark,
+            (None, EntryKind::MaterializedView { dataflow, .. }) => dataflow.output_watermark(),
+            _ => None,
+        }
     }
 
     /// The store of a stored relation.
@@ -239,7 +318,75 @@ impl Catalog {
             .store(relation)
             .ok_or_else(|| PlanError::Internal(format!("no store for {relation}")))?;
         store.apply(&changes)?;
-        self.propagate(relation, &changes)
+        self.propagate(relation, &changes)?;
+        let candidate = match self
+            .entries
+            .get(relation)
+            .and_then(|e| e.event_time.as_ref())
+        {
+            Some(event_time) => event_time.candidate(&changes)?,
+            None => None,
+        };
+        if let Some(candidate) = candidate {
+            self.advance_watermark(relation, candidate)?;
+        }
+        Ok(())
+    }
+
+    /// Move the watermark of `relation` forward to `watermark` (nanoseconds) and deliver it
+    /// to every materialized view reading it, transitively; views emit what it closes.
+    pub fn advance_watermark(&mut self, relation: &str, watermark: i64) -> Result<()> {
+        if let Some(event_time) = self
+            .entries
+            .get_mut(relation)
+            .and_then(|e| e.event_time.as_mut())
+        {
+            if event_time.watermark.is_some_and(|w| w >= watermark) {
+                return Ok(());
+            }
+            event_time.watermark = Some(watermark);
+        }
+        let mut readers: Vec<(u64, String)> = self
+            .entries
+            .iter()
+            .filter_map(|(name, entry)| match &entry.kind {
+                EntryKind::MaterializedView {
+                    dataflow,
+                    failure: None,
+                    ..
+                } if dataflow.relations().any(|r| r == relation) => Some((entry.id, name.clone())),
+                _ => None,
+            })
+            .collect();
+        readers.sort();
+        for (_, name) in readers {
+            let Some(EntryKind::MaterializedView {
+                store, dataflow, ..
+            }) = self.entries.get_mut(&name).map(|e| &mut e.kind)
+            else {
+                continue;
+            };
+            let before = dataflow.output_watermark();
+            match dataflow.advance_watermark(relation, watermark) {
+                Ok(delta) => {
+                    let after = dataflow.output_watermark();
+                    let store = store.clone();
+                    store.apply(&delta)?;
+                    self.propagate(&name, &delta)?;
+                    if let Some(after) = after {
+                        if before.is_none_or(|b| b < after) {
+                            self.advance_watermark(&name, after)?;
+                        }
+                    }
+                }
+                Err(error) => {
+                    let message = PlanError::from(error).to_string();
+                    tracing::warn!(view = %name, %message, "materialized view maintenance failed");
+                    self.mark_failed(&name, &message);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn propagate(&mut self, relation: &str, changes: &ChangeBatch) -> Result<()> {
@@ -331,9 +478,10 @@ pub(crate) fn build_materialized_view(
     name: &str,
     plan: &LogicalPlan,
     optimized: &LogicalPlan,
-) -> Result<(Arc<RelationStore>, Dataflow)> {
+) -> Result<(Arc<RelationStore>, Dataflow, TimeAttrs)> {
     let schema = relation_schema(plan, "a materialized view")?;
-    let mut dataflow = incremental::compile(optimized)?;
+    let (mut dataflow, time_attrs) =
+        incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
     let store = Arc::new(RelationStore::new(
         name.to_string(),
         StoredKind::MaterializedView,
@@ -348,10 +496,19 @@ pub(crate) fn build_materialized_view(
         })?;
         deltas.push(dataflow.push(&relation, &source.contents_as_changes()?)?);
     }
+    for relation in dataflow
+        .relations()
+        .map(str::to_string)
+        .collect::<BTreeSet<_>>()
+    {
+        if let Some(watermark) = catalog.watermark(&relation) {
+            deltas.push(dataflow.advance_watermark(&relation, watermark)?);
+        }
+    }
     let output = dataflow.schema();
     let initial = ChangeBatch::concat(&output, &deltas)?;
     store.apply(&initial)?;
-    Ok((store, dataflow))
+    Ok((store, dataflow, time_attrs))
 }
 
 /// Wrap a view's plan with column aliases `CREATE VIEW v (a, b) AS ...`.

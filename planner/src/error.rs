@@ -45,6 +45,10 @@ pub enum PlanError {
     Unsupported(String),
     #[error("materialized view \"{view}\" failed: {message}")]
     ViewFailed { view: String, message: String },
+    /// A connector's options are invalid, or its input or destination failed (58030,
+    /// io_error).
+    #[error("{0}")]
+    Connector(String),
     #[error("{0}")]
     Plan(String),
     #[error("{0}")]
@@ -76,6 +80,7 @@ impl PlanError {
             PlanError::UndefinedObject(_) => "42704",
             PlanError::Unsupported(_) => "0A000",
             PlanError::ViewFailed { .. } => "XX000",
+            PlanError::Connector(_) => "58030",
             PlanError::Plan(_) => "42000",
             PlanError::Execution(_) => "22000",
             PlanError::Internal(_) => "XX000",
@@ -282,6 +287,8 @@ impl From<RuntimeError> for PlanError {
             RuntimeError::Arrow(error) => classify_arrow(&error.to_string()),
             RuntimeError::Storage(error) => PlanError::Internal(error.to_string()),
             RuntimeError::Internal(message) => PlanError::Internal(message),
+            RuntimeError::Connector(message) => PlanError::Connector(message),
+            error @ RuntimeError::Io { .. } => PlanError::Connector(error.to_string()),
         }
     }
 }

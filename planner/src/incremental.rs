@@ -13,6 +13,14 @@
 //! | Sort (no limit), alias  | pass-through (a relation has no order)     |
 //! | Sort with fetch, Limit  | TopN (ORDER BY .. LIMIT .. OFFSET)         |
 //! | Window (ROW_NUMBER)     | TopN per partition, numbering every row    |
+//! | Unnest                  | Unnest                                     |
+//! | Aggregate on window_end | WindowAggregate (emits on the watermark)   |
+//!
+//! Time attributes ([`TimeAttr`]) are inferred for every node's columns, starting from the
+//! event-time columns of watermarked relations: a GROUP BY whose keys include a window end
+//! derived from event time (the window table functions) becomes a window aggregate that
+//! emits each window once, when the watermark passes its end. Without a watermark the same
+//! query is maintained as an ordinary, updating aggregate.
 //!
 //! Anything else is rejected with an error naming the feature. Scans ignore pushed-down
 //! filters: the stored-table provider declares no pushdown, so filters stay in the plan.
@@ -30,22 +38,41 @@ use datafusion::logical_expr::{FetchType, SkipType};
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
-    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, TopN, Union,
+    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, TopN,
+    Union, Unnest, UnnestColumn, WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
 use crate::error::{PlanError, Result};
+use crate::streaming::time::expr_attr;
+use crate::streaming::TimeAttr;
 
-/// Compile `plan` (already optimized) into a dataflow.
+/// Time attributes of a relation's columns (one entry per column).
+pub type TimeAttrs = Vec<Option<TimeAttr>>;
+
+/// Compile `plan` (already optimized) into a dataflow over relations without event time.
 pub fn compile(plan: &LogicalPlan) -> Result<Dataflow> {
+    Ok(compile_streaming(plan, &|_| None)?.0)
+}
+
+/// Compile `plan` (already optimized) into a dataflow; `relation_attrs` gives the time
+/// attributes of a stored relation's columns (`None` when it has no event time). Returns the
+/// dataflow and the time attributes of its output columns.
+pub fn compile_streaming(
+    plan: &LogicalPlan,
+    relation_attrs: &dyn Fn(&str) -> Option<TimeAttrs>,
+) -> Result<(Dataflow, TimeAttrs)> {
     reject_volatile(plan)?;
     let props = ExecutionProps::new();
     let mut compiler = Compiler {
         builder: DataflowBuilder::new(),
         props: &props,
+        attrs: Vec::new(),
+        relation_attrs,
     };
     let output = compiler.node(plan)?;
-    Ok(compiler.builder.build(output)?)
+    let attrs = compiler.attrs_of(output, plan.schema().fields().len());
+    Ok((compiler.builder.build(output)?, attrs))
 }
 
 /// The stored relation a scan reads: the bare table name.
@@ -136,6 +163,9 @@ fn row_number_bound(
 struct Compiler<'a> {
     builder: DataflowBuilder,
     props: &'a ExecutionProps,
+    /// Time attributes of each node's output columns, by node id (empty = none known).
+    attrs: Vec<TimeAttrs>,
+    relation_attrs: &'a dyn Fn(&str) -> Option<TimeAttrs>,
 }
 
 fn arrow_schema(schema: &DFSchema) -> SchemaRef {
@@ -153,7 +183,30 @@ impl Compiler<'_> {
         .map_err(|e| PlanError::from_datafusion(e, ""))
     }
 
+    fn set_attrs(&mut self, node: NodeId, attrs: TimeAttrs) {
+        if self.attrs.len() <= node {
+            self.attrs.resize(node + 1, Vec::new());
+        }
+        self.attrs[node] = attrs;
+    }
+
+    /// Time attributes of a node's `columns` output columns.
+    fn attrs_of(&self, node: NodeId, columns: usize) -> TimeAttrs {
+        let mut attrs = self.attrs.get(node).cloned().unwrap_or_default();
+        attrs.resize(columns, None);
+        attrs
+    }
+
     fn node(&mut self, plan: &LogicalPlan) -> Result<NodeId> {
+        let node = self.node_inner(plan)?;
+        if self.attrs.get(node).is_none_or(|a| a.is_empty()) {
+            // Operators that do not state otherwise drop time attributes.
+            self.set_attrs(node, vec![None; plan.schema().fields().len()]);
+        }
+        Ok(node)
+    }
+
+    fn node_inner(&mut self, plan: &LogicalPlan) -> Result<NodeId> {
         match plan {
             LogicalPlan::TableScan(scan) => {
                 if scan.fetch.is_some() {
@@ -161,12 +214,22 @@ impl Compiler<'_> {
                         "LIMIT in a materialized view".into(),
                     ));
                 }
+                let relation = relation_name(&scan.table_name);
                 let schema = arrow_schema(&scan.projected_schema);
-                Ok(self.builder.scan(Scan::new(
-                    relation_name(&scan.table_name),
-                    scan.projection.clone(),
-                    schema,
-                )))
+                let attrs = (self.relation_attrs)(&relation).map(|attrs| match &scan.projection {
+                    Some(columns) => columns
+                        .iter()
+                        .map(|&c| attrs.get(c).copied().flatten())
+                        .collect(),
+                    None => attrs,
+                });
+                let node = self
+                    .builder
+                    .scan(Scan::new(relation, scan.projection.clone(), schema));
+                if let Some(attrs) = attrs {
+                    self.set_attrs(node, attrs);
+                }
+                Ok(node)
             }
             LogicalPlan::Projection(projection) => {
                 let input = self.node(&projection.input)?;
@@ -186,9 +249,12 @@ impl Compiler<'_> {
                 };
                 let predicate = self.physical(&filter.predicate, filter.input.schema())?;
                 let schema = arrow_schema(filter.input.schema());
-                Ok(self
+                let attrs = self.attrs_of(input, schema.fields().len());
+                let node = self
                     .builder
-                    .add(Box::new(Filter::new(predicate, schema)), vec![input]))
+                    .add(Box::new(Filter::new(predicate, schema)), vec![input]);
+                self.set_attrs(node, attrs);
+                Ok(node)
             }
             LogicalPlan::SubqueryAlias(alias) => self.node(&alias.input),
             LogicalPlan::Sort(sort) => match sort.fetch {
@@ -219,9 +285,24 @@ impl Compiler<'_> {
                     .map(|input| self.node(input))
                     .collect::<Result<Vec<_>>>()?;
                 let schema = arrow_schema(&union.schema);
-                Ok(self
+                let columns = schema.fields().len();
+                let input_attrs: Vec<TimeAttrs> =
+                    inputs.iter().map(|&i| self.attrs_of(i, columns)).collect();
+                let attrs = (0..columns)
+                    .map(|c| {
+                        let first = input_attrs.first().and_then(|a| a[c]);
+                        input_attrs
+                            .iter()
+                            .all(|a| a[c] == first)
+                            .then_some(first)
+                            .flatten()
+                    })
+                    .collect();
+                let node = self
                     .builder
-                    .add(Box::new(Union::new(inputs.len(), schema)), inputs))
+                    .add(Box::new(Union::new(inputs.len(), schema)), inputs);
+                self.set_attrs(node, attrs);
+                Ok(node)
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let node = self.node(input)?;
@@ -278,8 +359,44 @@ impl Compiler<'_> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let schema = arrow_schema(&aggregate.schema);
+                let input_attrs = self.attrs_of(input, input_schema.fields().len());
+                let group_attrs: Vec<Option<TimeAttr>> = aggregate
+                    .group_expr
+                    .iter()
+                    .map(|e| expr_attr(e, input_df_schema, &input_attrs))
+                    .collect();
+                // A group key that is a window end derived from event time: emit per window.
+                let window_end =
+                    aggregate
+                        .group_expr
+                        .iter()
+                        .zip(&group_attrs)
+                        .find_map(|(expr, attr)| match (expr, attr) {
+                            (Expr::Column(column), Some(TimeAttr::WindowEnd)) => {
+                                input_df_schema.index_of_column(column).ok()
+                            }
+                            _ => None,
+                        });
                 let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
-                Ok(self.builder.add(Box::new(operator), vec![input]))
+                let mut attrs: TimeAttrs = group_attrs
+                    .iter()
+                    .map(|a| match a {
+                        Some(TimeAttr::EventTime) if window_end.is_some() => {
+                            Some(TimeAttr::EventTime)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                attrs.resize(aggregate.schema.fields().len(), None);
+                let node = match window_end {
+                    Some(column) => {
+                        let operator = WindowAggregate::new(operator, &input_schema, column)?;
+                        self.builder.add(Box::new(operator), vec![input])
+                    }
+                    None => self.builder.add(Box::new(operator), vec![input]),
+                };
+                self.set_attrs(node, attrs);
+                Ok(node)
             }
             LogicalPlan::Join(join) => {
                 if join.null_aware {
@@ -361,9 +478,7 @@ impl Compiler<'_> {
                     .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
             }
             LogicalPlan::Window(window) => self.window(window, None),
-            LogicalPlan::Unnest(_) => Err(PlanError::Unsupported(
-                "UNNEST in a materialized view".into(),
-            )),
+            LogicalPlan::Unnest(unnest) => self.unnest(unnest),
             LogicalPlan::RecursiveQuery(_) => Err(PlanError::Unsupported(
                 "WITH RECURSIVE in a materialized view".into(),
             )),
@@ -441,9 +556,68 @@ impl Compiler<'_> {
             .map(|e| self.physical(e, projection.input.schema()))
             .collect::<Result<Vec<_>>>()?;
         let schema = arrow_schema(&projection.schema);
-        Ok(self
+        let input_schema = projection.input.schema();
+        let input_attrs = self.attrs_of(input, input_schema.fields().len());
+        let attrs = projection
+            .expr
+            .iter()
+            .map(|e| expr_attr(e, input_schema, &input_attrs))
+            .collect();
+        let node = self
             .builder
-            .add(Box::new(Project::new(exprs, schema)), vec![input]))
+            .add(Box::new(Project::new(exprs, schema)), vec![input]);
+        self.set_attrs(node, attrs);
+        Ok(node)
+    }
+
+    /// UNNEST of list columns (struct columns are not supported yet).
+    fn unnest(&mut self, unnest: &datafusion::logical_expr::Unnest) -> Result<NodeId> {
+        if !unnest.struct_type_columns.is_empty() {
+            return Err(PlanError::Unsupported(
+                "UNNEST of a struct in a materialized view".into(),
+            ));
+        }
+        if unnest
+            .list_type_columns
+            .iter()
+            .any(|(_, list)| list.depth != 1)
+        {
+            return Err(PlanError::Unsupported(
+                "recursive UNNEST in a materialized view".into(),
+            ));
+        }
+        let input = self.node(&unnest.input)?;
+        let input_columns = unnest.input.schema().fields().len();
+        let input_attrs = self.attrs_of(input, input_columns);
+        let unnested: Vec<usize> = unnest
+            .list_type_columns
+            .iter()
+            .map(|(index, _)| *index)
+            .collect();
+        let mut columns = Vec::new();
+        let mut attrs = Vec::new();
+        let mut emitted = Vec::new();
+        for &dependency in &unnest.dependency_indices {
+            if unnested.contains(&dependency) {
+                columns.push(UnnestColumn::Elements(dependency));
+                attrs.push(match input_attrs.get(dependency).copied().flatten() {
+                    Some(TimeAttr::WindowList) => Some(TimeAttr::WindowStart),
+                    _ => None,
+                });
+                emitted.push(dependency);
+            } else {
+                columns.push(UnnestColumn::Repeat(dependency));
+                attrs.push(input_attrs.get(dependency).copied().flatten());
+            }
+        }
+        let operator = Unnest::new(
+            columns,
+            unnest.options.preserve_nulls(),
+            arrow_schema(&unnest.schema),
+        );
+        let node = self.builder.add(Box::new(operator), vec![input]);
+        self.set_attrs(node, attrs);
+        Ok(node)
     }
 
     /// ORDER BY .. LIMIT: a top-N operator over the sort's input.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod incremental;
 pub mod relation;
 pub mod session;
+pub mod streaming;
 
 pub use database::Database;
 pub use error::{PlanError, Result};

@@ -6,6 +6,7 @@
 //! every relation at one consistent point. A materialized snapshot (Arrow batches) is cached
 //! until the next change.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -396,4 +397,17 @@ impl TableProvider for StoredTableProvider {
     fn get_column_default(&self, column: &str) -> Option<&Expr> {
         self.column_defaults.get(column)
     }
+}
+
+/// Names of the relations a plan scans.
+pub fn scanned_relations(plan: &LogicalPlan) -> BTreeSet<String> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut names = BTreeSet::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            names.insert(scan.table_name.table().to_string());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    names
 }

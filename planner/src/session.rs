@@ -556,12 +556,26 @@ impl Session {
                 .state()
                 .optimize(&plan)
                 .map_err(|e| PlanError::from_datafusion(e, sql))?;
-            let (store, dataflow) = build_materialized_view(&catalog, &name, &plan, &optimized)?;
+            let (store, dataflow, time_attrs) =
+                build_materialized_view(&catalog, &name, &plan, &optimized)?;
+            let mut depends_on = depends_on;
+            depends_on.extend(dataflow.relations().map(str::to_string));
             self.database
                 .register(&name, stored_provider(store.clone()))?;
-            catalog.add_materialized_view(&name, store, dataflow, depends_on, definition);
+            catalog
+                .add_materialized_view(&name, store, dataflow, time_attrs, depends_on, definition);
         } else {
             relation_schema(&plan, "a view")?;
+            // Relations read through table functions (window TVFs) are not named in the
+            // text: take them from the plan after the analyzer inlined those functions.
+            let analyzed = self
+                .database
+                .context
+                .state()
+                .optimize(&plan)
+                .map_err(|e| PlanError::from_datafusion(e, sql))?;
+            let mut depends_on = depends_on;
+            depends_on.extend(crate::relation::scanned_relations(&analyzed));
             self.database
                 .register(&name, view_provider(plan, &definition))?;
             catalog.add_view(&name, depends_on, definition);
@@ -576,7 +590,7 @@ impl Session {
         view: &ast::CreateView,
         sql: &str,
     ) -> Result<StatementResult> {
-        let _catalog = self.database.catalog.read().await;
+        let catalog = self.database.catalog.read().await;
         let query_statement =
             DFStatement::Statement(Box::new(SqlStatement::Query(view.query.clone())));
         let plan = self.plan(query_statement, sql).await?;
@@ -586,7 +600,9 @@ impl Session {
             .state()
             .optimize(&plan)
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
-        let dataflow = crate::incremental::compile(&optimized)?;
+        let (dataflow, _) = crate::incremental::compile_streaming(&optimized, &|relation| {
+            catalog.relation_attrs(relation)
+        })?;
         let lines = dataflow.explain();
         let schema = Arc::new(Schema::new(vec![Field::new(
             "dataflow",

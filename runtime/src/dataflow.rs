@@ -5,6 +5,11 @@
 //! queues its output for its consumers. Changes to one relation that feed several scans (a
 //! self-join) are delivered to each scan; bilinear operators process them one port at a time,
 //! which yields the exact change of the result.
+//!
+//! Event time: each scan carries its relation's watermark; every other node's watermark is
+//! the minimum over those of its inputs that have one. When a node's watermark advances, the
+//! node first processes the changes queued for it and then [`Operator::on_watermark`], whose
+//! output flows on like any change. Watermarks only move forward.
 
 use arrow::datatypes::SchemaRef;
 use sluice_storage::RowCodec;
@@ -20,6 +25,8 @@ struct Node {
     operator: Box<dyn Operator>,
     inputs: Vec<NodeId>,
     consumers: Vec<(NodeId, usize)>,
+    /// Event-time watermark in nanoseconds, once known.
+    watermark: Option<i64>,
 }
 
 /// Builds a dataflow node by node.
@@ -52,6 +59,7 @@ impl DataflowBuilder {
             operator,
             inputs,
             consumers: Vec::new(),
+            watermark: None,
         });
         id
     }
@@ -100,7 +108,26 @@ impl Dataflow {
 
     /// Emit the result over empty inputs (constants, global aggregates). Call once, first.
     pub fn initialize(&mut self) -> Result<ChangeBatch> {
-        self.run(Vec::new(), true)
+        self.run(Vec::new(), true, None)
+    }
+
+    /// The watermark of `relation` advanced to `watermark` (nanoseconds): return the changes
+    /// this releases (closed windows).
+    pub fn advance_watermark(&mut self, relation: &str, watermark: i64) -> Result<ChangeBatch> {
+        if !self.scans.iter().any(|(name, _)| name == relation) {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.run(Vec::new(), false, Some((relation, watermark)))
+    }
+
+    /// The watermark of the result, once every watermarked input has one.
+    pub fn output_watermark(&self) -> Option<i64> {
+        self.nodes[self.output].watermark
+    }
+
+    /// Rows dropped as late by all operators.
+    pub fn late_rows(&self) -> u64 {
+        self.nodes.iter().map(|n| n.operator.late_rows()).sum()
     }
 
     /// Feed changes of `relation` and return the consolidated change of the result.
@@ -114,10 +141,23 @@ impl Dataflow {
         if entries.is_empty() || changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        self.run(entries, false)
+        self.run(entries, false, None)
     }
 
-    fn run(&mut self, entries: Vec<(NodeId, ChangeBatch)>, initial: bool) -> Result<ChangeBatch> {
+    fn run(
+        &mut self,
+        entries: Vec<(NodeId, ChangeBatch)>,
+        initial: bool,
+        watermark: Option<(&str, i64)>,
+    ) -> Result<ChangeBatch> {
+        if let Some((relation, value)) = watermark {
+            for (name, id) in &self.scans {
+                if name == relation {
+                    let node = &mut self.nodes[*id];
+                    node.watermark = Some(node.watermark.map_or(value, |w| w.max(value)));
+                }
+            }
+        }
         let mut queues: Vec<Vec<(usize, ChangeBatch)>> =
             (0..self.nodes.len()).map(|_| Vec::new()).collect();
         for (id, changes) in entries {
@@ -133,6 +173,19 @@ impl Dataflow {
             }
             for (port, changes) in std::mem::take(&mut queues[id]) {
                 outputs.push(self.nodes[id].operator.process(port, changes)?);
+            }
+            if watermark.is_some() && !self.nodes[id].inputs.is_empty() {
+                let combined = self.nodes[id]
+                    .inputs
+                    .iter()
+                    .filter_map(|&input| self.nodes[input].watermark)
+                    .min();
+                if let Some(combined) = combined {
+                    if self.nodes[id].watermark.is_none_or(|w| w < combined) {
+                        self.nodes[id].watermark = Some(combined);
+                        outputs.push(self.nodes[id].operator.on_watermark(combined)?);
+                    }
+                }
             }
             for output in outputs {
                 if output.is_empty() {

@@ -14,6 +14,16 @@ pub enum RuntimeError {
     Arrow(#[from] ArrowError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// A connector's options are invalid, or its input or destination failed.
+    #[error("{0}")]
+    Connector(String),
+    /// Reading or writing a file or socket failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A broken invariant: a bug, never caused by input.
     #[error("internal error: {0}")]
     Internal(String),

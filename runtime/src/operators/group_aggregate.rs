@@ -34,6 +34,7 @@ use crate::change::{expand_by_weight, take_columns, ChangeBatch};
 use crate::error::{Result, RuntimeError};
 
 /// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
+#[derive(Clone)]
 pub struct AggregateCall {
     pub function: Arc<AggregateFunctionExpr>,
     pub filter: Option<Arc<dyn PhysicalExpr>>,
@@ -80,6 +81,7 @@ pub struct GroupAggregate {
     modes: Vec<Mode>,
     groups: HashMap<Box<[u8]>, Group>,
     schema: SchemaRef,
+    input_schema: SchemaRef,
 }
 
 fn is_exact_numeric(data_type: &DataType) -> bool {
@@ -150,7 +152,18 @@ impl GroupAggregate {
             modes,
             groups: HashMap::new(),
             schema,
+            input_schema: input_schema.clone(),
         })
+    }
+
+    /// A new aggregate with the same keys and calls and no groups.
+    pub fn empty_like(&self) -> Result<Self> {
+        Self::new(
+            &self.input_schema,
+            self.group_exprs.clone(),
+            self.calls.clone(),
+            self.schema.clone(),
+        )
     }
 
     fn is_global(&self) -> bool {

@@ -17,6 +17,8 @@ pub mod project;
 pub mod scan;
 pub mod top_n;
 pub mod union;
+pub mod unnest;
+pub mod window_aggregate;
 
 pub use constant::Constant;
 pub use filter::Filter;
@@ -26,6 +28,8 @@ pub use project::Project;
 pub use scan::Scan;
 pub use top_n::TopN;
 pub use union::Union;
+pub use unnest::{Unnest, UnnestColumn};
+pub use window_aggregate::WindowAggregate;
 
 /// An incremental operator with one or more input ports and one output.
 pub trait Operator: Send + Sync {
@@ -48,6 +52,18 @@ pub trait Operator: Send + Sync {
 
     /// Consume changes arriving on input `port`, return the resulting output changes.
     fn process(&mut self, port: usize, changes: ChangeBatch) -> Result<ChangeBatch>;
+
+    /// The event-time watermark of the operator's inputs (the minimum over its ports that
+    /// carry one) advanced to `watermark` (nanoseconds since the epoch; no row with an event
+    /// time at or below it is expected any more). Emit what became final (closed windows).
+    fn on_watermark(&mut self, _watermark: i64) -> Result<ChangeBatch> {
+        Ok(ChangeBatch::empty(self.schema()))
+    }
+
+    /// Input rows dropped because they arrived after the watermark had passed them.
+    fn late_rows(&self) -> u64 {
+        0
+    }
 
     /// Approximate number of rows (or groups) the operator holds in state.
     fn state_rows(&self) -> usize {

@@ -1,0 +1,50 @@
+//! Time attributes: which columns of a relation carry event time, and which carry window
+//! bounds derived from event time. The incremental compiler infers them node by node (as
+//! Flink propagates its rowtime attributes) to decide where a GROUP BY can be a window
+//! aggregate that emits on the watermark.
+
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::Expr;
+
+use super::windows::{CUMULATE_ENDS, HOP_STARTS, TUMBLE_START, WINDOW_END, WINDOW_TIME};
+
+/// What a column means in event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeAttr {
+    /// An event-time column whose relation has a watermark.
+    EventTime,
+    /// The list of window bounds a row belongs to (before the UNNEST of HOP/CUMULATE).
+    WindowList,
+    /// A window's start (or, for CUMULATE, an unnested bound) derived from event time.
+    WindowStart,
+    /// A window's end derived from event time: a GROUP BY on it may emit on the watermark.
+    WindowEnd,
+}
+
+/// The attribute of `expr` evaluated over a relation with `schema` and column attributes
+/// `inputs`.
+pub fn expr_attr(expr: &Expr, schema: &DFSchema, inputs: &[Option<TimeAttr>]) -> Option<TimeAttr> {
+    match expr {
+        Expr::Alias(alias) => expr_attr(&alias.expr, schema, inputs),
+        Expr::Column(column) => {
+            let index = schema.index_of_column(column).ok()?;
+            inputs.get(index).copied().flatten()
+        }
+        Expr::ScalarFunction(function) => {
+            let first = function.args.first()?;
+            let argument = expr_attr(first, schema, inputs);
+            match function.func.name() {
+                TUMBLE_START if argument == Some(TimeAttr::EventTime) => {
+                    Some(TimeAttr::WindowStart)
+                }
+                HOP_STARTS | CUMULATE_ENDS if argument == Some(TimeAttr::EventTime) => {
+                    Some(TimeAttr::WindowList)
+                }
+                WINDOW_END if argument == Some(TimeAttr::WindowStart) => Some(TimeAttr::WindowEnd),
+                WINDOW_TIME if argument == Some(TimeAttr::WindowEnd) => Some(TimeAttr::EventTime),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,81 @@
+//! Window table functions (TUMBLE, HOP, CUMULATE) in ad-hoc queries and materialized views.
+
+use std::sync::Arc;
+
+use arrow::util::pretty::pretty_format_batches;
+use sluice_planner::{Database, Session, StatementResult};
+
+async fn run(session: &mut Session, sql: &str) -> Vec<String> {
+    let (results, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{sql}: {error:?}");
+    results
+        .into_iter()
+        .filter_map(|r| match r {
+            StatementResult::Query { batches, .. } => {
+                Some(pretty_format_batches(&batches).unwrap().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tumble_hop_cumulate_without_watermark_are_updating_aggregates() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE bids (ts TIMESTAMP(3), price INT);
+         INSERT INTO bids VALUES ('2024-01-01 00:00:01', 1), ('2024-01-01 00:00:09', 2),
+                                 ('2024-01-01 00:00:12', 4);",
+    )
+    .await;
+    let out = run(
+        &mut session,
+        "SELECT window_start, window_end, sum(price) AS total
+           FROM sluice_tumble('bids', 'ts', INTERVAL '10' SECOND)
+          GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    eprintln!("{}", out[0]);
+    assert!(
+        out[0].contains("| 2024-01-01T00:00:00 | 2024-01-01T00:00:10 | 3     |"),
+        "{}",
+        out[0]
+    );
+    let out = run(
+        &mut session,
+        "SELECT window_start, window_end, sum(price) AS total
+           FROM sluice_hop('bids', 'ts', INTERVAL '5' SECOND, INTERVAL '10' SECOND)
+          GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    eprintln!("{}", out[0]);
+    let out = run(
+        &mut session,
+        "SELECT window_start, window_end, sum(price) AS total
+           FROM sluice_cumulate('bids', 'ts', INTERVAL '5' SECOND, INTERVAL '10' SECOND)
+          GROUP BY window_start, window_end ORDER BY window_start, window_end",
+    )
+    .await;
+    eprintln!("{}", out[0]);
+    run(
+        &mut session,
+        "CREATE MATERIALIZED VIEW hop AS SELECT window_start, window_end, sum(price) AS total
+           FROM sluice_hop('bids', 'ts', INTERVAL '5' SECOND, INTERVAL '10' SECOND)
+          GROUP BY window_start, window_end;
+         INSERT INTO bids VALUES ('2024-01-01 00:00:14', 8);
+         DELETE FROM bids WHERE price = 1;",
+    )
+    .await;
+    let view = run(&mut session, "SELECT * FROM hop ORDER BY window_start").await;
+    let batch = run(
+        &mut session,
+        "SELECT window_start, window_end, sum(price) AS total
+           FROM sluice_hop('bids', 'ts', INTERVAL '5' SECOND, INTERVAL '10' SECOND)
+          GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(view, batch);
+    eprintln!("{}", view[0]);
+}

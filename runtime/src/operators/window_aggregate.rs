@@ -1,0 +1,192 @@
+//! Window aggregate: a GROUP BY whose keys include a window's end (from the TUMBLE, HOP or
+//! CUMULATE table functions), emitted once per window when the event-time watermark passes
+//! the window's end, as Flink's window aggregation does.
+//!
+//! State: one [`GroupAggregate`] per open window (keyed by the window end) and the changes it
+//! has produced so far. Invariants:
+//! - A window `[start, end)` fires when the watermark reaches `end - 1` (its largest
+//!   timestamp, in the unit of the window-end column): from then on no row that is not late
+//!   can fall into it. Firing emits the window's consolidated result (inserts only) and drops
+//!   its state, so state holds open windows only.
+//! - A change for a window that has fired is late: it is dropped and counted, never applied
+//!   (the emitted result is final, as in Flink).
+//! - Without a watermark nothing is emitted; a bounded input ends with the maximal watermark,
+//!   which fires every window, so the output then equals the batch GROUP BY.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, Int64Array, UInt32Array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use hashbrown::HashMap;
+use sluice_storage::RowCodec;
+
+use super::{GroupAggregate, Operator};
+use crate::change::ChangeBatch;
+use crate::error::{Result, RuntimeError};
+
+struct OpenWindow {
+    aggregate: GroupAggregate,
+    /// Changes the aggregate produced so far; their sum is the window's current result.
+    pending: Vec<ChangeBatch>,
+    pending_rows: usize,
+}
+
+pub struct WindowAggregate {
+    template: GroupAggregate,
+    /// Input column holding the window end.
+    window_end: usize,
+    /// Nanoseconds per unit of the window-end column.
+    unit_nanos: i64,
+    windows: BTreeMap<i64, OpenWindow>,
+    watermark: Option<i64>,
+    late: u64,
+    output_codec: RowCodec,
+    schema: SchemaRef,
+}
+
+/// Nanoseconds in one unit of a timestamp type, or an error for other types.
+pub fn nanos_per_unit(data_type: &DataType) -> Result<i64> {
+    match data_type {
+        DataType::Timestamp(unit, _) => Ok(match unit {
+            TimeUnit::Second => 1_000_000_000,
+            TimeUnit::Millisecond => 1_000_000,
+            TimeUnit::Microsecond => 1_000,
+            TimeUnit::Nanosecond => 1,
+        }),
+        other => Err(RuntimeError::Internal(format!(
+            "window bound must be a timestamp, found {other}"
+        ))),
+    }
+}
+
+impl WindowAggregate {
+    /// `aggregate` groups by keys that include input column `window_end` (a timestamp).
+    pub fn new(
+        aggregate: GroupAggregate,
+        input_schema: &SchemaRef,
+        window_end: usize,
+    ) -> Result<Self> {
+        let field = input_schema.fields().get(window_end).ok_or_else(|| {
+            RuntimeError::Internal(format!("window end column {window_end} out of range"))
+        })?;
+        let unit_nanos = nanos_per_unit(field.data_type())?;
+        let schema = aggregate.schema();
+        Ok(Self {
+            output_codec: RowCodec::for_schema(&schema)?,
+            template: aggregate,
+            window_end,
+            unit_nanos,
+            windows: BTreeMap::new(),
+            watermark: None,
+            late: 0,
+            schema,
+        })
+    }
+
+    fn fired(&self, end: i64) -> bool {
+        match self.watermark {
+            // The window's last timestamp, end - 1 unit, is at or below the watermark.
+            Some(watermark) => end.saturating_sub(1).saturating_mul(self.unit_nanos) <= watermark,
+            None => false,
+        }
+    }
+}
+
+impl Operator for WindowAggregate {
+    fn name(&self) -> &'static str {
+        "WindowAggregate"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "emit on watermark, window end: column {}, {}",
+            self.window_end,
+            self.template.describe()
+        )
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        let ends = cast(changes.data.column(self.window_end), &DataType::Int64)?;
+        let ends = ends
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| RuntimeError::Internal("window end did not cast to Int64".into()))?;
+        let mut rows_by_end: HashMap<i64, Vec<u32>> = HashMap::new();
+        for (row, end) in ends.iter().enumerate() {
+            match end {
+                Some(end) if !self.fired(end) => {
+                    rows_by_end.entry(end).or_default().push(row as u32)
+                }
+                // Late, or without event time: no window can take it.
+                _ => self.late += 1,
+            }
+        }
+        let single = rows_by_end.len() == 1;
+        for (end, rows) in rows_by_end {
+            let part = if single && rows.len() == changes.num_rows() {
+                changes.clone()
+            } else {
+                changes.take(&UInt32Array::from(rows))?
+            };
+            let window = match self.windows.get_mut(&end) {
+                Some(window) => window,
+                None => {
+                    let aggregate = self.template.empty_like()?;
+                    self.windows.entry(end).or_insert(OpenWindow {
+                        aggregate,
+                        pending: Vec::new(),
+                        pending_rows: 0,
+                    })
+                }
+            };
+            let delta = window.aggregate.process(0, part)?;
+            if !delta.is_empty() {
+                window.pending_rows += delta.num_rows();
+                window.pending.push(delta);
+            }
+            if window.pending_rows > 4 * (window.aggregate.state_rows() + 16) {
+                let merged = ChangeBatch::concat(&self.schema, &window.pending)?
+                    .consolidate(&self.output_codec)?;
+                window.pending_rows = merged.num_rows();
+                window.pending = vec![merged];
+            }
+        }
+        Ok(ChangeBatch::empty(self.schema.clone()))
+    }
+
+    fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
+        if self.watermark.is_some_and(|current| current >= watermark) {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.watermark = Some(watermark);
+        let fired: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .take_while(|&end| self.fired(end))
+            .collect();
+        let mut results = Vec::new();
+        for end in fired {
+            if let Some(window) = self.windows.remove(&end) {
+                results.extend(window.pending);
+            }
+        }
+        ChangeBatch::concat(&self.schema, &results)?.consolidate(&self.output_codec)
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late
+    }
+
+    fn state_rows(&self) -> usize {
+        self.windows
+            .values()
+            .map(|w| w.aggregate.state_rows())
+            .sum()
+    }
+}
