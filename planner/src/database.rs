@@ -26,7 +26,10 @@ use tokio::sync::RwLock;
 use crate::error::{PlanError, Result};
 use crate::incremental::{self, TimeAttrs};
 use crate::relation::{RelationStore, StoredKind, StoredTableProvider};
+use crate::streaming::connector_table::ConnectorTable;
 use crate::streaming::TimeAttr;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 /// A catalog object.
 pub(crate) enum EntryKind {
@@ -38,6 +41,9 @@ pub(crate) enum EntryKind {
         dataflow: Box<Dataflow>,
         /// Set when maintaining the view failed; the view then refuses reads.
         failure: Option<String>,
+        /// For a continuous `INSERT INTO target SELECT ..` (a job): the table that receives
+        /// the changes; the job's own store stays empty.
+        target: Option<String>,
     },
     View,
 }
@@ -49,9 +55,27 @@ pub(crate) struct Entry {
     pub depends_on: BTreeSet<String>,
     pub definition: Option<String>,
     /// The table's event-time column and watermark (`WATERMARK FOR ..`).
-    pub event_time: Option<EventTime>,
+    pub event_time: Option<Arc<EventTime>>,
+    /// A stored table's current watermark in nanoseconds: the largest value of its
+    /// watermark expression over the rows inserted so far.
+    pub watermark: Option<i64>,
     /// Time attributes of a materialized view's columns.
     pub time_attrs: TimeAttrs,
+    /// The connector of a table declared `WITH ('connector' = ..)`.
+    pub connector: Option<Arc<ConnectorTable>>,
+    /// Changes for the table's sink connector, consumed by its sink task.
+    pub sink: Option<mpsc::UnboundedSender<ChangeBatch>>,
+    /// Tasks that feed this entry (sources of a job or view) or drain it (a sink); aborted
+    /// when the entry is dropped.
+    pub tasks: Vec<AbortHandle>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// A relation's event time: `WATERMARK FOR column AS expression`.
@@ -60,15 +84,11 @@ pub(crate) struct EventTime {
     pub column: usize,
     /// The watermark expression over a row of the relation, e.g. `ts - INTERVAL '5' SECOND`.
     pub expression: Arc<dyn PhysicalExpr>,
-    /// Its SQL text, for display.
-    pub definition: String,
-    /// The current watermark in nanoseconds: the largest value of `expression` seen so far.
-    pub watermark: Option<i64>,
 }
 
 impl EventTime {
     /// The largest watermark expression value over the inserted rows of `changes`.
-    fn candidate(&self, changes: &ChangeBatch) -> Result<Option<i64>> {
+    pub(crate) fn candidate(&self, changes: &ChangeBatch) -> Result<Option<i64>> {
         let value = self
             .expression
             .evaluate(&changes.data)
@@ -130,9 +150,14 @@ impl Database {
             .set_str("datafusion.execution.time_zone", "+00:00");
         let context = SessionContext::new_with_config(config);
         crate::streaming::windows::register(&context);
-        Arc::new(Self {
-            context,
-            catalog: RwLock::new(Catalog::default()),
+        // System catalogs: pg_catalog, information_schema and the catalog functions read
+        // this database's catalog (see `system_catalog`).
+        Arc::new_cyclic(|database| {
+            crate::system_catalog::install(&context, database.clone());
+            Self {
+                context,
+                catalog: RwLock::new(Catalog::default()),
+            }
         })
     }
 
@@ -224,7 +249,11 @@ impl Catalog {
                 depends_on: BTreeSet::new(),
                 definition: None,
                 event_time: None,
+                watermark: None,
                 time_attrs: Vec::new(),
+                connector: None,
+                sink: None,
+                tasks: Vec::new(),
             },
         );
     }
@@ -239,7 +268,11 @@ impl Catalog {
                 depends_on,
                 definition: Some(definition),
                 event_time: None,
+                watermark: None,
                 time_attrs: Vec::new(),
+                connector: None,
+                sink: None,
+                tasks: Vec::new(),
             },
         );
     }
@@ -262,13 +295,44 @@ impl Catalog {
                     store,
                     dataflow: Box::new(dataflow),
                     failure: None,
+                    target: None,
                 },
                 depends_on,
                 definition: Some(definition),
                 event_time: None,
+                watermark: None,
                 time_attrs,
+                connector: None,
+                sink: None,
+                tasks: Vec::new(),
             },
         );
+    }
+
+    /// A fresh name for a job writing into `target`.
+    pub fn next_job_name(&mut self, target: &str) -> String {
+        let id = self.next_id() + 1;
+        format!("__insert_{id}_into_{target}")
+    }
+
+    /// Register a continuous `INSERT INTO target SELECT ..`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_job(
+        &mut self,
+        name: &str,
+        store: Arc<RelationStore>,
+        dataflow: Dataflow,
+        time_attrs: TimeAttrs,
+        depends_on: BTreeSet<String>,
+        target: &str,
+        definition: String,
+    ) {
+        self.add_materialized_view(name, store, dataflow, time_attrs, depends_on, definition);
+        if let Some(EntryKind::MaterializedView { target: slot, .. }) =
+            self.entries.get_mut(name).map(|e| &mut e.kind)
+        {
+            *slot = Some(target.to_string());
+        }
     }
 
     /// Time attributes of a relation's columns, if it has any.
@@ -292,7 +356,7 @@ impl Catalog {
     pub fn watermark(&self, name: &str) -> Option<i64> {
         let entry = self.entries.get(name)?;
         match (&entry.event_time, &entry.kind) {
-            (Some(event_time), _) => event_time.watermark,
+            (Some(_), _) => entry.watermark,
             (None, EntryKind::MaterializedView { dataflow, .. }) => dataflow.output_watermark(),
             _ => None,
         }
@@ -336,15 +400,13 @@ impl Catalog {
     /// Move the watermark of `relation` forward to `watermark` (nanoseconds) and deliver it
     /// to every materialized view reading it, transitively; views emit what it closes.
     pub fn advance_watermark(&mut self, relation: &str, watermark: i64) -> Result<()> {
-        if let Some(event_time) = self
-            .entries
-            .get_mut(relation)
-            .and_then(|e| e.event_time.as_mut())
-        {
-            if event_time.watermark.is_some_and(|w| w >= watermark) {
-                return Ok(());
+        if let Some(entry) = self.entries.get_mut(relation) {
+            if entry.event_time.is_some() || entry.watermark.is_some() {
+                if entry.watermark.is_some_and(|w| w >= watermark) {
+                    return Ok(());
+                }
+                entry.watermark = Some(watermark);
             }
-            event_time.watermark = Some(watermark);
         }
         let mut readers: Vec<(u64, String)> = self
             .entries
@@ -360,33 +422,118 @@ impl Catalog {
             .collect();
         readers.sort();
         for (_, name) in readers {
-            let Some(EntryKind::MaterializedView {
-                store, dataflow, ..
-            }) = self.entries.get_mut(&name).map(|e| &mut e.kind)
-            else {
-                continue;
-            };
-            let before = dataflow.output_watermark();
-            match dataflow.advance_watermark(relation, watermark) {
-                Ok(delta) => {
-                    let after = dataflow.output_watermark();
-                    let store = store.clone();
-                    store.apply(&delta)?;
-                    self.propagate(&name, &delta)?;
-                    if let Some(after) = after {
-                        if before.is_none_or(|b| b < after) {
-                            self.advance_watermark(&name, after)?;
-                        }
+            self.advance_reader_watermark(&name, relation, watermark)?;
+        }
+        Ok(())
+    }
+
+    /// Deliver a watermark of `relation` to the dataflow of `name` only.
+    fn advance_reader_watermark(&mut self, name: &str, relation: &str, watermark: i64) -> Result<()> {
+        let Some(EntryKind::MaterializedView {
+            dataflow,
+            failure: None,
+            ..
+        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
+        else {
+            return Ok(());
+        };
+        let before = dataflow.output_watermark();
+        match dataflow.advance_watermark(relation, watermark) {
+            Ok(delta) => {
+                let after = dataflow.output_watermark();
+                self.route(name, delta)?;
+                if let Some(after) = after {
+                    if before.is_none_or(|b| b < after) {
+                        self.advance_watermark(name, after)?;
                     }
                 }
-                Err(error) => {
-                    let message = PlanError::from(error).to_string();
-                    tracing::warn!(view = %name, %message, "materialized view maintenance failed");
-                    self.mark_failed(&name, &message);
-                }
+            }
+            Err(error) => {
+                let message = PlanError::from(error).to_string();
+                tracing::warn!(view = %name, %message, "materialized view maintenance failed");
+                self.mark_failed(name, &message);
             }
         }
         Ok(())
+    }
+
+    /// Changes a source produced for `relation`, read by the dataflow of `name` only (each
+    /// continuous query has its own sources), then the source's new watermark, if any.
+    pub fn ingest(
+        &mut self,
+        name: &str,
+        relation: &str,
+        changes: &ChangeBatch,
+        watermark: Option<i64>,
+    ) -> Result<()> {
+        let Some(EntryKind::MaterializedView {
+            dataflow,
+            failure: None,
+            ..
+        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
+        else {
+            return Ok(());
+        };
+        if !changes.is_empty() {
+            match dataflow.push(relation, changes) {
+                Ok(delta) => self.route(name, delta)?,
+                Err(error) => {
+                    let message = PlanError::from(error).to_string();
+                    tracing::warn!(view = %name, %message, "continuous query failed");
+                    self.mark_failed(name, &message);
+                    return Ok(());
+                }
+            }
+        }
+        if let Some(watermark) = watermark {
+            self.advance_reader_watermark(name, relation, watermark)?;
+        }
+        Ok(())
+    }
+
+    /// The output changes of the dataflow of `name`: applied to its store and propagated, or,
+    /// for a job, delivered to its target table.
+    fn route(&mut self, name: &str, delta: ChangeBatch) -> Result<()> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let Some(EntryKind::MaterializedView { store, target, .. }) =
+            self.entries.get(name).map(|e| &e.kind)
+        else {
+            return Ok(());
+        };
+        match target.clone() {
+            Some(target) => self.deliver(&target, delta),
+            None => {
+                let store = store.clone();
+                store.apply(&delta)?;
+                self.propagate(name, &delta)
+            }
+        }
+    }
+
+    /// Write changes into table `target`: to its sink connector, and, for stored tables, into
+    /// its rows (upsert by primary key) and on to the views reading it.
+    pub fn deliver(&mut self, target: &str, delta: ChangeBatch) -> Result<()> {
+        let Some(entry) = self.entries.get(target) else {
+            return Err(PlanError::UndefinedTable(format!(
+                "relation \"{target}\" does not exist"
+            )));
+        };
+        if let Some(sink) = &entry.sink {
+            if sink.send(delta.clone()).is_err() {
+                tracing::warn!(table = %target, "sink task has stopped; changes dropped");
+            }
+        }
+        let stored = entry.connector.as_ref().is_none_or(|c| c.is_stored());
+        if !stored {
+            return Ok(());
+        }
+        let Some(store) = self.store(target) else {
+            return Ok(());
+        };
+        let effective = store.upsert(&delta)?;
+        self.propagate(target, &effective)
     }
 
     fn propagate(&mut self, relation: &str, changes: &ChangeBatch) -> Result<()> {
@@ -408,9 +555,7 @@ impl Catalog {
                 continue;
             };
             let EntryKind::MaterializedView {
-                store,
-                dataflow,
-                failure,
+                dataflow, failure, ..
             } = &mut entry.kind
             else {
                 continue;
@@ -419,11 +564,7 @@ impl Catalog {
                 continue;
             }
             match dataflow.push(relation, changes) {
-                Ok(delta) => {
-                    let store = store.clone();
-                    store.apply(&delta)?;
-                    self.propagate(&name, &delta)?;
-                }
+                Ok(delta) => self.route(&name, delta)?,
                 Err(error) => {
                     let message = PlanError::from(error).to_string();
                     tracing::warn!(view = %name, %message, "materialized view maintenance failed");
@@ -432,6 +573,11 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// Mark a continuous query and everything reading it as failed.
+    pub fn fail(&mut self, name: &str, message: &str) {
+        self.mark_failed(name, message);
     }
 
     /// Mark a view and everything reading it as failed.

@@ -7,10 +7,13 @@
 
 pub mod database;
 pub mod error;
+pub mod flink;
 pub mod incremental;
 pub mod relation;
 pub mod session;
 pub mod streaming;
+/// pg_catalog and information_schema for PostgreSQL clients.
+mod system_catalog;
 
 pub use database::Database;
 pub use error::{PlanError, Result};

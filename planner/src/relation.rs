@@ -176,6 +176,52 @@ impl RelationStore {
         Ok(())
     }
 
+    /// Apply changes with upsert semantics (a sink table keyed by its primary key): a
+    /// deletion removes the row with that key, an insertion replaces the row with that key.
+    /// Deletions are applied before insertions. Returns the effective change of the contents
+    /// (so an insertion that replaces a row retracts the old one). Without a key this is
+    /// [`RelationStore::apply`].
+    pub fn upsert(&self, changes: &ChangeBatch) -> Result<ChangeBatch> {
+        let Some(keys) = self.encode_keys(&changes.data)? else {
+            self.apply(changes)?;
+            return Ok(changes.clone());
+        };
+        let rows = self
+            .codec
+            .encode(changes.data.columns(), changes.num_rows())?;
+        let mut contents = self.contents.lock();
+        contents.snapshot = None;
+        let mut removed: Vec<Box<[u8]>> = Vec::new();
+        let mut added: Vec<usize> = Vec::new();
+        for i in 0..rows.len() {
+            if changes.weights.value(i) < 0 {
+                if let Some(old) = contents.keyed.remove(keys.row(i)) {
+                    removed.push(old);
+                }
+            }
+        }
+        for i in 0..rows.len() {
+            if changes.weights.value(i) > 0 {
+                if let Some(old) = contents.keyed.put(keys.row(i), rows.row(i)) {
+                    removed.push(old);
+                }
+                added.push(i);
+            }
+        }
+        drop(contents);
+        let old = self
+            .codec
+            .decode_batch(&self.schema, removed.iter().map(|r| r.as_ref()))?;
+        let added = arrow::array::UInt32Array::from(
+            added.into_iter().map(|i| i as u32).collect::<Vec<_>>(),
+        );
+        let new = changes.take(&added)?;
+        Ok(ChangeBatch::concat(
+            &self.schema,
+            &[ChangeBatch::deletes(old), new],
+        )?)
+    }
+
     /// The current rows as Arrow batches (cached until the next change).
     pub fn snapshot(&self) -> Result<Arc<Vec<RecordBatch>>> {
         let mut contents = self.contents.lock();

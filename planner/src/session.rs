@@ -79,7 +79,7 @@ fn default_settings() -> BTreeMap<String, String> {
 
 /// One client's session.
 pub struct Session {
-    database: Arc<Database>,
+    pub(crate) database: Arc<Database>,
     settings: BTreeMap<String, String>,
 }
 
@@ -107,35 +107,78 @@ impl Session {
     /// Parse SQL text into statements.
     /// Parse SQL text into statements with the PostgreSQL dialect; text that only the generic
     /// dialect accepts (e.g. `STRUCT<a INT>` column types) is parsed with that.
-    fn parse(sql: &str) -> Result<Vec<DFStatement>> {
+    pub(crate) fn parse(sql: &str) -> Result<Vec<DFStatement>> {
         let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
             Ok(statements) => statements,
             Err(error) => DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
                 .map_err(|_| PlanError::from_datafusion(error, sql))?,
         };
-        Ok(statements.into_iter().map(rewrite_row_types).collect())
+        Ok(statements
+            .into_iter()
+            .map(rewrite_row_types)
+            // Client catalog queries: pg_catalog names, OID casts (see system_catalog::rewrite).
+            .map(crate::system_catalog::rewrite::rewrite_statement)
+            .collect())
     }
 
     /// Execute every statement in `sql` in order, stopping at the first error. Returns the
     /// results of the statements that ran and the error, if any.
     pub async fn execute(&mut self, sql: &str) -> (Vec<StatementResult>, Option<PlanError>) {
-        let statements = match Self::parse(sql) {
-            Ok(statements) => statements,
+        // Split first (Flink scripts, statement sets), then run each statement on its own.
+        let pieces = match crate::flink::split_script(sql) {
+            Ok(pieces) => pieces,
             Err(error) => return (vec![], Some(error)),
         };
         let mut results = Vec::new();
-        for statement in statements {
-            match self.execute_statement(statement, sql, None).await {
-                Ok(result) => results.push(result),
-                Err(error) => return (results, Some(error)),
+        for piece in pieces {
+            if let Err(error) = self.execute_text(&piece.sql, &mut results).await {
+                let error = match error {
+                    PlanError::Syntax {
+                        message,
+                        position: Some(position),
+                    } => PlanError::Syntax {
+                        message,
+                        position: Some(piece.script_position(sql, position)),
+                    },
+                    other => other,
+                };
+                return (results, Some(error));
             }
         }
         (results, None)
     }
 
+    /// Run one statement's text: Flink's dialect (SET 'k' = 'v', CREATE FUNCTION, connector
+    /// tables, backquotes, window table functions) is handled or rewritten first.
+    async fn execute_text(&mut self, text: &str, results: &mut Vec<StatementResult>) -> Result<()> {
+        if let Ok(Some((key, value))) = crate::flink::parse_set(text) {
+            self.set(&key, &value);
+            results.push(command("SET"));
+            return Ok(());
+        }
+        if let Some(function) = crate::flink::parse_create_function(text)? {
+            return Err(PlanError::Unsupported(format!(
+                "user-defined function {} ({}): Sluice runs SQL built-ins only",
+                function.name, function.class_name
+            )));
+        }
+        if let Ok(Some(table)) = crate::flink::parse_create_table(text) {
+            if crate::streaming::statements::needs_flink_path(&table) {
+                results.push(self.create_flink_table(table).await?);
+                return Ok(());
+            }
+        }
+        let rewritten = crate::flink::rewrite_statement(text).unwrap_or_else(|_| text.to_string());
+        for statement in Self::parse(&rewritten)? {
+            results.push(self.execute_statement(statement, &rewritten, None).await?);
+        }
+        Ok(())
+    }
+
     /// Parse and describe one statement for later execution with parameters.
     pub async fn prepare(&mut self, sql: &str) -> Result<PreparedStatement> {
-        let mut statements = Self::parse(sql)?;
+        let rewritten = crate::flink::rewrite_statement(sql).unwrap_or_else(|_| sql.to_string());
+        let mut statements = Self::parse(&rewritten)?;
         if statements.len() > 1 {
             return Err(PlanError::Syntax {
                 message: "cannot insert multiple commands into a prepared statement".into(),
@@ -211,7 +254,7 @@ impl Session {
         }
     }
 
-    async fn plan(&self, statement: DFStatement, sql: &str) -> Result<LogicalPlan> {
+    pub(crate) async fn plan(&self, statement: DFStatement, sql: &str) -> Result<LogicalPlan> {
         self.database
             .context
             .state()
@@ -361,6 +404,11 @@ impl Session {
             return Err(PlanError::Internal("expected a DML plan".into()));
         };
         let name = dml.table_name.table().to_string();
+        if matches!(dml.op, WriteOp::Insert(_))
+            && catalog.entries.get(&name).is_some_and(|e| e.connector.is_some())
+        {
+            return self.create_job(&mut catalog, &name, &dml.input, sql);
+        }
         let store = match catalog.entries.get(&name).map(|e| &e.kind) {
             Some(EntryKind::Table { store }) => store.clone(),
             Some(_) => {
@@ -564,6 +612,11 @@ impl Session {
                 .register(&name, stored_provider(store.clone()))?;
             catalog
                 .add_materialized_view(&name, store, dataflow, time_attrs, depends_on, definition);
+            if let Err(error) = self.start_sources(&mut catalog, &name) {
+                catalog.entries.remove(&name);
+                self.database.deregister(&name)?;
+                return Err(error);
+            }
         } else {
             relation_schema(&plan, "a view")?;
             // Relations read through table functions (window TVFs) are not named in the

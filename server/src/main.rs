@@ -1,6 +1,8 @@
 //! `sluice`: the Sluice server binary.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use sluice_server::{Server, ServerConfig};
@@ -25,6 +27,51 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:5433")]
         listen: SocketAddr,
     },
+    /// Run a Flink SQL script or a DataSQRL build folder, then serve its results.
+    Run {
+        /// A `.sql` script, or a folder with the compiled Flink plan and database DDL.
+        path: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5433")]
+        listen: SocketAddr,
+        /// Values for `${NAME}` placeholders, as NAME=VALUE (the environment is used too).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+}
+
+/// Execute the plan at `path` in `database`; the error names the file and statement.
+async fn run_plan(
+    database: &std::sync::Arc<sluice_planner::Database>,
+    path: &std::path::Path,
+    vars: &[String],
+) -> Result<(), String> {
+    let mut variables = BTreeMap::new();
+    for var in vars {
+        let (name, value) = var
+            .split_once('=')
+            .ok_or_else(|| format!("--var {var}: expected NAME=VALUE"))?;
+        variables.insert(name.to_string(), value.to_string());
+    }
+    let scripts = sluice_server::plan::load(path, &variables).map_err(|e| e.to_string())?;
+    let mut session = sluice_planner::Session::new(database.clone());
+    for script in scripts {
+        let (results, error) = session.execute(&script.sql).await;
+        tracing::info!(origin = %script.origin, statements = results.len(), "plan script executed");
+        if let Some(error) = error {
+            let at = error
+                .position()
+                .map(|p| format!(" at character {p}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{}{at}: {} (SQLSTATE {})",
+                script.origin,
+                error,
+                error.sqlstate()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,9 +92,20 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        match cli.command {
-            Command::Serve { listen } => {
-                let server = match Server::start(ServerConfig { listen }).await {
+        let database = sluice_planner::Database::new();
+        let listen = match cli.command {
+            Command::Serve { listen } => listen,
+            Command::Run { path, listen, vars } => {
+                if let Err(error) = run_plan(&database, &path, &vars).await {
+                    eprintln!("sluice: {error}");
+                    return std::process::ExitCode::FAILURE;
+                }
+                listen
+            }
+        };
+        {
+            {
+                let server = match Server::start_with(ServerConfig { listen }, database).await {
                     Ok(server) => server,
                     Err(error) => {
                         eprintln!("sluice: {error}");

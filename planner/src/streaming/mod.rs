@@ -1,6 +1,10 @@
 //! Streaming extensions of the planner: event time (watermarks and time attributes) and
 //! window table functions.
 
+pub mod connector_table;
+pub mod jobs;
+pub mod statements;
+pub mod stream_provider;
 pub mod time;
 pub mod windows;
 

@@ -14,6 +14,16 @@
 //!
 //! Sinks receive consolidated change batches (weights ±n) in the sink table's schema.
 
+pub mod blackhole;
+pub mod datagen;
+pub mod duration;
+pub mod filesystem;
+pub mod format;
+pub mod jdbc;
+pub mod kafka;
+pub mod nexmark;
+pub mod print;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -289,6 +299,10 @@ pub fn create_source(spec: SourceSpec) -> Result<Box<dyn Source>> {
         .ok_or_else(|| RuntimeError::Connector(format!("table {} has no connector", spec.table)))?
         .to_string();
     match connector.as_str() {
+        "kafka" | "upsert-kafka" => Ok(Box::new(kafka::KafkaSource::new(spec)?)),
+        "filesystem" => Ok(Box::new(filesystem::FileSystemSource::new(spec)?)),
+        "datagen" => Ok(Box::new(datagen::DataGenSource::new(spec)?)),
+        "nexmark" => Ok(Box::new(nexmark::NexmarkSource::new(spec)?)),
         other => Err(unknown_connector(other, SOURCE_CONNECTORS, "source")),
     }
 }
@@ -301,6 +315,11 @@ pub fn create_sink(spec: SinkSpec) -> Result<Box<dyn Sink>> {
         .ok_or_else(|| RuntimeError::Connector(format!("table {} has no connector", spec.table)))?
         .to_string();
     match connector.as_str() {
+        "kafka" | "upsert-kafka" => Ok(Box::new(kafka::KafkaSink::new(spec)?)),
+        "jdbc" => Ok(Box::new(jdbc::JdbcSink::new(spec)?)),
+        "filesystem" => Ok(Box::new(filesystem::FileSystemSink::new(spec)?)),
+        "print" => Ok(Box::new(print::PrintSink::new(&spec)?)),
+        "blackhole" => Ok(Box::new(blackhole::BlackholeSink::new(&spec)?)),
         other => Err(unknown_connector(other, SINK_CONNECTORS, "sink")),
     }
 }

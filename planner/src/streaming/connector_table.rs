@@ -1,0 +1,147 @@
+//! Tables declared with a connector (`CREATE TABLE .. WITH ('connector' = ..)`): how rows a
+//! source produces become rows of the table, and what a sink receives.
+//!
+//! A connector table's columns are physical (decoded by the source), metadata (`METADATA
+//! FROM 'key'`, supplied by the source after the physical ones) or computed (`name AS expr`,
+//! evaluated here over the physical and metadata columns). [`ConnectorTable::complete`] turns a
+//! source batch into a batch of the table's full schema, in declaration order.
+//!
+//! Source tables are streams: they keep no rows. Every continuous query that reads one gets
+//! its own source instance reading from the connector's start position (Flink's semantics
+//! for separate jobs). Sink tables receive the changes of `INSERT INTO .. SELECT` jobs; a
+//! `jdbc` sink table is also kept in Sluice, keyed by its primary key, so the results the
+//! pipeline writes to its database can be queried under the same name.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::physical_expr::PhysicalExpr;
+use sluice_runtime::connectors::{
+    BadRowPolicy, ConnectorOptions, MetadataColumn, SinkSpec, SourceSpec, SINK_CONNECTORS,
+    SOURCE_CONNECTORS,
+};
+
+use crate::error::{PlanError, Result};
+
+/// Where a column of a connector table comes from.
+pub enum ColumnOrigin {
+    /// Column `i` of the source batch (physical then metadata columns).
+    Source(usize),
+    /// An expression over the source batch.
+    Computed(Arc<dyn PhysicalExpr>),
+}
+
+pub struct ConnectorTable {
+    pub name: String,
+    pub options: ConnectorOptions,
+    /// The table's full schema (all columns in declaration order).
+    pub schema: SchemaRef,
+    /// What the source produces: physical columns, then metadata columns.
+    pub source_schema: SchemaRef,
+    pub metadata: Vec<MetadataColumn>,
+    /// One per column of `schema`.
+    pub columns: Vec<ColumnOrigin>,
+    /// Primary key columns (indices into `schema`).
+    pub primary_key: Vec<usize>,
+    pub bad_rows: BadRowPolicy,
+}
+
+impl std::fmt::Debug for ConnectorTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorTable")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorTable {
+    pub fn connector(&self) -> &str {
+        self.options.connector().unwrap_or("")
+    }
+
+    /// Whether continuous queries can read this table.
+    pub fn is_source(&self) -> bool {
+        SOURCE_CONNECTORS.contains(&self.connector())
+    }
+
+    /// Whether `INSERT INTO` this table writes to its connector.
+    pub fn is_sink(&self) -> bool {
+        SINK_CONNECTORS.contains(&self.connector())
+    }
+
+    /// Whether Sluice keeps the rows written to this table (queryable with SELECT).
+    pub fn is_stored(&self) -> bool {
+        self.connector() == "jdbc"
+    }
+
+    /// A source batch as a batch of the full table schema.
+    pub fn complete(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|origin| match origin {
+                ColumnOrigin::Source(i) => Ok(batch.column(*i).clone()),
+                ColumnOrigin::Computed(expr) => expr
+                    .evaluate(batch)
+                    .and_then(|v| v.into_array(batch.num_rows()))
+                    .map_err(|e| PlanError::from_datafusion(e, "")),
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let columns = columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .map(|(array, field)| {
+                if array.data_type() == field.data_type() {
+                    Ok(array)
+                } else {
+                    Ok(arrow::compute::cast(&array, field.data_type())?)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(sluice_storage::codec::batch_with_row_count(
+            &self.schema,
+            columns,
+            batch.num_rows(),
+        )?)
+    }
+
+    /// What a source for this table must produce.
+    pub fn source_spec(&self, batch_size: usize) -> SourceSpec {
+        let source_key = self
+            .primary_key
+            .iter()
+            .filter_map(|&c| match self.columns.get(c) {
+                Some(ColumnOrigin::Source(i)) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        SourceSpec {
+            table: self.name.clone(),
+            schema: self.source_schema.clone(),
+            metadata: self.metadata.clone(),
+            options: self.options.clone(),
+            bad_rows: self.bad_rows,
+            batch_size,
+            primary_key: source_key,
+        }
+    }
+
+    /// What a sink for this table consumes: the full schema.
+    pub fn sink_spec(&self) -> SinkSpec {
+        SinkSpec {
+            table: self.name.clone(),
+            schema: self.schema.clone(),
+            primary_key: self.primary_key.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+/// The schema of the source batches: `physical` fields then the metadata fields.
+pub fn source_schema(physical: &Schema, metadata: &[MetadataColumn]) -> SchemaRef {
+    let mut fields: Vec<_> = physical.fields().iter().cloned().collect();
+    fields.extend(metadata.iter().map(|m| m.field.clone()));
+    Arc::new(Schema::new(fields))
+}

@@ -1,0 +1,176 @@
+//! The tasks that keep continuous queries running: one source task per (query, connector
+//! table it reads) and one sink task per connector table written by `INSERT INTO .. SELECT`.
+//!
+//! A source task polls its source without holding any lock, then takes the database write
+//! lock to push the batch through its query's dataflow (and on through dependent views), so
+//! every change is applied atomically with respect to readers, exactly like a DML statement.
+//! It tracks the watermark of its table's `WATERMARK FOR` expression over the rows it has
+//! read; a bounded source that ends sends the maximal watermark, closing every window.
+//! A failing source marks its query failed (readers then get the error) and stops.
+//!
+//! A sink task receives the consolidated changes of every job writing the table, in the
+//! order they were committed, writes them to the connector and flushes when it has caught up.
+
+use std::sync::Arc;
+
+use sluice_runtime::connectors::{create_sink, create_source, BadRow, SourceEvent};
+use sluice_runtime::ChangeBatch;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::connector_table::ConnectorTable;
+use crate::database::{Database, EventTime};
+use crate::error::{PlanError, Result};
+
+/// Rows per source batch.
+pub const SOURCE_BATCH_SIZE: usize = 8192;
+
+/// Start reading `table` for the continuous query `reader`.
+pub(crate) fn spawn_source(
+    database: Arc<Database>,
+    reader: String,
+    table: Arc<ConnectorTable>,
+    event_time: Option<Arc<EventTime>>,
+    dead_letter: Option<String>,
+) -> Result<AbortHandle> {
+    let mut source = create_source(table.source_spec(SOURCE_BATCH_SIZE))?;
+    let task = tokio::spawn(async move {
+        let mut watermark: Option<i64> = None;
+        loop {
+            let event = source.next().await;
+            let result = match event {
+                Ok(SourceEvent::Batch { rows, bad_rows }) => {
+                    let changes = table.complete(&rows).map(ChangeBatch::inserts);
+                    deliver(
+                        &database,
+                        &reader,
+                        &table,
+                        event_time.as_deref(),
+                        &mut watermark,
+                        changes,
+                        bad_rows,
+                        dead_letter.as_deref(),
+                    )
+                    .await
+                }
+                Ok(SourceEvent::Changes { changes, bad_rows }) => {
+                    let completed = table
+                        .complete(&changes.data)
+                        .and_then(|data| Ok(ChangeBatch::new(data, changes.weights)?));
+                    deliver(
+                        &database,
+                        &reader,
+                        &table,
+                        event_time.as_deref(),
+                        &mut watermark,
+                        completed,
+                        bad_rows,
+                        dead_letter.as_deref(),
+                    )
+                    .await
+                }
+                Ok(SourceEvent::Idle) => Ok(()),
+                Ok(SourceEvent::End) => {
+                    let mut catalog = database.catalog.write().await;
+                    let empty = ChangeBatch::empty(table.schema.clone());
+                    if let Err(error) = catalog.ingest(&reader, &table.name, &empty, Some(i64::MAX))
+                    {
+                        tracing::warn!(query = %reader, %error, "finishing a bounded source failed");
+                    }
+                    tracing::info!(query = %reader, table = %table.name, "source finished");
+                    break;
+                }
+                Err(error) => Err(PlanError::from(error)),
+            };
+            if let Err(error) = result {
+                let message = format!("source of table \"{}\" failed: {error}", table.name);
+                tracing::warn!(query = %reader, %message);
+                database.catalog.write().await.fail(&reader, &message);
+                break;
+            }
+        }
+    });
+    Ok(task.abort_handle())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    database: &Database,
+    reader: &str,
+    table: &ConnectorTable,
+    event_time: Option<&EventTime>,
+    watermark: &mut Option<i64>,
+    changes: Result<ChangeBatch>,
+    bad_rows: Vec<BadRow>,
+    dead_letter: Option<&str>,
+) -> Result<()> {
+    let changes = changes?;
+    let mut advanced = None;
+    if let Some(event_time) = event_time {
+        if let Some(candidate) = event_time.candidate(&changes)? {
+            if watermark.is_none_or(|w| w < candidate) {
+                *watermark = Some(candidate);
+                advanced = Some(candidate);
+            }
+        }
+    }
+    let mut catalog = database.catalog.write().await;
+    if let (Some(dead_letter), false) = (dead_letter, bad_rows.is_empty()) {
+        let batch = dead_letter_batch(&table.name, &bad_rows)?;
+        catalog.apply_and_propagate(dead_letter, ChangeBatch::inserts(batch))?;
+    }
+    catalog.ingest(reader, &table.name, &changes, advanced)
+}
+
+/// The schema of a dead-letter table.
+pub fn dead_letter_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("source_table", DataType::Utf8, false),
+        Field::new("location", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+        Field::new("error", DataType::Utf8, false),
+    ]))
+}
+
+fn dead_letter_batch(table: &str, rows: &[BadRow]) -> Result<arrow::array::RecordBatch> {
+    use arrow::array::StringArray;
+    let column = |f: &dyn Fn(&BadRow) -> &str| -> arrow::array::ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    Ok(arrow::array::RecordBatch::try_new(
+        dead_letter_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|_| table))),
+            column(&|r| r.location.as_str()),
+            column(&|r| r.raw.as_str()),
+            column(&|r| r.error.as_str()),
+        ],
+    )?)
+}
+
+/// Start the sink task of `table`; changes sent on the returned channel are written to it.
+pub(crate) fn spawn_sink(
+    table: &ConnectorTable,
+) -> Result<(mpsc::UnboundedSender<ChangeBatch>, AbortHandle)> {
+    let mut sink = create_sink(table.sink_spec())?;
+    let (sender, mut receiver) = mpsc::unbounded_channel::<ChangeBatch>();
+    let name = table.name.clone();
+    let task = tokio::spawn(async move {
+        while let Some(changes) = receiver.recv().await {
+            if let Err(error) = sink.write(&changes).await {
+                tracing::error!(table = %name, %error, "sink write failed; changes lost");
+                continue;
+            }
+            if receiver.is_empty() {
+                if let Err(error) = sink.flush().await {
+                    tracing::error!(table = %name, %error, "sink flush failed");
+                }
+            }
+        }
+        if let Err(error) = sink.flush().await {
+            tracing::error!(table = %name, %error, "sink flush failed");
+        }
+    });
+    Ok((sender, task.abort_handle()))
+}

@@ -1,0 +1,362 @@
+//! Statements of the Flink dialect: `CREATE TABLE .. WITH (connector ..)` with computed and
+//! metadata columns and `WATERMARK FOR`, and `INSERT INTO connector_table SELECT ..`, which
+//! starts a continuous job. Also starts the source tasks of any continuous query that reads
+//! connector tables.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::physical_expr::{create_physical_expr, PhysicalExpr};
+use datafusion::sql::parser::Statement as DFStatement;
+use sluice_runtime::connectors::{BadRowPolicy, ConnectorOptions, MetadataColumn, SINK_CONNECTORS, SOURCE_CONNECTORS};
+use sluice_runtime::ChangeBatch;
+
+use super::connector_table::{source_schema, ColumnOrigin, ConnectorTable};
+use super::jobs::{dead_letter_schema, spawn_sink, spawn_source};
+use super::stream_provider::StreamTableProvider;
+use crate::database::{stored_provider, Catalog, EntryKind, EventTime};
+use crate::error::{PlanError, Result};
+use crate::flink::{FlinkColumnKind, FlinkCreateTable};
+use crate::relation::{RelationStore, StoredKind};
+use crate::session::{Session, StatementResult};
+
+/// Whether a parsed CREATE TABLE needs the Flink path (anything PostgreSQL's lacks).
+pub fn needs_flink_path(table: &FlinkCreateTable) -> bool {
+    !table.options.is_empty()
+        || table.watermark.is_some()
+        || table
+            .columns
+            .iter()
+            .any(|c| !matches!(c.kind, FlinkColumnKind::Physical { .. }))
+        || table.primary_key.as_ref().is_some_and(|k| !k.enforced)
+}
+
+fn plan_expr(
+    session: &Session,
+    text: &str,
+    schema: &SchemaRef,
+) -> Result<(Arc<dyn PhysicalExpr>, arrow::datatypes::DataType)> {
+    let df_schema = DFSchema::try_from(schema.as_ref().clone())
+        .map_err(|e| PlanError::from_datafusion(e, text))?;
+    let state = session.database.context.state();
+    let expr = state
+        .create_logical_expr(text, &df_schema)
+        .map_err(|e| PlanError::from_datafusion(e, text))?;
+    let physical = create_physical_expr(
+        &expr,
+        &df_schema,
+        state.execution_props(),
+        &Default::default(),
+    )
+    .map_err(|e| PlanError::from_datafusion(e, text))?;
+    let data_type = physical
+        .data_type(schema)
+        .map_err(|e| PlanError::from_datafusion(e, text))?;
+    Ok((physical, data_type))
+}
+
+impl Session {
+    /// `CREATE TABLE` in Flink's dialect.
+    pub(crate) async fn create_flink_table(&self, table: FlinkCreateTable) -> Result<StatementResult> {
+        let name = table.name.clone();
+        {
+            let catalog = self.database.catalog.read().await;
+            if catalog.entries.contains_key(&name) {
+                if table.if_not_exists {
+                    return Ok(StatementResult::Command { tag: "CREATE TABLE".into(), rows: None });
+                }
+                catalog.check_new_name(&name)?;
+            }
+        }
+        // Physical and metadata columns, planned by the ordinary CREATE TABLE path.
+        let statements = Session::parse(&table.physical_sql)?;
+        let [statement] = <[DFStatement; 1]>::try_from(statements).map_err(|_| {
+            PlanError::Internal("the physical CREATE TABLE is not one statement".into())
+        })?;
+        let plan = self.plan(statement, &table.physical_sql).await?;
+        let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
+            return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
+        };
+        let declared: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+        let field_of = |column: &str| -> Result<Field> {
+            declared
+                .field_with_name(column)
+                .map(|f| f.clone())
+                .map_err(|_| PlanError::Internal(format!("column {column} missing from the physical schema")))
+        };
+        let mut physical = Vec::new();
+        let mut metadata = Vec::new();
+        for column in &table.columns {
+            match &column.kind {
+                FlinkColumnKind::Physical { .. } => physical.push(field_of(&column.name)?),
+                FlinkColumnKind::Metadata { key, .. } => metadata.push(MetadataColumn {
+                    field: Arc::new(field_of(&column.name)?),
+                    key: key.clone(),
+                }),
+                FlinkColumnKind::Computed { .. } => {}
+            }
+        }
+        let source = source_schema(&Schema::new(physical.clone()), &metadata);
+        // Full schema in declaration order.
+        let mut fields = Vec::new();
+        let mut origins = Vec::new();
+        for column in &table.columns {
+            match &column.kind {
+                FlinkColumnKind::Computed { expr } => {
+                    let (physical_expr, data_type) = plan_expr(self, expr, &source)?;
+                    fields.push(Field::new(&column.name, data_type, true));
+                    origins.push(ColumnOrigin::Computed(physical_expr));
+                }
+                _ => {
+                    let index = source.index_of(&column.name).map_err(|_| {
+                        PlanError::Internal(format!("column {} missing from the source schema", column.name))
+                    })?;
+                    fields.push(source.field(index).clone());
+                    origins.push(ColumnOrigin::Source(index));
+                }
+            }
+        }
+        let mut primary_key = Vec::new();
+        if let Some(key) = &table.primary_key {
+            for column in &key.columns {
+                let index = fields.iter().position(|f| f.name() == column).ok_or_else(|| {
+                    PlanError::UndefinedColumn(format!(
+                        "primary key column \"{column}\" does not exist"
+                    ))
+                })?;
+                fields[index] = fields[index].clone().with_nullable(false);
+                primary_key.push(index);
+            }
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let event_time = match &table.watermark {
+            Some(watermark) => {
+                let column = schema.index_of(&watermark.column).map_err(|_| {
+                    PlanError::UndefinedColumn(format!(
+                        "watermark column \"{}\" does not exist",
+                        watermark.column
+                    ))
+                })?;
+                if !matches!(schema.field(column).data_type(), arrow::datatypes::DataType::Timestamp(_, _)) {
+                    return Err(PlanError::DatatypeMismatch(format!(
+                        "the watermark column \"{}\" must be a TIMESTAMP or TIMESTAMP_LTZ, found {}",
+                        watermark.column,
+                        schema.field(column).data_type()
+                    )));
+                }
+                let (expression, data_type) = plan_expr(self, &watermark.expr, &schema)?;
+                if !matches!(data_type, arrow::datatypes::DataType::Timestamp(_, _)) {
+                    return Err(PlanError::DatatypeMismatch(format!(
+                        "the watermark expression must return a timestamp, found {data_type}"
+                    )));
+                }
+                Some(Arc::new(EventTime { column, expression }))
+            }
+            None => None,
+        };
+        let options = ConnectorOptions::new(table.options.iter().cloned());
+        let connector = match options.connector() {
+            None if options.is_empty() => None,
+            None => {
+                return Err(PlanError::Plan(
+                    "table options given without a 'connector' option".into(),
+                ))
+            }
+            Some(name)
+                if !SOURCE_CONNECTORS.contains(&name) && !SINK_CONNECTORS.contains(&name) =>
+            {
+                let mut known: Vec<&str> = SOURCE_CONNECTORS.iter().chain(SINK_CONNECTORS).copied().collect();
+                known.sort();
+                known.dedup();
+                return Err(PlanError::Plan(format!(
+                    "unknown connector '{name}' (supported: {})",
+                    known.join(", ")
+                )));
+            }
+            Some(_) => {
+                let bad_rows = BadRowPolicy::from_options(&options)?;
+                Some(Arc::new(ConnectorTable {
+                    name: name.clone(),
+                    options,
+                    schema: schema.clone(),
+                    source_schema: source,
+                    metadata,
+                    columns: origins,
+                    primary_key: primary_key.clone(),
+                    bad_rows,
+                }))
+            }
+        };
+        if connector.is_none()
+            && table
+                .columns
+                .iter()
+                .any(|c| !matches!(c.kind, FlinkColumnKind::Physical { .. }))
+        {
+            return Err(PlanError::Unsupported(
+                "computed and metadata columns in a table without a connector".into(),
+            ));
+        }
+        let mut catalog = self.database.catalog.write().await;
+        catalog.check_new_name(&name)?;
+        let store = Arc::new(RelationStore::new(
+            name.clone(),
+            StoredKind::Table,
+            schema.clone(),
+            primary_key,
+        )?);
+        match &connector {
+            Some(table) if !table.is_stored() => {
+                self.database
+                    .register(&name, Arc::new(StreamTableProvider::new(table.clone())))?;
+            }
+            _ => self.database.register(&name, stored_provider(store.clone()))?,
+        }
+        // The dead-letter table for rows the source cannot decode.
+        if let Some(table) = &connector {
+            if table.bad_rows == BadRowPolicy::DeadLetter {
+                let dead_letter = dead_letter_name(table);
+                if !catalog.entries.contains_key(&dead_letter) {
+                    let store = Arc::new(RelationStore::new(
+                        dead_letter.clone(),
+                        StoredKind::Table,
+                        dead_letter_schema(),
+                        vec![],
+                    )?);
+                    self.database.register(&dead_letter, stored_provider(store.clone()))?;
+                    catalog.add_table(&dead_letter, store);
+                }
+            }
+        }
+        catalog.add_table(&name, store);
+        if let Some(entry) = catalog.entries.get_mut(&name) {
+            entry.event_time = event_time;
+            entry.connector = connector;
+        }
+        Ok(StatementResult::Command {
+            tag: "CREATE TABLE".into(),
+            rows: None,
+        })
+    }
+
+    /// `INSERT INTO connector_table SELECT ..`: a continuous job writing the query's changes
+    /// into the table's connector (and, for stored sink tables, into the table itself).
+    pub(crate) fn create_job(
+        &self,
+        catalog: &mut Catalog,
+        target: &str,
+        input: &LogicalPlan,
+        sql: &str,
+    ) -> Result<StatementResult> {
+        let optimized = self
+            .database
+            .context
+            .state()
+            .optimize(input)
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        let (mut dataflow, time_attrs) = crate::incremental::compile_streaming(&optimized, &|relation| {
+            catalog.relation_attrs(relation)
+        })?;
+        let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
+        catalog.check_readable(&relations.iter().cloned().collect::<Vec<_>>())?;
+        // The sink task of the target, started by its first job.
+        let target_entry = catalog
+            .entries
+            .get(target)
+            .ok_or_else(|| PlanError::UndefinedTable(format!("relation \"{target}\" does not exist")))?;
+        let target_connector = target_entry.connector.clone();
+        if let Some(connector) = &target_connector {
+            if !connector.is_sink() {
+                return Err(PlanError::WrongObjectType(format!(
+                    "cannot INSERT INTO \"{target}\": connector '{}' has no sink",
+                    connector.connector()
+                )));
+            }
+            if target_entry.sink.is_none() {
+                let (sender, task) = spawn_sink(connector)?;
+                if let Some(entry) = catalog.entries.get_mut(target) {
+                    entry.sink = Some(sender);
+                    entry.tasks.push(task);
+                }
+            }
+        }
+        let job = catalog.next_job_name(target);
+        let schema = dataflow.schema();
+        let mut deltas = vec![dataflow.initialize()?];
+        let mut continuous = false;
+        for relation in &relations {
+            let is_stream = catalog
+                .entries
+                .get(relation)
+                .and_then(|e| e.connector.as_ref())
+                .is_some_and(|c| c.is_source());
+            continuous = true;
+            if !is_stream {
+                if let Some(store) = catalog.store(relation) {
+                    deltas.push(dataflow.push(relation, &store.contents_as_changes()?)?);
+                }
+            }
+        }
+        for relation in &relations {
+            if let Some(watermark) = catalog.watermark(relation) {
+                deltas.push(dataflow.advance_watermark(relation, watermark)?);
+            }
+        }
+        let initial = ChangeBatch::concat(&schema, &deltas)?;
+        let rows = initial.num_rows();
+        let store = Arc::new(RelationStore::new(job.clone(), StoredKind::MaterializedView, schema, vec![])?);
+        catalog.add_job(&job, store, dataflow, time_attrs, relations, target, sql.to_string());
+        catalog.deliver(target, initial)?;
+        if continuous {
+            self.start_sources(catalog, &job)?;
+        } else {
+            catalog.entries.remove(&job);
+        }
+        Ok(StatementResult::Command {
+            tag: format!("INSERT 0 {rows}"),
+            rows: Some(rows),
+        })
+    }
+
+    /// Start one source task per connector table the dataflow of `name` reads.
+    pub(crate) fn start_sources(&self, catalog: &mut Catalog, name: &str) -> Result<()> {
+        let Some(EntryKind::MaterializedView { dataflow, .. }) = catalog.entries.get(name).map(|e| &e.kind) else {
+            return Ok(());
+        };
+        let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
+        let mut tasks = Vec::new();
+        for relation in relations {
+            let Some(entry) = catalog.entries.get(&relation) else { continue };
+            let Some(connector) = entry.connector.clone() else { continue };
+            if !connector.is_source() {
+                continue;
+            }
+            let dead_letter = (connector.bad_rows == BadRowPolicy::DeadLetter)
+                .then(|| dead_letter_name(&connector));
+            tasks.push(spawn_source(
+                self.database.clone(),
+                name.to_string(),
+                connector,
+                entry.event_time.clone(),
+                dead_letter,
+            )?);
+        }
+        if let Some(entry) = catalog.entries.get_mut(name) {
+            entry.tasks.extend(tasks);
+        }
+        Ok(())
+    }
+}
+
+/// The dead-letter table of a connector table: option `bad-rows.table`, or `<table>_dead_letter`.
+pub fn dead_letter_name(table: &ConnectorTable) -> String {
+    table
+        .options
+        .get("bad-rows.table")
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_else(|| format!("{}_dead_letter", table.name))
+}
+

@@ -1,0 +1,175 @@
+//! Connector tables end to end through a session: a JSON file source with a watermark feeding
+//! window views (compared with the batch query over the same file), bad rows sent to a
+//! dead-letter table, and `INSERT INTO` a filesystem sink as a continuous job.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::util::pretty::pretty_format_batches;
+use sluice_planner::{Database, Session, StatementResult};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn query(session: &mut Session, sql: &str) -> Result<String, String> {
+    let (results, error) = session.execute(sql).await;
+    if let Some(error) = error {
+        return Err(error.to_string());
+    }
+    Ok(results
+        .into_iter()
+        .filter_map(|r| match r {
+            StatementResult::Query { batches, .. } => {
+                Some(pretty_format_batches(&batches).unwrap().to_string())
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+async fn run(session: &mut Session, sql: &str) -> String {
+    query(session, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Poll `sql` until it returns `expected` (the sources run in the background).
+async fn eventually(session: &mut Session, sql: &str, expected: &str) {
+    let started = Instant::now();
+    loop {
+        let actual = run(session, sql).await;
+        if actual == expected {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            panic!("{sql}\nexpected:\n{expected}\nactual:\n{actual}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_source_windows_equal_the_batch_query() {
+    let dir = temp_dir("file-windows");
+    let mut lines = String::new();
+    for i in 0..500 {
+        // Out of order within 3 seconds, 12 bidders.
+        let second = i / 4 + (i % 3);
+        lines.push_str(&format!(
+            "{{\"bidder\": {}, \"price\": {}, \"ts\": \"2024-01-01 00:{:02}:{:02}.000\"}}\n",
+            i % 12,
+            (i * 37) % 100,
+            second / 60,
+            second % 60
+        ));
+    }
+    lines.push_str("{\"bidder\": \"not a number\", \"price\": 1, \"ts\": \"2024-01-01 00:00:00\"}\n");
+    lines.push_str("this is not json\n");
+    std::fs::write(dir.join("bids.json"), lines).unwrap();
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE bids (
+                bidder BIGINT, price BIGINT, `ts` TIMESTAMP(3),
+                WATERMARK FOR ts AS ts - INTERVAL '3' SECOND
+             ) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                     'bad-rows' = 'dead-letter');",
+            dir.join("bids.json").display()
+        ),
+    )
+    .await;
+    let window_query = "SELECT window_start, window_end, bidder, SUM(price) AS total, COUNT(*) AS n
+           FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+          GROUP BY window_start, window_end, bidder";
+    run(
+        &mut session,
+        &format!("CREATE MATERIALIZED VIEW totals AS {window_query}"),
+    )
+    .await;
+    let batch = run(
+        &mut session,
+        &format!("SELECT * FROM ({window_query}) ORDER BY window_start, bidder"),
+    )
+    .await;
+    assert!(batch.lines().count() > 20, "{batch}");
+    eventually(
+        &mut session,
+        "SELECT * FROM totals ORDER BY window_start, bidder",
+        &batch,
+    )
+    .await;
+    eventually(
+        &mut session,
+        "SELECT count(*) AS bad FROM bids_dead_letter",
+        "+-----+\n| bad |\n+-----+\n| 2   |\n+-----+",
+    )
+    .await;
+    // A filesystem sink fed by a continuous INSERT.
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE big (bidder BIGINT, price BIGINT)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             INSERT INTO big SELECT bidder, price FROM bids WHERE price >= 98;",
+            out.display()
+        ),
+    )
+    .await;
+    let expected = run(
+        &mut session,
+        "SELECT count(*) AS n FROM bids WHERE price >= 98",
+    )
+    .await;
+    let expected: usize = expected
+        .lines()
+        .nth(3)
+        .and_then(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok())
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let written: usize = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .map(|text| text.lines().count())
+            .sum();
+        if written == expected {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sink wrote {written} rows, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn unknown_connectors_and_options_are_named() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    let error = query(
+        &mut session,
+        "CREATE TABLE t (x INT) WITH ('connector' = 'carrier-pigeon')",
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("carrier-pigeon"), "{error}");
+    run(
+        &mut session,
+        "CREATE TABLE g (x INT) WITH ('connector' = 'datagen', 'number-of-rows' = '10', 'colour' = 'blue');",
+    )
+    .await;
+    let error = query(&mut session, "CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM g")
+        .await
+        .unwrap_err();
+    assert!(error.contains("colour"), "{error}");
+}

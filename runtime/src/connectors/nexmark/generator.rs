@@ -1,0 +1,713 @@
+//! The Nexmark event model: what event number `n` is, written straight into column buffers.
+//!
+//! Everything about an event is a pure function of its number `n` (which is also its event id,
+//! as in the reference with `firstEventId = 0`): its kind (`n` modulo the proportions), its ids
+//! (person / auction ids count the persons / auctions among events `0..=n`), its time (the
+//! [`Timeline`](super::config::Timeline)) and its random fields, drawn from a
+//! [`JavaRandom`] seeded with `n`, in the reference's order:
+//!
+//! - person: first name, last name, email (`nextString(7)@nextString(5).com`), credit card
+//!   (four `%04d` groups), city, state, `extra`;
+//! - auction: seller (hot or random), category, initial bid, expiry, item name, description,
+//!   reserve, `extra`;
+//! - bid: auction (hot or random), bidder (hot or random), price, channel/url, `extra`.
+//!
+//! Persons and auctions match Apache Beam's generator field for field. Bids follow the
+//! `nexmark-flink` generator, which adds `channel`/`url` (drawn between price and `extra`) but
+//! with two corrections: the bidder id gets `FIRST_PERSON_ID` added once (nexmark-flink adds it
+//! twice, nexmark/nexmark#30; Beam once), and channel URLs are derived from fixed seeds (the
+//! reference draws them from unseeded randomness, so they differ between runs).
+//!
+//! Invariants: after `push_event`, every column holds one more row (null structs get a
+//! placeholder: 0 or the empty string); string offsets are non-decreasing and fit `i32` as long
+//! as the caller respects [`max_row_bytes`]; all generated text is ASCII.
+
+use std::sync::OnceLock;
+
+use super::config::{
+    EventKind, NexmarkConfig, AUCTION_ID_LEAD, FIRST_AUCTION_ID, FIRST_CATEGORY_ID,
+    FIRST_PERSON_ID, NUM_CATEGORIES, PERSON_ID_LEAD,
+};
+use super::random::JavaRandom;
+
+/// Hot sellers are the first person of each batch of this many (reference constant).
+const HOT_SELLER_RATIO: i64 = 100;
+/// Hot auctions are the first auction of each batch of this many.
+const HOT_AUCTION_RATIO: i64 = 100;
+/// Hot bidders are the second person of each batch of this many.
+const HOT_BIDDER_RATIO: i64 = 100;
+/// A bid uses a hot channel with probability `1 - 1/HOT_CHANNELS_RATIO`.
+const HOT_CHANNELS_RATIO: i32 = 2;
+/// Number of ordinary channels.
+const CHANNELS_NUMBER: i32 = 10_000;
+/// Seeds of the hot channels' URLs (ordinary channel `c` uses seed `c`).
+const HOT_URL_SEED: i64 = 10_000;
+const MIN_STRING_LENGTH: i32 = 3;
+
+const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
+const US_CITIES: [&str; 10] = [
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
+];
+const FIRST_NAMES: [&str; 11] = [
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+const LAST_NAMES: [&str; 9] = [
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
+
+/// The most bytes one row can add to any single string column under `config` (the longest
+/// `extra`, or the fixed fields' maxima: a 99-byte description, a URL).
+pub(crate) fn max_row_bytes(config: &NexmarkConfig) -> usize {
+    let longest_extra = [
+        config.avg_person_bytes,
+        config.avg_auction_bytes,
+        config.avg_bid_bytes,
+    ]
+    .into_iter()
+    .map(|avg| usize::try_from(avg).unwrap_or(0))
+    .max()
+    .unwrap_or(0);
+    (longest_extra + longest_extra / 5 + 2).max(256)
+}
+
+/// A UTF-8 column under construction: Arrow offsets and value bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Utf8Column {
+    pub offsets: Vec<i32>,
+    pub values: Vec<u8>,
+}
+
+impl Utf8Column {
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            values: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Close the current row (whatever was appended to `values` since the last one).
+    #[inline]
+    fn end_row(&mut self) {
+        // Fits: callers cap rows per batch by `max_row_bytes` (see module invariants).
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    #[inline]
+    fn push(&mut self, value: &[u8]) {
+        self.values.extend_from_slice(value);
+        self.end_row();
+    }
+}
+
+/// Value-byte sizes of the string columns of a finished batch, to size the next one.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SizeHint {
+    rows: usize,
+    bytes: [usize; STRING_COLUMNS],
+}
+
+const STRING_COLUMNS: usize = 12;
+
+impl SizeHint {
+    fn bytes_for(&self, column: usize, rows: usize) -> usize {
+        match (self.rows, self.bytes.get(column)) {
+            (0, _) | (_, None) => rows * 16,
+            // The previous batch's bytes per row, plus an eighth.
+            (hint_rows, Some(bytes)) => bytes.saturating_mul(rows) / hint_rows / 8 * 9,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PersonColumns {
+    pub id: Vec<i64>,
+    pub name: Utf8Column,
+    pub email_address: Utf8Column,
+    pub credit_card: Utf8Column,
+    pub city: Utf8Column,
+    pub state: Utf8Column,
+    pub date_time: Vec<i64>,
+    pub extra: Utf8Column,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AuctionColumns {
+    pub id: Vec<i64>,
+    pub item_name: Utf8Column,
+    pub description: Utf8Column,
+    pub initial_bid: Vec<i64>,
+    pub reserve: Vec<i64>,
+    pub date_time: Vec<i64>,
+    pub expires: Vec<i64>,
+    pub seller: Vec<i64>,
+    pub category: Vec<i64>,
+    pub extra: Utf8Column,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct BidColumns {
+    pub auction: Vec<i64>,
+    pub bidder: Vec<i64>,
+    pub price: Vec<i64>,
+    pub channel: Utf8Column,
+    pub url: Utf8Column,
+    pub date_time: Vec<i64>,
+    pub extra: Utf8Column,
+}
+
+/// One batch of events, column by column. Timestamps are ms since the epoch.
+#[derive(Debug, Default)]
+pub(crate) struct Columns {
+    pub event_type: Vec<i32>,
+    pub person: PersonColumns,
+    pub auction: AuctionColumns,
+    pub bid: BidColumns,
+}
+
+impl PersonColumns {
+    fn push_null(&mut self) {
+        self.id.push(0);
+        self.name.end_row();
+        self.email_address.end_row();
+        self.credit_card.end_row();
+        self.city.end_row();
+        self.state.end_row();
+        self.date_time.push(0);
+        self.extra.end_row();
+    }
+}
+
+impl AuctionColumns {
+    fn push_null(&mut self) {
+        self.id.push(0);
+        self.item_name.end_row();
+        self.description.end_row();
+        self.initial_bid.push(0);
+        self.reserve.push(0);
+        self.date_time.push(0);
+        self.expires.push(0);
+        self.seller.push(0);
+        self.category.push(0);
+        self.extra.end_row();
+    }
+}
+
+impl BidColumns {
+    fn push_null(&mut self) {
+        self.auction.push(0);
+        self.bidder.push(0);
+        self.price.push(0);
+        self.channel.end_row();
+        self.url.end_row();
+        self.date_time.push(0);
+        self.extra.end_row();
+    }
+}
+
+impl Columns {
+    /// Empty columns with room for `rows` rows, string buffers sized after `hint`.
+    pub fn with_capacity(rows: usize, hint: &SizeHint) -> Self {
+        let int = || Vec::with_capacity(rows);
+        let text = |column: usize| Utf8Column::with_capacity(rows, hint.bytes_for(column, rows));
+        Self {
+            event_type: Vec::with_capacity(rows),
+            person: PersonColumns {
+                id: int(),
+                name: text(0),
+                email_address: text(1),
+                credit_card: text(2),
+                city: text(3),
+                state: text(4),
+                date_time: int(),
+                extra: text(5),
+            },
+            auction: AuctionColumns {
+                id: int(),
+                item_name: text(6),
+                description: text(7),
+                initial_bid: int(),
+                reserve: int(),
+                date_time: int(),
+                expires: int(),
+                seller: int(),
+                category: int(),
+                extra: text(8),
+            },
+            bid: BidColumns {
+                auction: int(),
+                bidder: int(),
+                price: int(),
+                channel: text(9),
+                url: text(10),
+                date_time: int(),
+                extra: text(11),
+            },
+        }
+    }
+
+    /// The string value sizes of this batch, to size the next one.
+    pub fn size_hint(&self) -> SizeHint {
+        let lengths = [
+            self.person.name.values.len(),
+            self.person.email_address.values.len(),
+            self.person.credit_card.values.len(),
+            self.person.city.values.len(),
+            self.person.state.values.len(),
+            self.person.extra.values.len(),
+            self.auction.item_name.values.len(),
+            self.auction.description.values.len(),
+            self.auction.extra.values.len(),
+            self.bid.channel.values.len(),
+            self.bid.url.values.len(),
+            self.bid.extra.values.len(),
+        ];
+        SizeHint {
+            rows: self.event_type.len(),
+            bytes: lengths,
+        }
+    }
+
+    /// Bytes of generated data: all string bytes plus 8 per number/timestamp and 4 for the
+    /// event type (for the source's byte counter).
+    pub fn payload_bytes(&self) -> u64 {
+        let hint = self.size_hint();
+        let text: usize = hint.bytes.iter().sum();
+        let numbers: usize = self
+            .event_type
+            .iter()
+            .map(|kind| match kind {
+                0 => 4 + 2 * 8,
+                1 => 4 + 7 * 8,
+                _ => 4 + 4 * 8,
+            })
+            .sum();
+        (text + numbers) as u64
+    }
+
+    /// Generate event number `n` (`n <= i64::MAX`) and append it as one row.
+    pub fn push_event(&mut self, config: &NexmarkConfig, n: u64) {
+        let event_id = n as i64;
+        let timestamp = config.timestamp_ms(n);
+        let mut random = JavaRandom::new(event_id);
+        match config.event_kind(n) {
+            EventKind::Person => {
+                self.event_type.push(EventKind::Person as i32);
+                self.push_person(config, event_id, timestamp, &mut random);
+                self.auction.push_null();
+                self.bid.push_null();
+            }
+            EventKind::Auction => {
+                self.event_type.push(EventKind::Auction as i32);
+                self.person.push_null();
+                self.push_auction(config, n, timestamp, &mut random);
+                self.bid.push_null();
+            }
+            EventKind::Bid => {
+                self.event_type.push(EventKind::Bid as i32);
+                self.person.push_null();
+                self.auction.push_null();
+                self.push_bid(config, event_id, timestamp, &mut random);
+            }
+        }
+    }
+
+    fn push_person(
+        &mut self,
+        config: &NexmarkConfig,
+        event_id: i64,
+        timestamp: i64,
+        random: &mut JavaRandom,
+    ) {
+        let person = &mut self.person;
+        person
+            .id
+            .push(last_base0_person_id(config, event_id) + FIRST_PERSON_ID);
+
+        let first_name = pick(&FIRST_NAMES, random);
+        let last_name = pick(&LAST_NAMES, random);
+        let name = &mut person.name;
+        name.values.extend_from_slice(first_name.as_bytes());
+        name.values.push(b' ');
+        name.values.extend_from_slice(last_name.as_bytes());
+        name.end_row();
+        let name_len = first_name.len() + 1 + last_name.len();
+
+        let email = &mut person.email_address;
+        let mut email_len = next_string(random, 7, b' ', &mut email.values);
+        email.values.push(b'@');
+        email_len += 1 + next_string(random, 5, b' ', &mut email.values);
+        email.values.extend_from_slice(b".com");
+        email.end_row();
+        email_len += 4;
+
+        let card = &mut person.credit_card;
+        for group in 0..4 {
+            if group > 0 {
+                card.values.push(b' ');
+            }
+            push_four_digits(random.next_int_bounded(10_000), &mut card.values);
+        }
+        card.end_row();
+        let card_len = 4 * 4 + 3;
+
+        let city = pick(&US_CITIES, random);
+        person.city.push(city.as_bytes());
+        let state = pick(&US_STATES, random);
+        person.state.push(state.as_bytes());
+
+        let current_size = 8 + name_len + email_len + card_len + city.len() + state.len();
+        next_extra(
+            random,
+            current_size,
+            config.avg_person_bytes,
+            &mut person.extra.values,
+        );
+        person.extra.end_row();
+        person.date_time.push(timestamp);
+    }
+
+    fn push_auction(
+        &mut self,
+        config: &NexmarkConfig,
+        n: u64,
+        timestamp: i64,
+        random: &mut JavaRandom,
+    ) {
+        let event_id = n as i64;
+        let auction = &mut self.auction;
+        auction
+            .id
+            .push(last_base0_auction_id(config, event_id) + FIRST_AUCTION_ID);
+
+        let seller = if random.next_int_bounded(config.hot_sellers_ratio) > 0 {
+            (last_base0_person_id(config, event_id) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
+        } else {
+            next_base0_person_id(config, event_id, random)
+        };
+        auction.seller.push(seller + FIRST_PERSON_ID);
+        auction
+            .category
+            .push(FIRST_CATEGORY_ID + i64::from(random.next_int_bounded(NUM_CATEGORIES)));
+
+        let initial_bid = next_price(random);
+        auction.initial_bid.push(initial_bid);
+        let length = next_auction_length_ms(config, n, timestamp, random);
+        auction.expires.push(timestamp.saturating_add(length));
+
+        let name_len = next_string(random, 20, b' ', &mut auction.item_name.values);
+        auction.item_name.end_row();
+        let description_len = next_string(random, 100, b' ', &mut auction.description.values);
+        auction.description.end_row();
+
+        auction
+            .reserve
+            .push(initial_bid.saturating_add(next_price(random)));
+        let current_size = 8 + name_len + description_len + 8 + 8 + 8 + 8 + 8;
+        next_extra(
+            random,
+            current_size,
+            config.avg_auction_bytes,
+            &mut auction.extra.values,
+        );
+        auction.extra.end_row();
+        auction.date_time.push(timestamp);
+    }
+
+    fn push_bid(
+        &mut self,
+        config: &NexmarkConfig,
+        event_id: i64,
+        timestamp: i64,
+        random: &mut JavaRandom,
+    ) {
+        let bid = &mut self.bid;
+        let auction = if random.next_int_bounded(config.hot_auction_ratio) > 0 {
+            (last_base0_auction_id(config, event_id) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
+        } else {
+            next_base0_auction_id(config, event_id, random)
+        };
+        bid.auction.push(auction + FIRST_AUCTION_ID);
+
+        let bidder = if random.next_int_bounded(config.hot_bidders_ratio) > 0 {
+            // The second person of the batch, so hot bidders and hot sellers differ.
+            (last_base0_person_id(config, event_id) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
+        } else {
+            next_base0_person_id(config, event_id, random)
+        };
+        bid.bidder.push(bidder + FIRST_PERSON_ID);
+        bid.price.push(next_price(random));
+
+        let channels = channel_table();
+        let channel = if random.next_int_bounded(HOT_CHANNELS_RATIO) > 0 {
+            channels
+                .hot
+                .get(random.next_int_bounded(HOT_CHANNELS.len() as i32) as usize)
+        } else {
+            channels
+                .ordinary
+                .get(random.next_int_bounded(CHANNELS_NUMBER) as usize)
+        };
+        let (name, url) = channel.map_or((&b""[..], &b""[..]), |c| (&c.name[..], &c.url[..]));
+        bid.channel.push(name);
+        bid.url.push(url);
+
+        next_extra(
+            random,
+            8 + 8 + 8 + 8,
+            config.avg_bid_bytes,
+            &mut bid.extra.values,
+        );
+        bid.extra.end_row();
+        bid.date_time.push(timestamp);
+    }
+}
+
+/// The last person id (base 0) generated at or before event `event_id`: the current one when
+/// the event is a person. -1 before the first person.
+#[inline]
+pub(crate) fn last_base0_person_id(config: &NexmarkConfig, event_id: i64) -> i64 {
+    let total = config.total_proportion() as i64;
+    let person = config.person_proportion as i64;
+    let epoch = event_id / total;
+    let mut offset = event_id % total;
+    if offset >= person {
+        // An auction or bid: the last person of this epoch.
+        offset = person - 1;
+    }
+    epoch * person + offset
+}
+
+/// The last auction id (base 0) generated at or before event `event_id`: the current one when
+/// the event is an auction. -1 before the first auction.
+#[inline]
+pub(crate) fn last_base0_auction_id(config: &NexmarkConfig, event_id: i64) -> i64 {
+    let total = config.total_proportion() as i64;
+    let person = config.person_proportion as i64;
+    let auction = config.auction_proportion as i64;
+    let mut epoch = event_id / total;
+    let mut offset = event_id % total;
+    if offset < person {
+        // A person: the last auction of the previous epoch.
+        epoch -= 1;
+        offset = auction - 1;
+    } else if offset >= person + auction {
+        // A bid: the last auction of this epoch.
+        offset = auction - 1;
+    } else {
+        offset -= person;
+    }
+    epoch * auction + offset
+}
+
+/// A random person among the last `num-active-people`, up to `PERSON_ID_LEAD` ahead.
+#[inline]
+fn next_base0_person_id(config: &NexmarkConfig, event_id: i64, random: &mut JavaRandom) -> i64 {
+    let num_people = last_base0_person_id(config, event_id) + 1;
+    let active_people = num_people.min(config.num_active_people);
+    let n = random.next_long_below(active_people + PERSON_ID_LEAD);
+    num_people - active_people + n
+}
+
+/// A random auction among the last `num-in-flight-auctions`, up to `AUCTION_ID_LEAD` ahead.
+#[inline]
+fn next_base0_auction_id(config: &NexmarkConfig, event_id: i64, random: &mut JavaRandom) -> i64 {
+    let max_auction = last_base0_auction_id(config, event_id);
+    let min_auction = (max_auction - config.num_in_flight_auctions).max(0);
+    min_auction + random.next_long_below(max_auction - min_auction + 1 + AUCTION_ID_LEAD)
+}
+
+/// Auction length: uniform in `[1, 2 * horizon]` where the horizon is the time until
+/// `num-in-flight-auctions` more auctions have been generated.
+fn next_auction_length_ms(
+    config: &NexmarkConfig,
+    n: u64,
+    timestamp: i64,
+    random: &mut JavaRandom,
+) -> i64 {
+    let events_for_auctions = (config.num_in_flight_auctions as u64)
+        .saturating_mul(config.total_proportion())
+        .checked_div(config.auction_proportion)
+        .unwrap_or(0);
+    let future_auction = config.timestamp_ms(n.saturating_add(events_for_auctions));
+    let horizon = future_auction.saturating_sub(timestamp);
+    1 + random.next_long_below(horizon.saturating_mul(2).max(1))
+}
+
+/// A price in cents, log-uniform between 1 and 10^6 dollars.
+#[inline]
+fn next_price(random: &mut JavaRandom) -> i64 {
+    (10f64.powf(random.next_double() * 6.0) * 100.0).round() as i64
+}
+
+#[inline]
+fn pick(list: &[&'static str], random: &mut JavaRandom) -> &'static str {
+    let index = random.next_int_bounded(list.len() as i32) as usize;
+    list.get(index).copied().unwrap_or("")
+}
+
+/// `%04d` of `value` in `[0, 10000)`.
+#[inline]
+fn push_four_digits(value: i32, out: &mut Vec<u8>) {
+    let value = value.clamp(0, 9999) as u16;
+    out.extend_from_slice(&[
+        b'0' + (value / 1000) as u8,
+        b'0' + (value / 100 % 10) as u8,
+        b'0' + (value / 10 % 10) as u8,
+        b'0' + (value % 10) as u8,
+    ]);
+}
+
+/// The reference's `nextString(random, maxLength)`: 3 to `max_length - 1` characters, each a
+/// `space` with probability 1/13 else a lower-case letter, then trimmed of spaces. Appends to
+/// `out` and returns the length appended. `max_length` is at most 100.
+#[inline]
+fn next_string(random: &mut JavaRandom, max_length: i32, space: u8, out: &mut Vec<u8>) -> usize {
+    let length = (MIN_STRING_LENGTH + random.next_int_bounded(max_length - MIN_STRING_LENGTH))
+        .clamp(0, 128) as usize;
+    let mut buffer = [0_u8; 128];
+    for byte in buffer.iter_mut().take(length) {
+        *byte = if random.next_int_bounded(13) == 0 {
+            space
+        } else {
+            b'a' + random.next_int_bounded(26) as u8
+        };
+    }
+    let text = buffer.get(..length).unwrap_or(&[]);
+    let trimmed = text.trim_ascii();
+    out.extend_from_slice(trimmed);
+    trimmed.len()
+}
+
+/// The reference's `nextExactString`: `length` characters, six per `nextInt()`. As in the
+/// reference (Java's `%` keeps the sign), characters range over ASCII `H`..=`z`.
+#[inline]
+fn next_exact_string(random: &mut JavaRandom, length: usize, out: &mut Vec<u8>) {
+    out.reserve(length);
+    let mut remaining = length;
+    while remaining > 0 {
+        let mut rnd = random.next_int();
+        let chunk = remaining.min(6);
+        for _ in 0..chunk {
+            out.push((i32::from(b'a') + rnd % 26) as u8);
+            rnd /= 26;
+        }
+        remaining -= chunk;
+    }
+}
+
+/// The reference's `nextExtra`: padding so that `current_size` plus its length averages
+/// `desired_average_size` (uniform within ±20% of the missing bytes).
+#[inline]
+fn next_extra(
+    random: &mut JavaRandom,
+    current_size: usize,
+    desired_average_size: i32,
+    out: &mut Vec<u8>,
+) {
+    let current_size = i32::try_from(current_size).unwrap_or(i32::MAX);
+    if current_size > desired_average_size {
+        return;
+    }
+    let missing = desired_average_size - current_size;
+    let delta = (f64::from(missing) * 0.2).round() as i32;
+    let min_size = missing - delta;
+    let size = if delta == 0 {
+        min_size
+    } else {
+        min_size + random.next_int_bounded(2 * delta)
+    };
+    next_exact_string(random, usize::try_from(size).unwrap_or(0), out);
+}
+
+/// A channel name and its URL.
+#[derive(Debug)]
+struct Channel {
+    name: Box<[u8]>,
+    url: Box<[u8]>,
+}
+
+/// The 10,000 ordinary channels and the 4 hot ones, built once.
+#[derive(Debug)]
+struct ChannelTable {
+    ordinary: Vec<Channel>,
+    hot: Vec<Channel>,
+}
+
+fn channel_table() -> &'static ChannelTable {
+    static TABLE: OnceLock<ChannelTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let ordinary = (0..CHANNELS_NUMBER)
+            .map(|number| {
+                let mut random = JavaRandom::new(i64::from(number));
+                let mut url = base_url(&mut random);
+                if random.next_int_bounded(10) > 0 {
+                    // Java's Math.abs(Integer.reverse(n)), which keeps i32::MIN negative.
+                    let id = number.reverse_bits().wrapping_abs();
+                    url.extend_from_slice(format!("&channel_id={id}").as_bytes());
+                }
+                Channel {
+                    name: format!("channel-{number}").into_bytes().into(),
+                    url: url.into(),
+                }
+            })
+            .collect();
+        let hot = HOT_CHANNELS
+            .iter()
+            .zip(HOT_URL_SEED..)
+            .map(|(name, seed)| Channel {
+                name: name.as_bytes().into(),
+                url: base_url(&mut JavaRandom::new(seed)).into(),
+            })
+            .collect();
+        ChannelTable { ordinary, hot }
+    })
+}
+
+/// `https://www.nexmark.com/<a>/<b>/<c>/item.htm?query=1` with 3-4 character path parts.
+fn base_url(random: &mut JavaRandom) -> Vec<u8> {
+    let mut url = b"https://www.nexmark.com/".to_vec();
+    for _ in 0..3 {
+        next_string(random, 5, b'_', &mut url);
+        url.push(b'/');
+    }
+    url.extend_from_slice(b"item.htm?query=1");
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_strings_follow_java_remainders() {
+        let mut random = JavaRandom::new(7);
+        let mut out = Vec::new();
+        next_exact_string(&mut random, 40, &mut out);
+        assert_eq!(out.len(), 40);
+        assert!(out.iter().all(|b| (b'H'..=b'z').contains(b)));
+    }
+
+    #[test]
+    fn channel_urls_are_fixed() {
+        let table = channel_table();
+        assert_eq!(table.ordinary.len(), 10_000);
+        assert_eq!(table.hot.len(), 4);
+        assert_eq!(&table.ordinary[42].name[..], b"channel-42");
+        for channel in table.ordinary.iter().chain(&table.hot) {
+            assert!(channel.url.starts_with(b"https://www.nexmark.com/"));
+            assert!(std::str::from_utf8(&channel.url).is_ok());
+        }
+    }
+}
