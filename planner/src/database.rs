@@ -19,6 +19,7 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::Expr;
+use sluice_runtime::connectors::SourceCounters;
 use sluice_runtime::operators::window_aggregate::nanos_per_unit;
 use sluice_runtime::{ChangeBatch, Dataflow};
 use tokio::sync::RwLock;
@@ -68,6 +69,8 @@ pub(crate) struct Entry {
     /// Tasks that feed this entry (sources of a job or view) or drain it (a sink); aborted
     /// when the entry is dropped.
     pub tasks: Vec<AbortHandle>,
+    /// Counters of the sources feeding this continuous query, by table.
+    pub source_counters: Vec<(String, Arc<SourceCounters>)>,
 }
 
 impl Drop for Entry {
@@ -150,6 +153,7 @@ impl Database {
             .set_str("datafusion.execution.time_zone", "+00:00");
         let context = SessionContext::new_with_config(config);
         crate::streaming::windows::register(&context);
+        crate::streaming::functions::register(&context);
         // System catalogs: pg_catalog, information_schema and the catalog functions read
         // this database's catalog (see `system_catalog`).
         Arc::new_cyclic(|database| {
@@ -254,6 +258,7 @@ impl Catalog {
                 connector: None,
                 sink: None,
                 tasks: Vec::new(),
+                source_counters: Vec::new(),
             },
         );
     }
@@ -273,6 +278,7 @@ impl Catalog {
                 connector: None,
                 sink: None,
                 tasks: Vec::new(),
+                source_counters: Vec::new(),
             },
         );
     }
@@ -305,6 +311,7 @@ impl Catalog {
                 connector: None,
                 sink: None,
                 tasks: Vec::new(),
+                source_counters: Vec::new(),
             },
         );
     }
@@ -428,7 +435,12 @@ impl Catalog {
     }
 
     /// Deliver a watermark of `relation` to the dataflow of `name` only.
-    fn advance_reader_watermark(&mut self, name: &str, relation: &str, watermark: i64) -> Result<()> {
+    fn advance_reader_watermark(
+        &mut self,
+        name: &str,
+        relation: &str,
+        watermark: i64,
+    ) -> Result<()> {
         let Some(EntryKind::MaterializedView {
             dataflow,
             failure: None,

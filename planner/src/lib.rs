@@ -12,6 +12,7 @@ pub mod incremental;
 pub mod relation;
 pub mod session;
 pub mod streaming;
+mod struct_fields;
 /// pg_catalog and information_schema for PostgreSQL clients.
 mod system_catalog;
 

@@ -157,6 +157,11 @@ impl Session {
             return Ok(());
         }
         if let Some(function) = crate::flink::parse_create_function(text)? {
+            let builtin = crate::streaming::functions::builtin_for_class(&function.class_name);
+            if builtin == Some(function.name.as_str()) {
+                results.push(command("CREATE FUNCTION"));
+                return Ok(());
+            }
             return Err(PlanError::Unsupported(format!(
                 "user-defined function {} ({}): Sluice runs SQL built-ins only",
                 function.name, function.class_name
@@ -353,6 +358,22 @@ impl Session {
         let catalog = self.database.catalog.read().await;
         let references = referenced_relations(&self.database, &statement, sql)?;
         catalog.check_readable(&references)?;
+        if references
+            .iter()
+            .any(|r| r == crate::streaming::status::QUERIES)
+            && !catalog
+                .entries
+                .contains_key(crate::streaming::status::QUERIES)
+        {
+            // A fresh snapshot of the running queries for this statement.
+            let table = crate::streaming::status::queries_table(&catalog)?;
+            let _ = self
+                .database
+                .context
+                .deregister_table(crate::streaming::status::QUERIES);
+            self.database
+                .register(crate::streaming::status::QUERIES, Arc::new(table))?;
+        }
         let mut plan = self.plan(statement, sql).await?;
         if let Some(parameters) = parameters {
             plan = plan
@@ -405,7 +426,10 @@ impl Session {
         };
         let name = dml.table_name.table().to_string();
         if matches!(dml.op, WriteOp::Insert(_))
-            && catalog.entries.get(&name).is_some_and(|e| e.connector.is_some())
+            && catalog
+                .entries
+                .get(&name)
+                .is_some_and(|e| e.connector.is_some())
         {
             return self.create_job(&mut catalog, &name, &dml.input, sql);
         }
@@ -996,6 +1020,7 @@ fn rewrite_row_types(statement: DFStatement) -> DFStatement {
     let DFStatement::Statement(mut inner) = statement else {
         return statement;
     };
+    crate::struct_fields::alias_struct_fields(inner.as_mut());
     if let SqlStatement::CreateTable(create) = inner.as_mut() {
         for column in &mut create.columns {
             if let Some(struct_type) = row_to_struct(&column.data_type) {

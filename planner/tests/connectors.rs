@@ -34,7 +34,9 @@ async fn query(session: &mut Session, sql: &str) -> Result<String, String> {
 }
 
 async fn run(session: &mut Session, sql: &str) -> String {
-    query(session, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    query(session, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Poll `sql` until it returns `expected` (the sources run in the background).
@@ -67,7 +69,9 @@ async fn file_source_windows_equal_the_batch_query() {
             second % 60
         ));
     }
-    lines.push_str("{\"bidder\": \"not a number\", \"price\": 1, \"ts\": \"2024-01-01 00:00:00\"}\n");
+    lines.push_str(
+        "{\"bidder\": \"not a number\", \"price\": 1, \"ts\": \"2024-01-01 00:00:00\"}\n",
+    );
     lines.push_str("this is not json\n");
     std::fs::write(dir.join("bids.json"), lines).unwrap();
     let database = Database::new();
@@ -168,8 +172,11 @@ async fn unknown_connectors_and_options_are_named() {
         "CREATE TABLE g (x INT) WITH ('connector' = 'datagen', 'number-of-rows' = '10', 'colour' = 'blue');",
     )
     .await;
-    let error = query(&mut session, "CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM g")
-        .await
-        .unwrap_err();
+    let error = query(
+        &mut session,
+        "CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM g",
+    )
+    .await
+    .unwrap_err();
     assert!(error.contains("colour"), "{error}");
 }

@@ -47,7 +47,11 @@ async fn tumbling_windows_emit_when_the_watermark_passes() {
     .await;
     assert!(explain[0].contains("WindowAggregate"), "{}", explain[0]);
     // Watermark 00:00:11 closes [0, 10).
-    run(&mut session, "INSERT INTO bids VALUES ('2024-01-01 00:00:12', 4)").await;
+    run(
+        &mut session,
+        "INSERT INTO bids VALUES ('2024-01-01 00:00:12', 4)",
+    )
+    .await;
     let out = run(&mut session, "SELECT * FROM totals").await;
     assert!(
         out[0].contains("| 2024-01-01T00:00:00 | 2024-01-01T00:00:10 | 3     | 2 |"),
@@ -56,7 +60,11 @@ async fn tumbling_windows_emit_when_the_watermark_passes() {
     );
     assert!(!out[0].contains("00:00:20"), "{}", out[0]);
     // A late row for the closed window is dropped; the result is final.
-    run(&mut session, "INSERT INTO bids VALUES ('2024-01-01 00:00:05', 100)").await;
+    run(
+        &mut session,
+        "INSERT INTO bids VALUES ('2024-01-01 00:00:05', 100)",
+    )
+    .await;
     let out = run(&mut session, "SELECT * FROM totals").await;
     assert!(out[0].contains("| 3     | 2 |"), "{}", out[0]);
     assert!(!out[0].contains("103"), "{}", out[0]);
@@ -74,7 +82,15 @@ async fn tumbling_windows_emit_when_the_watermark_passes() {
     let out = run(&mut session, "SELECT * FROM hops ORDER BY window_start").await;
     // A view created over a stored table starts from all of its rows (the late one too),
     // then the current watermark; the watermark 00:00:29 closes every window ending by then.
-    assert!(out[0].contains("| 2024-01-01T00:00:05 | 2024-01-01T00:00:15 | 106   |"), "{}", out[0]);
-    assert!(out[0].contains("| 2024-01-01T00:00:10 | 2024-01-01T00:00:20 | 4     |"), "{}", out[0]);
+    assert!(
+        out[0].contains("| 2024-01-01T00:00:05 | 2024-01-01T00:00:15 | 106   |"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[0].contains("| 2024-01-01T00:00:10 | 2024-01-01T00:00:20 | 4     |"),
+        "{}",
+        out[0]
+    );
     assert!(!out[0].contains("00:00:25 |"), "{}", out[0]);
 }

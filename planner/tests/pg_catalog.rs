@@ -10,7 +10,6 @@
 //!   PostgreSQL 15 is started in a temp dir as the oracle (skipped when its binaries are
 //!   missing, unless CI=true).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -293,5 +292,255 @@ async fn every_captured_client_query_runs() {
         failures.len(),
         failures.join("\n\n")
     );
-    let _ = BTreeMap::<(), ()>::new();
+}
+
+/// A PostgreSQL 15 in a temp dir on a free port (as `sql-tests` starts one), stopped and
+/// removed on drop. `None` (with a message) when the server binaries are missing, unless
+/// CI=true, where that fails.
+struct Oracle {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `program` run as the `postgres` OS user when we are root (PostgreSQL refuses root).
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn postgres_binaries() -> Option<PathBuf> {
+    let has = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Some(PathBuf::from(dir)).filter(|d| has(d));
+    }
+    let debian = PathBuf::from("/usr/lib/postgresql/15/bin");
+    if has(&debian) {
+        return Some(debian);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).find(|d| has(d))
+}
+
+impl Oracle {
+    fn start() -> Option<Oracle> {
+        let Some(bin) = postgres_binaries() else {
+            assert!(!in_ci(), "PostgreSQL 15 (initdb, pg_ctl) is required under CI");
+            eprintln!("skipped: PostgreSQL server binaries (initdb, pg_ctl) not found");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let dir = std::env::temp_dir().join(format!("sluice-pg-catalog-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown of {dir:?} failed");
+        }
+        let data = dir.join("data");
+        let output = as_postgres(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "sluice", "--auth=trust", "-E", "UTF8", "--locale=C"])
+            .output()
+            .expect("initdb runs");
+        assert!(output.status.success(), "initdb: {}", String::from_utf8_lossy(&output.stderr));
+        let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {}", dir.display());
+        let output = as_postgres(&bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(dir.join("log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl runs");
+        assert!(output.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&output.stderr));
+        let oracle = Oracle { dir, bin, port };
+        oracle.run("postgres", "CREATE DATABASE sluice");
+        Some(oracle)
+    }
+
+    /// Run SQL with psql; rows of `\x1f`-separated fields (NULL is empty, booleans t/f).
+    fn run(&self, database: &str, sql: &str) -> Vec<Vec<String>> {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sluice", "-d", database])
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-F", "\u{1f}", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "PostgreSQL failed on {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| line.split('\u{1f}').map(str::to_string).collect())
+            .collect()
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Catalog queries whose rows must equal PostgreSQL's for the objects of [`SETUP`]
+/// (no relation OIDs: those differ by design).
+const ORACLE_QUERIES: &[&str] = &[
+    "SELECT c.relname, c.relkind, c.relnatts, c.relhasindex, c.relpersistence, c.relhasrules,
+            c.relreplident, am.amname, c.relispopulated, c.relchecks, c.relhassubclass
+     FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam
+     WHERE c.relnamespace = 2200 ORDER BY c.relname",
+    "SELECT c.relname, a.attname, a.attnum, a.atttypid, a.atttypmod,
+            format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, a.attlen,
+            a.attbyval, a.attalign, a.attstorage, a.attndims, a.attcollation, a.attisdropped,
+            a.attidentity, a.attgenerated, a.attislocal, a.attinhcount
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relnamespace = 2200 AND a.attnum > 0 ORDER BY c.relname, a.attnum",
+    "SELECT c.relname, d.adnum, pg_get_expr(d.adbin, d.adrelid)
+     FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid ORDER BY 1, 2",
+    "SELECT t.relname, i.relname, x.indnatts, x.indnkeyatts, x.indisunique, x.indisprimary,
+            x.indisvalid, x.indisclustered, x.indimmediate, array_to_string(x.indkey, ' '),
+            array_to_string(x.indclass, ' '), array_to_string(x.indcollation, ' '),
+            pg_get_indexdef(x.indexrelid), pg_get_indexdef(x.indexrelid, 1, true)
+     FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+     WHERE t.relnamespace = 2200",
+    "SELECT con.conname, con.contype, con.condeferrable, con.condeferred, con.convalidated,
+            array_to_string(con.conkey, ','), c.relname, i.relname, pg_get_constraintdef(con.oid),
+            con.connamespace
+     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+     JOIN pg_class i ON i.oid = con.conindid WHERE con.connamespace = 2200",
+    "SELECT r.rulename, c.relname, r.ev_type, r.is_instead
+     FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = 2200
+     ORDER BY c.relname",
+    "SELECT schemaname, tablename, hasindexes FROM pg_tables WHERE schemaname = 'public'",
+    "SELECT schemaname, viewname FROM pg_views WHERE schemaname = 'public'",
+    "SELECT schemaname, matviewname, ispopulated FROM pg_matviews",
+    "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    "SELECT table_name, column_name, ordinal_position, column_default, is_nullable, data_type,
+            character_maximum_length, numeric_precision, numeric_precision_radix, numeric_scale,
+            datetime_precision, udt_schema, udt_name, is_identity, is_generated, dtd_identifier
+     FROM information_schema.columns WHERE table_schema = 'public'
+     ORDER BY table_name, ordinal_position",
+    "SELECT table_catalog, table_schema, table_name, table_type
+     FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    "SELECT constraint_type, table_name, is_deferrable, initially_deferred
+     FROM information_schema.table_constraints WHERE table_schema = 'public'
+     ORDER BY constraint_type, constraint_name",
+    "SELECT constraint_name, table_name, column_name, ordinal_position
+     FROM information_schema.key_column_usage WHERE table_schema = 'public'",
+    "SELECT catalog_name, schema_name FROM information_schema.schemata ORDER BY schema_name",
+    "SELECT nspname FROM pg_namespace ORDER BY nspname",
+    "SELECT datname, pg_encoding_to_char(encoding), datcollate, datctype
+     FROM pg_database WHERE datname = current_database()",
+    "SELECT format_type(o, m), format_type(o, NULL)
+     FROM (VALUES (23, -1), (1043, 24), (1042, -1), (1042, 14), (1700, 655366), (1700, -1),
+                  (1114, 3), (1184, -1), (1083, 6), (1266, 2), (1186, -1), (1186, 2147418115),
+                  (1186, 470351871), (1009, -1), (1015, 24), (18, -1), (19, -1), (2205, -1),
+                  (17, -1), (700, -1), (701, -1), (16, -1), (1082, -1), (2950, -1), (999999, -1))
+          AS v(o, m)
+     ORDER BY o, m",
+    "SELECT 't'::regclass::text, 'pg_catalog.pg_class'::regclass::text,
+            'pg_class'::regclass = 1259, 'int4'::regtype::text, to_regclass('nope'),
+            pg_table_is_visible('t'::regclass), current_schema(),
+            array_to_string(current_schemas(true), ','), pg_get_userbyid(10)",
+];
+
+/// PostgreSQL's `pg_type` rows for every type Sluice lists.
+const TYPE_COLUMNS: &str = "oid, typname, typnamespace, typlen, typbyval, typtype, typcategory,
+    typispreferred, typisdefined, typdelim, typrelid, typsubscript, typelem, typarray, typinput,
+    typoutput, typreceive, typsend, typmodin, typmodout, typanalyze, typalign, typstorage,
+    typnotnull, typbasetype, typtypmod, typndims, typcollation";
+
+/// The rows only PostgreSQL returned and those only Sluice returned, in order.
+fn row_differences(expected: &[Vec<String>], actual: &[Vec<String>]) -> String {
+    let only = |a: &[Vec<String>], b: &[Vec<String>]| -> Vec<String> {
+        a.iter()
+            .enumerate()
+            .filter(|(i, row)| b.get(*i) != Some(row))
+            .map(|(i, row)| format!("  row {i}: {}", row.join(" | ")))
+            .collect()
+    };
+    format!(
+        "PostgreSQL ({} rows):\n{}\nSluice ({} rows):\n{}",
+        expected.len(),
+        only(expected, actual).join("\n"),
+        actual.len(),
+        only(actual, expected).join("\n")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_rows_match_postgresql() {
+    let Some(oracle) = tokio::task::spawn_blocking(Oracle::start)
+        .await
+        .expect("oracle start")
+    else {
+        return;
+    };
+    oracle.run("sluice", SETUP);
+    let (_database, mut session) = setup().await;
+    let mut differences = vec![];
+    for sql in ORACLE_QUERIES {
+        let expected = oracle.run("sluice", sql);
+        let actual = rows(&mut session, sql).await;
+        if expected != actual {
+            differences.push(format!("--- {sql}\n{}", row_differences(&expected, &actual)));
+        }
+    }
+    let sluice_types = rows(
+        &mut session,
+        &format!("SELECT {TYPE_COLUMNS} FROM pg_type ORDER BY oid"),
+    )
+    .await;
+    let oids: Vec<&str> = sluice_types.iter().map(|row| row[0].as_str()).collect();
+    assert!(oids.len() > 80, "only {} types", oids.len());
+    let postgres_types = oracle.run(
+        "sluice",
+        &format!(
+            "SELECT {TYPE_COLUMNS} FROM pg_type WHERE oid IN ({}) ORDER BY oid",
+            oids.join(", ")
+        ),
+    );
+    if postgres_types != sluice_types {
+        differences.push(format!(
+            "--- pg_type\n{}",
+            row_differences(&postgres_types, &sluice_types)
+        ));
+    }
+    assert!(
+        differences.is_empty(),
+        "{} catalog queries differ from PostgreSQL:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
 }

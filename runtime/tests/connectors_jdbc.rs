@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, ListArray,
-    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, ListArray, RecordBatch,
+    StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{
     DataType, Field, Fields, Int32Type, IntervalMonthDayNano, IntervalUnit, Schema, TimeUnit,
@@ -104,10 +104,8 @@ impl TempPostgres {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-jdbc-{}-{test}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-jdbc-{}-{test}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut cluster = TempPostgres { bin, dir, port: 0 };
         if is_root() {
@@ -224,7 +222,12 @@ fn order_schema() -> Arc<Schema> {
     ]))
 }
 
-fn spec(cluster: &TempPostgres, table: &str, primary_key: Vec<usize>, extra: &[(&str, &str)]) -> SinkSpec {
+fn spec(
+    cluster: &TempPostgres,
+    table: &str,
+    primary_key: Vec<usize>,
+    extra: &[(&str, &str)],
+) -> SinkSpec {
     let url = cluster.url();
     let mut pairs = vec![
         ("connector", "jdbc"),
@@ -288,13 +291,22 @@ async fn upserts_updates_and_deletes_reach_the_table() {
 
     // Across flushes and batches: re-insert 2, delete then re-insert 3 (the last change
     // wins), update 1 and delete it in a later batch.
-    sink.write(&changes(&[(2, Some("pear"), Some(9), 1), (3, Some("fig"), None, -1)]))
+    sink.write(&changes(&[
+        (2, Some("pear"), Some(9), 1),
+        (3, Some("fig"), None, -1),
+    ]))
+    .await
+    .unwrap();
+    sink.write(&changes(&[
+        (3, Some("fig"), Some(2), 1),
+        (1, Some("apple"), Some(5), -1),
+        (1, Some("kiwi"), Some(1), 1),
+    ]))
+    .await
+    .unwrap();
+    sink.write(&changes(&[(1, Some("kiwi"), Some(1), -1)]))
         .await
         .unwrap();
-    sink.write(&changes(&[(3, Some("fig"), Some(2), 1), (1, Some("apple"), Some(5), -1), (1, Some("kiwi"), Some(1), 1)]))
-        .await
-        .unwrap();
-    sink.write(&changes(&[(1, Some("kiwi"), Some(1), -1)])).await.unwrap();
     sink.flush().await.unwrap();
     assert_eq!(
         rows(&admin, "SELECT id, item, qty FROM orders ORDER BY id").await,
@@ -320,12 +332,20 @@ async fn upserts_updates_and_deletes_reach_the_table() {
         .await
         .unwrap();
     lines
-        .write(&changes(&[(1, Some("b"), Some(2), -1), (2, Some("a"), Some(3), -1), (2, Some("a"), Some(4), 1)]))
+        .write(&changes(&[
+            (1, Some("b"), Some(2), -1),
+            (2, Some("a"), Some(3), -1),
+            (2, Some("a"), Some(4), 1),
+        ]))
         .await
         .unwrap();
     lines.flush().await.unwrap();
     assert_eq!(
-        rows(&admin, "SELECT id, item, qty FROM shop.lines ORDER BY id, item").await,
+        rows(
+            &admin,
+            "SELECT id, item, qty FROM shop.lines ORDER BY id, item"
+        )
+        .await,
         vec!["1|a|1", "2|a|4"]
     );
 }
@@ -343,11 +363,15 @@ async fn buffers_and_writes_many_rows_per_flush() {
         &cluster,
         "big",
         vec![0],
-        &[("sink.buffer-flush.max-rows", "0"), ("sink.buffer-flush.interval", "0")],
+        &[
+            ("sink.buffer-flush.max-rows", "0"),
+            ("sink.buffer-flush.interval", "0"),
+        ],
     ))
     .unwrap();
-    let many: Vec<(i64, Option<&str>, Option<i32>, i64)> =
-        (0..2500).map(|i| (i, Some("x"), Some(i as i32), 1)).collect();
+    let many: Vec<(i64, Option<&str>, Option<i32>, i64)> = (0..2500)
+        .map(|i| (i, Some("x"), Some(i as i32), 1))
+        .collect();
     sink.write(&changes(&many)).await.unwrap();
     assert_eq!(sink.pending_changes(), 2500);
     assert_eq!(rows(&admin, "SELECT count(*) FROM big").await, vec!["0"]);
@@ -364,7 +388,10 @@ async fn buffers_and_writes_many_rows_per_flush() {
         &cluster,
         "big",
         vec![0],
-        &[("sink.buffer-flush.max-rows", "100"), ("sink.buffer-flush.interval", "1 h")],
+        &[
+            ("sink.buffer-flush.max-rows", "100"),
+            ("sink.buffer-flush.interval", "1 h"),
+        ],
     ))
     .unwrap();
     let first: Vec<_> = (0..60).map(|i| (i, Some("y"), None, 1)).collect();
@@ -380,12 +407,19 @@ async fn buffers_and_writes_many_rows_per_flush() {
         &cluster,
         "big",
         vec![0],
-        &[("sink.buffer-flush.max-rows", "1000"), ("sink.buffer-flush.interval", "50 ms")],
+        &[
+            ("sink.buffer-flush.max-rows", "1000"),
+            ("sink.buffer-flush.interval", "50 ms"),
+        ],
     ))
     .unwrap();
-    sink.write(&changes(&[(1, Some("z"), None, 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("z"), None, 1)]))
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(80)).await;
-    sink.write(&changes(&[(2, Some("z"), None, 1)])).await.unwrap();
+    sink.write(&changes(&[(2, Some("z"), None, 1)]))
+        .await
+        .unwrap();
     assert_eq!(rows(&admin, "SELECT count(*) FROM big").await, vec!["2"]);
 }
 
@@ -419,7 +453,9 @@ async fn reports_missing_tables_columns_and_keys() {
     let cluster = postgres_or_skip!("reports_missing_tables_columns_and_keys");
     let admin = cluster.client().await;
     let mut sink = create_sink(spec(&cluster, "nowhere", vec![0], &[])).unwrap();
-    sink.write(&changes(&[(1, Some("a"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("a"), Some(1), 1)]))
+        .await
+        .unwrap();
     let error = sink.flush().await.unwrap_err().to_string();
     assert!(error.contains("'nowhere' does not exist"), "{error}");
 
@@ -428,7 +464,9 @@ async fn reports_missing_tables_columns_and_keys() {
         .await
         .unwrap();
     let mut sink = create_sink(spec(&cluster, "narrow", vec![0], &[])).unwrap();
-    sink.write(&changes(&[(1, Some("a"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("a"), Some(1), 1)]))
+        .await
+        .unwrap();
     let error = sink.flush().await.unwrap_err().to_string();
     assert!(error.contains("no column 'qty'"), "{error}");
 
@@ -438,7 +476,9 @@ async fn reports_missing_tables_columns_and_keys() {
         .await
         .unwrap();
     let mut sink = create_sink(spec(&cluster, "nokey", vec![0], &[])).unwrap();
-    sink.write(&changes(&[(1, Some("a"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("a"), Some(1), 1)]))
+        .await
+        .unwrap();
     let error = sink.flush().await.unwrap_err().to_string();
     assert!(error.contains("ON CONFLICT"), "{error}");
 
@@ -448,7 +488,9 @@ async fn reports_missing_tables_columns_and_keys() {
         .await
         .unwrap();
     let mut sink = create_sink(spec(&cluster, "small", vec![0], &[])).unwrap();
-    sink.write(&changes(&[(1, Some("too long"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("too long"), Some(1), 1)]))
+        .await
+        .unwrap();
     let error = sink.flush().await.unwrap_err().to_string();
     assert!(error.contains("too long"), "{error}");
 
@@ -456,13 +498,18 @@ async fn reports_missing_tables_columns_and_keys() {
     let mut unreachable = spec(&cluster, "orders", vec![0], &[("sink.max-retries", "1")]);
     unreachable.options = options(&[
         ("connector", "jdbc"),
-        ("url", &format!("postgresql://127.0.0.1:{}/postgres", free_port())),
+        (
+            "url",
+            &format!("postgresql://127.0.0.1:{}/postgres", free_port()),
+        ),
         ("table-name", "orders"),
         ("username", "postgres"),
         ("sink.max-retries", "1"),
     ]);
     let mut sink = create_sink(unreachable).unwrap();
-    sink.write(&changes(&[(1, Some("a"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("a"), Some(1), 1)]))
+        .await
+        .unwrap();
     let error = sink.flush().await.unwrap_err().to_string();
     assert!(error.contains("gave up after 1 retries"), "{error}");
 
@@ -475,7 +522,10 @@ async fn reports_missing_tables_columns_and_keys() {
         ("username", "u"),
         ("lookup.cache", "none"),
     ]);
-    let error = create_sink(bogus).err().expect("unknown option").to_string();
+    let error = create_sink(bogus)
+        .err()
+        .expect("unknown option")
+        .to_string();
     assert!(error.contains("lookup.cache"), "{error}");
 }
 
@@ -488,7 +538,9 @@ async fn reconnects_after_losing_the_connection() {
         .await
         .unwrap();
     let mut sink = create_sink(spec(&cluster, "orders", vec![0], &[])).unwrap();
-    sink.write(&changes(&[(1, Some("a"), Some(1), 1)])).await.unwrap();
+    sink.write(&changes(&[(1, Some("a"), Some(1), 1)]))
+        .await
+        .unwrap();
     sink.flush().await.unwrap();
     let killed = rows(
         &admin,
@@ -496,7 +548,9 @@ async fn reconnects_after_losing_the_connection() {
     )
     .await;
     assert_eq!(killed, vec!["1"]);
-    sink.write(&changes(&[(2, Some("b"), Some(2), 1)])).await.unwrap();
+    sink.write(&changes(&[(2, Some("b"), Some(2), 1)]))
+        .await
+        .unwrap();
     sink.flush().await.unwrap();
     assert_eq!(
         rows(&admin, "SELECT id, item, qty FROM orders ORDER BY id").await,
@@ -607,7 +661,10 @@ async fn scalar_and_array_types_round_trip() {
         primary_key: vec![0],
         options: options(&[
             ("connector", "jdbc"),
-            ("url", &format!("{url}?user=postgres&ApplicationName=types-test")),
+            (
+                "url",
+                &format!("{url}?user=postgres&ApplicationName=types-test"),
+            ),
             ("table-name", "types"),
         ]),
     })

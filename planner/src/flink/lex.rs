@@ -479,8 +479,9 @@ pub fn render_identifier(folded: &str) -> String {
 
 /// Words written double-quoted when they name something, sorted. The union of
 /// - the sqlparser keywords that do not read back as the same plain identifier in every
-///   position (column, qualified column, alias, table, function, key, STRUCT field): a test
-///   checks every other sqlparser keyword against those positions;
+///   position (column, qualified column, alias, table, function, key, STRUCT field) with
+///   the PostgreSQL dialect and, for DDL, the generic one (which reads `STRUCT<..>`): a
+///   test checks every other sqlparser keyword against those positions;
 /// - PostgreSQL's reserved key words, so that the output is valid PostgreSQL too;
 /// - `date`, `time`, `timestamp`, `interval`, which start typed literals.
 pub(crate) const RESERVED: &[&str] = &[
@@ -545,12 +546,14 @@ pub(crate) const RESERVED: &[&str] = &[
     "freeze",
     "from",
     "full",
+    "fulltext",
     "global",
     "grant",
     "group",
     "having",
     "ilike",
     "in",
+    "index",
     "initially",
     "inner",
     "intersect",
@@ -559,6 +562,7 @@ pub(crate) const RESERVED: &[&str] = &[
     "is",
     "isnull",
     "join",
+    "key",
     "lateral",
     "leading",
     "left",
@@ -607,7 +611,9 @@ pub(crate) const RESERVED: &[&str] = &[
     "similar",
     "some",
     "sort",
+    "spatial",
     "start",
+    "struct",
     "substr",
     "substring",
     "symmetric",
@@ -638,6 +644,10 @@ pub(crate) const RESERVED: &[&str] = &[
     "with",
     "xor",
 ];
+
+fn is_word_char(ch: char) -> bool {
+    ch.is_alphanumeric() || ch == '_' || ch == '$'
+}
 
 /// A single-quoted SQL string literal for `value`.
 pub(crate) fn string_literal(value: &str) -> String {
@@ -702,23 +712,29 @@ impl Rendering {
     }
 
     /// The text of tokens `from..to` with overrides and the replacements inside the range.
+    /// Where rewritten text would run into a neighbouring word (`` AS`x` `` -> `ASx`), a
+    /// space is put between them.
     pub(crate) fn render(&self, lexed: &Lexed, from: usize, to: usize) -> String {
         let to = to.min(lexed.tokens.len());
         let mut out = String::new();
+        let mut previous_rewritten = false;
         let mut index = from;
         while index < to {
-            if let Some((end, text)) = self.replacements.get(&index) {
-                if *end <= to {
-                    out.push_str(text);
-                    index = *end;
-                    continue;
-                }
+            let (piece, next, rewritten) = match self.replacements.get(&index) {
+                Some((end, text)) if *end <= to => (text.as_str(), *end, true),
+                _ => match self.overrides.get(&index) {
+                    Some(text) => (text.as_str(), index + 1, true),
+                    None => (lexed.source(index, index + 1), index + 1, false),
+                },
+            };
+            let joins_words = out.chars().next_back().is_some_and(is_word_char)
+                && piece.chars().next().is_some_and(is_word_char);
+            if (rewritten || previous_rewritten) && joins_words {
+                out.push(' ');
             }
-            match self.overrides.get(&index) {
-                Some(text) => out.push_str(text),
-                None => out.push_str(lexed.source(index, index + 1)),
-            }
-            index += 1;
+            out.push_str(piece);
+            previous_rewritten = rewritten;
+            index = next;
         }
         out
     }
@@ -785,6 +801,11 @@ mod tests {
         assert_eq!(
             Rendering::with_backquotes(&lexed).render_all(&lexed),
             "SELECT datetime, \"my col\" FROM bid"
+        );
+        let lexed = Lexed::new("SELECT`Price`FROM`Bid`AS`b`").expect("lexes");
+        assert_eq!(
+            Rendering::with_backquotes(&lexed).render_all(&lexed),
+            "SELECT price FROM bid AS b"
         );
     }
 }

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::connectors::{create_sink, create_source, BadRow, SourceEvent};
+use sluice_runtime::connectors::{create_sink, create_source, BadRow, SourceCounters, SourceEvent};
 use sluice_runtime::ChangeBatch;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -32,8 +32,9 @@ pub(crate) fn spawn_source(
     table: Arc<ConnectorTable>,
     event_time: Option<Arc<EventTime>>,
     dead_letter: Option<String>,
-) -> Result<AbortHandle> {
+) -> Result<(AbortHandle, Arc<SourceCounters>)> {
     let mut source = create_source(table.source_spec(SOURCE_BATCH_SIZE))?;
+    let counters = source.counters();
     let task = tokio::spawn(async move {
         let mut watermark: Option<i64> = None;
         loop {
@@ -90,7 +91,7 @@ pub(crate) fn spawn_source(
             }
         }
     });
-    Ok(task.abort_handle())
+    Ok((task.abort_handle(), counters))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,8 +2,10 @@
 //! window table functions.
 
 pub mod connector_table;
+pub mod functions;
 pub mod jobs;
 pub mod statements;
+pub mod status;
 pub mod stream_provider;
 pub mod time;
 pub mod windows;

@@ -11,7 +11,9 @@ use datafusion::common::DFSchema;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_expr::{create_physical_expr, PhysicalExpr};
 use datafusion::sql::parser::Statement as DFStatement;
-use sluice_runtime::connectors::{BadRowPolicy, ConnectorOptions, MetadataColumn, SINK_CONNECTORS, SOURCE_CONNECTORS};
+use sluice_runtime::connectors::{
+    BadRowPolicy, ConnectorOptions, MetadataColumn, SINK_CONNECTORS, SOURCE_CONNECTORS,
+};
 use sluice_runtime::ChangeBatch;
 
 use super::connector_table::{source_schema, ColumnOrigin, ConnectorTable};
@@ -45,6 +47,15 @@ fn plan_expr(
     let expr = state
         .create_logical_expr(text, &df_schema)
         .map_err(|e| PlanError::from_datafusion(e, text))?;
+    // Type coercion (e.g. INT = BIGINT literal), as the analyzer does for queries.
+    let simplifier = datafusion::optimizer::simplify_expressions::ExprSimplifier::new(
+        datafusion::logical_expr::simplify::SimplifyContext::builder()
+            .with_config_options(state.config_options().clone())
+            .build(),
+    );
+    let expr = simplifier
+        .coerce(expr, &df_schema)
+        .map_err(|e| PlanError::from_datafusion(e, text))?;
     let physical = create_physical_expr(
         &expr,
         &df_schema,
@@ -60,13 +71,19 @@ fn plan_expr(
 
 impl Session {
     /// `CREATE TABLE` in Flink's dialect.
-    pub(crate) async fn create_flink_table(&self, table: FlinkCreateTable) -> Result<StatementResult> {
+    pub(crate) async fn create_flink_table(
+        &self,
+        table: FlinkCreateTable,
+    ) -> Result<StatementResult> {
         let name = table.name.clone();
         {
             let catalog = self.database.catalog.read().await;
             if catalog.entries.contains_key(&name) {
                 if table.if_not_exists {
-                    return Ok(StatementResult::Command { tag: "CREATE TABLE".into(), rows: None });
+                    return Ok(StatementResult::Command {
+                        tag: "CREATE TABLE".into(),
+                        rows: None,
+                    });
                 }
                 catalog.check_new_name(&name)?;
             }
@@ -85,7 +102,9 @@ impl Session {
             declared
                 .field_with_name(column)
                 .map(|f| f.clone())
-                .map_err(|_| PlanError::Internal(format!("column {column} missing from the physical schema")))
+                .map_err(|_| {
+                    PlanError::Internal(format!("column {column} missing from the physical schema"))
+                })
         };
         let mut physical = Vec::new();
         let mut metadata = Vec::new();
@@ -112,7 +131,10 @@ impl Session {
                 }
                 _ => {
                     let index = source.index_of(&column.name).map_err(|_| {
-                        PlanError::Internal(format!("column {} missing from the source schema", column.name))
+                        PlanError::Internal(format!(
+                            "column {} missing from the source schema",
+                            column.name
+                        ))
                     })?;
                     fields.push(source.field(index).clone());
                     origins.push(ColumnOrigin::Source(index));
@@ -122,11 +144,14 @@ impl Session {
         let mut primary_key = Vec::new();
         if let Some(key) = &table.primary_key {
             for column in &key.columns {
-                let index = fields.iter().position(|f| f.name() == column).ok_or_else(|| {
-                    PlanError::UndefinedColumn(format!(
-                        "primary key column \"{column}\" does not exist"
-                    ))
-                })?;
+                let index = fields
+                    .iter()
+                    .position(|f| f.name() == column)
+                    .ok_or_else(|| {
+                        PlanError::UndefinedColumn(format!(
+                            "primary key column \"{column}\" does not exist"
+                        ))
+                    })?;
                 fields[index] = fields[index].clone().with_nullable(false);
                 primary_key.push(index);
             }
@@ -140,7 +165,10 @@ impl Session {
                         watermark.column
                     ))
                 })?;
-                if !matches!(schema.field(column).data_type(), arrow::datatypes::DataType::Timestamp(_, _)) {
+                if !matches!(
+                    schema.field(column).data_type(),
+                    arrow::datatypes::DataType::Timestamp(_, _)
+                ) {
                     return Err(PlanError::DatatypeMismatch(format!(
                         "the watermark column \"{}\" must be a TIMESTAMP or TIMESTAMP_LTZ, found {}",
                         watermark.column,
@@ -168,7 +196,11 @@ impl Session {
             Some(name)
                 if !SOURCE_CONNECTORS.contains(&name) && !SINK_CONNECTORS.contains(&name) =>
             {
-                let mut known: Vec<&str> = SOURCE_CONNECTORS.iter().chain(SINK_CONNECTORS).copied().collect();
+                let mut known: Vec<&str> = SOURCE_CONNECTORS
+                    .iter()
+                    .chain(SINK_CONNECTORS)
+                    .copied()
+                    .collect();
                 known.sort();
                 known.dedup();
                 return Err(PlanError::Plan(format!(
@@ -213,7 +245,9 @@ impl Session {
                 self.database
                     .register(&name, Arc::new(StreamTableProvider::new(table.clone())))?;
             }
-            _ => self.database.register(&name, stored_provider(store.clone()))?,
+            _ => self
+                .database
+                .register(&name, stored_provider(store.clone()))?,
         }
         // The dead-letter table for rows the source cannot decode.
         if let Some(table) = &connector {
@@ -226,7 +260,8 @@ impl Session {
                         dead_letter_schema(),
                         vec![],
                     )?);
-                    self.database.register(&dead_letter, stored_provider(store.clone()))?;
+                    self.database
+                        .register(&dead_letter, stored_provider(store.clone()))?;
                     catalog.add_table(&dead_letter, store);
                 }
             }
@@ -257,16 +292,16 @@ impl Session {
             .state()
             .optimize(input)
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
-        let (mut dataflow, time_attrs) = crate::incremental::compile_streaming(&optimized, &|relation| {
-            catalog.relation_attrs(relation)
-        })?;
+        let (mut dataflow, time_attrs) =
+            crate::incremental::compile_streaming(&optimized, &|relation| {
+                catalog.relation_attrs(relation)
+            })?;
         let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
         catalog.check_readable(&relations.iter().cloned().collect::<Vec<_>>())?;
         // The sink task of the target, started by its first job.
-        let target_entry = catalog
-            .entries
-            .get(target)
-            .ok_or_else(|| PlanError::UndefinedTable(format!("relation \"{target}\" does not exist")))?;
+        let target_entry = catalog.entries.get(target).ok_or_else(|| {
+            PlanError::UndefinedTable(format!("relation \"{target}\" does not exist"))
+        })?;
         let target_connector = target_entry.connector.clone();
         if let Some(connector) = &target_connector {
             if !connector.is_sink() {
@@ -307,8 +342,21 @@ impl Session {
         }
         let initial = ChangeBatch::concat(&schema, &deltas)?;
         let rows = initial.num_rows();
-        let store = Arc::new(RelationStore::new(job.clone(), StoredKind::MaterializedView, schema, vec![])?);
-        catalog.add_job(&job, store, dataflow, time_attrs, relations, target, sql.to_string());
+        let store = Arc::new(RelationStore::new(
+            job.clone(),
+            StoredKind::MaterializedView,
+            schema,
+            vec![],
+        )?);
+        catalog.add_job(
+            &job,
+            store,
+            dataflow,
+            time_attrs,
+            relations,
+            target,
+            sql.to_string(),
+        );
         catalog.deliver(target, initial)?;
         if continuous {
             self.start_sources(catalog, &job)?;
@@ -323,29 +371,39 @@ impl Session {
 
     /// Start one source task per connector table the dataflow of `name` reads.
     pub(crate) fn start_sources(&self, catalog: &mut Catalog, name: &str) -> Result<()> {
-        let Some(EntryKind::MaterializedView { dataflow, .. }) = catalog.entries.get(name).map(|e| &e.kind) else {
+        let Some(EntryKind::MaterializedView { dataflow, .. }) =
+            catalog.entries.get(name).map(|e| &e.kind)
+        else {
             return Ok(());
         };
         let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
         let mut tasks = Vec::new();
+        let mut counters = Vec::new();
         for relation in relations {
-            let Some(entry) = catalog.entries.get(&relation) else { continue };
-            let Some(connector) = entry.connector.clone() else { continue };
+            let Some(entry) = catalog.entries.get(&relation) else {
+                continue;
+            };
+            let Some(connector) = entry.connector.clone() else {
+                continue;
+            };
             if !connector.is_source() {
                 continue;
             }
             let dead_letter = (connector.bad_rows == BadRowPolicy::DeadLetter)
                 .then(|| dead_letter_name(&connector));
-            tasks.push(spawn_source(
+            let (task, source_counters) = spawn_source(
                 self.database.clone(),
                 name.to_string(),
                 connector,
                 entry.event_time.clone(),
                 dead_letter,
-            )?);
+            )?;
+            tasks.push(task);
+            counters.push((relation.clone(), source_counters));
         }
         if let Some(entry) = catalog.entries.get_mut(name) {
             entry.tasks.extend(tasks);
+            entry.source_counters.extend(counters);
         }
         Ok(())
     }
@@ -359,4 +417,3 @@ pub fn dead_letter_name(table: &ConnectorTable) -> String {
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_else(|| format!("{}_dead_letter", table.name))
 }
-

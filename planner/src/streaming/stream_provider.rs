@@ -101,7 +101,8 @@ impl TableProvider for StreamTableProvider {
                     SourceEvent::Changes { changes, .. } => {
                         let data = self.table.complete(&changes.data).map_err(external)?;
                         batches.push(
-                            ChangeBatch::new(data, changes.weights).map_err(|e| external(e.into()))?,
+                            ChangeBatch::new(data, changes.weights)
+                                .map_err(|e| external(e.into()))?,
                         )
                     }
                     SourceEvent::Idle => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -132,6 +133,9 @@ impl TableProvider for StreamTableProvider {
         &self,
         filters: &[&Expr],
     ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()])
+        Ok(vec![
+            TableProviderFilterPushDown::Unsupported;
+            filters.len()
+        ])
     }
 }

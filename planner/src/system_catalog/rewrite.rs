@@ -30,12 +30,19 @@
 //!    `sluice_single_value(e)`, an aggregate that returns the only value (NULL for no rows)
 //!    and fails for more than one row as PostgreSQL does: DataFusion plans correlated scalar
 //!    subqueries only when they aggregate. Subqueries with ORDER BY, LIMIT, DISTINCT,
-//!    GROUP BY or set operations are left alone.
+//!    GROUP BY or set operations are left alone. Before that, so DataFusion can decorrelate
+//!    it, a WHERE condition of the subquery that reads only outer columns moves out:
+//!    `(SELECT e FROM d WHERE d.k = a.k AND a.flag)` is
+//!    `CASE WHEN a.flag THEN (SELECT e FROM d WHERE d.k = a.k) END`; and an outer column
+//!    equated to an inner one (`c.oid = a.attcollation`) is replaced by the inner one in the
+//!    other conditions (`a.attcollation <> t.typcollation` becomes `c.oid <> t.typcollation`).
+//!    The subquery's select item keeps the name PostgreSQL gives it.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
@@ -241,8 +248,18 @@ impl VisitorMut for CatalogRewriter {
             Expr::Collate { expr: inner, .. } => Some(inner.as_ref().clone()),
             Expr::Function(function) => rewrite_function(function),
             Expr::Subquery(query) => {
+                let outer_only = hoist_outer_conditions(query);
                 aggregate_scalar_subquery(query);
-                None
+                outer_only.map(|condition| Expr::Case {
+                    case_token: AttachedToken::empty(),
+                    end_token: AttachedToken::empty(),
+                    operand: None,
+                    conditions: vec![CaseWhen {
+                        condition,
+                        result: Expr::Subquery(query.clone()),
+                    }],
+                    else_result: None,
+                })
             }
             Expr::Case {
                 conditions,
@@ -565,14 +582,217 @@ fn aggregate_scalar_subquery(query: &mut Query) {
     let [item] = select.projection.as_mut_slice() else {
         return;
     };
-    let expr = match item {
-        SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
+    let (expr, alias) = match item {
+        SelectItem::UnnamedExpr(expr) => (expr.clone(), None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
         _ => return,
     };
-    if calls_aggregate(expr) {
+    if calls_aggregate(&expr) {
         return;
     }
-    *expr = call(super::functions::SINGLE_VALUE, vec![expr.clone()]);
+    let alias = alias.unwrap_or_else(|| Ident::with_quote('"', column_name(&expr)));
+    *item = SelectItem::ExprWithAlias {
+        expr: call(super::functions::SINGLE_VALUE, vec![expr]),
+        alias,
+    };
+}
+
+/// The name PostgreSQL gives an unnamed select item.
+fn column_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(ident) => ident.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts
+            .last()
+            .map(|i| i.value.clone())
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Function(function) => names(&function.name)
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => column_name(expr),
+        Expr::Case { .. } => "case".into(),
+        _ => "?column?".into(),
+    }
+}
+
+/// Where a column reference points, seen from a subquery.
+#[derive(Debug, PartialEq, Eq)]
+enum Scope {
+    /// A qualified column of the subquery's own FROM items.
+    Inner,
+    /// A column qualified with a name the subquery's FROM does not define.
+    Outer,
+    /// Unqualified: could be either.
+    Unknown,
+}
+
+/// The names a FROM clause defines (aliases, table names with and without schema).
+fn local_qualifiers(select: &Select) -> HashSet<String> {
+    let mut qualifiers = HashSet::new();
+    let factors = select
+        .from
+        .iter()
+        .flat_map(|from| std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)));
+    for factor in factors {
+        let (name, alias) = match factor {
+            TableFactor::Table { name, alias, .. } => (Some(name), alias),
+            TableFactor::Derived { alias, .. } | TableFactor::UNNEST { alias, .. } => (None, alias),
+            TableFactor::Function { alias, .. } | TableFactor::TableFunction { alias, .. } => {
+                (None, alias)
+            }
+            _ => (None, &None),
+        };
+        if let Some(alias) = alias {
+            qualifiers.insert(alias.name.value.to_ascii_lowercase());
+        } else if let Some(name) = name {
+            let parts = names(name);
+            if let Some(last) = parts.last() {
+                qualifiers.insert(last.clone());
+            }
+            qualifiers.insert(parts.join("."));
+        }
+    }
+    qualifiers
+}
+
+/// The scopes of the column references of `expr`; `None` if it holds a subquery.
+fn reference_scopes(expr: &Expr, local: &HashSet<String>) -> Option<Vec<Scope>> {
+    struct Collector<'a> {
+        local: &'a HashSet<String>,
+        scopes: Vec<Scope>,
+        subquery: bool,
+    }
+    impl datafusion::sql::sqlparser::ast::Visitor for Collector<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            match expr {
+                Expr::Identifier(_) => self.scopes.push(Scope::Unknown),
+                Expr::CompoundIdentifier(parts) if parts.len() > 1 => {
+                    let qualifier = parts[..parts.len() - 1]
+                        .iter()
+                        .map(|p| p.value.to_ascii_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    self.scopes.push(if self.local.contains(&qualifier) {
+                        Scope::Inner
+                    } else {
+                        Scope::Outer
+                    });
+                }
+                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+                    self.subquery = true;
+                    return ControlFlow::Break(());
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut collector = Collector {
+        local,
+        scopes: vec![],
+        subquery: false,
+    };
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(expr, &mut collector);
+    (!collector.subquery).then_some(collector.scopes)
+}
+
+fn split_conjunction(expr: Expr, conjuncts: &mut Vec<Expr>) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_conjunction(*left, conjuncts);
+            split_conjunction(*right, conjuncts);
+        }
+        Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: BinaryOperator::And, .. }) => {
+            split_conjunction(*inner, conjuncts)
+        }
+        other => conjuncts.push(other),
+    }
+}
+
+fn conjunction(conjuncts: Vec<Expr>) -> Option<Expr> {
+    conjuncts.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    })
+}
+
+/// Rule 7, decorrelation help: move outer-only WHERE conditions out of a scalar subquery
+/// (returned, to guard it), and substitute outer columns equated to inner ones.
+fn hoist_outer_conditions(query: &mut Query) -> Option<Expr> {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let local = local_qualifiers(select);
+    let selection = select.selection.take()?;
+    let mut conjuncts = vec![];
+    split_conjunction(selection, &mut conjuncts);
+    let mut outer_only = vec![];
+    let mut kept = vec![];
+    // Outer column text -> the inner column it equals.
+    let mut equal: Vec<(String, Expr)> = vec![];
+    for conjunct in conjuncts {
+        let scopes = reference_scopes(&conjunct, &local);
+        match scopes {
+            Some(scopes) if !scopes.is_empty() && scopes.iter().all(|s| *s == Scope::Outer) => {
+                outer_only.push(conjunct)
+            }
+            _ => {
+                if let Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Eq,
+                    right,
+                } = &conjunct
+                {
+                    let scope = |e: &Expr| match e {
+                        Expr::CompoundIdentifier(_) => reference_scopes(e, &local)
+                            .and_then(|s| s.into_iter().next()),
+                        _ => None,
+                    };
+                    match (scope(left), scope(right)) {
+                        (Some(Scope::Inner), Some(Scope::Outer)) => {
+                            equal.push((right.to_string(), left.as_ref().clone()))
+                        }
+                        (Some(Scope::Outer), Some(Scope::Inner)) => {
+                            equal.push((left.to_string(), right.as_ref().clone()))
+                        }
+                        _ => {}
+                    }
+                }
+                kept.push(conjunct)
+            }
+        }
+    }
+    let kept = kept
+        .into_iter()
+        .map(|conjunct| {
+            let is_equality = matches!(&conjunct, Expr::BinaryOp { op: BinaryOperator::Eq, .. });
+            let mixed = reference_scopes(&conjunct, &local).is_some_and(|s| {
+                s.contains(&Scope::Outer) && s.contains(&Scope::Inner)
+            });
+            if is_equality || !mixed || equal.is_empty() {
+                return conjunct;
+            }
+            let mut conjunct = conjunct;
+            let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut conjunct, |e| {
+                if matches!(e, Expr::CompoundIdentifier(_)) {
+                    let text = e.to_string();
+                    if let Some((_, inner)) = equal.iter().find(|(outer, _)| *outer == text) {
+                        *e = inner.clone();
+                    }
+                }
+                ControlFlow::<()>::Continue(())
+            });
+            conjunct
+        })
+        .collect();
+    select.selection = conjunction(kept);
+    conjunction(outer_only)
 }
 
 /// Whether an expression calls an aggregate or window function (outside subqueries).
@@ -605,6 +825,23 @@ fn calls_aggregate(expr: &Expr) -> bool {
 
 /// Rule 5: give repeated unnamed select items distinct names.
 fn name_repeated_items(projection: &mut [SelectItem]) {
+    // A scalar subquery is named after its select item, as PostgreSQL names it (the
+    // rewrites of rule 7 would otherwise show in the name).
+    for item in projection.iter_mut() {
+        if let SelectItem::UnnamedExpr(Expr::Subquery(query)) = item {
+            if let SetExpr::Select(select) = query.body.as_ref() {
+                let name = match select.projection.as_slice() {
+                    [SelectItem::ExprWithAlias { alias, .. }] => alias.value.clone(),
+                    [SelectItem::UnnamedExpr(expr)] => column_name(expr),
+                    _ => continue,
+                };
+                *item = SelectItem::ExprWithAlias {
+                    expr: Expr::Subquery(query.clone()),
+                    alias: Ident::with_quote('"', name),
+                };
+            }
+        }
+    }
     let mut seen: HashSet<String> = HashSet::new();
     for item in projection.iter_mut() {
         let SelectItem::UnnamedExpr(expr) = item else {

@@ -85,8 +85,12 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         "m" | "min" | "mins" | "minute" | "minutes" => {
             Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?)
         }
-        "h" | "hour" | "hours" => Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
-        "d" | "day" | "days" => Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?),
+        "h" | "hour" | "hours" => {
+            Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?)
+        }
+        "d" | "day" | "days" => {
+            Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?)
+        }
         _ => return Err(invalid()),
     };
     Ok(duration)
@@ -160,7 +164,9 @@ impl PostgresUrl {
         } else {
             return Err(invalid("unknown scheme"));
         };
-        let rest = rest.strip_prefix("//").ok_or_else(|| invalid("missing '//'"))?;
+        let rest = rest
+            .strip_prefix("//")
+            .ok_or_else(|| invalid("missing '//'"))?;
         let (rest, query) = match rest.split_once('?') {
             Some((rest, query)) => (rest, Some(query)),
             None => (rest, None),
@@ -492,17 +498,20 @@ fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A row's values in PostgreSQL text syntax (None for NULL).
+type TextRow = Vec<Option<String>>;
+
 /// Changes waiting for the next flush.
 #[derive(Debug)]
 enum Pending {
     /// Rows to insert, in order (tables without a primary key).
-    Append(Vec<Vec<Option<String>>>),
+    Append(Vec<TextRow>),
     /// The final operation per encoded key: the row to upsert, or the key values to delete.
     /// The two maps never share a key. Ordered by key so concurrent writers lock rows in the
     /// same order.
     Keyed {
-        upserts: BTreeMap<Vec<u8>, Vec<Option<String>>>,
-        deletes: BTreeMap<Vec<u8>, Vec<Option<String>>>,
+        upserts: BTreeMap<Vec<u8>, TextRow>,
+        deletes: BTreeMap<Vec<u8>, TextRow>,
     },
 }
 
@@ -596,7 +605,10 @@ impl JdbcSink {
             }
         }
         let url = PostgresUrl::parse(options.required(CONNECTOR, "url")?)?;
-        let table_name = options.required(CONNECTOR, "table-name")?.trim().to_string();
+        let table_name = options
+            .required(CONNECTOR, "table-name")?
+            .trim()
+            .to_string();
         if table_name.is_empty() || table_name.contains(';') {
             return Err(RuntimeError::Connector(format!(
                 "jdbc sink: invalid 'table-name' '{table_name}'"
@@ -806,12 +818,7 @@ impl JdbcSink {
         }
         let destination: Vec<(String, String)> = rows
             .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<_, String>(0)?,
-                    row.try_get::<_, String>(1)?,
-                ))
-            })
+            .map(|row| Ok((row.try_get::<_, String>(0)?, row.try_get::<_, String>(1)?)))
             .collect::<std::result::Result<_, tokio_postgres::Error>>()
             .map_err(|e| self.classify("looking up the table", e))?;
         let mut columns = Vec::new();
@@ -850,18 +857,19 @@ impl JdbcSink {
             statements: HashMap::new(),
         };
         // Prepare once now so a bad table (e.g. no unique index on the key) fails early.
-        self.statement(&mut connection, StatementKind::Insert, 1).await?;
+        self.statement(&mut connection, StatementKind::Insert, 1)
+            .await?;
         if self.key_codec.is_some() {
-            self.statement(&mut connection, StatementKind::Delete, 1).await?;
+            self.statement(&mut connection, StatementKind::Delete, 1)
+                .await?;
         }
         Ok(connection)
     }
 
     /// The SQL of a statement for `rows` rows.
     fn sql(&self, connection: &Connection, kind: StatementKind, rows: usize) -> String {
-        let cast = |parameter: usize, column: usize| {
-            format!("${parameter}::{}", connection.types[column])
-        };
+        let cast =
+            |parameter: usize, column: usize| format!("${parameter}::{}", connection.types[column]);
         match kind {
             StatementKind::Insert => {
                 let width = connection.columns.len();
@@ -1004,16 +1012,15 @@ impl JdbcSink {
         &self,
         connection: &mut Connection,
     ) -> std::result::Result<(), FlushError> {
-        let (deletes, inserts): (Vec<&Vec<Option<String>>>, Vec<&Vec<Option<String>>>) =
-            match &self.pending {
-                Pending::Append(rows) => (Vec::new(), rows.iter().collect()),
-                Pending::Keyed { upserts, deletes } => {
-                    (deletes.values().collect(), upserts.values().collect())
-                }
-            };
+        let (deletes, inserts): (Vec<&TextRow>, Vec<&TextRow>) = match &self.pending {
+            Pending::Append(rows) => (Vec::new(), rows.iter().collect()),
+            Pending::Keyed { upserts, deletes } => {
+                (deletes.values().collect(), upserts.values().collect())
+            }
+        };
         let key_width = self.spec.primary_key.len();
         let width = connection.columns.len();
-        let mut work: Vec<(Statement, &[&Vec<Option<String>>])> = Vec::new();
+        let mut work: Vec<(Statement, &[&TextRow])> = Vec::new();
         let mut start = 0;
         for size in Self::chunk_sizes(deletes.len(), key_width) {
             let statement = self
@@ -1223,9 +1230,18 @@ mod tests {
     #[test]
     fn parses_flink_durations() {
         assert_eq!(parse_duration("k", "1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(parse_duration("k", "250 ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("k", "2 min").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("k", "300").unwrap(), Duration::from_millis(300));
+        assert_eq!(
+            parse_duration("k", "250 ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_duration("k", "2 min").unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            parse_duration("k", "300").unwrap(),
+            Duration::from_millis(300)
+        );
         assert!(parse_duration("k", "soon").is_err());
     }
 
@@ -1253,7 +1269,11 @@ mod tests {
         ]));
         assert_eq!(
             column_texts(&list).unwrap(),
-            vec![Some("{\"1\",NULL,\"3\"}".to_string()), Some("{}".to_string()), None]
+            vec![
+                Some("{\"1\",NULL,\"3\"}".to_string()),
+                Some("{}".to_string()),
+                None
+            ]
         );
         let text: ArrayRef = Arc::new(StringArray::from(vec!["a\"b\\c"]));
         let list = arrow::array::ListArray::new(
@@ -1276,7 +1296,10 @@ mod tests {
     #[test]
     fn chunks_use_few_statement_sizes() {
         assert_eq!(JdbcSink::chunk_sizes(0, 3), Vec::<usize>::new());
-        assert_eq!(JdbcSink::chunk_sizes(2500, 3), vec![1000, 1000, 256, 128, 64, 32, 16, 4]);
+        assert_eq!(
+            JdbcSink::chunk_sizes(2500, 3),
+            vec![1000, 1000, 256, 128, 64, 32, 16, 4]
+        );
         assert_eq!(JdbcSink::chunk_sizes(5, 40_000), vec![1, 1, 1, 1, 1]);
     }
 

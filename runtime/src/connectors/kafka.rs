@@ -211,9 +211,10 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
 }
 
 fn parse_i64(key: &str, value: &str) -> Result<i64> {
-    value.trim().parse().map_err(|_| {
-        RuntimeError::Connector(format!("invalid value '{value}' for option '{key}'"))
-    })
+    value
+        .trim()
+        .parse()
+        .map_err(|_| RuntimeError::Connector(format!("invalid value '{value}' for option '{key}'")))
 }
 
 /// Where a source starts reading each partition.
@@ -324,7 +325,14 @@ impl KafkaConfig {
             _ => ("kafka", false),
         };
         let mut known: Vec<String> = KAFKA_OPTIONS.iter().map(|s| s.to_string()).collect();
-        for prefix in ["json.", "value.json.", "key.json.", "flexible-json.", "value.flexible-json.", "key.flexible-json."] {
+        for prefix in [
+            "json.",
+            "value.json.",
+            "key.json.",
+            "flexible-json.",
+            "value.flexible-json.",
+            "key.flexible-json.",
+        ] {
             known.extend(JSON_FORMAT_OPTIONS.iter().map(|o| format!("{prefix}{o}")));
         }
         let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
@@ -371,8 +379,8 @@ impl KafkaConfig {
                         "gzip" => Compression::Gzip,
                         other => {
                             return Err(RuntimeError::Connector(format!(
-                                "'properties.compression.type' = '{other}' is not supported (none or gzip)"
-                            )))
+                        "'properties.compression.type' = '{other}' is not supported (none or gzip)"
+                    )))
                         }
                     }
                 }
@@ -385,31 +393,35 @@ impl KafkaConfig {
 
         let format = options.get("format");
         let value_format_name = options.get("value.format");
-        let value_format_name = match (upsert, format, value_format_name) {
-            (true, Some(_), _) => {
-                return Err(RuntimeError::Connector(
+        let value_format_name =
+            match (upsert, format, value_format_name) {
+                (true, Some(_), _) => return Err(RuntimeError::Connector(
                     "connector 'upsert-kafka' takes 'key.format' and 'value.format', not 'format'"
                         .into(),
-                ))
-            }
-            (_, Some(_), Some(_)) => {
-                return Err(RuntimeError::Connector(format!(
-                    "connector '{connector}': set either 'format' or 'value.format', not both"
-                )))
-            }
-            (_, Some(f), None) | (_, None, Some(f)) => f,
-            (_, None, None) => {
-                return Err(RuntimeError::Connector(format!(
-                    "connector '{connector}' requires the option '{}'",
-                    if upsert { "value.format" } else { "format" }
-                )))
-            }
-        };
+                )),
+                (_, Some(_), Some(_)) => {
+                    return Err(RuntimeError::Connector(format!(
+                        "connector '{connector}': set either 'format' or 'value.format', not both"
+                    )))
+                }
+                (_, Some(f), None) | (_, None, Some(f)) => f,
+                (_, None, None) => {
+                    return Err(RuntimeError::Connector(format!(
+                        "connector '{connector}' requires the option '{}'",
+                        if upsert { "value.format" } else { "format" }
+                    )))
+                }
+            };
         let value_format = JsonSettings::from_options(
             connector,
             value_format_name,
             options,
-            &["value.json.", "json.", "value.flexible-json.", "flexible-json."],
+            &[
+                "value.json.",
+                "json.",
+                "value.flexible-json.",
+                "flexible-json.",
+            ],
         )?;
         let key_format = match options.get("key.format") {
             Some(name) => Some(JsonSettings::from_options(
@@ -783,6 +795,16 @@ enum Outcome {
     Bad { raw: String, error: String },
 }
 
+/// Taken records, decoded.
+struct DecodedRecords {
+    /// The rows of the records that decoded, in record order, in the source schema.
+    batch: RecordBatch,
+    /// Per record, what became of it.
+    outcomes: Vec<Outcome>,
+    /// Per record, its encoded key (`upsert-kafka` records whose key decoded).
+    keys: Vec<Option<Vec<u8>>>,
+}
+
 /// The per-key state of an `upsert-kafka` source.
 struct UpsertState {
     key_codec: RowCodec,
@@ -928,7 +950,10 @@ impl KafkaSource {
                 }
             },
         };
-        if options.get("scan.topic-partition-discovery.interval").is_some() {
+        if options
+            .get("scan.topic-partition-discovery.interval")
+            .is_some()
+        {
             tracing::debug!(
                 table = %spec.table,
                 "kafka: partitions are discovered when the source connects; 'scan.topic-partition-discovery.interval' is ignored"
@@ -1181,10 +1206,7 @@ impl KafkaSource {
 
     /// Decode taken records into rows of the source schema; returns the batch, the outcome
     /// per record and, for `upsert-kafka`, the encoded key per record.
-    fn decode_records(
-        &self,
-        records: &[(i32, RecordAndOffset)],
-    ) -> Result<(RecordBatch, Vec<Outcome>, Vec<Option<Vec<u8>>>)> {
+    fn decode_records(&self, records: &[(i32, RecordAndOffset)]) -> Result<DecodedRecords> {
         let n = records.len();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
         let mut keys: Vec<Option<Vec<u8>>> = vec![None; n];
@@ -1288,7 +1310,9 @@ impl KafkaSource {
                 .iter()
                 .position(|&c| c == column)
                 .ok_or_else(|| {
-                    RuntimeError::Internal(format!("kafka: column #{column} is neither key nor value"))
+                    RuntimeError::Internal(format!(
+                        "kafka: column #{column} is neither key nor value"
+                    ))
                 })?;
             let (batch, key_row_of) = key_batch.as_ref().ok_or_else(|| {
                 RuntimeError::Internal("kafka: key columns without a key decoder".into())
@@ -1301,7 +1325,11 @@ impl KafkaSource {
                     })
                 })
                 .collect::<Result<Vec<u32>>>()?;
-            columns.push(take(batch.column(position), &UInt32Array::from(indices), None)?);
+            columns.push(take(
+                batch.column(position),
+                &UInt32Array::from(indices),
+                None,
+            )?);
         }
         for (m, column) in self.spec.metadata.iter().enumerate() {
             let field = self.spec.schema.field(physical_len + m);
@@ -1358,7 +1386,11 @@ impl KafkaSource {
                 o.ok_or_else(|| RuntimeError::Internal("kafka: record without an outcome".into()))
             })
             .collect::<Result<Vec<Outcome>>>()?;
-        Ok((batch, outcomes, keys))
+        Ok(DecodedRecords {
+            batch,
+            outcomes,
+            keys,
+        })
     }
 
     /// Collect bad rows under the table's policy (an error under `fail`).
@@ -1391,7 +1423,11 @@ impl KafkaSource {
             .iter()
             .map(|(_, r)| r.record.approximate_size())
             .sum();
-        let (batch, outcomes, keys) = self.decode_records(&records)?;
+        let DecodedRecords {
+            batch,
+            outcomes,
+            keys,
+        } = self.decode_records(&records)?;
         let replaying: Vec<bool> = records
             .iter()
             .map(|(partition, record)| {
@@ -1586,6 +1622,9 @@ fn partition_for_key(key: &[u8], partitions: usize) -> usize {
     ((murmur2(key) & 0x7fff_ffff) as usize) % partitions.max(1)
 }
 
+/// A record to produce: optional key bytes, optional value bytes (None is a tombstone).
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A connected producer: one client per partition.
 struct Producer {
     _client: Client,
@@ -1669,18 +1708,21 @@ impl KafkaSink {
         }
         let buffer_max_rows = match options.get("sink.buffer-flush.max-rows") {
             None => 0,
-            Some(v) => usize::try_from(parse_i64("sink.buffer-flush.max-rows", v)?).map_err(
-                |_| {
+            Some(v) => {
+                usize::try_from(parse_i64("sink.buffer-flush.max-rows", v)?).map_err(|_| {
                     RuntimeError::Connector(format!(
                         "invalid value '{v}' for option 'sink.buffer-flush.max-rows'"
                     ))
-                },
-            )?,
+                })?
+            }
         };
         let buffer_interval = match options.get("sink.buffer-flush.interval") {
             None => None,
-            Some(v) => Some(super::jdbc::parse_duration("sink.buffer-flush.interval", v)?)
-                .filter(|d| !d.is_zero()),
+            Some(v) => Some(super::jdbc::parse_duration(
+                "sink.buffer-flush.interval",
+                v,
+            )?)
+            .filter(|d| !d.is_zero()),
         };
         if !config.upsert && (buffer_max_rows > 0 || buffer_interval.is_some()) {
             return Err(RuntimeError::Connector(
@@ -1723,7 +1765,11 @@ impl KafkaSink {
             for id in ids {
                 partitions.push(Arc::new(
                     client
-                        .partition_client(self.config.topic.clone(), id, UnknownTopicHandling::Retry)
+                        .partition_client(
+                            self.config.topic.clone(),
+                            id,
+                            UnknownTopicHandling::Retry,
+                        )
                         .await
                         .map_err(|e| self.config.broker_error("connecting to a partition", e))?,
                 ));
@@ -1739,7 +1785,7 @@ impl KafkaSink {
     }
 
     /// Produce `(key, value)` records, each to its partition, in order per partition.
-    async fn produce(&mut self, records: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>) -> Result<()> {
+    async fn produce(&mut self, records: Vec<KeyValue>) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -1885,8 +1931,7 @@ impl KafkaSink {
             (Some(interval), Some(since)) => since.elapsed() >= interval,
             _ => false,
         };
-        if self.buffer_max_rows == 0 || self.pending.len() >= self.buffer_max_rows || interval_due
-        {
+        if self.buffer_max_rows == 0 || self.pending.len() >= self.buffer_max_rows || interval_due {
             self.flush_pending().await?;
         }
         Ok(())
@@ -1896,7 +1941,7 @@ impl KafkaSink {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let records: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = self
+        let records: Vec<KeyValue> = self
             .pending
             .iter()
             .map(|(key, value)| (Some(key.clone()), value.clone()))

@@ -1,0 +1,333 @@
+//! Flink built-in scalar functions that DataFusion lacks or names differently, as DataFusion
+//! UDFs: `MOD`, `PROCTIME()`, `HOUR`, `DATE_FORMAT` (Java date patterns), `SPLIT_INDEX`,
+//! `REGEXP_EXTRACT`, and `COUNT_CHAR` (the Nexmark benchmark's UDF, accepted by its class
+//! name in `CREATE FUNCTION`).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use chrono::{DateTime, Utc};
+use datafusion::common::{plan_err, DataFusionError, ScalarValue};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    binary_expr, ColumnarValue, Expr, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+
+type DfResult<T> = datafusion::common::Result<T>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Mod,
+    Proctime,
+    Hour,
+    DateFormat,
+    SplitIndex,
+    RegexpExtract,
+    CountChar,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FlinkFunction {
+    kind: Kind,
+    signature: Signature,
+}
+
+/// Class names of Flink UDFs that are built in here, for `CREATE FUNCTION name AS 'class'`.
+pub fn builtin_for_class(class: &str) -> Option<&'static str> {
+    match class {
+        "com.github.nexmark.flink.udf.CountChar" => Some("count_char"),
+        _ => None,
+    }
+}
+
+fn strings(value: &ColumnarValue, rows: usize) -> DfResult<StringArray> {
+    let array = value.to_array(rows)?;
+    let array = arrow::compute::cast(&array, &DataType::Utf8)?;
+    array
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("string cast".into()))
+}
+
+fn integers(value: &ColumnarValue, rows: usize) -> DfResult<Int64Array> {
+    let array = arrow::compute::cast(&value.to_array(rows)?, &DataType::Int64)?;
+    array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("integer cast".into()))
+}
+
+/// Timestamps as UTC date-times (millisecond precision, Flink's TIMESTAMP(3)).
+fn datetimes(value: &ColumnarValue, rows: usize) -> DfResult<Vec<Option<DateTime<Utc>>>> {
+    let array = value.to_array(rows)?;
+    let millis = arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+    let millis = millis
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| DataFusionError::Internal("timestamp cast".into()))?;
+    Ok(millis
+        .iter()
+        .map(|m| m.and_then(DateTime::<Utc>::from_timestamp_millis))
+        .collect())
+}
+
+/// A Java `SimpleDateFormat` pattern as a chrono format string.
+fn java_pattern(pattern: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let piece = match (c, run) {
+            ('y', 2) => "%y".to_string(),
+            ('y', _) => "%Y".to_string(),
+            ('M', 1) => "%-m".to_string(),
+            ('M', 2) => "%m".to_string(),
+            ('M', 3) => "%b".to_string(),
+            ('M', _) => "%B".to_string(),
+            ('d', 1) => "%-d".to_string(),
+            ('d', _) => "%d".to_string(),
+            ('H', 1) => "%-H".to_string(),
+            ('H', _) => "%H".to_string(),
+            ('m', 1) => "%-M".to_string(),
+            ('m', _) => "%M".to_string(),
+            ('s', 1) => "%-S".to_string(),
+            ('s', _) => "%S".to_string(),
+            ('S', n) => format!("%{}f", n.min(9)),
+            ('E', _) => "%a".to_string(),
+            ('a', _) => "%p".to_string(),
+            ('\'', _) => String::new(),
+            ('%', _) => "%%".repeat(run),
+            (other, n) => other.to_string().repeat(n),
+        };
+        out.push_str(&piece);
+        i += run;
+    }
+    out
+}
+
+impl FlinkFunction {
+    fn udf(kind: Kind) -> ScalarUDF {
+        let (arguments, volatility) = match kind {
+            Kind::Mod => (2, Volatility::Immutable),
+            Kind::Proctime => (0, Volatility::Volatile),
+            Kind::Hour => (1, Volatility::Immutable),
+            Kind::DateFormat | Kind::CountChar => (2, Volatility::Immutable),
+            Kind::SplitIndex => (3, Volatility::Immutable),
+            Kind::RegexpExtract => (3, Volatility::Immutable),
+        };
+        let signature = match kind {
+            Kind::RegexpExtract => Signature::one_of(
+                vec![
+                    datafusion::logical_expr::TypeSignature::Any(2),
+                    datafusion::logical_expr::TypeSignature::Any(3),
+                ],
+                volatility,
+            ),
+            Kind::Proctime => Signature::nullary(volatility),
+            _ => Signature::any(arguments, volatility),
+        };
+        ScalarUDF::new_from_impl(Self { kind, signature })
+    }
+}
+
+impl ScalarUDFImpl for FlinkFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            Kind::Mod => "mod",
+            Kind::Proctime => "proctime",
+            Kind::Hour => "hour",
+            Kind::DateFormat => "date_format",
+            Kind::SplitIndex => "split_index",
+            Kind::RegexpExtract => "regexp_extract",
+            Kind::CountChar => "count_char",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(match self.kind {
+            Kind::Mod => {
+                if arg_types.iter().all(|t| t.is_integer()) {
+                    DataType::Int64
+                } else {
+                    DataType::Float64
+                }
+            }
+            Kind::Proctime => DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+            Kind::Hour | Kind::CountChar => DataType::Int64,
+            Kind::DateFormat | Kind::SplitIndex | Kind::RegexpExtract => DataType::Utf8,
+        })
+    }
+
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        if self.kind != Kind::Mod {
+            return Ok(ExprSimplifyResult::Original(args));
+        }
+        let [left, right]: [Expr; 2] = args
+            .try_into()
+            .map_err(|_| DataFusionError::Plan("MOD takes two arguments".into()))?;
+        Ok(ExprSimplifyResult::Simplified(binary_expr(
+            left,
+            Operator::Modulo,
+            right,
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let result: ArrayRef = match self.kind {
+            Kind::Mod => {
+                let left = integers(&args.args[0], rows)?;
+                let right = integers(&args.args[1], rows)?;
+                Arc::new(arrow::compute::kernels::numeric::rem(&left, &right)?)
+            }
+            Kind::Proctime => {
+                let now = Utc::now().timestamp_millis();
+                return Ok(ColumnarValue::Scalar(ScalarValue::TimestampMillisecond(
+                    Some(now),
+                    Some("+00:00".into()),
+                )));
+            }
+            Kind::Hour => {
+                use chrono::Timelike;
+                let times = datetimes(&args.args[0], rows)?;
+                Arc::new(
+                    times
+                        .iter()
+                        .map(|t| t.map(|t| t.hour() as i64))
+                        .collect::<Int64Array>(),
+                )
+            }
+            Kind::DateFormat => {
+                let times = datetimes(&args.args[0], rows)?;
+                let patterns = strings(&args.args[1], rows)?;
+                Arc::new(
+                    times
+                        .iter()
+                        .zip(patterns.iter())
+                        .map(|(t, p)| match (t, p) {
+                            (Some(t), Some(p)) => Some(t.format(&java_pattern(p)).to_string()),
+                            _ => None,
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
+            Kind::SplitIndex => {
+                let text = strings(&args.args[0], rows)?;
+                let delimiter = strings(&args.args[1], rows)?;
+                let index = integers(&args.args[2], rows)?;
+                Arc::new(
+                    (0..rows)
+                        .map(|r| {
+                            if text.is_null(r) || delimiter.is_null(r) || index.is_null(r) {
+                                return None;
+                            }
+                            let index = usize::try_from(index.value(r)).ok()?;
+                            text.value(r)
+                                .split(delimiter.value(r))
+                                .nth(index)
+                                .map(str::to_string)
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
+            Kind::RegexpExtract => {
+                let text = strings(&args.args[0], rows)?;
+                let patterns = strings(&args.args[1], rows)?;
+                let groups = match args.args.get(2) {
+                    Some(group) => integers(group, rows)?,
+                    None => Int64Array::from(vec![0; rows]),
+                };
+                let mut cache: Option<(String, regex::Regex)> = None;
+                let mut out = Vec::with_capacity(rows);
+                for r in 0..rows {
+                    if text.is_null(r) || patterns.is_null(r) || groups.is_null(r) {
+                        out.push(None);
+                        continue;
+                    }
+                    let pattern = patterns.value(r);
+                    if cache.as_ref().is_none_or(|(p, _)| p != pattern) {
+                        let compiled = regex::Regex::new(pattern).map_err(|e| {
+                            DataFusionError::Execution(format!("invalid regular expression: {e}"))
+                        })?;
+                        cache = Some((pattern.to_string(), compiled));
+                    }
+                    let Some((_, compiled)) = cache.as_ref() else {
+                        out.push(None);
+                        continue;
+                    };
+                    let group = usize::try_from(groups.value(r)).unwrap_or(usize::MAX);
+                    out.push(
+                        compiled
+                            .captures(text.value(r))
+                            .and_then(|c| c.get(group))
+                            .map(|m| m.as_str().to_string()),
+                    );
+                }
+                Arc::new(StringArray::from(out))
+            }
+            Kind::CountChar => {
+                let text = strings(&args.args[0], rows)?;
+                let needle = strings(&args.args[1], rows)?;
+                Arc::new(
+                    (0..rows)
+                        .map(|r| {
+                            if text.is_null(r) || needle.is_null(r) {
+                                return None;
+                            }
+                            let needle = needle.value(r).chars().next()?;
+                            Some(text.value(r).chars().filter(|&c| c == needle).count() as i64)
+                        })
+                        .collect::<Int64Array>(),
+                )
+            }
+        };
+        if result.len() != rows {
+            return plan_err!("{} produced {} rows for {rows}", self.name(), result.len());
+        }
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// Register the functions in `context`.
+pub fn register(context: &SessionContext) {
+    for kind in [
+        Kind::Mod,
+        Kind::Proctime,
+        Kind::Hour,
+        Kind::DateFormat,
+        Kind::SplitIndex,
+        Kind::RegexpExtract,
+        Kind::CountChar,
+    ] {
+        context.register_udf(FlinkFunction::udf(kind));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_pattern;
+
+    #[test]
+    fn java_patterns_become_chrono_formats() {
+        assert_eq!(java_pattern("yyyy-MM-dd"), "%Y-%m-%d");
+        assert_eq!(java_pattern("HH:mm"), "%H:%M");
+        assert_eq!(
+            java_pattern("yyyy-MM-dd HH:mm:ss.SSS"),
+            "%Y-%m-%d %H:%M:%S.%3f"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Nexmark conformance: every query of ../shared/nexmark (the standard Flink SQL) runs as a
+//! materialized view over the built-in generator, and once the bounded source has ended the
+//! view must equal the batch query over the same generated events.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use sluice_planner::flink::split_script;
+use sluice_planner::{Database, Session, StatementResult};
+
+const NEXMARK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/nexmark");
+const EVENTS: usize = 10000;
+
+async fn rows(session: &mut Session, sql: &str) -> Result<Vec<String>, String> {
+    let (results, error) = session.execute(sql).await;
+    if let Some(error) = error {
+        return Err(error.to_string());
+    }
+    let mut rows = Vec::new();
+    for result in results {
+        if let StatementResult::Query { batches, .. } = result {
+            for batch in batches {
+                let options = FormatOptions::default().with_null("NULL");
+                let formatters: Vec<_> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                    .collect();
+                for row in 0..batch.num_rows() {
+                    let cells: Vec<String> = formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect();
+                    rows.push(cells.join(" | "));
+                }
+            }
+        }
+    }
+    rows.sort();
+    Ok(rows)
+}
+
+fn nexmark_dir() -> Option<&'static Path> {
+    let path = Path::new(NEXMARK);
+    path.is_dir().then_some(path)
+}
+
+/// The SELECT of a query file's INSERT INTO, with everything the file defines before it.
+fn query_parts(text: &str) -> (Vec<String>, String) {
+    let statements = split_script(text).unwrap();
+    let mut setup = Vec::new();
+    let mut select = String::new();
+    for statement in statements {
+        let sql = statement.sql.trim().to_string();
+        let upper = sql.to_ascii_uppercase();
+        if upper.starts_with("INSERT INTO") {
+            let start = upper.find("SELECT").or_else(|| upper.find("WITH")).unwrap();
+            select = sql[start..].to_string();
+        } else if upper.starts_with("CREATE TABLE") {
+            // The query's sink table: not needed, the view takes its place.
+        } else {
+            setup.push(sql);
+        }
+    }
+    (setup, select)
+}
+
+async fn check_query(name: &str, dir: &Path) -> Result<usize, String> {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    let ddl = std::fs::read_to_string(dir.join("ddl_gen.sql"))
+        .unwrap()
+        .replace("${TPS}", "1000")
+        .replace("${EVENTS_NUM}", &EVENTS.to_string())
+        .replace("${PERSON_PROPORTION}", "1")
+        .replace("${AUCTION_PROPORTION}", "3")
+        .replace("${BID_PROPORTION}", "46");
+    let views = std::fs::read_to_string(dir.join("ddl_views.sql"))
+        .unwrap()
+        .replace("${NEXMARK_TABLE}", "datagen");
+    rows(&mut session, &ddl)
+        .await
+        .map_err(|e| format!("ddl: {e}"))?;
+    rows(&mut session, &views)
+        .await
+        .map_err(|e| format!("views: {e}"))?;
+    let text = std::fs::read_to_string(dir.join(format!("{name}.sql"))).unwrap();
+    let (setup, select) = query_parts(&text);
+    for statement in setup {
+        rows(&mut session, &statement)
+            .await
+            .map_err(|e| format!("setup: {e}"))?;
+    }
+    let batch = rows(&mut session, &select)
+        .await
+        .map_err(|e| format!("batch: {e}"))?;
+    rows(
+        &mut session,
+        &format!("CREATE MATERIALIZED VIEW result AS {select}"),
+    )
+    .await
+    .map_err(|e| format!("view: {e}"))?;
+    let started = Instant::now();
+    loop {
+        let view = rows(&mut session, "SELECT * FROM result").await?;
+        if view == batch {
+            return Ok(batch.len());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let missing: Vec<&String> =
+                batch.iter().filter(|r| !view.contains(r)).take(3).collect();
+            let extra: Vec<&String> = view.iter().filter(|r| !batch.contains(r)).take(3).collect();
+            return Err(format!(
+                "view has {} rows, batch {}; missing {missing:?}, extra {extra:?}",
+                view.len(),
+                batch.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexmark_views_equal_batch_queries() {
+    let Some(dir) = nexmark_dir() else {
+        eprintln!("SKIPPED: {NEXMARK} not found");
+        return;
+    };
+    // Known gaps, each with its reason:
+    // q11: Flink's legacy group window `GROUP BY SESSION(dateTime, ..)` is not supported.
+    // q12: processing-time windows (PROCTIME()) have no batch meaning to compare with.
+    // q20: `SELECT auction.*, bid.*` has two `datetime` columns, which a view cannot hold
+    //      (its INSERT INTO a sink table works, positionally).
+    let known = ["q11", "q12", "q20"];
+    let mut failures = Vec::new();
+    let queries = [
+        "q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q9", "q10", "q11", "q12", "q14", "q15",
+        "q16", "q17", "q18", "q19", "q20", "q21", "q22",
+    ];
+    for name in queries {
+        match check_query(name, dir).await {
+            Ok(n) => eprintln!("{name}: ok ({n} rows)"),
+            Err(error) => {
+                eprintln!("{name}: FAILED: {error}");
+                failures.push(name);
+            }
+        }
+    }
+    eprintln!(
+        "nexmark: {} of {} queries agree",
+        queries.len() - failures.len(),
+        queries.len()
+    );
+    let unexpected: Vec<&&str> = failures.iter().filter(|q| !known.contains(q)).collect();
+    assert!(
+        unexpected.is_empty(),
+        "queries that should agree failed: {unexpected:?}"
+    );
+}
