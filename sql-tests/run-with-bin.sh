@@ -18,7 +18,9 @@ host="${1:-127.0.0.1}"
 port="${2:-5433}"
 user="${SLT_USER:-sluice}"
 db="${SLT_DB:-sluice}"
-dir="${SLT_DIR:-$(cd "$(dirname "$0")" && pwd)/slt}"
+here="$(cd "$(dirname "$0")" && pwd)"
+# Default: the shared suite and the Sluice-only streaming files (Flink dialect).
+dirs="${SLT_DIR:-$here/slt $here/slt-streaming}"
 
 if ! command -v sqllogictest >/dev/null 2>&1; then
     echo "sqllogictest not found: cargo install --locked sqllogictest-bin" >&2
@@ -29,7 +31,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 files=()
-for file in "$dir"/*.slt; do
+for file in $(for d in $dirs; do ls "$d"/*.slt 2>/dev/null; done); do
     [ -e "$file" ] || continue
     name="$(basename "$file")"
     if [ -n "${SLT_FILTER:-}" ] && [[ "$name" != *"$SLT_FILTER"* ]]; then
@@ -43,7 +45,7 @@ for file in "$dir"/*.slt; do
     fi
 done
 if [ ${#files[@]} -eq 0 ]; then
-    echo "no .slt files in $dir${SLT_FILTER:+ matching $SLT_FILTER}" >&2
+    echo "no .slt files in $dirs${SLT_FILTER:+ matching $SLT_FILTER}" >&2
     exit 2
 fi
 

@@ -154,6 +154,10 @@ impl Database {
         let context = SessionContext::new_with_config(config);
         crate::streaming::windows::register(&context);
         crate::streaming::functions::register(&context);
+        // The status table; each statement that reads it refreshes it (see Session::query).
+        if let Ok(table) = crate::streaming::status::queries_table(&Catalog::default()) {
+            let _ = context.register_table(crate::streaming::status::QUERIES, Arc::new(table));
+        }
         // System catalogs: pg_catalog, information_schema and the catalog functions read
         // this database's catalog (see `system_catalog`).
         Arc::new_cyclic(|database| {

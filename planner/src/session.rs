@@ -43,6 +43,9 @@ pub enum StatementResult {
 pub struct PreparedStatement {
     pub sql: String,
     statement: Option<DFStatement>,
+    /// A Flink-dialect statement (connector CREATE TABLE, `SET 'k' = 'v'`, CREATE FUNCTION)
+    /// that is executed from its text.
+    direct: bool,
     /// Types of `$1..$n`, when known.
     pub parameter_types: Vec<Option<DataType>>,
     /// Columns the statement returns, if it returns rows.
@@ -182,6 +185,22 @@ impl Session {
 
     /// Parse and describe one statement for later execution with parameters.
     pub async fn prepare(&mut self, sql: &str) -> Result<PreparedStatement> {
+        let flink_table = matches!(
+            crate::flink::parse_create_table(sql),
+            Ok(Some(ref table)) if crate::streaming::statements::needs_flink_path(table)
+        );
+        if flink_table
+            || matches!(crate::flink::parse_set(sql), Ok(Some(_)))
+            || matches!(crate::flink::parse_create_function(sql), Ok(Some(_)))
+        {
+            return Ok(PreparedStatement {
+                sql: sql.to_string(),
+                statement: None,
+                direct: true,
+                parameter_types: vec![],
+                schema: None,
+            });
+        }
         let rewritten = crate::flink::rewrite_statement(sql).unwrap_or_else(|_| sql.to_string());
         let mut statements = Self::parse(&rewritten)?;
         if statements.len() > 1 {
@@ -194,6 +213,7 @@ impl Session {
             return Ok(PreparedStatement {
                 sql: sql.to_string(),
                 statement: None,
+                direct: false,
                 parameter_types: vec![],
                 schema: None,
             });
@@ -202,6 +222,7 @@ impl Session {
         Ok(PreparedStatement {
             sql: sql.to_string(),
             statement: Some(statement),
+            direct: false,
             parameter_types,
             schema,
         })
@@ -213,6 +234,11 @@ impl Session {
         prepared: &PreparedStatement,
         parameters: Option<ParamValues>,
     ) -> Result<Option<StatementResult>> {
+        if prepared.direct {
+            let mut results = Vec::new();
+            self.execute_text(&prepared.sql, &mut results).await?;
+            return Ok(results.pop());
+        }
         let Some(statement) = prepared.statement.clone() else {
             return Ok(None);
         };

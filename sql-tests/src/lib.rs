@@ -129,9 +129,22 @@ pub fn pending_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("slt-pending")
 }
 
+/// `sql-tests/slt-streaming/`: Sluice-only files (Flink's dialect: watermarks, window table
+/// functions, connector tables), which PostgreSQL cannot run.
+pub fn streaming_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("slt-streaming")
+}
+
 /// All `.slt` files of `slt/`, sorted by name, filtered by `SLT_FILTER` when set.
 pub fn slt_files() -> Vec<PathBuf> {
     slt_files_in(&slt_dir())
+}
+
+/// All `.slt` files Sluice must pass: `slt/` then `slt-streaming/`.
+pub fn sluice_slt_files() -> Vec<PathBuf> {
+    let mut files = slt_files();
+    files.extend(slt_files_in(&streaming_dir()));
+    files
 }
 
 /// All `.slt` files of `slt-pending/`, sorted by name, filtered by `SLT_FILTER` when set.

@@ -4,7 +4,7 @@
 //! that external server instead (one server for all files, so each file drops what it
 //! creates). `SLT_FILTER=substring` runs a subset.
 
-use sluice_sql_tests::{run_file, slt_files, Protocol, Report, Target};
+use sluice_sql_tests::{run_file, sluice_slt_files, Protocol, Report, Target};
 
 fn external_target() -> Option<Target> {
     let address = std::env::var("SLUICE_ADDR")
@@ -28,7 +28,7 @@ fn external_target() -> Option<Target> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slt_files_pass_on_sluice() {
-    let files = slt_files();
+    let files = sluice_slt_files();
     if files.is_empty() {
         assert!(
             std::env::var("SLT_FILTER").is_ok(),

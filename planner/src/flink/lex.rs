@@ -352,8 +352,10 @@ impl<'l, 'a> Cursor<'l, 'a> {
 
     /// "expected {what}, found {token}" at the current token.
     pub(crate) fn unexpected(&self, what: &str) -> PlanError {
-        let found = match self.peek() {
-            Some(_) => format!("\"{}\"", self.lexed.source(self.index(), self.index() + 1)),
+        // At the end of a bounded run this names the token that bounds it (e.g. `)`).
+        let index = self.index();
+        let found = match self.lexed.tokens.get(index) {
+            Some(_) => format!("\"{}\"", self.lexed.source(index, index + 1)),
             None => "end of input".to_string(),
         };
         syntax(format!("expected {what}, found {found}"), self.position())

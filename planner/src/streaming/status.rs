@@ -34,7 +34,7 @@ fn schema() -> SchemaRef {
 }
 
 /// The status table's current contents.
-pub fn queries_table(catalog: &Catalog) -> Result<MemTable> {
+pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
     let mut entries: Vec<_> = catalog.entries.iter().collect();
     entries.sort_by_key(|(_, e)| e.id);
     let mut names = Vec::new();

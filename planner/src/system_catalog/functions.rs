@@ -702,6 +702,9 @@ fn regclass_text(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionR
             _ => return Ok(ScalarValue::Null),
         },
     };
+    if number == 0 {
+        return Ok(text("-"));
+    }
     Ok(text(
         context
             .snapshot()
@@ -730,7 +733,9 @@ fn regtype_text(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionRe
     match regtype(context, args)? {
         ScalarValue::Int32(Some(number)) => {
             let number = number as u32;
-            Ok(text(if types::by_oid(number).is_some() {
+            Ok(text(if number == 0 {
+                "-".to_string()
+            } else if types::by_oid(number).is_some() {
                 types::format_type(number, None)
             } else {
                 number.to_string()

@@ -157,7 +157,7 @@ fn pg_attribute(snapshot: &CatalogSnapshot, rows: &mut Rows) {
                 .set("attstorage", pg_type.map(|t| t.storage).unwrap_or('x').to_string())
                 .set("attnotnull", column.not_null)
                 .set("atthasdef", column.default.is_some())
-                .set("attislocal", relation.kind != RelationKind::Index)
+                .set("attislocal", true)
                 .set("attcollation", oid(collation));
         }
     }

@@ -25,7 +25,8 @@
 //!    subquery (which DataFusion may not plan, e.g. a correlated recursive CTE) becomes NULL.
 //!    Likewise a query block that inner-joins a catalog Sluice always leaves empty
 //!    (publications, policies, statistics objects, inheritance, ...) returns no rows, so the
-//!    select items holding subqueries (some are LATERAL function calls) become NULL.
+//!    select items holding subqueries (some are LATERAL function calls) become NULL, and a
+//!    scalar subquery that does not aggregate and inner-joins such a catalog is NULL.
 //! 7. A scalar subquery that does not aggregate, `(SELECT e FROM ... WHERE ...)`, selects
 //!    `sluice_single_value(e)`, an aggregate that returns the only value (NULL for no rows)
 //!    and fails for more than one row as PostgreSQL does: DataFusion plans correlated scalar
@@ -133,9 +134,25 @@ impl CatalogRewriter {
         }
     }
 
-    /// Rule 6, second part: blocks that inner-join an always-empty catalog.
-    fn blank_subqueries_of_empty_block(&self, select: &mut Select) {
-        let inner_relations = select.from.iter().flat_map(|from: &TableWithJoins| {
+    /// Whether a scalar subquery returns no rows because it inner-joins an always-empty
+    /// catalog (and does not aggregate, which would make one row).
+    fn reads_always_empty(&self, query: &Query) -> bool {
+        let SetExpr::Select(select) = query.body.as_ref() else {
+            return false;
+        };
+        let aggregates = select.projection.iter().any(|item| match item {
+            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
+                calls_aggregate(expr)
+            }
+            _ => true,
+        });
+        let grouped = !matches!(&select.group_by, datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+        !aggregates && !grouped && self.joins_always_empty(select)
+    }
+
+    /// Whether a block inner-joins a catalog Sluice always leaves empty.
+    fn joins_always_empty(&self, select: &Select) -> bool {
+        let mut inner_relations = select.from.iter().flat_map(|from: &TableWithJoins| {
             std::iter::once(&from.relation).chain(from.joins.iter().filter_map(|join| {
                 use datafusion::sql::sqlparser::ast::JoinOperator as J;
                 matches!(
@@ -145,15 +162,19 @@ impl CatalogRewriter {
                 .then_some(&join.relation)
             }))
         });
-        let empty = inner_relations.into_iter().any(|relation| match relation {
+        inner_relations.any(|relation| match relation {
             TableFactor::Table {
                 name, args: None, ..
             } => self
                 .catalog_relation(name)
                 .is_some_and(|table| is_always_empty(&table)),
             _ => false,
-        });
-        if !empty {
+        })
+    }
+
+    /// Rule 6, second part: blocks that inner-join an always-empty catalog.
+    fn blank_subqueries_of_empty_block(&self, select: &mut Select) {
+        if !self.joins_always_empty(select) {
             return;
         }
         for item in select.projection.iter_mut() {
@@ -247,6 +268,7 @@ impl VisitorMut for CatalogRewriter {
             }
             Expr::Collate { expr: inner, .. } => Some(inner.as_ref().clone()),
             Expr::Function(function) => rewrite_function(function),
+            Expr::Subquery(query) if self.reads_always_empty(query) => Some(null_expr()),
             Expr::Subquery(query) => {
                 let outer_only = hoist_outer_conditions(query);
                 aggregate_scalar_subquery(query);

@@ -37,6 +37,7 @@ use sluice_storage::RowCodec;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
+use super::duration::parse_duration;
 use super::{ConnectorOptions, Sink, SinkSpec};
 use crate::change::ChangeBatch;
 use crate::error::{Result, RuntimeError};
@@ -57,44 +58,6 @@ const JDBC_OPTIONS: &[&str] = &[
 /// Rows per multi-row statement (further limited by PostgreSQL's 65535 parameters).
 const MAX_ROWS_PER_STATEMENT: usize = 1000;
 const MAX_PARAMETERS: usize = 65_535;
-
-/// Parse a Flink duration: a number and an optional unit (`ms`, `s`, `min`, `h`, `d`, long
-/// forms too); no unit means milliseconds.
-pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
-    let invalid = || {
-        RuntimeError::Connector(format!(
-            "invalid duration '{value}' for option '{key}' (e.g. '500 ms', '1 s', '5 min')"
-        ))
-    };
-    let text = value.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let duration = match unit.as_str() {
-        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => {
-            Duration::from_millis(number)
-        }
-        "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => Duration::from_nanos(number),
-        "us" | "µs" | "micro" | "micros" | "microsecond" | "microseconds" => {
-            Duration::from_micros(number)
-        }
-        "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(number),
-        "m" | "min" | "mins" | "minute" | "minutes" => {
-            Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?)
-        }
-        "h" | "hour" | "hours" => {
-            Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?)
-        }
-        "d" | "day" | "days" => {
-            Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?)
-        }
-        _ => return Err(invalid()),
-    };
-    Ok(duration)
-}
 
 // ---------------------------------------------------------------------------------------------
 // URL
@@ -1225,24 +1188,6 @@ mod tests {
         assert_eq!(url.password.as_deref(), Some("p@ss"));
         assert!(PostgresUrl::parse("jdbc:mysql://localhost/db").is_err());
         assert!(PostgresUrl::parse("postgresql://host:notaport/db").is_err());
-    }
-
-    #[test]
-    fn parses_flink_durations() {
-        assert_eq!(parse_duration("k", "1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(
-            parse_duration("k", "250 ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            parse_duration("k", "2 min").unwrap(),
-            Duration::from_secs(120)
-        );
-        assert_eq!(
-            parse_duration("k", "300").unwrap(),
-            Duration::from_millis(300)
-        );
-        assert!(parse_duration("k", "soon").is_err());
     }
 
     #[test]

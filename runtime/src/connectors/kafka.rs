@@ -34,12 +34,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray, StructArray,
+    Array, ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray, UInt32Array,
 };
 use arrow::compute::{cast, concat_batches, take};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::json::writer::{make_encoder, EncoderOptions};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::json::ReaderBuilder;
 use futures::future::join_all;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
@@ -49,6 +48,7 @@ use rskafka::BackoffConfig;
 use serde::{Deserialize, Serialize};
 use sluice_storage::RowCodec;
 
+use super::format::{FormatOptions, RowEncoder, RowFormat, TimestampStandard};
 use super::{
     BadRow, BadRowPolicy, ConnectorOptions, Sink, SinkSpec, Source, SourceCounters, SourceEvent,
     SourceSpec,
@@ -122,7 +122,8 @@ enum ValueFields {
 /// Settings of one JSON format instance (value or key).
 #[derive(Debug, Clone)]
 struct JsonSettings {
-    /// `flexible-json`: primitives are coerced to the column type where possible.
+    /// `flexible-json`: a value that does not fit its column's type reads as NULL instead of
+    /// making the record bad (the record is still bad if the column is NOT NULL).
     flexible: bool,
     fail_on_missing_field: bool,
     ignore_parse_errors: bool,
@@ -636,7 +637,9 @@ impl JsonRowDecoder {
     fn decode_all(&self, inputs: &[&[u8]]) -> std::result::Result<RecordBatch, String> {
         let mut decoder = ReaderBuilder::new(self.schema.clone())
             .with_batch_size(inputs.len().max(1))
-            .with_coerce_primitive(self.settings.flexible)
+            // As Flink: numbers and booleans are accepted for VARCHAR columns (as their text).
+            .with_coerce_primitive(true)
+            .with_ignore_type_conflicts(self.settings.flexible)
             .build_decoder()
             .map_err(|e| e.to_string())?;
         for input in inputs {
@@ -703,19 +706,27 @@ impl JsonRowDecoder {
     }
 }
 
-/// Encodes rows as JSON objects, one byte vector per row.
+/// Encodes rows as JSON objects, one byte vector per row, with the shared
+/// [`RowEncoder`](super::format::RowEncoder) (Flink's timestamp forms: `SQL` or `ISO-8601`,
+/// TIMESTAMP_LTZ in UTC with `Z`).
 #[derive(Debug)]
 struct JsonRowEncoder {
-    options: EncoderOptions,
+    options: FormatOptions,
 }
 
 impl JsonRowEncoder {
     fn new(settings: &JsonSettings) -> Self {
-        let separator = if settings.iso_timestamps { "T" } else { " " };
-        let options = EncoderOptions::default()
-            .with_explicit_nulls(!settings.ignore_null_fields)
-            .with_timestamp_format(format!("%Y-%m-%d{separator}%H:%M:%S%.f"))
-            .with_timestamp_tz_format(format!("%Y-%m-%d{separator}%H:%M:%S%.f%:z"));
+        let mut options = FormatOptions::new(if settings.flexible {
+            RowFormat::FlexibleJson
+        } else {
+            RowFormat::Json
+        });
+        options.timestamp_standard = if settings.iso_timestamps {
+            TimestampStandard::Iso8601
+        } else {
+            TimestampStandard::Sql
+        };
+        options.json_ignore_null_fields = settings.ignore_null_fields;
         Self { options }
     }
 
@@ -723,20 +734,7 @@ impl JsonRowEncoder {
         if batch.num_columns() == 0 {
             return Ok(vec![b"{}".to_vec(); batch.num_rows()]);
         }
-        let array = StructArray::from(batch.clone());
-        let field = Arc::new(Field::new_struct(
-            "",
-            batch.schema().fields().clone(),
-            false,
-        ));
-        let mut encoder = make_encoder(&field, &array, &self.options)?;
-        Ok((0..batch.num_rows())
-            .map(|row| {
-                let mut out = Vec::with_capacity(64);
-                encoder.encode(row, &mut out);
-                out
-            })
-            .collect())
+        RowEncoder::new(batch.schema(), self.options.clone())?.encode_rows(batch)
     }
 }
 
@@ -1718,7 +1716,7 @@ impl KafkaSink {
         };
         let buffer_interval = match options.get("sink.buffer-flush.interval") {
             None => None,
-            Some(v) => Some(super::jdbc::parse_duration(
+            Some(v) => Some(super::duration::parse_duration(
                 "sink.buffer-flush.interval",
                 v,
             )?)
@@ -1975,6 +1973,7 @@ impl Sink for KafkaSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Field;
 
     #[test]
     fn murmur2_matches_kafka() {
