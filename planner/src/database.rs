@@ -507,6 +507,29 @@ impl Catalog {
         Ok(())
     }
 
+    /// The source of `relation` feeding the query `name` became idle (or active again): its
+    /// watermark no longer holds back the query's other inputs.
+    pub fn set_source_idle(&mut self, name: &str, relation: &str, idle: bool) -> Result<()> {
+        let Some(EntryKind::MaterializedView {
+            dataflow,
+            failure: None,
+            ..
+        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
+        else {
+            return Ok(());
+        };
+        let before = dataflow.output_watermark();
+        let delta = dataflow.set_idle(relation, idle)?;
+        let after = dataflow.output_watermark();
+        self.route(name, delta)?;
+        if let Some(after) = after {
+            if before.is_none_or(|b| b < after) {
+                self.advance_watermark(name, after)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The output changes of the dataflow of `name`: applied to its store and propagated, or,
     /// for a job, delivered to its target table.
     fn route(&mut self, name: &str, delta: ChangeBatch) -> Result<()> {

@@ -180,3 +180,55 @@ async fn unknown_connectors_and_options_are_named() {
     .unwrap_err();
     assert!(error.contains("colour"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_source_does_not_hold_back_windows() {
+    let dir = temp_dir("idle");
+    std::fs::write(
+        dir.join("slow.json"),
+        "{\"v\": 1, \"ts\": \"2024-01-01 00:00:01\"}\n",
+    )
+    .unwrap();
+    let mut fast = String::new();
+    for second in 0..30 {
+        fast.push_str(&format!(
+            "{{\"v\": 10, \"ts\": \"2024-01-01 00:00:{second:02}\"}}\n"
+        ));
+    }
+    std::fs::write(dir.join("fast.json"), fast).unwrap();
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    let table = |name: &str, extra: &str| {
+        format!(
+            "CREATE TABLE {name} (v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json'{extra});",
+            dir.join(format!("{name}.json")).display()
+        )
+    };
+    run(
+        &mut session,
+        &format!(
+            "{}{}
+             CREATE VIEW both_sources AS SELECT * FROM slow UNION ALL SELECT * FROM fast;
+             CREATE MATERIALIZED VIEW sums AS
+               SELECT window_start, SUM(v) AS total
+                 FROM TABLE(TUMBLE(TABLE both_sources, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+                GROUP BY window_start, window_end;",
+            table(
+                "slow",
+                ", 'source.monitor-interval' = '100 ms', 'scan.watermark.idle-timeout' = '300 ms'"
+            ),
+            table("fast", "")
+        ),
+    )
+    .await;
+    // The tailing source stops sending after one row; once idle, the bounded source's
+    // final watermark closes every window.
+    eventually(
+        &mut session,
+        "SELECT CAST(window_start AS VARCHAR) AS w, total FROM sums ORDER BY w",
+        "+---------------------+-------+\n| w                   | total |\n+---------------------+-------+\n| 2024-01-01T00:00:00 | 101   |\n| 2024-01-01T00:00:10 | 100   |\n| 2024-01-01T00:00:20 | 100   |\n+---------------------+-------+",
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,6 +27,9 @@ struct Node {
     consumers: Vec<(NodeId, usize)>,
     /// Event-time watermark in nanoseconds, once known.
     watermark: Option<i64>,
+    /// An idle input (a source that has sent nothing for its idle timeout) does not hold
+    /// back the watermark of the nodes it feeds; a node whose inputs are all idle is idle.
+    idle: bool,
 }
 
 /// Builds a dataflow node by node.
@@ -60,6 +63,7 @@ impl DataflowBuilder {
             inputs,
             consumers: Vec::new(),
             watermark: None,
+            idle: false,
         });
         id
     }
@@ -120,6 +124,22 @@ impl Dataflow {
         self.run(Vec::new(), false, Some((relation, watermark)))
     }
 
+    /// Mark the scans of `relation` idle (or active again) and return what the recomputed
+    /// watermarks release.
+    pub fn set_idle(&mut self, relation: &str, idle: bool) -> Result<ChangeBatch> {
+        let mut changed = false;
+        for (name, id) in &self.scans {
+            if name == relation && self.nodes[*id].idle != idle {
+                self.nodes[*id].idle = idle;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.run(Vec::new(), false, Some((relation, i64::MIN)))
+    }
+
     /// The watermark of the result, once every watermarked input has one.
     pub fn output_watermark(&self) -> Option<i64> {
         self.nodes[self.output].watermark
@@ -150,7 +170,8 @@ impl Dataflow {
         initial: bool,
         watermark: Option<(&str, i64)>,
     ) -> Result<ChangeBatch> {
-        if let Some((relation, value)) = watermark {
+        // `i64::MIN` only asks to recompute the watermarks (after an idleness change).
+        if let Some((relation, value)) = watermark.filter(|(_, value)| *value != i64::MIN) {
             for (name, id) in &self.scans {
                 if name == relation {
                     let node = &mut self.nodes[*id];
@@ -175,11 +196,14 @@ impl Dataflow {
                 outputs.push(self.nodes[id].operator.process(port, changes)?);
             }
             if watermark.is_some() && !self.nodes[id].inputs.is_empty() {
-                let combined = self.nodes[id]
-                    .inputs
+                let inputs = &self.nodes[id].inputs;
+                let idle = inputs.iter().all(|&input| self.nodes[input].idle);
+                let combined = inputs
                     .iter()
+                    .filter(|&&input| !self.nodes[input].idle)
                     .filter_map(|&input| self.nodes[input].watermark)
                     .min();
+                self.nodes[id].idle = idle;
                 if let Some(combined) = combined {
                     if self.nodes[id].watermark.is_none_or(|w| w < combined) {
                         self.nodes[id].watermark = Some(combined);

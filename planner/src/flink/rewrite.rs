@@ -180,10 +180,7 @@ fn drop_values_row(lexed: &Lexed, rendering: &mut Rendering) {
             continue;
         }
         let mut next = at + 1;
-        loop {
-            let Some(&row) = significant.get(next) else {
-                break;
-            };
+        while let Some(&row) = significant.get(next) {
             let open = if lexed.tokens[row].is_keyword("ROW") {
                 match significant.get(next + 1) {
                     Some(&open) if lexed.tokens[open].token == Token::LParen => {
@@ -389,7 +386,7 @@ fn expression_extent(cursor: &mut Cursor) -> (usize, usize) {
                         cursor.next();
                     }
                     end = cursor.previous_index().map_or(end, |index| index + 1);
-                    while cursor.peek().is_some_and(|lexeme| is_interval_unit(lexeme)) {
+                    while cursor.peek().is_some_and(is_interval_unit) {
                         cursor.next();
                         end = cursor.previous_index().map_or(end, |index| index + 1);
                         if cursor.at_token(&Token::LParen) {

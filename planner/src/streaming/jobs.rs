@@ -22,6 +22,11 @@ use super::connector_table::ConnectorTable;
 use crate::database::{Database, EventTime};
 use crate::error::{PlanError, Result};
 
+/// Table option: how long a source may send nothing before it is idle (Flink's name).
+pub const IDLE_TIMEOUT_OPTION: &str = "scan.watermark.idle-timeout";
+/// Session setting with the default idle timeout (Flink's name).
+pub const IDLE_TIMEOUT_SETTING: &str = "table.exec.source.idle-timeout";
+
 /// Rows per source batch.
 pub const SOURCE_BATCH_SIZE: usize = 8192;
 
@@ -32,13 +37,42 @@ pub(crate) fn spawn_source(
     table: Arc<ConnectorTable>,
     event_time: Option<Arc<EventTime>>,
     dead_letter: Option<String>,
+    idle_timeout: Option<std::time::Duration>,
 ) -> Result<(AbortHandle, Arc<SourceCounters>)> {
     let mut source = create_source(table.source_spec(SOURCE_BATCH_SIZE))?;
     let counters = source.counters();
+    let idle_timeout = match table.options.get(IDLE_TIMEOUT_OPTION) {
+        Some(text) => Some(sluice_runtime::connectors::duration::parse_duration(
+            IDLE_TIMEOUT_OPTION,
+            text,
+        )?),
+        None => idle_timeout,
+    }
+    .filter(|d| !d.is_zero());
     let task = tokio::spawn(async move {
         let mut watermark: Option<i64> = None;
+        let mut last_data = std::time::Instant::now();
+        let mut idle = false;
         loop {
             let event = source.next().await;
+            let has_data = matches!(
+                event,
+                Ok(SourceEvent::Batch { .. }) | Ok(SourceEvent::Changes { .. })
+            );
+            if has_data {
+                last_data = std::time::Instant::now();
+            }
+            // Idleness: after `idle_timeout` without data the source stops holding back the
+            // watermark of the query's other inputs; new data makes it active again.
+            let now_idle =
+                !has_data && idle_timeout.is_some_and(|timeout| last_data.elapsed() >= timeout);
+            if now_idle != idle && (has_data || now_idle) {
+                idle = now_idle;
+                let mut catalog = database.catalog.write().await;
+                if let Err(error) = catalog.set_source_idle(&reader, &table.name, idle) {
+                    tracing::warn!(query = %reader, %error, "idle watermark update failed");
+                }
+            }
             let result = match event {
                 Ok(SourceEvent::Batch { rows, bad_rows }) => {
                     let changes = table.complete(&rows).map(ChangeBatch::inserts);

@@ -391,12 +391,20 @@ impl Session {
             }
             let dead_letter = (connector.bad_rows == BadRowPolicy::DeadLetter)
                 .then(|| dead_letter_name(&connector));
+            let idle_timeout = match self.get(super::jobs::IDLE_TIMEOUT_SETTING) {
+                Some(text) => Some(sluice_runtime::connectors::duration::parse_duration(
+                    super::jobs::IDLE_TIMEOUT_SETTING,
+                    text,
+                )?),
+                None => None,
+            };
             let (task, source_counters) = spawn_source(
                 self.database.clone(),
                 name.to_string(),
                 connector,
                 entry.event_time.clone(),
                 dead_letter,
+                idle_timeout,
             )?;
             tasks.push(task);
             counters.push((relation.clone(), source_counters));

@@ -18,8 +18,10 @@
 //!   materialized view, the kind of a stored relation) is read from the catalog with a
 //!   non-blocking `try_read` and cached per relation name; a failed attempt (the statement
 //!   itself holds the write lock, or a writer is queued) uses the cache, which is also
-//!   refreshed by a background task after every CREATE/DROP. Such a detail is missing only
-//!   for a relation created while no refresh could run yet.
+//!   refreshed after every CREATE/DROP by a reader queued behind that statement. Such a
+//!   detail (a primary key, a materialized view's definition) can be missing only for a
+//!   relation created by a statement that was still waiting for, or holding, the lock when
+//!   the catalog query started under a write lock or behind a queued writer.
 //!
 //! OIDs (all below 2^31, carried as `Int32` columns tagged as `oid` for the wire):
 //! - PostgreSQL's own OIDs for types, namespaces and the system relations;
@@ -42,6 +44,7 @@ mod table;
 mod types;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 
 use arrow::datatypes::SchemaRef;
@@ -309,22 +312,27 @@ impl SystemCatalog {
         self.schedule_refresh();
     }
 
-    /// Refresh the cached details once the statement that changed the catalog is done.
+    /// Refresh the cached details once the statement that changed the catalog is done. The
+    /// refresh joins the lock's queue right away (one poll here, while the DDL statement
+    /// holds the write lock), so it runs before any statement that asks for the lock later.
     fn schedule_refresh(self: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let system_catalog = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let Some(system_catalog) = system_catalog.upgrade() else {
-                return;
-            };
-            let Some(database) = system_catalog.database.upgrade() else {
-                return;
-            };
+        let Some(database) = self.database.upgrade() else {
+            return;
+        };
+        let mut refresh = Box::pin(async move {
             let catalog = database.catalog.read().await;
-            system_catalog.store_details(&catalog);
+            if let Some(system_catalog) = system_catalog.upgrade() {
+                system_catalog.store_details(&catalog);
+            }
         });
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if refresh.as_mut().poll(&mut context).is_pending() {
+            runtime.spawn(refresh);
+        }
     }
 
     fn store_details(&self, catalog: &Catalog) {

@@ -362,6 +362,11 @@ pub(crate) fn catalog_field(column: &str, pg_type_name: &str, not_null: bool) ->
     let field = |data_type: DataType| Field::new(column, data_type, !not_null);
     match pg_type_name {
         "oid" => field(DataType::Int32).with_metadata(tagged(OID_ALIAS_KEY, "oid")),
+        // PostgreSQL writes "no value" in these as the zero byte, which arrow-pg cannot
+        // send as `"char"`: they are sent as text ('').
+        "char" if matches!(column, "attidentity" | "attgenerated" | "attcompression") => {
+            field(DataType::Utf8)
+        }
         "char" => field(DataType::Utf8).with_metadata(tagged(CHAR_KEY, "char")),
         "bool" => field(DataType::Boolean),
         "int2" => field(DataType::Int16),

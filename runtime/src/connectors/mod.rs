@@ -114,7 +114,12 @@ impl ConnectorOptions {
 }
 
 /// Options any connector table accepts; interpreted by the database, not the connector.
-pub const COMMON_OPTIONS: &[&str] = &["connector", "bad-rows", "bad-rows.table"];
+pub const COMMON_OPTIONS: &[&str] = &[
+    "connector",
+    "bad-rows",
+    "bad-rows.table",
+    "scan.watermark.idle-timeout",
+];
 
 /// What to do with an input row that cannot be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
