@@ -230,10 +230,7 @@ fn parameter_value(text: &Option<String>, data_type: &DataType) -> ScalarValue {
                         .expect("array element")
                 })
                 .collect();
-            ScalarValue::List(ScalarValue::new_list_nullable(
-                &values,
-                element.data_type(),
-            ))
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, element.data_type()))
         }
         other => ScalarValue::try_from_string(text.clone(), other).expect("parameter value"),
     }
@@ -245,7 +242,10 @@ async fn run_client_query(session: &mut Session, query: &ClientQuery) -> Result<
         let (_, error) = session.execute(&query.sql).await;
         return error.map_or(Ok(()), |e| Err(e.to_string()));
     }
-    let prepared = session.prepare(&query.sql).await.map_err(|e| e.to_string())?;
+    let prepared = session
+        .prepare(&query.sql)
+        .await
+        .map_err(|e| e.to_string())?;
     let parameters = (!query.parameters.is_empty()).then(|| {
         let values: Vec<ScalarValue> = query
             .parameters
@@ -278,7 +278,11 @@ async fn every_captured_client_query_runs() {
         oids.push((*captured, relation_oid(&mut session, name).await));
     }
     let queries = all_client_queries();
-    assert!(queries.len() > 60, "only {} captured queries", queries.len());
+    assert!(
+        queries.len() > 60,
+        "only {} captured queries",
+        queries.len()
+    );
     let mut failures = vec![];
     let mut skipped = vec![];
     for mut query in queries {
@@ -358,7 +362,10 @@ fn postgres_binaries() -> Option<PathBuf> {
 impl Oracle {
     fn start() -> Option<Oracle> {
         let Some(bin) = postgres_binaries() else {
-            assert!(!in_ci(), "PostgreSQL 15 (initdb, pg_ctl) is required under CI");
+            assert!(
+                !in_ci(),
+                "PostgreSQL 15 (initdb, pg_ctl) is required under CI"
+            );
             eprintln!("skipped: PostgreSQL server binaries (initdb, pg_ctl) not found");
             return None;
         };
@@ -366,7 +373,8 @@ impl Oracle {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let dir = std::env::temp_dir().join(format!("sluice-pg-catalog-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-pg-catalog-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         if is_root() {
             let status = Command::new("chown")
@@ -383,8 +391,15 @@ impl Oracle {
             .args(["-U", "sluice", "--auth=trust", "-E", "UTF8", "--locale=C"])
             .output()
             .expect("initdb runs");
-        assert!(output.status.success(), "initdb: {}", String::from_utf8_lossy(&output.stderr));
-        let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {}", dir.display());
+        assert!(
+            output.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {}",
+            dir.display()
+        );
         let output = as_postgres(&bin.join("pg_ctl"))
             .arg("-D")
             .arg(&data)
@@ -393,7 +408,11 @@ impl Oracle {
             .arg("start")
             .output()
             .expect("pg_ctl runs");
-        assert!(output.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let oracle = Oracle { dir, bin, port };
         oracle.run("postgres", "CREATE DATABASE sluice");
         Some(oracle)
@@ -402,8 +421,27 @@ impl Oracle {
     /// Run SQL with psql; rows of `\x1f`-separated fields (NULL is empty, booleans t/f).
     fn run(&self, database: &str, sql: &str) -> Vec<Vec<String>> {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sluice", "-d", database])
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-F", "\u{1f}", "-c", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "sluice",
+                "-d",
+                database,
+            ])
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-F",
+                "\u{1f}",
+                "-c",
+                sql,
+            ])
             .output()
             .expect("psql runs");
         assert!(
@@ -531,7 +569,10 @@ async fn catalog_rows_match_postgresql() {
         let expected = oracle.run("sluice", sql);
         let actual = rows(&mut session, sql).await;
         if expected != actual {
-            differences.push(format!("--- {sql}\n{}", row_differences(&expected, &actual)));
+            differences.push(format!(
+                "--- {sql}\n{}",
+                row_differences(&expected, &actual)
+            ));
         }
     }
     let sluice_types = rows(
@@ -598,7 +639,11 @@ async fn catalog_follows_ddl_at_once() {
         "PRIMARY KEY (b, a) 2,1"
     );
     assert_eq!(
-        value(&mut session, "SELECT count(*) FROM pg_views WHERE viewname = 'v'").await,
+        value(
+            &mut session,
+            "SELECT count(*) FROM pg_views WHERE viewname = 'v'"
+        )
+        .await,
         "0"
     );
     // A relation created again is a new object with a new OID.
@@ -610,7 +655,11 @@ async fn catalog_follows_ddl_at_once() {
                    WHERE attrelid = 'u'::regclass AND attnum > 0";
     assert_eq!(value(&mut session, columns).await, "x");
     assert_eq!(
-        value(&mut session, "SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass").await,
+        value(
+            &mut session,
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass"
+        )
+        .await,
         "0"
     );
 }
@@ -630,7 +679,11 @@ async fn names_resolve_as_in_postgresql() {
     assert_eq!(value(&mut session, "SELECT x FROM public.pg_am").await, "7");
     // A CTE shadows a catalog name.
     assert_eq!(
-        value(&mut session, "WITH pg_class AS (SELECT 1 AS relname) SELECT relname FROM pg_class").await,
+        value(
+            &mut session,
+            "WITH pg_class AS (SELECT 1 AS relname) SELECT relname FROM pg_class"
+        )
+        .await,
         "1"
     );
     // information_schema is reached qualified only, as in PostgreSQL.
@@ -660,7 +713,10 @@ async fn names_resolve_as_in_postgresql() {
 async fn catalog_functions_answer_like_postgresql() {
     let (_database, mut session) = setup().await;
     let checks: &[(&str, &str)] = &[
-        ("SELECT pg_get_viewdef('v'::regclass, true)", " SELECT id, name FROM t;"),
+        (
+            "SELECT pg_get_viewdef('v'::regclass, true)",
+            " SELECT id, name FROM t;",
+        ),
         (
             "SELECT pg_get_viewdef('mv')",
             " SELECT name, count(*) AS n FROM t GROUP BY name;",
@@ -673,17 +729,32 @@ async fn catalog_functions_answer_like_postgresql() {
             "SELECT pg_get_constraintdef(oid, true) FROM pg_constraint",
             "PRIMARY KEY (id)",
         ),
-        ("SELECT current_database(), current_schema()", "sluice|public"),
-        ("SELECT array_to_string(current_schemas(false), ',')", "public"),
-        ("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'", "sluice"),
+        (
+            "SELECT current_database(), current_schema()",
+            "sluice|public",
+        ),
+        (
+            "SELECT array_to_string(current_schemas(false), ',')",
+            "public",
+        ),
+        (
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'",
+            "sluice",
+        ),
         ("SELECT pg_encoding_to_char(6)", "UTF8"),
         ("SELECT has_table_privilege('t', 'SELECT')", "t"),
         ("SELECT to_regclass('no_such_table') IS NULL", "t"),
-        ("SELECT to_regtype('hstore') IS NULL, to_regtype('integer')", "t|23"),
+        (
+            "SELECT to_regtype('hstore') IS NULL, to_regtype('integer')",
+            "t|23",
+        ),
         ("SELECT obj_description(1259, 'pg_class') IS NULL", "t"),
         ("SELECT col_description('t'::regclass, 1) IS NULL", "t"),
         ("SELECT 'mv'::regclass::text, 0::regclass::text", "mv|-"),
-        ("SELECT 11::regnamespace::text, 1009::regtype::text", "pg_catalog|text[]"),
+        (
+            "SELECT 11::regnamespace::text, 1009::regtype::text",
+            "pg_catalog|text[]",
+        ),
         ("SELECT current_setting('server_version_num')", "150000"),
         ("SELECT set_config('jit', 'off', false)", "off"),
         ("SELECT pg_advisory_unlock_all() IS NULL", "t"),
@@ -692,6 +763,7 @@ async fn catalog_functions_answer_like_postgresql() {
             "{\"a\" : 1, \"b\" : \"x\"}",
         ),
         ("SELECT array_upper(ARRAY[4, 5, 6], 1)", "3"),
+        ("SELECT current_user, session_user", "sluice|sluice"),
     ];
     for (sql, expected) in checks {
         assert_eq!(value(&mut session, sql).await, *expected, "{sql}");
@@ -703,7 +775,10 @@ async fn catalog_functions_answer_like_postgresql() {
     let (_, message) = error_of(&mut session, "SELECT (SELECT relname FROM pg_class)").await;
     assert!(message.contains("more than one row"), "{message}");
     let (_, message) = error_of(&mut session, "SELECT current_setting('no_such_setting')").await;
-    assert!(message.contains("unrecognized configuration parameter"), "{message}");
+    assert!(
+        message.contains("unrecognized configuration parameter"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -717,12 +792,19 @@ async fn prepared_catalog_queries_infer_parameter_types() {
     let schema = prepared.schema.clone().expect("a query");
     // OIDs are tagged so the wire type is `oid`, relkind so it is `"char"`.
     assert_eq!(
-        schema.field(0).metadata().get("pg.oid_alias").map(String::as_str),
+        schema
+            .field(0)
+            .metadata()
+            .get("pg.oid_alias")
+            .map(String::as_str),
         Some("oid")
     );
     assert!(schema.field(1).metadata().contains_key("pg.char"));
     let result = session
-        .execute_prepared(&prepared, Some(ParamValues::from(vec![ScalarValue::from("v")])))
+        .execute_prepared(
+            &prepared,
+            Some(ParamValues::from(vec![ScalarValue::from("v")])),
+        )
         .await
         .expect("runs");
     let Some(StatementResult::Query { batches, .. }) = result else {
@@ -791,7 +873,11 @@ async fn catalog_reads_do_not_deadlock_with_writers() {
         // scan); each has its primary key.
         let count = rows(&mut session, "SELECT count(*) FROM snapshot").await;
         assert_eq!(count, vec![vec!["21".to_string()]]);
-        let keys = rows(&mut session, "SELECT count(*) FROM pg_constraint WHERE contype = 'p'").await;
+        let keys = rows(
+            &mut session,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'p'",
+        )
+        .await;
         assert_eq!(keys, vec![vec!["21".to_string()]]);
     };
     tokio::time::timeout(std::time::Duration::from_secs(120), work)

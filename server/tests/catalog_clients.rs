@@ -118,7 +118,10 @@ async fn psql_describe_commands() {
     );
 
     let catalog_table = run_psql(&psql, port, "\\d pg_catalog.pg_class").await;
-    assert!(catalog_table.contains("Table \"pg_catalog.pg_class\""), "{catalog_table}");
+    assert!(
+        catalog_table.contains("Table \"pg_catalog.pg_class\""),
+        "{catalog_table}"
+    );
     assert_line(&catalog_table, &["relkind", "| \"char\"", "not null"]);
 
     let databases = run_psql(&psql, port, "\\l").await;
@@ -180,11 +183,7 @@ print("ok")
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_reflection() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let available = common::succeeds(
-        "python3",
-        &["-c", "import sqlalchemy, psycopg2"],
-        dir,
-    );
+    let available = common::succeeds("python3", &["-c", "import sqlalchemy, psycopg2"], dir);
     if !common::require(available, "python modules sqlalchemy and psycopg2") {
         return;
     }

@@ -17,8 +17,10 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Wor
 use crate::error::{PlanError, Result};
 
 /// The sqlparser tokenizer configured for Flink SQL: identifiers are quoted with backquotes
-/// (double quotes are accepted too, as PostgreSQL identifiers), string literals never use
-/// backslash escapes, comments do not nest and `$$ .. $$` is a dollar-quoted body.
+/// (double quotes are accepted too, as PostgreSQL identifiers), plain string literals never
+/// use backslash escapes, comments do not nest and `$$ .. $$` is a dollar-quoted body.
+/// PostgreSQL's `E'..'` (backslash escapes) and `U&'..'` strings are single tokens too,
+/// so PostgreSQL text going through the same functions splits correctly.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct FlinkTokenDialect;
 
@@ -33,6 +35,14 @@ impl Dialect for FlinkTokenDialect {
 
     fn is_identifier_part(&self, ch: char) -> bool {
         ch.is_alphanumeric() || ch == '_' || ch == '$'
+    }
+
+    fn supports_string_escape_constant(&self) -> bool {
+        true
+    }
+
+    fn supports_unicode_string_literal(&self) -> bool {
+        true
     }
 }
 

@@ -206,9 +206,11 @@ fn drop_values_row(lexed: &Lexed, rendering: &mut Rendering) {
     }
 }
 
-/// Convert the target type of every `CAST(.. AS T)` / `TRY_CAST(.. AS T)` whose Flink
-/// spelling differs from ours. Types that do not parse, or have no PostgreSQL spelling
-/// (MAP), are left as written for the planner to report.
+/// Convert the target type of every `CAST(.. AS T)` / `TRY_CAST(.. AS T)` spelled the Flink
+/// way (see [`flink_only_spelling`]). Types spelled as PostgreSQL spells them (`FLOAT`,
+/// `DECIMAL`, `TIMESTAMP`, `TEXT`, ..) keep their PostgreSQL meaning: these rewrites run on
+/// every statement a session receives. Types that do not parse, or have no PostgreSQL
+/// spelling (MAP), are left as written for the planner to report.
 fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) {
     let significant = &lexed.significant;
     for (at, &index) in significant.iter().enumerate() {
@@ -247,6 +249,9 @@ fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) {
         let (Some(last), true) = (cursor.previous_index(), cursor.is_done()) else {
             continue;
         };
+        if !flink_only_spelling(lexed, first, last) {
+            continue;
+        }
         let Ok(converted) = data_type.to_sql() else {
             continue;
         };
@@ -254,6 +259,28 @@ fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) {
             rendering.replace(first, last + 1, converted);
         }
     }
+}
+
+/// Whether the type in tokens `first..=last` uses a spelling PostgreSQL does not have:
+/// `STRING`, `BYTES`, `BINARY`, `VARBINARY`, `TIMESTAMP_LTZ`, `WITH LOCAL TIME ZONE`,
+/// `ROW`, `MAP`, `MULTISET`, `RAW`, `CHARACTER SET`, or angle brackets (`ARRAY<..>`).
+fn flink_only_spelling(lexed: &Lexed, first: usize, last: usize) -> bool {
+    const FLINK_WORDS: &[&str] = &[
+        "STRING",
+        "BYTES",
+        "BINARY",
+        "VARBINARY",
+        "TIMESTAMP_LTZ",
+        "LOCAL",
+        "ROW",
+        "MAP",
+        "MULTISET",
+        "RAW",
+        "SET",
+    ];
+    lexed.tokens[first..=last].iter().any(|lexeme| {
+        lexeme.token == Token::Lt || FLINK_WORDS.iter().any(|word| lexeme.is_keyword(word))
+    })
 }
 
 fn normalize(text: &str) -> String {
@@ -537,6 +564,13 @@ mod tests {
             "SELECT * FROM a JOIN b ON a.t BETWEEN b.t AND b.t + (INTERVAL '1' DAY) \
              WHERE a.t > b.t - INTERVAL '-2' HOUR AND a.x BETWEEN SYMMETRIC 1 AND 2"
         );
+    }
+
+    #[test]
+    fn postgres_cast_types_keep_their_meaning() {
+        let sql = "SELECT CAST(a AS FLOAT), CAST(b AS DECIMAL), CAST(c AS TIMESTAMP), \
+                   CAST(d AS CHAR(3)), CAST(e AS INT[]), CAST(f AS TEXT), CAST(g AS DOUBLE) FROM t";
+        assert_eq!(rewrite_statement(sql).expect("rewrites"), sql);
     }
 
     #[test]

@@ -192,6 +192,26 @@ mod tests {
     }
 
     #[test]
+    fn postgres_text_splits_too() {
+        let script = "SELECT E'it\\'s;', U&'\\0041;', $tag$a;b$tag$, a @> b, a->>'k', \
+                      a #> '{a}', a ~* 'x', a !~ 'y', x::int, $1, B'01', X'FF', 1e-3, .5, \
+                      a <> b, a != b, |/ 25, @ -5, a ? 'k' FROM t;\n\
+                      CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;";
+        let statements = split_script(script).expect("splits");
+        assert_eq!(statements.len(), 2);
+        assert!(
+            statements[0].sql.ends_with("a ? 'k' FROM t"),
+            "{}",
+            statements[0].sql
+        );
+        assert!(
+            statements[1].sql.ends_with("LANGUAGE sql"),
+            "{}",
+            statements[1].sql
+        );
+    }
+
+    #[test]
     fn statement_sets_are_flattened_and_tagged() {
         let script = "CREATE VIEW v AS SELECT 1;\n\
                       EXECUTE STATEMENT SET BEGIN\n\

@@ -101,7 +101,7 @@ impl Session {
         let field_of = |column: &str| -> Result<Field> {
             declared
                 .field_with_name(column)
-                .map(|f| f.clone())
+                .cloned()
                 .map_err(|_| {
                     PlanError::Internal(format!("column {column} missing from the physical schema"))
                 })

@@ -15,10 +15,10 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, UInt64Array};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DataFusionResult};
-use arrow::array::{ArrayRef, UInt64Array};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ReturnFieldArgs,
@@ -29,8 +29,8 @@ use super::pg_catalog::{constraint_definition, index_definition, setting, view_d
 use super::table::oid;
 use super::types::{self, OID_ALIAS_KEY};
 use super::{
-    namespace_name, CatalogSnapshot, Derived, SystemCatalog, DATABASE_NAME, NAMESPACES,
-    ROLE_NAME, ROLE_OID,
+    namespace_name, CatalogSnapshot, Derived, SystemCatalog, DATABASE_NAME, NAMESPACES, ROLE_NAME,
+    ROLE_OID,
 };
 
 /// The body of a catalog function: one row's arguments to its result.
@@ -212,12 +212,22 @@ pub(crate) fn catalog_functions(catalog: &Arc<SystemCatalog>) -> Vec<ScalarUDF> 
         ("pg_relation_is_publishable", &[1], Boolean, always_false),
         ("pg_get_statisticsobjdef_columns", &[1], Text, always_null),
         ("pg_get_function_arguments", &[1], Text, always_null),
-        ("pg_get_function_identity_arguments", &[1], Text, always_null),
+        (
+            "pg_get_function_identity_arguments",
+            &[1],
+            Text,
+            always_null,
+        ),
         ("pg_get_function_result", &[1], Text, always_null),
         ("current_setting", &[1, 2], Text, current_setting),
         ("set_config", &[3], Text, set_config),
         ("pg_advisory_unlock_all", &[0], Text, always_null),
-        ("json_build_object", &[0, 2, 4, 6, 8, 10, 12, 14, 16], Text, json_build_object),
+        (
+            "json_build_object",
+            &[0, 2, 4, 6, 8, 10, 12, 14, 16],
+            Text,
+            json_build_object,
+        ),
         ("array_upper", &[2], Integer, array_upper),
         ("array_lower", &[2], Integer, array_lower),
         ("sluice_regclass", &[1], Oid, regclass),
@@ -266,9 +276,9 @@ fn as_integer(value: &ScalarValue) -> Option<i64> {
         return None;
     }
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            s.trim().parse().ok()
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.trim().parse().ok(),
         other => match other.cast_to(&DataType::Int64) {
             Ok(ScalarValue::Int64(v)) => v,
             _ => None,
@@ -281,9 +291,9 @@ fn as_text(value: &ScalarValue) -> Option<String> {
         return None;
     }
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Some(s.clone())
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
         other => Some(other.to_string()),
     }
 }
@@ -341,10 +351,17 @@ fn format_type(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<Sc
 
 /// Sluice stores expressions as SQL text, so the "node tree" is its own deparsed form.
 fn pg_get_expr(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
-    Ok(args.first().and_then(as_text).map(text).unwrap_or(ScalarValue::Null))
+    Ok(args
+        .first()
+        .and_then(as_text)
+        .map(text)
+        .unwrap_or(ScalarValue::Null))
 }
 
-fn pg_get_indexdef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn pg_get_indexdef(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let column = args.get(1).and_then(as_integer).unwrap_or(0);
     let Some(oid) = args.first().and_then(as_oid) else {
         return Ok(ScalarValue::Null);
@@ -366,7 +383,10 @@ fn pg_get_indexdef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusio
     Ok(text(index_definition(table, index)))
 }
 
-fn pg_get_constraintdef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn pg_get_constraintdef(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let Some(oid) = args.first().and_then(as_oid) else {
         return Ok(ScalarValue::Null);
     };
@@ -384,7 +404,10 @@ fn pg_get_constraintdef(context: &mut Context<'_>, args: &[ScalarValue]) -> Data
 }
 
 /// `pg_get_viewdef(oid | name [, pretty])`.
-fn pg_get_viewdef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn pg_get_viewdef(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let Some(argument) = args.first() else {
         return Ok(ScalarValue::Null);
     };
@@ -399,7 +422,10 @@ fn pg_get_viewdef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusion
     Ok(relation.map(view_definition).unwrap_or(ScalarValue::Null))
 }
 
-fn pg_get_ruledef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn pg_get_ruledef(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let Some(oid) = args.first().and_then(as_oid) else {
         return Ok(ScalarValue::Null);
     };
@@ -413,13 +439,20 @@ fn pg_get_ruledef(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusion
             "CREATE RULE \"_RETURN\" AS\n    ON SELECT TO {}.{} DO INSTEAD {};",
             super::quote_identifier(relation.namespace_name()),
             super::quote_identifier(&relation.name),
-            relation.definition.as_deref().unwrap_or("").trim_end_matches(';')
+            relation
+                .definition
+                .as_deref()
+                .unwrap_or("")
+                .trim_end_matches(';')
         )),
         None => ScalarValue::Null,
     })
 }
 
-fn pg_table_is_visible(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn pg_table_is_visible(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let Some(value) = args.first() else {
         return Ok(ScalarValue::Null);
     };
@@ -434,10 +467,12 @@ fn pg_table_is_visible(context: &mut Context<'_>, args: &[ScalarValue]) -> DataF
 }
 
 fn pg_type_is_visible(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
-    Ok(match args.first().and_then(as_oid).and_then(types::by_oid) {
-        Some(_) => boolean(true),
-        None => ScalarValue::Null,
-    })
+    Ok(
+        match args.first().and_then(as_oid).and_then(types::by_oid) {
+            Some(_) => boolean(true),
+            None => ScalarValue::Null,
+        },
+    )
 }
 
 fn always_true(_: &mut Context<'_>, _: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
@@ -562,7 +597,10 @@ fn to_regnamespace(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResul
         .and_then(as_text)
         .and_then(|name| {
             let (_, name) = parse_qualified_name(&name);
-            NAMESPACES.iter().find(|(_, n)| *n == name).map(|(o, _)| oid(*o))
+            NAMESPACES
+                .iter()
+                .find(|(_, n)| *n == name)
+                .map(|(o, _)| oid(*o))
         })
         .unwrap_or(ScalarValue::Null))
 }
@@ -583,7 +621,11 @@ fn current_setting(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResul
 
 /// Returns the new value; session settings are not changed (see `SET`).
 fn set_config(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
-    Ok(args.get(1).and_then(as_text).map(text).unwrap_or(ScalarValue::Null))
+    Ok(args
+        .get(1)
+        .and_then(as_text)
+        .map(text)
+        .unwrap_or(ScalarValue::Null))
 }
 
 /// `json_build_object(key, value, ...)` as JSON text.
@@ -761,7 +803,10 @@ fn regnamespace(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionRe
     }
 }
 
-fn regnamespace_text(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn regnamespace_text(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     match regnamespace(context, args)? {
         ScalarValue::Int32(Some(number)) => {
             let number = number as u32;
@@ -934,7 +979,11 @@ struct SingleValueAccumulator {
 }
 
 impl SingleValueAccumulator {
-    fn add(&mut self, rows: u64, value: impl FnOnce() -> DataFusionResult<ScalarValue>) -> DataFusionResult<()> {
+    fn add(
+        &mut self,
+        rows: u64,
+        value: impl FnOnce() -> DataFusionResult<ScalarValue>,
+    ) -> DataFusionResult<()> {
         if rows == 0 {
             return Ok(());
         }
@@ -952,7 +1001,9 @@ impl Accumulator for SingleValueAccumulator {
         let Some(values) = values.first() else {
             return Ok(());
         };
-        self.add(values.len() as u64, || ScalarValue::try_from_array(values, 0))
+        self.add(values.len() as u64, || {
+            ScalarValue::try_from_array(values, 0)
+        })
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DataFusionResult<()> {
@@ -967,13 +1018,18 @@ impl Accumulator for SingleValueAccumulator {
             .downcast_ref::<UInt64Array>()
             .ok_or_else(|| DataFusionError::Internal(format!("{SINGLE_VALUE}: row counts")))?;
         for index in 0..rows.len() {
-            self.add(rows.value(index), || ScalarValue::try_from_array(values, index))?;
+            self.add(rows.value(index), || {
+                ScalarValue::try_from_array(values, index)
+            })?;
         }
         Ok(())
     }
 
     fn state(&mut self) -> DataFusionResult<Vec<ScalarValue>> {
-        Ok(vec![self.value.clone(), ScalarValue::UInt64(Some(self.rows))])
+        Ok(vec![
+            self.value.clone(),
+            ScalarValue::UInt64(Some(self.rows)),
+        ])
     }
 
     fn evaluate(&mut self) -> DataFusionResult<ScalarValue> {

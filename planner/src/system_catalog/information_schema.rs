@@ -91,17 +91,16 @@ fn columns(snapshot: &CatalogSnapshot, rows: &mut Rows) {
                 .set("udt_schema", "pg_catalog")
                 .set(
                     "udt_name",
-                    types::by_oid(column.type_oid).map(|t| t.name).unwrap_or("unknown"),
+                    types::by_oid(column.type_oid)
+                        .map(|t| t.name)
+                        .unwrap_or("unknown"),
                 )
                 .set("dtd_identifier", position.to_string())
                 .set("is_self_referencing", "NO")
                 .set("is_identity", "NO")
                 .set("identity_cycle", "NO")
                 .set("is_generated", "NEVER")
-                .set(
-                    "is_updatable",
-                    yes_no(relation.kind == RelationKind::Table),
-                );
+                .set("is_updatable", yes_no(relation.kind == RelationKind::Table));
             numeric_and_length(column, &mut row);
         }
     }

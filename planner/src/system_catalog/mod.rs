@@ -399,11 +399,13 @@ impl SystemCatalog {
 fn user_relation(name: &str, registered: &Registered, details: Details) -> Relation {
     let provider = &registered.provider;
     let view_table = provider.downcast_ref::<ViewTable>();
-    let kind = details.kind.unwrap_or(match (view_table, provider.table_type()) {
-        (Some(_), _) => RelationKind::View,
-        (None, TableType::View) => RelationKind::MaterializedView,
-        _ => RelationKind::Table,
-    });
+    let kind = details
+        .kind
+        .unwrap_or(match (view_table, provider.table_type()) {
+            (Some(_), _) => RelationKind::View,
+            (None, TableType::View) => RelationKind::MaterializedView,
+            _ => RelationKind::Table,
+        });
     let definition = view_table
         .and_then(|v| v.definition().cloned())
         .or(details.definition);

@@ -53,27 +53,153 @@ pub(crate) fn rows_function(name: &str) -> Option<RowsFunction> {
 /// Settings as `pg_settings` and `current_setting()` report them: (name, value, type,
 /// category, description). Session-level changes (SET) are not reflected here.
 pub(crate) const SETTINGS: &[(&str, &str, &str, &str, &str)] = &[
-    ("application_name", "", "string", "Reporting and Logging / What to Log", "Sets the application name to be reported in statistics and logs."),
-    ("client_encoding", "UTF8", "string", "Client Connection Defaults / Locale and Formatting", "Sets the client's character set encoding."),
-    ("DateStyle", "ISO, MDY", "string", "Client Connection Defaults / Locale and Formatting", "Sets the display format for date and time values."),
-    ("default_table_access_method", "heap", "string", "Client Connection Defaults / Statement Behavior", "Sets the default table access method for new tables."),
-    ("default_transaction_isolation", "read committed", "enum", "Client Connection Defaults / Statement Behavior", "Sets the transaction isolation level of each new transaction."),
-    ("extra_float_digits", "1", "integer", "Client Connection Defaults / Locale and Formatting", "Sets the number of digits displayed for floating-point values."),
-    ("integer_datetimes", "on", "bool", "Preset Options", "Shows whether datetimes are integer based."),
-    ("IntervalStyle", "postgres", "enum", "Client Connection Defaults / Locale and Formatting", "Sets the display format for interval values."),
-    ("is_superuser", "on", "bool", "Preset Options", "Shows whether the current user is a superuser."),
-    ("jit", "off", "bool", "Query Tuning / Other Planner Options", "Allow JIT compilation."),
-    ("lock_timeout", "0", "integer", "Client Connection Defaults / Statement Behavior", "Sets the maximum allowed duration of any wait for a lock."),
-    ("max_identifier_length", "63", "integer", "Preset Options", "Shows the maximum identifier length."),
-    ("max_index_keys", "32", "integer", "Preset Options", "Shows the maximum number of index keys."),
-    ("search_path", "\"$user\", public", "string", "Client Connection Defaults / Statement Behavior", "Sets the schema search order for names that are not schema-qualified."),
-    ("server_encoding", "UTF8", "string", "Preset Options", "Shows the server (database) character set encoding."),
-    ("server_version", "15.0", "string", "Preset Options", "Shows the server version."),
-    ("server_version_num", "150000", "integer", "Preset Options", "Shows the server version as an integer."),
-    ("standard_conforming_strings", "on", "bool", "Version and Platform Compatibility / Previous PostgreSQL Versions", "Causes '...' strings to treat backslashes literally."),
-    ("statement_timeout", "0", "integer", "Client Connection Defaults / Statement Behavior", "Sets the maximum allowed duration of any statement."),
-    ("TimeZone", "UTC", "string", "Client Connection Defaults / Locale and Formatting", "Sets the time zone for displaying and interpreting time stamps."),
-    ("transaction_isolation", "read committed", "enum", "Client Connection Defaults / Statement Behavior", "Sets the current transaction's isolation level."),
+    (
+        "application_name",
+        "",
+        "string",
+        "Reporting and Logging / What to Log",
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    (
+        "client_encoding",
+        "UTF8",
+        "string",
+        "Client Connection Defaults / Locale and Formatting",
+        "Sets the client's character set encoding.",
+    ),
+    (
+        "DateStyle",
+        "ISO, MDY",
+        "string",
+        "Client Connection Defaults / Locale and Formatting",
+        "Sets the display format for date and time values.",
+    ),
+    (
+        "default_table_access_method",
+        "heap",
+        "string",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the default table access method for new tables.",
+    ),
+    (
+        "default_transaction_isolation",
+        "read committed",
+        "enum",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the transaction isolation level of each new transaction.",
+    ),
+    (
+        "extra_float_digits",
+        "1",
+        "integer",
+        "Client Connection Defaults / Locale and Formatting",
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    (
+        "integer_datetimes",
+        "on",
+        "bool",
+        "Preset Options",
+        "Shows whether datetimes are integer based.",
+    ),
+    (
+        "IntervalStyle",
+        "postgres",
+        "enum",
+        "Client Connection Defaults / Locale and Formatting",
+        "Sets the display format for interval values.",
+    ),
+    (
+        "is_superuser",
+        "on",
+        "bool",
+        "Preset Options",
+        "Shows whether the current user is a superuser.",
+    ),
+    (
+        "jit",
+        "off",
+        "bool",
+        "Query Tuning / Other Planner Options",
+        "Allow JIT compilation.",
+    ),
+    (
+        "lock_timeout",
+        "0",
+        "integer",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the maximum allowed duration of any wait for a lock.",
+    ),
+    (
+        "max_identifier_length",
+        "63",
+        "integer",
+        "Preset Options",
+        "Shows the maximum identifier length.",
+    ),
+    (
+        "max_index_keys",
+        "32",
+        "integer",
+        "Preset Options",
+        "Shows the maximum number of index keys.",
+    ),
+    (
+        "search_path",
+        "\"$user\", public",
+        "string",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    (
+        "server_encoding",
+        "UTF8",
+        "string",
+        "Preset Options",
+        "Shows the server (database) character set encoding.",
+    ),
+    (
+        "server_version",
+        "15.0",
+        "string",
+        "Preset Options",
+        "Shows the server version.",
+    ),
+    (
+        "server_version_num",
+        "150000",
+        "integer",
+        "Preset Options",
+        "Shows the server version as an integer.",
+    ),
+    (
+        "standard_conforming_strings",
+        "on",
+        "bool",
+        "Version and Platform Compatibility / Previous PostgreSQL Versions",
+        "Causes '...' strings to treat backslashes literally.",
+    ),
+    (
+        "statement_timeout",
+        "0",
+        "integer",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the maximum allowed duration of any statement.",
+    ),
+    (
+        "TimeZone",
+        "UTC",
+        "string",
+        "Client Connection Defaults / Locale and Formatting",
+        "Sets the time zone for displaying and interpreting time stamps.",
+    ),
+    (
+        "transaction_isolation",
+        "read committed",
+        "enum",
+        "Client Connection Defaults / Statement Behavior",
+        "Sets the current transaction's isolation level.",
+    ),
 ];
 
 /// A setting's value, by case-insensitive name.
@@ -108,8 +234,18 @@ fn pg_class(snapshot: &CatalogSnapshot, rows: &mut Rows) {
             .set("relnamespace", oid(relation.namespace))
             .set("relowner", oid(ROLE_OID))
             .set("relam", oid(access_method))
-            .set("relfilenode", oid(if has_storage { relation.oid } else { 0 }))
-            .set("reltuples", if kind == RelationKind::Index { 0.0f32 } else { -1.0f32 })
+            .set(
+                "relfilenode",
+                oid(if has_storage { relation.oid } else { 0 }),
+            )
+            .set(
+                "reltuples",
+                if kind == RelationKind::Index {
+                    0.0f32
+                } else {
+                    -1.0f32
+                },
+            )
             .set("relpages", i32::from(kind == RelationKind::Index))
             .set("relhasindex", has_primary_key(relation))
             .set("relpersistence", "p")
@@ -153,8 +289,14 @@ fn pg_attribute(snapshot: &CatalogSnapshot, rows: &mut Rows) {
                 .set("attcacheoff", -1i32)
                 .set("atttypmod", column.typmod)
                 .set("attbyval", pg_type.is_some_and(|t| t.by_value))
-                .set("attalign", pg_type.map(|t| t.align).unwrap_or('i').to_string())
-                .set("attstorage", pg_type.map(|t| t.storage).unwrap_or('x').to_string())
+                .set(
+                    "attalign",
+                    pg_type.map(|t| t.align).unwrap_or('i').to_string(),
+                )
+                .set(
+                    "attstorage",
+                    pg_type.map(|t| t.storage).unwrap_or('x').to_string(),
+                )
                 .set("attnotnull", column.not_null)
                 .set("atthasdef", column.default.is_some())
                 .set("attislocal", true)
@@ -165,7 +307,13 @@ fn pg_attribute(snapshot: &CatalogSnapshot, rows: &mut Rows) {
 
 fn pg_type(_: &CatalogSnapshot, rows: &mut Rows) {
     for t in PG_TYPES {
-        let regproc = |name: &str| if name == "-" { "-".to_string() } else { name.to_string() };
+        let regproc = |name: &str| {
+            if name == "-" {
+                "-".to_string()
+            } else {
+                name.to_string()
+            }
+        };
         rows.push()
             .set("oid", oid(t.oid))
             .set("typname", t.name)
@@ -273,7 +421,10 @@ fn pg_attrdef(snapshot: &CatalogSnapshot, rows: &mut Rows) {
             };
             let attnum = index as i16 + 1;
             rows.push()
-                .set("oid", oid(relation.derived_oid(Derived::ColumnDefault(attnum))))
+                .set(
+                    "oid",
+                    oid(relation.derived_oid(Derived::ColumnDefault(attnum))),
+                )
                 .set("adrelid", oid(relation.oid))
                 .set("adnum", attnum)
                 .set("adbin", default.as_str());

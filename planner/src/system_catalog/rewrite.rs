@@ -75,16 +75,83 @@ pub(crate) fn rewrite_statement(statement: DFStatement) -> DFStatement {
 /// PostgreSQL's reserved key words: identifiers that must be quoted.
 pub(crate) fn is_reserved_keyword(word: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both",
-        "case", "cast", "check", "collate", "column", "constraint", "create", "current_catalog",
-        "current_date", "current_role", "current_time", "current_timestamp", "current_user",
-        "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false",
-        "fetch", "for", "foreign", "from", "grant", "group", "having", "in", "initially",
-        "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
-        "null", "offset", "on", "only", "or", "order", "placing", "primary", "references",
-        "returning", "select", "session_user", "some", "symmetric", "table", "then", "to",
-        "trailing", "true", "union", "unique", "user", "using", "variadic", "when", "where",
-        "window", "with",
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
     ];
     RESERVED.contains(&word)
 }
@@ -237,10 +304,8 @@ impl VisitorMut for CatalogRewriter {
                 None => {
                     if name.0.len() == 1 {
                         if let Some(table) = self.catalog_relation(name) {
-                            *name = ObjectName::from(vec![
-                                Ident::new("pg_catalog"),
-                                Ident::new(table),
-                            ]);
+                            *name =
+                                ObjectName::from(vec![Ident::new("pg_catalog"), Ident::new(table)]);
                         }
                     }
                 }
@@ -377,8 +442,8 @@ fn cast_target(data_type: &DataType) -> CastTarget {
                 "regtype" => CastTarget::Alias("regtype"),
                 "regnamespace" => CastTarget::Alias("regnamespace"),
                 "regrole" => CastTarget::Alias("regrole"),
-                "text" | "name" | "varchar" | "bpchar" | "char" | "pg_node_tree"
-                | "regproc" | "regprocedure" => CastTarget::Text(Some(DataType::Text)),
+                "text" | "name" | "varchar" | "bpchar" | "char" | "pg_node_tree" | "regproc"
+                | "regprocedure" => CastTarget::Text(Some(DataType::Text)),
                 "oid" | "int4" | "xid" | "cid" => CastTarget::Replace(DataType::Int(None)),
                 "int2" => CastTarget::Replace(DataType::SmallInt(None)),
                 "int8" => CastTarget::Replace(DataType::BigInt(None)),
@@ -416,10 +481,7 @@ fn rewrite_cast(inner: &mut Expr, data_type: &mut DataType) -> Option<Expr> {
         CastTarget::Text(replacement) => {
             for kind in ["regclass", "regtype", "regnamespace", "regrole"] {
                 if let Some(argument) = sole_argument_of(inner, &format!("sluice_{kind}")) {
-                    return Some(call(
-                        &format!("sluice_{kind}_text"),
-                        vec![argument.clone()],
-                    ));
+                    return Some(call(&format!("sluice_{kind}_text"), vec![argument.clone()]));
                 }
             }
             if let Some(replacement) = replacement {
@@ -470,12 +532,9 @@ fn rewrite_function(function: &mut Function) -> Option<Expr> {
     strip_pg_catalog(&mut function.name);
     let name = names(&function.name);
     match (name.as_slice(), &function.args) {
-        ([array], FunctionArguments::Subquery(query)) if array == "array" => {
-            array_subquery(query)
-        }
+        ([array], FunctionArguments::Subquery(query)) if array == "array" => array_subquery(query),
         ([subscripts], FunctionArguments::List(list)) if subscripts == "generate_subscripts" => {
-            let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = list.args.first()
-            else {
+            let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = list.args.first() else {
                 return None;
             };
             let length = call("cardinality", vec![array.clone()]);
@@ -527,8 +586,13 @@ fn array_subquery(query: &Query) -> Option<Expr> {
         ) = (&from.relation, from.joins.is_empty())
         {
             if names(name) == ["unnest"] && args.args.len() == 1 {
-                let parameter = alias.columns.first().map(|c| c.name.clone()).unwrap_or_else(|| alias.name.clone());
-                if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = args.args.first() {
+                let parameter = alias
+                    .columns
+                    .first()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| alias.name.clone());
+                if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = args.args.first()
+                {
                     let lambda = Expr::Lambda(LambdaFunction {
                         params: OneOrManyWithParens::One(LambdaFunctionParameter {
                             name: parameter,
@@ -584,9 +648,27 @@ fn array_subquery(query: &Query) -> Option<Expr> {
 
 /// Aggregate functions a select item may already call (rule 7 leaves those alone).
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or",
-    "every", "json_agg", "jsonb_agg", "json_object_agg", "first_value", "last_value",
-    "stddev", "variance", "bit_and", "bit_or", "median", "approx_distinct",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "first_value",
+    "last_value",
+    "stddev",
+    "variance",
+    "bit_and",
+    "bit_or",
+    "median",
+    "approx_distinct",
 ];
 
 /// Rule 7.
@@ -651,10 +733,9 @@ enum Scope {
 /// The names a FROM clause defines (aliases, table names with and without schema).
 fn local_qualifiers(select: &Select) -> HashSet<String> {
     let mut qualifiers = HashSet::new();
-    let factors = select
-        .from
-        .iter()
-        .flat_map(|from| std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)));
+    let factors = select.from.iter().flat_map(|from| {
+        std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+    });
     for factor in factors {
         let (name, alias) = match factor {
             TableFactor::Table { name, alias, .. } => (Some(name), alias),
@@ -729,7 +810,15 @@ fn split_conjunction(expr: Expr, conjuncts: &mut Vec<Expr>) {
             split_conjunction(*left, conjuncts);
             split_conjunction(*right, conjuncts);
         }
-        Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: BinaryOperator::And, .. }) => {
+        Expr::Nested(inner)
+            if matches!(
+                inner.as_ref(),
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
             split_conjunction(*inner, conjuncts)
         }
         other => conjuncts.push(other),
@@ -772,8 +861,9 @@ fn hoist_outer_conditions(query: &mut Query) -> Option<Expr> {
                 } = &conjunct
                 {
                     let scope = |e: &Expr| match e {
-                        Expr::CompoundIdentifier(_) => reference_scopes(e, &local)
-                            .and_then(|s| s.into_iter().next()),
+                        Expr::CompoundIdentifier(_) => {
+                            reference_scopes(e, &local).and_then(|s| s.into_iter().next())
+                        }
                         _ => None,
                     };
                     match (scope(left), scope(right)) {
@@ -793,10 +883,15 @@ fn hoist_outer_conditions(query: &mut Query) -> Option<Expr> {
     let kept = kept
         .into_iter()
         .map(|conjunct| {
-            let is_equality = matches!(&conjunct, Expr::BinaryOp { op: BinaryOperator::Eq, .. });
-            let mixed = reference_scopes(&conjunct, &local).is_some_and(|s| {
-                s.contains(&Scope::Outer) && s.contains(&Scope::Inner)
-            });
+            let is_equality = matches!(
+                &conjunct,
+                Expr::BinaryOp {
+                    op: BinaryOperator::Eq,
+                    ..
+                }
+            );
+            let mixed = reference_scopes(&conjunct, &local)
+                .is_some_and(|s| s.contains(&Scope::Outer) && s.contains(&Scope::Inner));
             if is_equality || !mixed || equal.is_empty() {
                 return conjunct;
             }
@@ -825,9 +920,9 @@ fn calls_aggregate(expr: &Expr) -> bool {
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             if let Expr::Function(function) = expr {
                 let name = names(&function.name);
-                let aggregate = name
-                    .last()
-                    .is_some_and(|n| AGGREGATES.contains(&n.as_str()) || n == super::functions::SINGLE_VALUE);
+                let aggregate = name.last().is_some_and(|n| {
+                    AGGREGATES.contains(&n.as_str()) || n == super::functions::SINGLE_VALUE
+                });
                 if aggregate || function.over.is_some() {
                     self.0 = true;
                     return ControlFlow::Break(());
@@ -968,7 +1063,7 @@ mod tests {
     fn unqualified_catalog_relations_are_qualified_unless_shadowed() {
         assert_eq!(
             rewritten("SELECT relname FROM pg_class c JOIN t ON true"),
-            "SELECT relname FROM pg_catalog.pg_class AS c JOIN t ON true"
+            "SELECT relname FROM pg_catalog.pg_class c JOIN t ON true"
         );
         assert_eq!(
             rewritten("WITH pg_class AS (SELECT 1) SELECT * FROM pg_class"),

@@ -317,7 +317,10 @@ pub(crate) fn text_array<S: AsRef<str>>(values: &[S]) -> ScalarValue {
 
 /// An `int2[]` or `int2vector` value.
 pub(crate) fn int2_array(values: &[i16]) -> ScalarValue {
-    let values: Vec<ScalarValue> = values.iter().map(|v| ScalarValue::Int16(Some(*v))).collect();
+    let values: Vec<ScalarValue> = values
+        .iter()
+        .map(|v| ScalarValue::Int16(Some(*v)))
+        .collect();
     ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Int16))
 }
 

@@ -358,7 +358,8 @@ pub(crate) fn catalog_field(column: &str, pg_type_name: &str, not_null: bool) ->
     let tagged = |key: &str, value: &str| {
         std::collections::HashMap::from([(key.to_string(), value.to_string())])
     };
-    let list = |inner: DataType| DataType::List(std::sync::Arc::new(Field::new_list_field(inner, true)));
+    let list =
+        |inner: DataType| DataType::List(std::sync::Arc::new(Field::new_list_field(inner, true)));
     let field = |data_type: DataType| Field::new(column, data_type, !not_null);
     match pg_type_name {
         "oid" => field(DataType::Int32).with_metadata(tagged(OID_ALIAS_KEY, "oid")),
@@ -374,7 +375,10 @@ pub(crate) fn catalog_field(column: &str, pg_type_name: &str, not_null: bool) ->
         "int8" => field(DataType::Int64),
         "float4" => field(DataType::Float32),
         "bytea" => field(DataType::Binary),
-        "timestamptz" => field(DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))),
+        "timestamptz" => field(DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("+00:00".into()),
+        )),
         "_oid" | "oidvector" => field(list(DataType::Int32)),
         "_int2" | "int2vector" => field(list(DataType::Int16)),
         "_text" | "_aclitem" | "_char" | "_name" => field(list(DataType::Utf8)),

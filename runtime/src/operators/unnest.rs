@@ -42,11 +42,12 @@ impl Unnest {
     }
 }
 
-/// Offsets and validity of a list array, as (start, length, is_null) per row.
-fn list_spans(array: &ArrayRef) -> Result<(Vec<(usize, usize, bool)>, ArrayRef)> {
-    fn spans<O: OffsetSizeTrait>(
-        list: &GenericListArray<O>,
-    ) -> (Vec<(usize, usize, bool)>, ArrayRef) {
+/// Per row of a list array: (start offset into the values, length, is_null).
+type Spans = Vec<(usize, usize, bool)>;
+
+/// Offsets and validity of a list array, and its values.
+fn list_spans(array: &ArrayRef) -> Result<(Spans, ArrayRef)> {
+    fn spans<O: OffsetSizeTrait>(list: &GenericListArray<O>) -> (Spans, ArrayRef) {
         let offsets = list.value_offsets();
         let spans = (0..list.len())
             .map(|i| {
