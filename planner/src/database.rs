@@ -545,7 +545,12 @@ impl Catalog {
             Some(target) => self.deliver(&target, delta),
             None => {
                 let store = store.clone();
-                store.apply(&delta)?;
+                if let Err(error) = store.apply(&delta) {
+                    let message = error.to_string();
+                    tracing::warn!(view = %name, %message, "materialized view maintenance failed");
+                    self.mark_failed(name, &message);
+                    return Ok(());
+                }
                 self.propagate(name, &delta)
             }
         }
@@ -664,9 +669,25 @@ pub(crate) fn build_materialized_view(
     plan: &LogicalPlan,
     optimized: &LogicalPlan,
 ) -> Result<(Arc<RelationStore>, Dataflow, TimeAttrs)> {
-    let schema = relation_schema(plan, "a materialized view")?;
+    let declared = relation_schema(plan, "a materialized view")?;
     let (mut dataflow, time_attrs) =
         incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
+    // Names as declared, types as the optimizer resolved them (e.g. a UNION ALL of INT and
+    // BIGINT branches is BIGINT once coerced).
+    let compiled = dataflow.schema();
+    let schema: SchemaRef = if compiled.fields().len() == declared.fields().len() {
+        let fields: Vec<Field> = declared
+            .fields()
+            .iter()
+            .zip(compiled.fields())
+            .map(|(name, typed)| {
+                Field::new(name.name(), typed.data_type().clone(), typed.is_nullable())
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    } else {
+        declared
+    };
     let store = Arc::new(RelationStore::new(
         name.to_string(),
         StoredKind::MaterializedView,

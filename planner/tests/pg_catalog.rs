@@ -884,3 +884,36 @@ async fn catalog_reads_do_not_deadlock_with_writers() {
         .await
         .expect("catalog queries and DDL finish without deadlock");
 }
+
+/// Non-aggregating scalar subqueries (which catalog queries use, and DataFusion plans only
+/// when they aggregate) return the single value, NULL for no row, and fail for several.
+#[tokio::test]
+async fn scalar_subqueries_return_one_value_or_null() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    let (_, error) = session
+        .execute(
+            "CREATE TABLE a (k INT, flag BOOLEAN); CREATE TABLE b (k INT, v TEXT);
+             INSERT INTO a VALUES (1, true), (2, true), (3, false), (4, true);
+             INSERT INTO b VALUES (1, 'one'), (3, 'three'), (4, 'four'), (4, 'again')",
+        )
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    let found = rows(
+        &mut session,
+        "SELECT a.k, (SELECT b.v FROM b WHERE b.k = a.k AND a.flag) FROM a
+         WHERE a.k < 4 ORDER BY a.k",
+    )
+    .await;
+    let expected: Vec<Vec<String>> = [["1", "one"], ["2", ""], ["3", ""]]
+        .iter()
+        .map(|row| row.iter().map(|v| v.to_string()).collect())
+        .collect();
+    assert_eq!(found, expected);
+    let (_, message) = error_of(
+        &mut session,
+        "SELECT a.k, (SELECT b.v FROM b WHERE b.k = a.k) FROM a",
+    )
+    .await;
+    assert!(message.contains("more than one row"), "{message}");
+}

@@ -15,8 +15,10 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use arrow::array::Array;
 use arrow::array::{ArrayRef, UInt64Array};
-use arrow::datatypes::{DataType, Field, FieldRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::common::scalar::ScalarStructBuilder;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DataFusionResult};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -911,8 +913,10 @@ mod tests {
 
 /// `sluice_single_value(x)`: the aggregate the rewrite wraps around the select item of a
 /// scalar subquery that does not aggregate (DataFusion plans correlated scalar subqueries
-/// only when they aggregate). It returns the only value, NULL for no rows, and fails like
-/// PostgreSQL when the subquery returns more than one row.
+/// only when they aggregate). It returns `{value, rows}`: the value of the group's only row
+/// and how many rows the group had (NULL for none). [`single_value_check`] then fails like
+/// PostgreSQL when an outer row actually uses a group of several rows: a decorrelated plan
+/// aggregates every group of the inner relation, including groups no outer row reads.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct SingleValue {
     signature: Signature,
@@ -920,8 +924,18 @@ struct SingleValue {
 
 /// The name of [`SingleValue`].
 pub(crate) const SINGLE_VALUE: &str = "sluice_single_value";
+/// The name of the function that takes the value out of a [`SingleValue`] result.
+pub(crate) const SINGLE_VALUE_CHECK: &str = "sluice_single_value_check";
 
 const MORE_THAN_ONE_ROW: &str = "more than one row returned by a subquery used as an expression";
+
+/// The fields of a [`SingleValue`] result for values of `value`.
+fn single_value_fields(value: &Field) -> Fields {
+    Fields::from(vec![
+        value.clone().with_name("value").with_nullable(true),
+        Field::new("rows", DataType::UInt64, false),
+    ])
+}
 
 impl AggregateUDFImpl for SingleValue {
     fn name(&self) -> &str {
@@ -933,27 +947,35 @@ impl AggregateUDFImpl for SingleValue {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> DataFusionResult<DataType> {
-        Ok(arg_types.first().cloned().unwrap_or(DataType::Null))
+        let value = Field::new(
+            "value",
+            arg_types.first().cloned().unwrap_or(DataType::Null),
+            true,
+        );
+        Ok(DataType::Struct(single_value_fields(&value)))
     }
 
     fn return_field(&self, arg_fields: &[FieldRef]) -> DataFusionResult<FieldRef> {
-        Ok(match arg_fields.first() {
-            Some(field) => Arc::new(
-                field
-                    .as_ref()
-                    .clone()
-                    .with_name(SINGLE_VALUE)
-                    .with_nullable(true),
-            ),
-            None => Arc::new(Field::new(SINGLE_VALUE, DataType::Null, true)),
-        })
+        let value = match arg_fields.first() {
+            Some(field) => field.as_ref().clone(),
+            None => Field::new("value", DataType::Null, true),
+        };
+        Ok(Arc::new(Field::new(
+            SINGLE_VALUE,
+            DataType::Struct(single_value_fields(&value)),
+            true,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DataFusionResult<Vec<FieldRef>> {
+        let value_type = match args.input_fields.first() {
+            Some(field) => field.data_type().clone(),
+            None => DataType::Null,
+        };
         Ok(vec![
             Arc::new(Field::new(
                 format!("{}[value]", args.name),
-                args.return_field.data_type().clone(),
+                value_type,
                 true,
             )),
             Arc::new(Field::new(
@@ -965,9 +987,19 @@ impl AggregateUDFImpl for SingleValue {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> DataFusionResult<Box<dyn Accumulator>> {
+        let DataType::Struct(fields) = args.return_field.data_type() else {
+            return Err(DataFusionError::Internal(format!(
+                "{SINGLE_VALUE} returns a struct"
+            )));
+        };
+        let value_type = match fields.first() {
+            Some(field) => field.data_type().clone(),
+            None => DataType::Null,
+        };
         Ok(Box::new(SingleValueAccumulator {
-            value: ScalarValue::try_from(args.return_field.data_type())?,
+            value: ScalarValue::try_from(&value_type)?,
             rows: 0,
+            fields: fields.clone(),
         }))
     }
 }
@@ -976,6 +1008,7 @@ impl AggregateUDFImpl for SingleValue {
 struct SingleValueAccumulator {
     value: ScalarValue,
     rows: u64,
+    fields: Fields,
 }
 
 impl SingleValueAccumulator {
@@ -987,11 +1020,10 @@ impl SingleValueAccumulator {
         if rows == 0 {
             return Ok(());
         }
-        self.rows += rows;
-        if self.rows > 1 {
-            return Err(DataFusionError::Execution(MORE_THAN_ONE_ROW.into()));
+        if self.rows == 0 {
+            self.value = value()?;
         }
-        self.value = value()?;
+        self.rows = self.rows.saturating_add(rows);
         Ok(())
     }
 }
@@ -1033,7 +1065,18 @@ impl Accumulator for SingleValueAccumulator {
     }
 
     fn evaluate(&mut self) -> DataFusionResult<ScalarValue> {
-        Ok(self.value.clone())
+        if self.rows == 0 {
+            return Ok(ScalarStructBuilder::new_null(self.fields.clone()));
+        }
+        let mut builder = ScalarStructBuilder::new();
+        for (field, value) in self
+            .fields
+            .iter()
+            .zip([self.value.clone(), ScalarValue::UInt64(Some(self.rows))])
+        {
+            builder = builder.with_scalar(field.clone(), value);
+        }
+        builder.build()
     }
 
     fn size(&self) -> usize {
@@ -1041,9 +1084,105 @@ impl Accumulator for SingleValueAccumulator {
     }
 }
 
+/// `sluice_single_value_check(result)`: the value of a [`SingleValue`] result; NULL for no
+/// row; an error for more than one.
+fn single_value_check(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+    let Some(ScalarValue::Struct(result)) = args.first() else {
+        return Ok(args.first().cloned().unwrap_or(ScalarValue::Null));
+    };
+    if result.is_null(0) {
+        return Ok(ScalarValue::Null);
+    }
+    let rows = result
+        .column(1)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .map(|rows| rows.value(0))
+        .unwrap_or(0);
+    if rows > 1 {
+        return Err(DataFusionError::Execution(MORE_THAN_ONE_ROW.into()));
+    }
+    ScalarValue::try_from_array(result.column(0), 0)
+}
+
+/// [`single_value_check`] as a UDF: its result type is the value's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SingleValueCheck {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SingleValueCheck {
+    fn name(&self) -> &str {
+        SINGLE_VALUE_CHECK
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DataFusionResult<DataType> {
+        Ok(match arg_types.first() {
+            Some(DataType::Struct(fields)) => fields
+                .first()
+                .map(|f| f.data_type().clone())
+                .unwrap_or(DataType::Null),
+            Some(other) => other.clone(),
+            None => DataType::Null,
+        })
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DataFusionResult<FieldRef> {
+        Ok(match args.arg_fields.first().map(|f| f.data_type()) {
+            Some(DataType::Struct(fields)) => match fields.first() {
+                Some(value) => Arc::new(value.as_ref().clone().with_name(SINGLE_VALUE_CHECK)),
+                None => Arc::new(Field::new(SINGLE_VALUE_CHECK, DataType::Null, true)),
+            },
+            Some(other) => Arc::new(Field::new(SINGLE_VALUE_CHECK, other.clone(), true)),
+            None => Arc::new(Field::new(SINGLE_VALUE_CHECK, DataType::Null, true)),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DataFusionResult<ColumnarValue> {
+        let target = args.return_field.data_type().clone();
+        let mut context = Context {
+            catalog: &SystemCatalog::new(std::sync::Weak::new()),
+            snapshot: None,
+        };
+        let Some(argument) = args.args.first() else {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&target)?));
+        };
+        match argument {
+            ColumnarValue::Scalar(value) => Ok(ColumnarValue::Scalar(conform(
+                single_value_check(&mut context, std::slice::from_ref(value))?,
+                &target,
+            )?)),
+            ColumnarValue::Array(array) => {
+                let values = (0..array.len())
+                    .map(|row| {
+                        let value = ScalarValue::try_from_array(array, row)?;
+                        conform(single_value_check(&mut context, &[value])?, &target)
+                    })
+                    .collect::<DataFusionResult<Vec<_>>>()?;
+                if values.is_empty() {
+                    Ok(ColumnarValue::Array(arrow::array::new_empty_array(&target)))
+                } else {
+                    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+                }
+            }
+        }
+    }
+}
+
 /// The aggregate functions of the catalog (see [`SingleValue`]).
 pub(crate) fn catalog_aggregates() -> Vec<AggregateUDF> {
     vec![AggregateUDF::new_from_impl(SingleValue {
+        signature: Signature::any(1, Volatility::Immutable),
+    })]
+}
+
+/// The functions the rewrite needs beyond the catalog's (see [`SingleValueCheck`]).
+pub(crate) fn rewrite_functions() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::new_from_impl(SingleValueCheck {
         signature: Signature::any(1, Volatility::Immutable),
     })]
 }

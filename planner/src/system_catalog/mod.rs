@@ -556,7 +556,10 @@ pub(crate) fn install(context: &SessionContext, database: Weak<Database>) {
             tracing::error!(%error, schema = name, "cannot install a system schema");
         }
     }
-    for function in functions::catalog_functions(&system_catalog) {
+    for function in functions::catalog_functions(&system_catalog)
+        .into_iter()
+        .chain(functions::rewrite_functions())
+    {
         context.register_udf(function);
     }
     for aggregate in functions::catalog_aggregates() {

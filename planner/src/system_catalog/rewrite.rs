@@ -27,10 +27,11 @@
 //!    (publications, policies, statistics objects, inheritance, ...) returns no rows, so the
 //!    select items holding subqueries (some are LATERAL function calls) become NULL, and a
 //!    scalar subquery that does not aggregate and inner-joins such a catalog is NULL.
-//! 7. A scalar subquery that does not aggregate, `(SELECT e FROM ... WHERE ...)`, selects
-//!    `sluice_single_value(e)`, an aggregate that returns the only value (NULL for no rows)
-//!    and fails for more than one row as PostgreSQL does: DataFusion plans correlated scalar
-//!    subqueries only when they aggregate. Subqueries with ORDER BY, LIMIT, DISTINCT,
+//! 7. A scalar subquery that does not aggregate, `(SELECT e FROM ... WHERE ...)`, is
+//!    `sluice_single_value_check((SELECT sluice_single_value(e) FROM ... WHERE ...))`: the
+//!    aggregate keeps the value and the row count, and the check returns the value (NULL for
+//!    no row) or fails for more than one row, as PostgreSQL does, for the outer rows that
+//!    use it. DataFusion plans correlated scalar subqueries only when they aggregate. Subqueries with ORDER BY, LIMIT, DISTINCT,
 //!    GROUP BY or set operations are left alone. Before that, so DataFusion can decorrelate
 //!    it, a WHERE condition of the subquery that reads only outer columns moves out:
 //!    `(SELECT e FROM d WHERE d.k = a.k AND a.flag)` is
@@ -336,17 +337,27 @@ impl VisitorMut for CatalogRewriter {
             Expr::Subquery(query) if self.reads_always_empty(query) => Some(null_expr()),
             Expr::Subquery(query) => {
                 let outer_only = hoist_outer_conditions(query);
-                aggregate_scalar_subquery(query);
-                outer_only.map(|condition| Expr::Case {
-                    case_token: AttachedToken::empty(),
-                    end_token: AttachedToken::empty(),
-                    operand: None,
-                    conditions: vec![CaseWhen {
-                        condition,
-                        result: Expr::Subquery(query.clone()),
-                    }],
-                    else_result: None,
-                })
+                let value = if aggregate_scalar_subquery(query) {
+                    call(
+                        super::functions::SINGLE_VALUE_CHECK,
+                        vec![Expr::Subquery(query.clone())],
+                    )
+                } else {
+                    Expr::Subquery(query.clone())
+                };
+                match outer_only {
+                    Some(condition) => Some(Expr::Case {
+                        case_token: AttachedToken::empty(),
+                        end_token: AttachedToken::empty(),
+                        operand: None,
+                        conditions: vec![CaseWhen {
+                            condition,
+                            result: value,
+                        }],
+                        else_result: None,
+                    }),
+                    None => Some(value),
+                }
             }
             Expr::Case {
                 conditions,
@@ -671,34 +682,37 @@ const AGGREGATES: &[&str] = &[
     "approx_distinct",
 ];
 
-/// Rule 7.
-fn aggregate_scalar_subquery(query: &mut Query) {
+/// Rule 7: wrap the select item of a non-aggregating scalar subquery in
+/// `sluice_single_value`; true when it did (the caller then checks the result with
+/// `sluice_single_value_check`).
+fn aggregate_scalar_subquery(query: &mut Query) -> bool {
     if query.order_by.is_some() || query.limit_clause.is_some() || query.fetch.is_some() {
-        return;
+        return false;
     }
     let SetExpr::Select(select) = query.body.as_mut() else {
-        return;
+        return false;
     };
     let grouped = !matches!(&select.group_by, datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
     if grouped || select.having.is_some() || select.distinct.is_some() {
-        return;
+        return false;
     }
     let [item] = select.projection.as_mut_slice() else {
-        return;
+        return false;
     };
     let (expr, alias) = match item {
         SelectItem::UnnamedExpr(expr) => (expr.clone(), None),
         SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
-        _ => return,
+        _ => return false,
     };
     if calls_aggregate(&expr) {
-        return;
+        return false;
     }
     let alias = alias.unwrap_or_else(|| Ident::with_quote('"', column_name(&expr)));
     *item = SelectItem::ExprWithAlias {
         expr: call(super::functions::SINGLE_VALUE, vec![expr]),
         alias,
     };
+    true
 }
 
 /// The name PostgreSQL gives an unnamed select item.
