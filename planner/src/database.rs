@@ -362,6 +362,13 @@ impl Catalog {
             .then(|| entry.time_attrs.clone())
     }
 
+    /// Whether a relation declares event time (`WATERMARK FOR`).
+    pub fn has_event_time(&self, name: &str) -> bool {
+        self.entries
+            .get(name)
+            .is_some_and(|e| e.event_time.is_some())
+    }
+
     /// The current watermark of a relation: its own for a table, its dataflow's output
     /// watermark for a materialized view.
     pub fn watermark(&self, name: &str) -> Option<i64> {
@@ -707,6 +714,9 @@ pub(crate) fn build_materialized_view(
         .map(str::to_string)
         .collect::<BTreeSet<_>>()
     {
+        if catalog.has_event_time(&relation) {
+            dataflow.declare_event_time(&relation);
+        }
         if let Some(watermark) = catalog.watermark(&relation) {
             deltas.push(dataflow.advance_watermark(&relation, watermark)?);
         }

@@ -124,6 +124,17 @@ impl Dataflow {
         self.run(Vec::new(), false, Some((relation, watermark)))
     }
 
+    /// `relation` has event time: until it reports a watermark (or becomes idle) its scans
+    /// hold back the watermark of everything they feed, as a Flink source does before its
+    /// first watermark. Call before any watermark arrives.
+    pub fn declare_event_time(&mut self, relation: &str) {
+        for (name, id) in &self.scans {
+            if name == relation && self.nodes[*id].watermark.is_none() {
+                self.nodes[*id].watermark = Some(i64::MIN);
+            }
+        }
+    }
+
     /// Mark the scans of `relation` idle (or active again) and return what the recomputed
     /// watermarks release.
     pub fn set_idle(&mut self, relation: &str, idle: bool) -> Result<ChangeBatch> {

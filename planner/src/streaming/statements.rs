@@ -99,12 +99,9 @@ impl Session {
         };
         let declared: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
         let field_of = |column: &str| -> Result<Field> {
-            declared
-                .field_with_name(column)
-                .cloned()
-                .map_err(|_| {
-                    PlanError::Internal(format!("column {column} missing from the physical schema"))
-                })
+            declared.field_with_name(column).cloned().map_err(|_| {
+                PlanError::Internal(format!("column {column} missing from the physical schema"))
+            })
         };
         let mut physical = Vec::new();
         let mut metadata = Vec::new();
@@ -336,6 +333,9 @@ impl Session {
             }
         }
         for relation in &relations {
+            if catalog.has_event_time(relation) {
+                dataflow.declare_event_time(relation);
+            }
             if let Some(watermark) = catalog.watermark(relation) {
                 deltas.push(dataflow.advance_watermark(relation, watermark)?);
             }

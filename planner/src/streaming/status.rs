@@ -64,7 +64,11 @@ pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
         });
         targets.push(target.clone());
         state.push(dataflow.state_rows() as u64);
-        watermarks.push(dataflow.output_watermark().filter(|w| *w != i64::MAX));
+        watermarks.push(
+            dataflow
+                .output_watermark()
+                .filter(|w| *w != i64::MAX && *w != i64::MIN),
+        );
         late.push(dataflow.late_rows());
         source_rows.push(
             entry

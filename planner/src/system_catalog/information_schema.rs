@@ -7,8 +7,8 @@
 //! Unlike PostgreSQL, views are reported as neither updatable nor insertable (Sluice views
 //! are read-only).
 
-use super::pg_catalog::key_attnums;
-use super::table::{null, Rows, RowsFunction};
+use super::pg_catalog::{key_attnums, view_definition};
+use super::table::{Rows, RowsFunction};
 use super::types::{self, oids};
 use super::{
     CatalogSnapshot, Column, Relation, RelationKind, DATABASE_NAME, NAMESPACES, ROLE_NAME,
@@ -163,15 +163,11 @@ fn numeric_and_length(column: &Column, row: &mut super::table::Row<'_>) {
 
 fn views(snapshot: &CatalogSnapshot, rows: &mut Rows) {
     for relation in described(snapshot).filter(|r| r.kind == RelationKind::View) {
-        let definition = match &relation.definition {
-            Some(definition) => format!(" {};", definition.trim_end_matches(';')).into(),
-            None => null(),
-        };
         rows.push()
             .set("table_catalog", DATABASE_NAME)
             .set("table_schema", relation.namespace_name())
             .set("table_name", relation.name.as_str())
-            .set("view_definition", definition)
+            .set("view_definition", view_definition(relation))
             .set("check_option", "NONE")
             .set("is_updatable", "NO")
             .set("is_insertable_into", "NO")

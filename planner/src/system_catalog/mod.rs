@@ -25,10 +25,11 @@
 //!
 //! OIDs (all below 2^31, carried as `Int32` columns tagged as `oid` for the wire):
 //! - PostgreSQL's own OIDs for types, namespaces and the system relations;
-//! - a user relation gets `16384 + n`, `n` its registration number (the catalog entry id
-//!   when every entry is registered once, in creation order, as the session does);
+//! - a user relation gets `16384 + n`, `n` its registration number, never reused (usually
+//!   the catalog entry id: both count CREATEs in order);
 //! - objects derived from relation `n` (primary-key index and constraint, view rule, column
-//!   defaults) get `1_000_000_000 + 2048 n + slot`.
+//!   defaults) get `1_000_000_000 + 2048 n + slot`, distinct for the first ~500,000
+//!   relations of a database.
 //!
 //! Name resolution: DataFusion resolves unqualified names in schema `public` only, so the
 //! rewrite (see [`rewrite`]) qualifies an unqualified reference to a `pg_catalog` relation

@@ -31,14 +31,17 @@
 //!    `sluice_single_value_check((SELECT sluice_single_value(e) FROM ... WHERE ...))`: the
 //!    aggregate keeps the value and the row count, and the check returns the value (NULL for
 //!    no row) or fails for more than one row, as PostgreSQL does, for the outer rows that
-//!    use it. DataFusion plans correlated scalar subqueries only when they aggregate. Subqueries with ORDER BY, LIMIT, DISTINCT,
-//!    GROUP BY or set operations are left alone. Before that, so DataFusion can decorrelate
-//!    it, a WHERE condition of the subquery that reads only outer columns moves out:
-//!    `(SELECT e FROM d WHERE d.k = a.k AND a.flag)` is
+//!    use it. DataFusion plans correlated scalar subqueries only when they aggregate.
+//!    Subqueries with ORDER BY, LIMIT, DISTINCT, GROUP BY or set operations are left alone.
+//!    So that DataFusion can decorrelate it, a WHERE condition of the subquery that reads
+//!    only outer columns moves out: `(SELECT e FROM d WHERE d.k = a.k AND a.flag)` is
 //!    `CASE WHEN a.flag THEN (SELECT e FROM d WHERE d.k = a.k) END`; and an outer column
 //!    equated to an inner one (`c.oid = a.attcollation`) is replaced by the inner one in the
 //!    other conditions (`a.attcollation <> t.typcollation` becomes `c.oid <> t.typcollation`).
-//!    The subquery's select item keeps the name PostgreSQL gives it.
+//!    A scalar subquery select item keeps the name PostgreSQL gives it (`pg_get_expr`).
+//!
+//! Column references are classified by their qualifier only: an unqualified column in a
+//! subquery is never moved or substituted.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -359,13 +362,8 @@ impl VisitorMut for CatalogRewriter {
                     None => Some(value),
                 }
             }
-            Expr::Case {
-                conditions,
-                else_result,
-                ..
-            } => {
+            Expr::Case { conditions, .. } => {
                 blank_impossible_type_branches(conditions);
-                let _ = else_result;
                 None
             }
             _ => None,
@@ -1116,6 +1114,25 @@ mod tests {
         assert_eq!(
             rewritten("SELECT array(select rolname from pg_roles where oid = 1 order by 1)"),
             "SELECT (SELECT array_agg(rolname ORDER BY rolname) FROM pg_catalog.pg_roles WHERE oid = 1)"
+        );
+    }
+
+    #[test]
+    fn scalar_subqueries_aggregate_and_hoist_outer_conditions() {
+        assert_eq!(
+            rewritten(
+                "SELECT (SELECT d.x FROM d WHERE d.k = a.k AND a.flag AND a.c <> d.c AND d.c = a.c) FROM a"
+            ),
+            "SELECT CASE WHEN a.flag THEN sluice_single_value_check((SELECT sluice_single_value(d.x) AS \"x\" FROM d WHERE d.k = a.k AND d.c <> d.c AND d.c = a.c)) END AS \"x\" FROM a"
+        );
+        // Aggregating, limited and always-empty subqueries are left alone or known empty.
+        assert_eq!(
+            rewritten("SELECT (SELECT max(x) FROM d), (SELECT x FROM d LIMIT 1)"),
+            "SELECT (SELECT max(x) FROM d) AS \"max\", (SELECT x FROM d LIMIT 1) AS \"x\""
+        );
+        assert_eq!(
+            rewritten("SELECT (SELECT seqstart FROM pg_sequence WHERE seqrelid = c.oid) FROM c"),
+            "SELECT NULL AS \"seqstart\" FROM c"
         );
     }
 
