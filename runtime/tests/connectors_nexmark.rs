@@ -667,7 +667,12 @@ async fn offsets_resume_the_same_stream() -> Result<()> {
 #[ignore]
 fn nexmark_generator_speed() -> Result<()> {
     const EVENTS: u64 = 10_000_000;
-    let mut source = source(&[("events.num", &EVENTS.to_string())], 8192)?;
+    // Rows per batch: DataFusion's default, or NEXMARK_BENCH_BATCH_SIZE.
+    let batch_size = std::env::var("NEXMARK_BENCH_BATCH_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8192);
+    let mut source = source(&[("events.num", &EVENTS.to_string())], batch_size)?;
     let start = Instant::now();
     let mut rows = 0;
     while let Some(batch) = source.generate_batch()? {
@@ -676,7 +681,8 @@ fn nexmark_generator_speed() -> Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(rows as u64, EVENTS);
     println!(
-        "nexmark generator: {EVENTS} events in {seconds:.3} s = {:.2} million events/s",
+        "nexmark generator: {EVENTS} events in batches of {batch_size} in {seconds:.3} s = {:.2} \
+         million events/s",
         EVENTS as f64 / seconds / 1e6
     );
     Ok(())

@@ -73,7 +73,27 @@ impl ConnectorTable {
 
     /// Whether Sluice keeps the rows written to this table (queryable with SELECT).
     pub fn is_stored(&self) -> bool {
-        self.connector() == "jdbc"
+        matches!(self.connector(), "jdbc" | "jdbc-sqrl")
+    }
+
+    /// Whether changes go to the connector's sink. A `jdbc` table is kept in Sluice (it
+    /// replaces the pipeline's database); its rows are forwarded to the external database
+    /// only when the URL is complete (no unresolved `${..}`) and `'sluice.forward'` is not
+    /// `'false'`. Other sink connectors always receive the changes.
+    pub fn forwards(&self) -> bool {
+        if !self.is_sink() {
+            return false;
+        }
+        if self.options.get("sluice.forward") == Some("false") {
+            return false;
+        }
+        if self.is_stored() {
+            return self
+                .options
+                .get("url")
+                .is_some_and(|url| !url.contains("${"));
+        }
+        true
     }
 
     /// A source batch as a batch of the full table schema.

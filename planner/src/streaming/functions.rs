@@ -27,6 +27,9 @@ enum Kind {
     SplitIndex,
     RegexpExtract,
     CountChar,
+    ToTimestampLtz,
+    ToJson,
+    HashColumns,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -124,9 +127,12 @@ impl FlinkFunction {
             Kind::DateFormat | Kind::CountChar => (2, Volatility::Immutable),
             Kind::SplitIndex => (3, Volatility::Immutable),
             Kind::RegexpExtract => (3, Volatility::Immutable),
+            Kind::ToTimestampLtz => (2, Volatility::Immutable),
+            Kind::ToJson => (1, Volatility::Immutable),
+            Kind::HashColumns => (0, Volatility::Immutable),
         };
         let signature = match kind {
-            Kind::RegexpExtract => Signature::one_of(
+            Kind::RegexpExtract | Kind::ToTimestampLtz => Signature::one_of(
                 vec![
                     datafusion::logical_expr::TypeSignature::Any(2),
                     datafusion::logical_expr::TypeSignature::Any(3),
@@ -134,6 +140,7 @@ impl FlinkFunction {
                 volatility,
             ),
             Kind::Proctime => Signature::nullary(volatility),
+            Kind::HashColumns => Signature::variadic_any(volatility),
             _ => Signature::any(arguments, volatility),
         };
         ScalarUDF::new_from_impl(Self { kind, signature })
@@ -150,6 +157,9 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::SplitIndex => "split_index",
             Kind::RegexpExtract => "regexp_extract",
             Kind::CountChar => "count_char",
+            Kind::ToTimestampLtz => "to_timestamp_ltz",
+            Kind::ToJson => "to_jsonb",
+            Kind::HashColumns => "hash_columns",
         }
     }
 
@@ -166,9 +176,15 @@ impl ScalarUDFImpl for FlinkFunction {
                     DataType::Float64
                 }
             }
-            Kind::Proctime => DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+            Kind::Proctime | Kind::ToTimestampLtz => {
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()))
+            }
             Kind::Hour | Kind::CountChar => DataType::Int64,
-            Kind::DateFormat | Kind::SplitIndex | Kind::RegexpExtract => DataType::Utf8,
+            Kind::DateFormat
+            | Kind::SplitIndex
+            | Kind::RegexpExtract
+            | Kind::ToJson
+            | Kind::HashColumns => DataType::Utf8,
         })
     }
 
@@ -279,6 +295,80 @@ impl ScalarUDFImpl for FlinkFunction {
                 }
                 Arc::new(StringArray::from(out))
             }
+            Kind::ToTimestampLtz => {
+                // TO_TIMESTAMP_LTZ(epoch, precision): precision 0 = seconds, 3 = milliseconds.
+                let epoch = integers(&args.args[0], rows)?;
+                let precision = match args.args.get(1) {
+                    Some(p) => integers(p, rows)?,
+                    None => Int64Array::from(vec![3; rows]),
+                };
+                let mut out = Vec::with_capacity(rows);
+                for r in 0..rows {
+                    if epoch.is_null(r) || precision.is_null(r) {
+                        out.push(None);
+                        continue;
+                    }
+                    let millis = match precision.value(r) {
+                        0 => epoch.value(r).checked_mul(1000),
+                        3 => Some(epoch.value(r)),
+                        other => {
+                            return plan_err!(
+                                "TO_TIMESTAMP_LTZ precision must be 0 or 3, found {other}"
+                            )
+                        }
+                    };
+                    out.push(millis);
+                }
+                Arc::new(TimestampMillisecondArray::from(out).with_timezone("+00:00"))
+            }
+            Kind::ToJson => {
+                // DataSQRL's TO_JSONB: the value as JSON text (Sluice has no jsonb type).
+                let array = args.args[0].to_array(rows)?;
+                let field = arrow::datatypes::Field::new("v", array.data_type().clone(), true);
+                let batch = arrow::array::RecordBatch::try_new(
+                    Arc::new(arrow::datatypes::Schema::new(vec![field])),
+                    vec![array],
+                )?;
+                let mut buffer = Vec::new();
+                {
+                    let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
+                    writer.write(&batch)?;
+                    writer.finish()?;
+                }
+                let text = String::from_utf8_lossy(&buffer);
+                Arc::new(
+                    text.lines()
+                        .map(|line| {
+                            line.strip_prefix("{\"v\":")
+                                .and_then(|rest| rest.strip_suffix('}'))
+                                .map(str::to_string)
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
+            Kind::HashColumns => {
+                // DataSQRL's HASH_COLUMNS: a stable hash of the argument values, as hex.
+                use std::hash::{Hash, Hasher};
+                let columns = args
+                    .args
+                    .iter()
+                    .map(|a| strings(a, rows))
+                    .collect::<DfResult<Vec<_>>>()?;
+                Arc::new(
+                    (0..rows)
+                        .map(|r| {
+                            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                            for column in &columns {
+                                column.is_null(r).hash(&mut hasher);
+                                if !column.is_null(r) {
+                                    column.value(r).hash(&mut hasher);
+                                }
+                            }
+                            Some(format!("{:016x}", hasher.finish()))
+                        })
+                        .collect::<StringArray>(),
+                )
+            }
             Kind::CountChar => {
                 let text = strings(&args.args[0], rows)?;
                 let needle = strings(&args.args[1], rows)?;
@@ -312,6 +402,9 @@ pub fn register(context: &SessionContext) {
         Kind::SplitIndex,
         Kind::RegexpExtract,
         Kind::CountChar,
+        Kind::ToTimestampLtz,
+        Kind::ToJson,
+        Kind::HashColumns,
     ] {
         context.register_udf(FlinkFunction::udf(kind));
     }

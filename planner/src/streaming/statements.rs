@@ -307,7 +307,7 @@ impl Session {
                     connector.connector()
                 )));
             }
-            if target_entry.sink.is_none() {
+            if target_entry.sink.is_none() && connector.forwards() {
                 let (sender, task) = spawn_sink(connector)?;
                 if let Some(entry) = catalog.entries.get_mut(target) {
                     entry.sink = Some(sender);

@@ -140,7 +140,7 @@ impl FileSystemSource {
         known.extend_from_slice(FORMAT_OPTION_KEYS);
         spec.options.check_known(CONNECTOR, &known, &[])?;
         let path = spec.options.required(CONNECTOR, "path")?;
-        let root = PathBuf::from(path);
+        let root = local_path(path);
         let metadata = std::fs::metadata(&root).map_err(|error| {
             RuntimeError::Connector(format!(
                 "filesystem source for table {}: cannot read path '{}': {error}",
@@ -565,7 +565,7 @@ impl FileSystemSink {
         let mut known = vec!["path"];
         known.extend_from_slice(FORMAT_OPTION_KEYS);
         spec.options.check_known(CONNECTOR, &known, &[])?;
-        let path = PathBuf::from(spec.options.required(CONNECTOR, "path")?);
+        let path = local_path(spec.options.required(CONNECTOR, "path")?);
         let format = FormatOptions::from_options(&spec.options, "")?;
         let path = if path.is_dir() {
             path.join(format!("part-0.{}", format.format.file_extension()))
@@ -638,5 +638,14 @@ impl Sink for FileSystemSink {
             .sync_data()
             .await
             .map_err(|e| self.io_error(e))
+    }
+}
+
+/// A `path` option as a local path: Flink's `file:` URIs (`file:/data`, `file:///data`) name
+/// local files too.
+fn local_path(path: &str) -> PathBuf {
+    match path.strip_prefix("file://") {
+        Some(rest) => PathBuf::from(rest),
+        None => PathBuf::from(path.strip_prefix("file:").unwrap_or(path)),
     }
 }

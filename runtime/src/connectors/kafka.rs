@@ -378,9 +378,12 @@ impl KafkaConfig {
                     compression = match value.trim().to_ascii_lowercase().as_str() {
                         "none" => Compression::NoCompression,
                         "gzip" => Compression::Gzip,
+                        "zstd" => Compression::Zstd,
+                        "lz4" => Compression::Lz4,
+                        "snappy" => Compression::Snappy,
                         other => {
                             return Err(RuntimeError::Connector(format!(
-                        "'properties.compression.type' = '{other}' is not supported (none or gzip)"
+                        "'properties.compression.type' = '{other}' is not supported (none, gzip, zstd, lz4 or snappy)"
                     )))
                         }
                     }

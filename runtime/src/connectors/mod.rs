@@ -119,6 +119,7 @@ pub const COMMON_OPTIONS: &[&str] = &[
     "bad-rows",
     "bad-rows.table",
     "scan.watermark.idle-timeout",
+    "sluice.forward",
 ];
 
 /// What to do with an input row that cannot be decoded.
@@ -260,6 +261,38 @@ pub trait Source: Send {
     fn counters(&self) -> Arc<SourceCounters>;
 }
 
+impl SourceSpec {
+    /// DataSQRL's `kafka-safe`/`upsert-kafka-safe`: the plain connector, skipping bad rows
+    /// unless a policy is given.
+    fn renamed_safe(mut self) -> Self {
+        let connector = self
+            .options
+            .connector()
+            .map(|c| c.trim_end_matches("-safe").to_string());
+        if let Some(connector) = connector {
+            self.options.options.insert("connector".into(), connector);
+        }
+        if self.options.get("bad-rows").is_none() {
+            self.bad_rows = BadRowPolicy::Skip;
+        }
+        self
+    }
+}
+
+impl SinkSpec {
+    /// DataSQRL's `kafka-safe`/`upsert-kafka-safe` sinks: the plain connector.
+    fn renamed_safe(mut self) -> Self {
+        let connector = self
+            .options
+            .connector()
+            .map(|c| c.trim_end_matches("-safe").to_string());
+        if let Some(connector) = connector {
+            self.options.options.insert("connector".into(), connector);
+        }
+        self
+    }
+}
+
 /// What a sink consumes.
 #[derive(Debug, Clone)]
 pub struct SinkSpec {
@@ -284,8 +317,15 @@ pub trait Sink: Send {
 }
 
 /// Connectors with a source side.
-pub const SOURCE_CONNECTORS: &[&str] =
-    &["filesystem", "datagen", "nexmark", "kafka", "upsert-kafka"];
+pub const SOURCE_CONNECTORS: &[&str] = &[
+    "filesystem",
+    "datagen",
+    "nexmark",
+    "kafka",
+    "upsert-kafka",
+    "kafka-safe",
+    "upsert-kafka-safe",
+];
 /// Connectors with a sink side.
 pub const SINK_CONNECTORS: &[&str] = &[
     "filesystem",
@@ -294,6 +334,9 @@ pub const SINK_CONNECTORS: &[&str] = &[
     "kafka",
     "upsert-kafka",
     "jdbc",
+    "jdbc-sqrl",
+    "kafka-safe",
+    "upsert-kafka-safe",
 ];
 
 /// Create the source for a table, validating its options.
@@ -305,6 +348,10 @@ pub fn create_source(spec: SourceSpec) -> Result<Box<dyn Source>> {
         .to_string();
     match connector.as_str() {
         "kafka" | "upsert-kafka" => Ok(Box::new(kafka::KafkaSource::new(spec)?)),
+        // DataSQRL's variants of the Kafka connectors (which tolerate bad records).
+        "kafka-safe" | "upsert-kafka-safe" => {
+            Ok(Box::new(kafka::KafkaSource::new(spec.renamed_safe())?))
+        }
         "filesystem" => Ok(Box::new(filesystem::FileSystemSource::new(spec)?)),
         "datagen" => Ok(Box::new(datagen::DataGenSource::new(spec)?)),
         "nexmark" => Ok(Box::new(nexmark::NexmarkSource::new(spec)?)),
@@ -321,7 +368,11 @@ pub fn create_sink(spec: SinkSpec) -> Result<Box<dyn Sink>> {
         .to_string();
     match connector.as_str() {
         "kafka" | "upsert-kafka" => Ok(Box::new(kafka::KafkaSink::new(spec)?)),
-        "jdbc" => Ok(Box::new(jdbc::JdbcSink::new(spec)?)),
+        "kafka-safe" | "upsert-kafka-safe" => {
+            Ok(Box::new(kafka::KafkaSink::new(spec.renamed_safe())?))
+        }
+        // DataSQRL's own JDBC connector takes the same options.
+        "jdbc" | "jdbc-sqrl" => Ok(Box::new(jdbc::JdbcSink::new(spec)?)),
         "filesystem" => Ok(Box::new(filesystem::FileSystemSink::new(spec)?)),
         "print" => Ok(Box::new(print::PrintSink::new(&spec)?)),
         "blackhole" => Ok(Box::new(blackhole::BlackholeSink::new(&spec)?)),

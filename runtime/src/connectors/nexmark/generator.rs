@@ -18,8 +18,8 @@
 //! twice, nexmark/nexmark#30; Beam once), and channel URLs are derived from fixed seeds (the
 //! reference draws them from unseeded randomness, so they differ between runs).
 //!
-//! Invariants: after `push_event`, every column holds one more row (null structs get a
-//! placeholder: 0 or the empty string); string offsets are non-decreasing and fit `i32` as long
+//! Invariants: after `push_event` then `fill_placeholders`, every column holds one value per
+//! row (rows of the other event types get a placeholder: 0 or the empty string); string offsets are non-decreasing and fit `i32` as long
 //! as the caller respects [`max_row_bytes`]; all generated text is ASCII.
 
 use std::sync::OnceLock;
@@ -97,6 +97,15 @@ impl Utf8Column {
         }
     }
 
+    /// Give every row before `row` that has no value yet the empty string.
+    #[inline]
+    fn fill_to(&mut self, row: usize) {
+        if self.offsets.len() <= row {
+            let last = self.offsets.last().copied().unwrap_or(0);
+            self.offsets.resize(row + 1, last);
+        }
+    }
+
     /// Close the current row (whatever was appended to `values` since the last one).
     #[inline]
     fn end_row(&mut self) {
@@ -108,6 +117,14 @@ impl Utf8Column {
     fn push(&mut self, value: &[u8]) {
         self.values.extend_from_slice(value);
         self.end_row();
+    }
+}
+
+/// Give every row before `row` that has no value yet a 0.
+#[inline]
+fn fill_to(values: &mut Vec<i64>, row: usize) {
+    if values.len() < row {
+        values.resize(row, 0);
     }
 }
 
@@ -177,42 +194,45 @@ pub(crate) struct Columns {
 }
 
 impl PersonColumns {
-    fn push_null(&mut self) {
-        self.id.push(0);
-        self.name.end_row();
-        self.email_address.end_row();
-        self.credit_card.end_row();
-        self.city.end_row();
-        self.state.end_row();
-        self.date_time.push(0);
-        self.extra.end_row();
+    /// Placeholders for the rows before `row` (rows of other event types).
+    fn fill_to(&mut self, row: usize) {
+        fill_to(&mut self.id, row);
+        self.name.fill_to(row);
+        self.email_address.fill_to(row);
+        self.credit_card.fill_to(row);
+        self.city.fill_to(row);
+        self.state.fill_to(row);
+        fill_to(&mut self.date_time, row);
+        self.extra.fill_to(row);
     }
 }
 
 impl AuctionColumns {
-    fn push_null(&mut self) {
-        self.id.push(0);
-        self.item_name.end_row();
-        self.description.end_row();
-        self.initial_bid.push(0);
-        self.reserve.push(0);
-        self.date_time.push(0);
-        self.expires.push(0);
-        self.seller.push(0);
-        self.category.push(0);
-        self.extra.end_row();
+    /// Placeholders for the rows before `row` (rows of other event types).
+    fn fill_to(&mut self, row: usize) {
+        fill_to(&mut self.id, row);
+        self.item_name.fill_to(row);
+        self.description.fill_to(row);
+        fill_to(&mut self.initial_bid, row);
+        fill_to(&mut self.reserve, row);
+        fill_to(&mut self.date_time, row);
+        fill_to(&mut self.expires, row);
+        fill_to(&mut self.seller, row);
+        fill_to(&mut self.category, row);
+        self.extra.fill_to(row);
     }
 }
 
 impl BidColumns {
-    fn push_null(&mut self) {
-        self.auction.push(0);
-        self.bidder.push(0);
-        self.price.push(0);
-        self.channel.end_row();
-        self.url.end_row();
-        self.date_time.push(0);
-        self.extra.end_row();
+    /// Placeholders for the rows before `row` (rows of other event types).
+    fn fill_to(&mut self, row: usize) {
+        fill_to(&mut self.auction, row);
+        fill_to(&mut self.bidder, row);
+        fill_to(&mut self.price, row);
+        self.channel.fill_to(row);
+        self.url.fill_to(row);
+        fill_to(&mut self.date_time, row);
+        self.extra.fill_to(row);
     }
 }
 
@@ -298,29 +318,36 @@ impl Columns {
 
     /// Generate event number `n` (`n <= i64::MAX`) and append it as one row.
     pub fn push_event(&mut self, config: &NexmarkConfig, n: u64) {
+        let row = self.event_type.len();
         let event_id = n as i64;
         let timestamp = config.timestamp_ms(n);
         let mut random = JavaRandom::new(event_id);
-        match config.event_kind(n) {
+        let kind = config.event_kind(n);
+        self.event_type.push(kind as i32);
+        // The other two structs get placeholders lazily, in bulk (see `fill_to`).
+        match kind {
             EventKind::Person => {
-                self.event_type.push(EventKind::Person as i32);
+                self.person.fill_to(row);
                 self.push_person(config, event_id, timestamp, &mut random);
-                self.auction.push_null();
-                self.bid.push_null();
             }
             EventKind::Auction => {
-                self.event_type.push(EventKind::Auction as i32);
-                self.person.push_null();
+                self.auction.fill_to(row);
                 self.push_auction(config, n, timestamp, &mut random);
-                self.bid.push_null();
             }
             EventKind::Bid => {
-                self.event_type.push(EventKind::Bid as i32);
-                self.person.push_null();
-                self.auction.push_null();
+                self.bid.fill_to(row);
                 self.push_bid(config, event_id, timestamp, &mut random);
             }
         }
+    }
+
+    /// Placeholders in every column for the rows of other event types, so that every column
+    /// has one value per row. Call once all events are pushed.
+    pub fn fill_placeholders(&mut self) {
+        let rows = self.event_type.len();
+        self.person.fill_to(rows);
+        self.auction.fill_to(rows);
+        self.bid.fill_to(rows);
     }
 
     fn push_person(
@@ -595,16 +622,30 @@ fn next_string(random: &mut JavaRandom, max_length: i32, space: u8, out: &mut Ve
 #[inline]
 fn next_exact_string(random: &mut JavaRandom, length: usize, out: &mut Vec<u8>) {
     out.reserve(length);
-    let mut remaining = length;
-    while remaining > 0 {
-        let mut rnd = random.next_int();
-        let chunk = remaining.min(6);
-        for _ in 0..chunk {
-            out.push((i32::from(b'a') + rnd % 26) as u8);
-            rnd /= 26;
-        }
-        remaining -= chunk;
+    for _ in 0..length / 6 {
+        out.extend_from_slice(&six_letters(random.next_int()));
     }
+    let rest = length % 6;
+    if rest > 0 {
+        let letters = six_letters(random.next_int());
+        out.extend_from_slice(letters.get(..rest).unwrap_or(&[]));
+    }
+}
+
+/// The six characters Java's `nextExactString` makes of one `nextInt()` value: it appends
+/// `'a' + rnd % 26` then does `rnd /= 26`, six times. Java's `/` truncates toward zero, so for a
+/// negative `rnd` every remainder is minus the corresponding base-26 digit of `|rnd|`: the
+/// characters are `'a' ± digit`, computed here with unsigned arithmetic.
+#[inline]
+fn six_letters(rnd: i32) -> [u8; 6] {
+    let mut magnitude = rnd.unsigned_abs();
+    let mut letters = [0_u8; 6];
+    for letter in &mut letters {
+        let digit = (magnitude % 26) as u8;
+        magnitude /= 26;
+        *letter = if rnd < 0 { b'a' - digit } else { b'a' + digit };
+    }
+    letters
 }
 
 /// The reference's `nextExtra`: padding so that `current_size` plus its length averages

@@ -181,6 +181,7 @@ impl NexmarkSource {
             columns.push_event(&self.config, n);
             n = n.saturating_add(count);
         }
+        columns.fill_placeholders();
         self.produced += rows as u64;
         self.size_hint = columns.size_hint();
         self.counters.add_bytes(columns.payload_bytes());
