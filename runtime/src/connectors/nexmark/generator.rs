@@ -621,31 +621,54 @@ fn next_string(random: &mut JavaRandom, max_length: i32, space: u8, out: &mut Ve
 /// reference (Java's `%` keeps the sign), characters range over ASCII `H`..=`z`.
 #[inline]
 fn next_exact_string(random: &mut JavaRandom, length: usize, out: &mut Vec<u8>) {
-    out.reserve(length);
-    for _ in 0..length / 6 {
-        out.extend_from_slice(&six_letters(random.next_int()));
+    let start = out.len();
+    out.resize(start + length, 0);
+    let Some(target) = out.get_mut(start..) else {
+        return;
+    };
+    let mut chunks = target.chunks_exact_mut(6);
+    for chunk in &mut chunks {
+        chunk.copy_from_slice(&six_letters(random.next_int()));
     }
-    let rest = length % 6;
-    if rest > 0 {
-        let letters = six_letters(random.next_int());
-        out.extend_from_slice(letters.get(..rest).unwrap_or(&[]));
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        for (byte, letter) in rest.iter_mut().zip(six_letters(random.next_int())) {
+            *byte = letter;
+        }
     }
 }
 
 /// The six characters Java's `nextExactString` makes of one `nextInt()` value: it appends
-/// `'a' + rnd % 26` then does `rnd /= 26`, six times. Java's `/` truncates toward zero, so for a
-/// negative `rnd` every remainder is minus the corresponding base-26 digit of `|rnd|`: the
-/// characters are `'a' ± digit`, computed here with unsigned arithmetic.
+/// `'a' + rnd % 26` then does `rnd /= 26`, six times. Java's `/` truncates toward zero, so the
+/// i-th remainder is the i-th base-26 digit of `|rnd|`, negated when `rnd < 0`. The digits are
+/// computed from independent quotients `|rnd| / 26^i`, and the sign is applied without
+/// branching.
 #[inline]
 fn six_letters(rnd: i32) -> [u8; 6] {
-    let mut magnitude = rnd.unsigned_abs();
-    let mut letters = [0_u8; 6];
-    for letter in &mut letters {
-        let digit = (magnitude % 26) as u8;
-        magnitude /= 26;
-        *letter = if rnd < 0 { b'a' - digit } else { b'a' + digit };
-    }
-    letters
+    let magnitude = rnd.unsigned_abs();
+    let quotients = [
+        magnitude,
+        magnitude / 26,
+        magnitude / 676,
+        magnitude / 17_576,
+        magnitude / 456_976,
+        magnitude / 11_881_376,
+        magnitude / 308_915_776,
+    ];
+    // 0 when rnd >= 0, -1 when negative: `(d ^ sign) - sign` is `d` or `-d`.
+    let sign = rnd >> 31;
+    let letter = |i: usize| {
+        let digit = (quotients[i] - 26 * quotients[i + 1]) as i32;
+        (i32::from(b'a') + ((digit ^ sign) - sign)) as u8
+    };
+    [
+        letter(0),
+        letter(1),
+        letter(2),
+        letter(3),
+        letter(4),
+        letter(5),
+    ]
 }
 
 /// The reference's `nextExtra`: padding so that `current_size` plus its length averages
