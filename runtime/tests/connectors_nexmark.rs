@@ -666,24 +666,27 @@ async fn offsets_resume_the_same_stream() -> Result<()> {
 #[test]
 #[ignore]
 fn nexmark_generator_speed() -> Result<()> {
-    const EVENTS: u64 = 10_000_000;
-    // Rows per batch: DataFusion's default, or NEXMARK_BENCH_BATCH_SIZE.
-    let batch_size = std::env::var("NEXMARK_BENCH_BATCH_SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8192);
-    let mut source = source(&[("events.num", &EVENTS.to_string())], batch_size)?;
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    // Rows per batch: DataFusion's default unless NEXMARK_BENCH_BATCH_SIZE says otherwise.
+    let batch_size = setting("NEXMARK_BENCH_BATCH_SIZE", 8192);
+    let events = setting("NEXMARK_BENCH_EVENTS", 10_000_000) as u64;
+    let mut source = source(&[("events.num", &events.to_string())], batch_size)?;
     let start = Instant::now();
     let mut rows = 0;
     while let Some(batch) = source.generate_batch()? {
         rows += batch.num_rows();
     }
     let seconds = start.elapsed().as_secs_f64();
-    assert_eq!(rows as u64, EVENTS);
+    assert_eq!(rows as u64, events);
     println!(
-        "nexmark generator: {EVENTS} events in batches of {batch_size} in {seconds:.3} s = {:.2} \
+        "nexmark generator: {events} events in batches of {batch_size} in {seconds:.3} s = {:.2} \
          million events/s",
-        EVENTS as f64 / seconds / 1e6
+        events as f64 / seconds / 1e6
     );
     Ok(())
 }

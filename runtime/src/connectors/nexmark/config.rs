@@ -176,6 +176,14 @@ impl Timeline {
     pub fn base_time_ms(&self) -> i64 {
         self.base_time_ms
     }
+
+    /// The rate in events/s when it is constant (`first-event.rate == next-event.rate`).
+    pub fn single_rate(&self) -> Option<u64> {
+        match self.steps.as_slice() {
+            [step] => Some(step.rate),
+            _ => None,
+        }
+    }
 }
 
 /// `floor(n * 1000 / rate)` without overflow, saturating at `i64::MAX`.

@@ -316,27 +316,25 @@ impl Columns {
         (text + numbers) as u64
     }
 
-    /// Generate event number `n` (`n <= i64::MAX`) and append it as one row.
-    pub fn push_event(&mut self, config: &NexmarkConfig, n: u64) {
+    /// Generate `event` and append it as one row.
+    pub fn push_event(&mut self, config: &NexmarkConfig, event: &EventInfo) {
         let row = self.event_type.len();
-        let event_id = n as i64;
-        let timestamp = config.timestamp_ms(n);
-        let mut random = JavaRandom::new(event_id);
-        let kind = config.event_kind(n);
+        let mut random = JavaRandom::new(event.n as i64);
+        let kind = event.kind(config);
         self.event_type.push(kind as i32);
         // The other two structs get placeholders lazily, in bulk (see `fill_to`).
         match kind {
             EventKind::Person => {
                 self.person.fill_to(row);
-                self.push_person(config, event_id, timestamp, &mut random);
+                self.push_person(config, event, &mut random);
             }
             EventKind::Auction => {
                 self.auction.fill_to(row);
-                self.push_auction(config, n, timestamp, &mut random);
+                self.push_auction(config, event, &mut random);
             }
             EventKind::Bid => {
                 self.bid.fill_to(row);
-                self.push_bid(config, event_id, timestamp, &mut random);
+                self.push_bid(config, event, &mut random);
             }
         }
     }
@@ -350,17 +348,11 @@ impl Columns {
         self.bid.fill_to(rows);
     }
 
-    fn push_person(
-        &mut self,
-        config: &NexmarkConfig,
-        event_id: i64,
-        timestamp: i64,
-        random: &mut JavaRandom,
-    ) {
+    fn push_person(&mut self, config: &NexmarkConfig, event: &EventInfo, random: &mut JavaRandom) {
         let person = &mut self.person;
         person
             .id
-            .push(last_base0_person_id(config, event_id) + FIRST_PERSON_ID);
+            .push(event.last_base0_person_id(config) + FIRST_PERSON_ID);
 
         let first_name = pick(&FIRST_NAMES, random);
         let last_name = pick(&LAST_NAMES, random);
@@ -402,26 +394,20 @@ impl Columns {
             &mut person.extra.values,
         );
         person.extra.end_row();
-        person.date_time.push(timestamp);
+        person.date_time.push(event.timestamp);
     }
 
-    fn push_auction(
-        &mut self,
-        config: &NexmarkConfig,
-        n: u64,
-        timestamp: i64,
-        random: &mut JavaRandom,
-    ) {
-        let event_id = n as i64;
+    fn push_auction(&mut self, config: &NexmarkConfig, event: &EventInfo, random: &mut JavaRandom) {
+        let timestamp = event.timestamp;
         let auction = &mut self.auction;
         auction
             .id
-            .push(last_base0_auction_id(config, event_id) + FIRST_AUCTION_ID);
+            .push(event.last_base0_auction_id(config) + FIRST_AUCTION_ID);
 
         let seller = if random.next_int_bounded(config.hot_sellers_ratio) > 0 {
-            (last_base0_person_id(config, event_id) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
+            (event.last_base0_person_id(config) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
         } else {
-            next_base0_person_id(config, event_id, random)
+            next_base0_person_id(config, event, random)
         };
         auction.seller.push(seller + FIRST_PERSON_ID);
         auction
@@ -430,7 +416,7 @@ impl Columns {
 
         let initial_bid = next_price(random);
         auction.initial_bid.push(initial_bid);
-        let length = next_auction_length_ms(config, n, timestamp, random);
+        let length = next_auction_length_ms(config, event, random);
         auction.expires.push(timestamp.saturating_add(length));
 
         let name_len = next_string(random, 20, b' ', &mut auction.item_name.values);
@@ -452,26 +438,20 @@ impl Columns {
         auction.date_time.push(timestamp);
     }
 
-    fn push_bid(
-        &mut self,
-        config: &NexmarkConfig,
-        event_id: i64,
-        timestamp: i64,
-        random: &mut JavaRandom,
-    ) {
+    fn push_bid(&mut self, config: &NexmarkConfig, event: &EventInfo, random: &mut JavaRandom) {
         let bid = &mut self.bid;
         let auction = if random.next_int_bounded(config.hot_auction_ratio) > 0 {
-            (last_base0_auction_id(config, event_id) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
+            (event.last_base0_auction_id(config) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
         } else {
-            next_base0_auction_id(config, event_id, random)
+            next_base0_auction_id(config, event, random)
         };
         bid.auction.push(auction + FIRST_AUCTION_ID);
 
         let bidder = if random.next_int_bounded(config.hot_bidders_ratio) > 0 {
             // The second person of the batch, so hot bidders and hot sellers differ.
-            (last_base0_person_id(config, event_id) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
+            (event.last_base0_person_id(config) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
         } else {
-            next_base0_person_id(config, event_id, random)
+            next_base0_person_id(config, event, random)
         };
         bid.bidder.push(bidder + FIRST_PERSON_ID);
         bid.price.push(next_price(random));
@@ -497,51 +477,177 @@ impl Columns {
             &mut bid.extra.values,
         );
         bid.extra.end_row();
-        bid.date_time.push(timestamp);
+        bid.date_time.push(event.timestamp);
     }
 }
 
-/// The last person id (base 0) generated at or before event `event_id`: the current one when
-/// the event is a person. -1 before the first person.
-#[inline]
-pub(crate) fn last_base0_person_id(config: &NexmarkConfig, event_id: i64) -> i64 {
-    let total = config.total_proportion() as i64;
-    let person = config.person_proportion as i64;
-    let epoch = event_id / total;
-    let mut offset = event_id % total;
-    if offset >= person {
+/// Event number `n` and what follows from the number alone: its position in the cycle of
+/// `total_proportion` events (`n = epoch * total + offset`) and its event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventInfo {
+    /// The event number, also its id (`n <= i64::MAX`).
+    pub n: u64,
+    pub epoch: i64,
+    pub offset: i64,
+    /// Event time, ms since the epoch.
+    pub timestamp: i64,
+}
+
+impl EventInfo {
+    /// Event `n` (`n <= i64::MAX`), computed with divisions; see [`EventCursor`] for a run.
+    pub fn of(config: &NexmarkConfig, n: u64) -> Self {
+        let total = config.total_proportion();
+        Self {
+            n,
+            epoch: (n / total) as i64,
+            offset: (n % total) as i64,
+            timestamp: config.timestamp_ms(n),
+        }
+    }
+
+    #[inline]
+    pub fn kind(&self, config: &NexmarkConfig) -> EventKind {
+        let offset = self.offset as u64;
+        if offset < config.person_proportion {
+            EventKind::Person
+        } else if offset < config.person_proportion + config.auction_proportion {
+            EventKind::Auction
+        } else {
+            EventKind::Bid
+        }
+    }
+
+    /// The last person id (base 0) generated at or before this event: the current one when it
+    /// is a person. -1 before the first person.
+    #[inline]
+    pub fn last_base0_person_id(&self, config: &NexmarkConfig) -> i64 {
+        let person = config.person_proportion as i64;
         // An auction or bid: the last person of this epoch.
-        offset = person - 1;
+        self.epoch * person + self.offset.min(person - 1)
     }
-    epoch * person + offset
+
+    /// The last auction id (base 0) generated at or before this event: the current one when it
+    /// is an auction. -1 before the first auction.
+    #[inline]
+    pub fn last_base0_auction_id(&self, config: &NexmarkConfig) -> i64 {
+        let person = config.person_proportion as i64;
+        let auction = config.auction_proportion as i64;
+        if self.offset < person {
+            // A person: the last auction of the previous epoch.
+            (self.epoch - 1) * auction + auction - 1
+        } else if self.offset >= person + auction {
+            // A bid: the last auction of this epoch.
+            self.epoch * auction + auction - 1
+        } else {
+            self.epoch * auction + self.offset - person
+        }
+    }
 }
 
-/// The last auction id (base 0) generated at or before event `event_id`: the current one when
-/// the event is an auction. -1 before the first auction.
-#[inline]
-pub(crate) fn last_base0_auction_id(config: &NexmarkConfig, event_id: i64) -> i64 {
-    let total = config.total_proportion() as i64;
-    let person = config.person_proportion as i64;
-    let auction = config.auction_proportion as i64;
-    let mut epoch = event_id / total;
-    let mut offset = event_id % total;
-    if offset < person {
-        // A person: the last auction of the previous epoch.
-        epoch -= 1;
-        offset = auction - 1;
-    } else if offset >= person + auction {
-        // A bid: the last auction of this epoch.
-        offset = auction - 1;
-    } else {
-        offset -= person;
+/// The events `first, first + stride, first + 2 * stride, ...`, stepped without divisions.
+#[derive(Debug, Clone)]
+pub(crate) struct EventCursor {
+    current: EventInfo,
+    stride: u64,
+    total: i64,
+    stride_epochs: i64,
+    stride_offset: i64,
+    /// Exact event time stepping for a single-rate timeline; `None`: ask the timeline.
+    clock: Option<Clock>,
+}
+
+impl EventCursor {
+    pub fn new(config: &NexmarkConfig, first: u64, stride: u64) -> Self {
+        let total = config.total_proportion();
+        let clock = config
+            .timeline
+            .single_rate()
+            .map(|rate| Clock::new(config.timeline.base_time_ms(), rate, first, stride));
+        Self {
+            current: EventInfo::of(config, first),
+            stride,
+            total: total as i64,
+            stride_epochs: i64::try_from(stride / total).unwrap_or(i64::MAX),
+            stride_offset: (stride % total) as i64,
+            clock,
+        }
     }
-    epoch * auction + offset
+
+    #[inline]
+    pub fn current(&self) -> &EventInfo {
+        &self.current
+    }
+
+    /// Move to the next event of the run.
+    #[inline]
+    pub fn advance(&mut self, config: &NexmarkConfig) {
+        let event = &mut self.current;
+        event.n = event.n.saturating_add(self.stride);
+        event.epoch = event.epoch.saturating_add(self.stride_epochs);
+        event.offset += self.stride_offset;
+        if event.offset >= self.total {
+            event.offset -= self.total;
+            event.epoch = event.epoch.saturating_add(1);
+        }
+        event.timestamp = match &mut self.clock {
+            Some(clock) => clock.advance(),
+            None => config.timestamp_ms(event.n),
+        };
+    }
+}
+
+/// `base + floor(n * 1000 / rate)` for `n` stepped by `stride`, kept as quotient and remainder.
+#[derive(Debug, Clone)]
+struct Clock {
+    base: i64,
+    rate: u64,
+    millis: u64,
+    remainder: u64,
+    stride_millis: u64,
+    stride_remainder: u64,
+}
+
+impl Clock {
+    fn new(base: i64, rate: u64, first: u64, stride: u64) -> Self {
+        let rate = rate.max(1);
+        let split = |n: u64| {
+            let scaled = u128::from(n) * 1000;
+            let rate = u128::from(rate);
+            (
+                u64::try_from(scaled / rate).unwrap_or(u64::MAX),
+                (scaled % rate) as u64,
+            )
+        };
+        let (millis, remainder) = split(first);
+        let (stride_millis, stride_remainder) = split(stride);
+        Self {
+            base,
+            rate,
+            millis,
+            remainder,
+            stride_millis,
+            stride_remainder,
+        }
+    }
+
+    /// Step one stride and return the new time.
+    #[inline]
+    fn advance(&mut self) -> i64 {
+        self.millis = self.millis.saturating_add(self.stride_millis);
+        self.remainder += self.stride_remainder;
+        if self.remainder >= self.rate {
+            self.remainder -= self.rate;
+            self.millis = self.millis.saturating_add(1);
+        }
+        self.base
+            .saturating_add(i64::try_from(self.millis).unwrap_or(i64::MAX))
+    }
 }
 
 /// A random person among the last `num-active-people`, up to `PERSON_ID_LEAD` ahead.
 #[inline]
-fn next_base0_person_id(config: &NexmarkConfig, event_id: i64, random: &mut JavaRandom) -> i64 {
-    let num_people = last_base0_person_id(config, event_id) + 1;
+fn next_base0_person_id(config: &NexmarkConfig, event: &EventInfo, random: &mut JavaRandom) -> i64 {
+    let num_people = event.last_base0_person_id(config) + 1;
     let active_people = num_people.min(config.num_active_people);
     let n = random.next_long_below(active_people + PERSON_ID_LEAD);
     num_people - active_people + n
@@ -549,8 +655,12 @@ fn next_base0_person_id(config: &NexmarkConfig, event_id: i64, random: &mut Java
 
 /// A random auction among the last `num-in-flight-auctions`, up to `AUCTION_ID_LEAD` ahead.
 #[inline]
-fn next_base0_auction_id(config: &NexmarkConfig, event_id: i64, random: &mut JavaRandom) -> i64 {
-    let max_auction = last_base0_auction_id(config, event_id);
+fn next_base0_auction_id(
+    config: &NexmarkConfig,
+    event: &EventInfo,
+    random: &mut JavaRandom,
+) -> i64 {
+    let max_auction = event.last_base0_auction_id(config);
     let min_auction = (max_auction - config.num_in_flight_auctions).max(0);
     min_auction + random.next_long_below(max_auction - min_auction + 1 + AUCTION_ID_LEAD)
 }
@@ -559,10 +669,10 @@ fn next_base0_auction_id(config: &NexmarkConfig, event_id: i64, random: &mut Jav
 /// `num-in-flight-auctions` more auctions have been generated.
 fn next_auction_length_ms(
     config: &NexmarkConfig,
-    n: u64,
-    timestamp: i64,
+    event: &EventInfo,
     random: &mut JavaRandom,
 ) -> i64 {
+    let (n, timestamp) = (event.n, event.timestamp);
     let events_for_auctions = (config.num_in_flight_auctions as u64)
         .saturating_mul(config.total_proportion())
         .checked_div(config.auction_proportion)
@@ -640,35 +750,31 @@ fn next_exact_string(random: &mut JavaRandom, length: usize, out: &mut Vec<u8>) 
 
 /// The six characters Java's `nextExactString` makes of one `nextInt()` value: it appends
 /// `'a' + rnd % 26` then does `rnd /= 26`, six times. Java's `/` truncates toward zero, so the
-/// i-th remainder is the i-th base-26 digit of `|rnd|`, negated when `rnd < 0`. The digits are
-/// computed from independent quotients `|rnd| / 26^i`, and the sign is applied without
-/// branching.
+/// i-th remainder is the i-th base-26 digit of `|rnd|`, negated when `rnd < 0`.
+///
+/// The six low digits of `m = |rnd|` are those of `r = m mod 26^6`. Holding `r / 26^6` as a
+/// 64-bit binary fraction (rounded up), each multiplication by 26 moves the next digit, most
+/// significant first, into the integer part. This is exact: the rounding error, at most
+/// `26^6 / 2^64 < 2^-35` after six steps, stays below the `26^-6 > 2^-29` gap between a
+/// fraction `k / 26^j` and the next digit boundary.
 #[inline]
 fn six_letters(rnd: i32) -> [u8; 6] {
-    let magnitude = rnd.unsigned_abs();
-    let quotients = [
-        magnitude,
-        magnitude / 26,
-        magnitude / 676,
-        magnitude / 17_576,
-        magnitude / 456_976,
-        magnitude / 11_881_376,
-        magnitude / 308_915_776,
-    ];
+    const DIGITS_MODULUS: u64 = 308_915_776; // 26^6
+    const SCALE: u128 = 1 << 64;
+    // ceil(2^64 / 26^6), so that `r * INVERSE` is `r / 26^6` rounded up (r < 26^6).
+    const INVERSE: u64 = SCALE.div_ceil(DIGITS_MODULUS as u128) as u64;
+    let remainder = u64::from(rnd.unsigned_abs()) % DIGITS_MODULUS;
+    let mut fraction = remainder.wrapping_mul(INVERSE);
     // 0 when rnd >= 0, -1 when negative: `(d ^ sign) - sign` is `d` or `-d`.
     let sign = rnd >> 31;
-    let letter = |i: usize| {
-        let digit = (quotients[i] - 26 * quotients[i + 1]) as i32;
-        (i32::from(b'a') + ((digit ^ sign) - sign)) as u8
-    };
-    [
-        letter(0),
-        letter(1),
-        letter(2),
-        letter(3),
-        letter(4),
-        letter(5),
-    ]
+    let mut letters = [0_u8; 6];
+    for letter in letters.iter_mut().rev() {
+        let product = u128::from(fraction) * 26;
+        let digit = (product >> 64) as i32;
+        fraction = product as u64;
+        *letter = (i32::from(b'a') + ((digit ^ sign) - sign)) as u8;
+    }
+    letters
 }
 
 /// The reference's `nextExtra`: padding so that `current_size` plus its length averages
@@ -761,6 +867,91 @@ mod tests {
         next_exact_string(&mut random, 40, &mut out);
         assert_eq!(out.len(), 40);
         assert!(out.iter().all(|b| (b'H'..=b'z').contains(b)));
+    }
+
+    /// Java's loop, literally: `'a' + rnd % 26`, then `rnd /= 26`.
+    fn java_letters(mut rnd: i32) -> [u8; 6] {
+        let mut letters = [0_u8; 6];
+        for letter in &mut letters {
+            *letter = (i32::from(b'a') + rnd % 26) as u8;
+            rnd /= 26;
+        }
+        letters
+    }
+
+    #[test]
+    fn six_letters_match_javas_loop() {
+        let mut edges = vec![i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, i32::MAX - 1];
+        for power in [26, 676, 17_576, 456_976, 11_881_376, 308_915_776] {
+            for k in [1, 2, 5, 6, 7] {
+                let base = (power as i64 * k).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                for delta in -2..=2 {
+                    edges.push(base.saturating_add(delta));
+                    edges.push(base.saturating_add(delta).saturating_neg());
+                }
+            }
+        }
+        for rnd in edges {
+            assert_eq!(six_letters(rnd), java_letters(rnd), "{rnd}");
+        }
+        let mut random = JavaRandom::new(1);
+        for _ in 0..2_000_000 {
+            let rnd = random.next_int();
+            assert_eq!(six_letters(rnd), java_letters(rnd), "{rnd}");
+        }
+    }
+
+    #[test]
+    fn cursor_matches_direct_computation() -> crate::error::Result<()> {
+        for rates in [
+            ("10000", "10000"),
+            ("7", "7"),
+            ("3000000", "3000000"),
+            ("900", "50"),
+        ] {
+            let options = crate::connectors::ConnectorOptions::new([
+                ("first-event.rate".to_string(), rates.0.to_string()),
+                ("next-event.rate".to_string(), rates.1.to_string()),
+                ("rate.period".to_string(), "4 s".to_string()),
+            ]);
+            let config = NexmarkConfig::from_options(&options)?;
+            for (first, stride) in [(0, 1), (5, 3), (49, 50), (7, 51), (1_000_003, 1_000_004)] {
+                let mut cursor = EventCursor::new(&config, first, stride);
+                for k in 0..3000_u64 {
+                    let n = first + k * stride;
+                    assert_eq!(
+                        *cursor.current(),
+                        EventInfo::of(&config, n),
+                        "{rates:?} {n}"
+                    );
+                    cursor.advance(&config);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The reference's id formulas, with divisions, for the default proportions.
+    #[test]
+    fn ids_follow_the_reference_formulas() -> crate::error::Result<()> {
+        let config = NexmarkConfig::from_options(&crate::connectors::ConnectorOptions::default())?;
+        let cases = [
+            // (event id, last person base 0, last auction base 0)
+            (0, 0, -1),
+            (1, 0, 0),
+            (3, 0, 2),
+            (4, 0, 2),
+            (49, 0, 2),
+            (50, 1, 2),
+            (51, 1, 3),
+            (1_000_003, 20_000, 60_002),
+        ];
+        for (n, person, auction) in cases {
+            let event = EventInfo::of(&config, n);
+            assert_eq!(event.last_base0_person_id(&config), person, "{n}");
+            assert_eq!(event.last_base0_auction_id(&config), auction, "{n}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub use output::nexmark_schema;
 
 use crate::connectors::{Source, SourceCounters, SourceEvent, SourceSpec};
 use crate::error::{Result, RuntimeError};
-use generator::{max_row_bytes, Columns, SizeHint};
+use generator::{max_row_bytes, Columns, EventCursor, SizeHint};
 use output::OutputPlan;
 
 /// Longest wait in [`Source::next`] before reporting idle.
@@ -176,10 +176,10 @@ impl NexmarkSource {
         }
 
         let mut columns = Columns::with_capacity(rows, &self.size_hint);
-        let mut n = first;
+        let mut events = EventCursor::new(&self.config, first, count);
         for _ in 0..rows {
-            columns.push_event(&self.config, n);
-            n = n.saturating_add(count);
+            columns.push_event(&self.config, events.current());
+            events.advance(&self.config);
         }
         columns.fill_placeholders();
         self.produced += rows as u64;
