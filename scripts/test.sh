@@ -13,7 +13,7 @@ cargo test --workspace --no-fail-fast
 
 if command -v sqllogictest >/dev/null 2>&1; then
     port=$((20000 + RANDOM % 20000))
-    "$CARGO_TARGET_DIR/debug/sluice" serve --listen "127.0.0.1:$port" >/tmp/sluice-slt-bin.log 2>&1 &
+    "$CARGO_TARGET_DIR/debug/sluice" serve --in-memory --listen "127.0.0.1:$port" >/tmp/sluice-slt-bin.log 2>&1 &
     server=$!
     trap 'kill $server 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do

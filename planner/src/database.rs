@@ -22,6 +22,7 @@ use datafusion::prelude::Expr;
 use sluice_runtime::connectors::SourceCounters;
 use sluice_runtime::operators::window_aggregate::nanos_per_unit;
 use sluice_runtime::{ChangeBatch, Dataflow};
+use sluice_storage::Durable;
 use tokio::sync::RwLock;
 
 use crate::error::{PlanError, Result};
@@ -128,12 +129,30 @@ impl Entry {
 pub(crate) struct Catalog {
     pub entries: BTreeMap<String, Entry>,
     next_id: u64,
+    /// Counts catalog changes: a statement changed the catalog if it moved.
+    pub generation: u64,
+    /// The data directory, for a durable database.
+    pub durable: Option<Arc<Durable>>,
+    /// The id the next durable table gets in the data directory.
+    pub next_table_id: u64,
+    /// The sequence number of the next catalog record.
+    pub next_seq: u64,
+    /// True while the catalog is being restored from the data directory.
+    pub replaying: bool,
+    /// Durable tables dropped by the current statement, whose rows are deleted with its
+    /// catalog record.
+    pub dropped_tables: Vec<u64>,
 }
 
 /// A Sluice database: shared by all sessions.
 pub struct Database {
     pub(crate) context: SessionContext,
     pub(crate) catalog: RwLock<Catalog>,
+    /// The data directory of a durable database (see `durability`).
+    pub(crate) durable: Option<Arc<Durable>>,
+    /// Serializes statements that may change the catalog in a durable database, so the
+    /// catalog log records them in the order they took effect.
+    pub(crate) ddl: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -145,6 +164,11 @@ impl std::fmt::Debug for Database {
 impl Database {
     /// An empty in-memory database.
     pub fn new() -> Arc<Self> {
+        Self::with_durable(None)
+    }
+
+    /// An empty database, durable in `durable` if given (see [`Database::open`]).
+    pub(crate) fn with_durable(durable: Option<Arc<Durable>>) -> Arc<Self> {
         let config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(2)
@@ -164,7 +188,14 @@ impl Database {
             crate::system_catalog::install(&context, database.clone());
             Self {
                 context,
-                catalog: RwLock::new(Catalog::default()),
+                catalog: RwLock::new(Catalog {
+                    durable: durable.clone(),
+                    next_table_id: 1,
+                    next_seq: 1,
+                    ..Catalog::default()
+                }),
+                durable,
+                ddl: Arc::new(tokio::sync::Mutex::new(())),
             }
         })
     }
@@ -204,7 +235,19 @@ impl Database {
 impl Catalog {
     fn next_id(&mut self) -> u64 {
         self.next_id += 1;
+        self.generation += 1;
         self.next_id
+    }
+
+    /// In a durable database, keep `store`'s rows in the data directory under a new table id
+    /// (loading the rows already there when the catalog is being restored).
+    pub fn make_durable(&mut self, mut store: RelationStore) -> Result<RelationStore> {
+        if let Some(durable) = &self.durable {
+            let id = self.next_table_id.max(1);
+            self.next_table_id = id + 1;
+            store.make_durable(durable.clone(), id)?;
+        }
+        Ok(store)
     }
 
     pub fn check_new_name(&self, name: &str) -> Result<()> {

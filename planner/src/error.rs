@@ -53,6 +53,16 @@ pub enum PlanError {
     Plan(String),
     #[error("{0}")]
     Execution(String),
+    /// The data directory failed: I/O (58030), corruption (XX001), or in use (55006).
+    #[error("{0}")]
+    Storage(StorageError),
+    /// Restoring the catalog from the data directory failed at one of its statements.
+    #[error("restoring the catalog failed at statement {seq} ({statement}): {message}")]
+    Restore {
+        seq: u64,
+        statement: String,
+        message: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -83,6 +93,11 @@ impl PlanError {
             PlanError::Connector(_) => "58030",
             PlanError::Plan(_) => "42000",
             PlanError::Execution(_) => "22000",
+            PlanError::Storage(StorageError::Corrupt(_) | StorageError::Format { .. }) => "XX001",
+            PlanError::Storage(StorageError::Locked { .. }) => "55006",
+            PlanError::Storage(StorageError::Encoding(_) | StorageError::Internal(_)) => "XX000",
+            PlanError::Storage(_) => "58030",
+            PlanError::Restore { .. } => "XX000",
             PlanError::Internal(_) => "XX000",
         }
     }
@@ -295,7 +310,11 @@ impl From<RuntimeError> for PlanError {
 
 impl From<StorageError> for PlanError {
     fn from(error: StorageError) -> Self {
-        PlanError::Internal(error.to_string())
+        match error {
+            StorageError::Encoding(error) => classify_arrow(&error.to_string()),
+            StorageError::Internal(message) => PlanError::Internal(message),
+            other => PlanError::Storage(other),
+        }
     }
 }
 

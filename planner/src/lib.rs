@@ -6,6 +6,7 @@
 //! - [`incremental`] turns an optimized `LogicalPlan` into a [`sluice_runtime::Dataflow`].
 
 pub mod database;
+mod durability;
 pub mod error;
 pub mod flink;
 pub mod incremental;

@@ -20,7 +20,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::Mutex;
 use sluice_runtime::ChangeBatch;
-use sluice_storage::{EncodedRows, KeyedRows, RowCodec, ZSet};
+use sluice_storage::durable::{decode_weight, encode_weight};
+use sluice_storage::{Durable, EncodedRows, KeyedRows, RowCodec, RowOp, ZSet};
 
 use crate::error::{PlanError, Result};
 
@@ -46,6 +47,9 @@ pub struct RelationStore {
     primary_key: Vec<usize>,
     key_codec: Option<RowCodec>,
     contents: Mutex<Contents>,
+    /// For a durable table: the data directory and the table's id in it. Every change is
+    /// written there (one atomic batch per statement) before it is acknowledged.
+    durable: Option<(Arc<Durable>, u64)>,
 }
 
 impl std::fmt::Debug for RelationStore {
@@ -86,7 +90,38 @@ impl RelationStore {
                 multiset: ZSet::new(),
                 snapshot: None,
             }),
+            durable: None,
         })
+    }
+
+    /// Keep this table's rows in `durable` under id `table`, loading the rows stored there.
+    pub fn make_durable(&mut self, durable: Arc<Durable>, table: u64) -> Result<()> {
+        let keyed = self.key_codec.is_some();
+        let contents = self.contents.get_mut();
+        let mut failure = None;
+        durable.scan_rows(table, |key, value| {
+            if keyed {
+                contents.keyed.put(key, value);
+            } else {
+                match decode_weight(value) {
+                    Ok(weight) => {
+                        contents.multiset.add(key, weight);
+                    }
+                    Err(error) => failure = Some(error),
+                }
+            }
+        })?;
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        contents.snapshot = None;
+        self.durable = Some((durable, table));
+        Ok(())
+    }
+
+    /// The id of this table in the data directory, if it is durable.
+    pub fn durable_id(&self) -> Option<u64> {
+        self.durable.as_ref().map(|(_, id)| *id)
     }
 
     pub fn name(&self) -> &str {
@@ -136,7 +171,9 @@ impl RelationStore {
     }
 
     /// Apply changes. For keyed relations deletions are applied before insertions, so an
-    /// update (delete old, insert new) of one key works; callers check key uniqueness.
+    /// update (delete old, insert new) of one key works; callers check key uniqueness. A
+    /// durable table writes the changes to its data directory before returning; if that
+    /// fails, the in-memory rows are restored and the error returned.
     pub fn apply(&self, changes: &ChangeBatch) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
@@ -147,15 +184,49 @@ impl RelationStore {
         let keys = self.encode_keys(&changes.data)?;
         let mut contents = self.contents.lock();
         contents.snapshot = None;
+        let mut ops = self.durable.as_ref().map(|_| Vec::new());
+        self.apply_encoded(
+            &mut contents,
+            &rows,
+            keys.as_ref(),
+            changes,
+            1,
+            ops.as_mut(),
+        )?;
+        if let (Some((durable, table)), Some(ops)) = (&self.durable, ops) {
+            if let Err(error) = durable.write_rows(*table, &ops) {
+                tracing::error!(table = %self.name, %error, "durable write failed; change undone");
+                self.apply_encoded(&mut contents, &rows, keys.as_ref(), changes, -1, None)?;
+                return Err(error.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply encoded changes with their weights multiplied by `sign` (-1 undoes a previous
+    /// apply), recording the resulting row operations in `ops`.
+    fn apply_encoded(
+        &self,
+        contents: &mut Contents,
+        rows: &EncodedRows,
+        keys: Option<&EncodedRows>,
+        changes: &ChangeBatch,
+        sign: i64,
+        mut ops: Option<&mut Vec<RowOp>>,
+    ) -> Result<()> {
+        let weight = |i: usize| changes.weights.value(i) * sign;
         match keys {
             Some(keys) => {
                 for i in 0..rows.len() {
-                    if changes.weights.value(i) < 0 {
+                    if weight(i) < 0 {
                         contents.keyed.remove(keys.row(i));
+                        if let Some(ops) = ops.as_mut() {
+                            ops.push(RowOp::Delete(keys.row(i).into()));
+                        }
                     }
                 }
                 for i in 0..rows.len() {
-                    let weight = changes.weights.value(i);
+                    let weight = weight(i);
                     if weight > 0 {
                         if weight > 1 || contents.keyed.contains(keys.row(i)) {
                             return Err(PlanError::UniqueViolation(format!(
@@ -164,12 +235,23 @@ impl RelationStore {
                             )));
                         }
                         contents.keyed.put(keys.row(i), rows.row(i));
+                        if let Some(ops) = ops.as_mut() {
+                            ops.push(RowOp::Put(keys.row(i).into(), rows.row(i).into()));
+                        }
                     }
                 }
             }
             None => {
                 for i in 0..rows.len() {
-                    contents.multiset.add(rows.row(i), changes.weights.value(i));
+                    let total = contents.multiset.add(rows.row(i), weight(i));
+                    if let Some(ops) = ops.as_mut() {
+                        // Later operations on the same row supersede earlier ones in a batch.
+                        ops.push(if total == 0 {
+                            RowOp::Delete(rows.row(i).into())
+                        } else {
+                            RowOp::Put(rows.row(i).into(), encode_weight(total))
+                        });
+                    }
                 }
             }
         }
@@ -301,8 +383,21 @@ impl RelationStore {
         Ok(ChangeBatch::concat(&self.schema, &batches)?)
     }
 
-    /// Remove every row.
-    pub fn clear(&self) {
+    /// Remove every row (TRUNCATE; DROP deletes a durable table's rows with its catalog
+    /// record instead).
+    pub fn clear(&self) -> Result<()> {
+        let mut contents = self.contents.lock();
+        if let Some((durable, table)) = &self.durable {
+            durable.clear_rows(*table)?;
+        }
+        contents.keyed.clear();
+        contents.multiset.clear();
+        contents.snapshot = None;
+        Ok(())
+    }
+
+    /// Forget the rows in memory only (the relation is being dropped).
+    pub fn release(&self) {
         let mut contents = self.contents.lock();
         contents.keyed.clear();
         contents.multiset.clear();

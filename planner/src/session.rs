@@ -100,6 +100,11 @@ impl Session {
             .insert(name.to_ascii_lowercase(), value.to_string());
     }
 
+    /// All session settings.
+    pub(crate) fn settings(&self) -> &BTreeMap<String, String> {
+        &self.settings
+    }
+
     /// A session setting's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.settings
@@ -154,6 +159,28 @@ impl Session {
     /// Run one statement's text: Flink's dialect (SET 'k' = 'v', CREATE FUNCTION, connector
     /// tables, backquotes, window table functions) is handled or rewritten first.
     async fn execute_text(&mut self, text: &str, results: &mut Vec<StatementResult>) -> Result<()> {
+        let guard = self.catalog_log_begin(text).await;
+        let outcome = self.execute_text_unlogged(text, results).await;
+        self.catalog_log_finish(guard, text, outcome.is_ok())
+            .await?;
+        outcome
+    }
+
+    async fn execute_text_unlogged(
+        &mut self,
+        text: &str,
+        results: &mut Vec<StatementResult>,
+    ) -> Result<()> {
+        if text
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .eq_ignore_ascii_case("checkpoint")
+        {
+            self.database.checkpoint()?;
+            results.push(command("CHECKPOINT"));
+            return Ok(());
+        }
         if let Ok(Some((key, value))) = crate::flink::parse_set(text) {
             self.set(&key, &value);
             results.push(command("SET"));
@@ -242,9 +269,14 @@ impl Session {
         let Some(statement) = prepared.statement.clone() else {
             return Ok(None);
         };
-        self.execute_statement(statement, &prepared.sql, parameters)
+        let guard = self.catalog_log_begin(&prepared.sql).await;
+        let outcome = self
+            .execute_statement(statement, &prepared.sql, parameters)
             .await
-            .map(Some)
+            .map(Some);
+        self.catalog_log_finish(guard, &prepared.sql, outcome.is_ok())
+            .await?;
+        outcome
     }
 
     /// Parameter types and result columns of a statement, without running it.
@@ -578,18 +610,18 @@ impl Session {
         }
         let base_schema = relation_schema(&create.input, "a table")?;
         let schema = with_not_null(&base_schema, &primary_key);
-        let store = Arc::new(RelationStore::new(
-            name.clone(),
-            StoredKind::Table,
-            schema.clone(),
-            primary_key,
-        )?);
+        let store =
+            RelationStore::new(name.clone(), StoredKind::Table, schema.clone(), primary_key)?;
+        let store = Arc::new(catalog.make_durable(store)?);
         let defaults: HashMap<String, datafusion::prelude::Expr> =
             create.column_defaults.iter().cloned().collect();
         let provider =
             crate::relation::StoredTableProvider::new(store.clone()).with_column_defaults(defaults);
-        // CREATE TABLE ... AS SELECT: fill from the query.
-        let initial = if matches!(create.input.as_ref(), LogicalPlan::EmptyRelation(_)) {
+        // CREATE TABLE ... AS SELECT: fill from the query (when restoring, the rows are
+        // already in the data directory).
+        let initial = if matches!(create.input.as_ref(), LogicalPlan::EmptyRelation(_))
+            || catalog.replaying
+        {
             None
         } else {
             let (_, batches) = self.run_plan(create.input.as_ref().clone(), sql).await?;
@@ -769,8 +801,11 @@ impl Session {
                     if let EntryKind::Table { store } | EntryKind::MaterializedView { store, .. } =
                         &entry.kind
                     {
-                        store.clear();
+                        store.release();
+                        // Its rows leave the data directory with the DROP's catalog record.
+                        catalog.dropped_tables.extend(store.durable_id());
                     }
+                    catalog.generation += 1;
                 }
                 self.database.deregister(&doomed_name)?;
             }

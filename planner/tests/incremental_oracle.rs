@@ -5,9 +5,10 @@
 //! views on views). After the sequence, each view's contents must equal the result of
 //! running its defining query from scratch with DataFusion over the final tables.
 
+mod common;
+
 use std::sync::Arc;
 
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use proptest::prelude::*;
 use sluice_planner::{Database, Session, StatementResult};
 
@@ -155,24 +156,7 @@ fn rows(result: &StatementResult) -> Vec<String> {
     let StatementResult::Query { batches, .. } = result else {
         panic!("expected rows, got {result:?}");
     };
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<ArrayFormatter> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            out.push(cells.join(" | "));
-        }
-    }
-    out.sort();
-    out
+    common::sorted_rows(batches, " | ")
 }
 
 async fn run(session: &mut Session, statement: &str) -> Vec<StatementResult> {

@@ -2,11 +2,12 @@
 //! materialized view over the built-in generator, and once the bounded source has ended the
 //! view must equal the batch query over the same generated events.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use sluice_planner::flink::split_script;
 use sluice_planner::{Database, Session, StatementResult};
 
@@ -20,23 +21,9 @@ async fn rows(session: &mut Session, sql: &str) -> Result<Vec<String>, String> {
         return Err(error.to_string());
     }
     let mut rows = Vec::new();
-    for result in results {
+    for result in &results {
         if let StatementResult::Query { batches, .. } = result {
-            for batch in batches {
-                let options = FormatOptions::default().with_null("NULL");
-                let formatters: Vec<_> = batch
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-                    .collect();
-                for row in 0..batch.num_rows() {
-                    let cells: Vec<String> = formatters
-                        .iter()
-                        .map(|f| f.value(row).to_string())
-                        .collect();
-                    rows.push(cells.join(" | "));
-                }
-            }
+            rows.extend(common::sorted_rows(batches, " | "));
         }
     }
     rows.sort();

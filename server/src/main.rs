@@ -26,6 +26,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:5433")]
         listen: SocketAddr,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Run a Flink SQL script or a DataSQRL build folder, then serve its results.
     Run {
@@ -37,7 +39,40 @@ enum Command {
         /// Values for `${NAME}` placeholders, as NAME=VALUE (the environment is used too).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Keep the catalog and tables in this data directory. On a restart with a catalog
+        /// already there, the plan is not run again: what it created is restored instead.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
+}
+
+/// Where `sluice serve` keeps its data.
+#[derive(clap::Args)]
+struct StorageArgs {
+    /// Data directory: the catalog and every table's rows survive restarts and crashes.
+    #[arg(long, value_name = "DIR", default_value = "./sluice-data")]
+    data_dir: PathBuf,
+    /// Keep everything in memory only (nothing survives a restart).
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
+    /// Acknowledge writes once they are in the WAL, without waiting for fsync (a process crash
+    /// loses nothing; a power loss may lose the last acknowledged writes).
+    #[arg(long)]
+    no_fsync: bool,
+}
+
+/// Open the durable database in `dir`, restoring its catalog.
+async fn open_database(
+    dir: &std::path::Path,
+    fsync: bool,
+) -> Result<std::sync::Arc<sluice_planner::Database>, String> {
+    let options = sluice_storage::DurableOptions {
+        sync_writes: fsync,
+        ..Default::default()
+    };
+    sluice_planner::Database::open(dir, &options)
+        .await
+        .map_err(|error| format!("{error} (SQLSTATE {})", error.sqlstate()))
 }
 
 /// Execute the plan at `path` in `database`; the error names the file and statement.
@@ -92,15 +127,48 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let database = sluice_planner::Database::new();
-        let listen = match cli.command {
-            Command::Serve { listen } => listen,
-            Command::Run { path, listen, vars } => {
-                if let Err(error) = run_plan(&database, &path, &vars).await {
-                    eprintln!("sluice: {error}");
-                    return std::process::ExitCode::FAILURE;
+        let (database, listen) = match cli.command {
+            Command::Serve { listen, storage } => {
+                let database = if storage.in_memory {
+                    sluice_planner::Database::new()
+                } else {
+                    match open_database(&storage.data_dir, !storage.no_fsync).await {
+                        Ok(database) => database,
+                        Err(error) => {
+                            eprintln!("sluice: {error}");
+                            return std::process::ExitCode::FAILURE;
+                        }
+                    }
+                };
+                (database, listen)
+            }
+            Command::Run {
+                path,
+                listen,
+                vars,
+                data_dir,
+            } => {
+                let database = match &data_dir {
+                    Some(dir) => match open_database(dir, true).await {
+                        Ok(database) => database,
+                        Err(error) => {
+                            eprintln!("sluice: {error}");
+                            return std::process::ExitCode::FAILURE;
+                        }
+                    },
+                    None => sluice_planner::Database::new(),
+                };
+                if database.relations().await.is_empty() {
+                    if let Err(error) = run_plan(&database, &path, &vars).await {
+                        eprintln!("sluice: {error}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                } else {
+                    tracing::info!(
+                        "the data directory holds a catalog: restored it instead of running the plan again"
+                    );
                 }
-                listen
+                (database, listen)
             }
         };
         {

@@ -8,13 +8,17 @@
 //! - [`ZSet`]: a multiset of rows with signed weights (the contents of a table without a
 //!   primary key, a materialized view, or an operator's input side).
 //! - [`KeyedRows`]: rows indexed by an encoded primary key (tables with a primary key).
+//! - [`Durable`]: a RocksDB data directory holding the catalog log and the rows of base
+//!   tables (see `durable`).
 
 pub mod codec;
+pub mod durable;
 pub mod error;
 pub mod keyed;
 pub mod zset;
 
 pub use codec::{EncodedRows, RowCodec};
+pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
 pub use zset::ZSet;

@@ -231,12 +231,14 @@ impl Session {
         }
         let mut catalog = self.database.catalog.write().await;
         catalog.check_new_name(&name)?;
-        let store = Arc::new(RelationStore::new(
-            name.clone(),
-            StoredKind::Table,
-            schema.clone(),
-            primary_key,
-        )?);
+        let store =
+            RelationStore::new(name.clone(), StoredKind::Table, schema.clone(), primary_key)?;
+        // A table without a connector holds what DML writes: durable. Connector tables are
+        // refilled by their continuous queries on restart.
+        let store = Arc::new(match connector {
+            None => catalog.make_durable(store)?,
+            Some(_) => store,
+        });
         match &connector {
             Some(table) if !table.is_stored() => {
                 self.database

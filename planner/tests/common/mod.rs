@@ -1,0 +1,30 @@
+//! Helpers shared by the planner's integration tests.
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+/// The rows of `batches` as display strings (cells joined by `separator`, NULL as `NULL`),
+/// sorted: a multiset that compares equal regardless of row order.
+pub fn sorted_rows<'a>(
+    batches: impl IntoIterator<Item = &'a RecordBatch>,
+    separator: &str,
+) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for batch in batches {
+        let formatters: Vec<ArrayFormatter> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formattable column"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            out.push(cells.join(separator));
+        }
+    }
+    out.sort();
+    out
+}
