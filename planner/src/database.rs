@@ -72,6 +72,9 @@ pub(crate) struct Entry {
     pub tasks: Vec<AbortHandle>,
     /// Counters of the sources feeding this continuous query, by table.
     pub source_counters: Vec<(String, Arc<SourceCounters>)>,
+    /// Position of each source feeding this continuous query after the last batch it
+    /// ingested (what a checkpoint records), by table; on restore, where the sources resume.
+    pub source_offsets: BTreeMap<String, Vec<u8>>,
 }
 
 impl Drop for Entry {
@@ -142,6 +145,11 @@ pub(crate) struct Catalog {
     /// Durable tables dropped by the current statement, whose rows are deleted with its
     /// catalog record.
     pub dropped_tables: Vec<u64>,
+    /// The last checkpoint while the catalog is being restored.
+    pub restored: Option<crate::durability::RestoredCheckpoint>,
+    /// Source batches ingested, and how many had been at the last checkpoint.
+    pub ingested: u64,
+    pub ingested_at_checkpoint: u64,
 }
 
 /// A Sluice database: shared by all sessions.
@@ -306,6 +314,7 @@ impl Catalog {
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),
+                source_offsets: BTreeMap::new(),
             },
         );
     }
@@ -326,6 +335,7 @@ impl Catalog {
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),
+                source_offsets: BTreeMap::new(),
             },
         );
     }
@@ -359,6 +369,7 @@ impl Catalog {
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),
+                source_offsets: BTreeMap::new(),
             },
         );
     }

@@ -15,16 +15,19 @@
 //! replayable sources (files, Kafka from the earliest offset, the seeded generators) rebuilds
 //! exactly the same state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sluice_storage::{Durable, DurableOptions, StorageError};
+use sluice_runtime::connectors::BadRowPolicy;
+use sluice_storage::{Durable, DurableOptions, StateReader, StateWriter, StorageError};
 
-use crate::database::Database;
+use crate::database::{Catalog, Database, Entry, EntryKind};
 use crate::error::{PlanError, Result};
+use crate::relation::StoredRow;
 use crate::session::Session;
+use crate::streaming::statements::dead_letter_name;
 
 /// One catalog log record: a statement that changed the catalog.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +46,7 @@ impl Database {
     pub async fn open(dir: &Path, options: &DurableOptions) -> Result<Arc<Self>> {
         let durable = Durable::open(dir, options)?;
         let database = Self::with_durable(Some(durable.clone()));
+        database.catalog.write().await.restored = Some(RestoredCheckpoint::read(&durable)?);
         let records = durable.catalog()?;
         let count = records.len();
         for (seq, bytes) in records {
@@ -73,7 +77,16 @@ impl Database {
             catalog.next_seq = seq + 1;
             catalog.dropped_tables.clear();
         }
-        database.catalog.write().await.replaying = false;
+        {
+            let mut catalog = database.catalog.write().await;
+            catalog.replaying = false;
+            catalog.restored = None;
+        }
+        if options.checkpoint_interval_ms > 0 {
+            database.spawn_checkpoints(std::time::Duration::from_millis(
+                options.checkpoint_interval_ms,
+            ));
+        }
         tracing::info!(
             path = %dir.display(),
             statements = count,
@@ -83,17 +96,336 @@ impl Database {
         Ok(database)
     }
 
+    /// Stop every source and background task, take a last checkpoint (so a restart resumes
+    /// where this run stopped), and wait until nothing else holds the database, so its data
+    /// directory is released when the caller drops it.
+    pub async fn close(self: Arc<Self>) -> Result<()> {
+        {
+            let mut catalog = self.catalog.write().await;
+            for entry in catalog.entries.values_mut() {
+                for task in entry.tasks.drain(..) {
+                    task.abort();
+                }
+            }
+        }
+        let result = self.checkpoint().await.map(|_| ());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&self) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        result
+    }
+
     /// True when this database keeps its catalog and tables in a data directory.
     pub fn is_durable(&self) -> bool {
         self.durable.is_some()
     }
 
-    /// Force the data directory's memtables and WAL to disk (`CHECKPOINT`).
-    pub fn checkpoint(&self) -> Result<()> {
-        if let Some(durable) = &self.durable {
-            durable.flush()?;
+    /// Checkpoint the state of every continuous query that can resume from one (see
+    /// [`Catalog::checkpoint_entries`]), then flush the data directory to disk (`CHECKPOINT`).
+    /// Returns the number of queries and tables checkpointed.
+    pub async fn checkpoint(&self) -> Result<usize> {
+        let Some(durable) = &self.durable else {
+            return Ok(0);
+        };
+        let count = {
+            let mut catalog = self.catalog.write().await;
+            let entries = catalog.checkpoint_entries()?;
+            // Written under the lock: no batch is ingested between the cut and the write.
+            durable.write_checkpoint(&entries)?;
+            catalog.ingested_at_checkpoint = catalog.ingested;
+            entries.len()
+        };
+        durable.flush()?;
+        Ok(count)
+    }
+
+    /// Checkpoint every `interval` while the database lives, when something was ingested.
+    fn spawn_checkpoints(self: &Arc<Self>, interval: std::time::Duration) {
+        let database = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(database) = database.upgrade() else {
+                    return;
+                };
+                {
+                    let catalog = database.catalog.read().await;
+                    if catalog.ingested == catalog.ingested_at_checkpoint {
+                        continue;
+                    }
+                }
+                match database.checkpoint().await {
+                    Ok(entries) => tracing::debug!(entries, "checkpoint written"),
+                    Err(error) => tracing::error!(%error, "checkpoint failed"),
+                }
+            }
+        });
+    }
+}
+
+const QUERY_KEY: &str = "q/";
+const TABLE_KEY: &str = "t/";
+
+/// The last checkpoint, read at open and consumed while the catalog is restored.
+#[derive(Default)]
+pub(crate) struct RestoredCheckpoint {
+    queries: HashMap<String, Vec<u8>>,
+    tables: HashMap<String, Vec<u8>>,
+}
+
+impl RestoredCheckpoint {
+    fn read(durable: &Durable) -> Result<Self> {
+        let mut restored = Self::default();
+        for (key, value) in durable.checkpoint()? {
+            let key = String::from_utf8(key).map_err(|_| {
+                PlanError::Storage(StorageError::Corrupt("checkpoint key is not UTF-8".into()))
+            })?;
+            if let Some(name) = key.strip_prefix(QUERY_KEY) {
+                restored.queries.insert(name.to_string(), value);
+            } else if let Some(name) = key.strip_prefix(TABLE_KEY) {
+                restored.tables.insert(name.to_string(), value);
+            }
         }
+        Ok(restored)
+    }
+}
+
+/// A continuous query's dataflow, its store, and whether it is a job (writes a target).
+fn query_parts(
+    kind: &mut EntryKind,
+) -> Option<(
+    &mut sluice_runtime::Dataflow,
+    &Arc<crate::relation::RelationStore>,
+    bool,
+)> {
+    match kind {
+        EntryKind::MaterializedView {
+            dataflow,
+            store,
+            target,
+            ..
+        } => Some((dataflow.as_mut(), store, target.is_some())),
+        _ => None,
+    }
+}
+
+fn put_rows(out: &mut StateWriter, rows: &[StoredRow]) {
+    out.put_u64(rows.len() as u64);
+    for (key, value) in rows {
+        out.put_bytes(key);
+        out.put_bytes(value);
+    }
+}
+
+fn get_rows<'a>(input: &mut StateReader<'a>) -> Result<Vec<(&'a [u8], &'a [u8])>> {
+    let n = input.len_prefix()?;
+    let mut rows = Vec::with_capacity(n);
+    for _ in 0..n {
+        rows.push((input.bytes()?, input.bytes()?));
+    }
+    Ok(rows)
+}
+
+impl Catalog {
+    /// A source of `relation` feeding query `reader` has delivered everything up to `offset`.
+    pub fn record_source_offset(&mut self, reader: &str, relation: &str, offset: Option<Vec<u8>>) {
+        self.ingested += 1;
+        if let (Some(offset), Some(entry)) = (offset, self.entries.get_mut(reader)) {
+            entry.source_offsets.insert(relation.to_string(), offset);
+        }
+    }
+
+    /// Which continuous queries resume from a checkpoint, and which tables' rows go into it.
+    ///
+    /// A query can resume if everything it reads resumes with it: connector sources (from
+    /// their offsets), materialized views that resume, and stored tables whose rows are
+    /// checkpointed. A non-durable stored table (a stored sink, a dead-letter table) is
+    /// checkpointed if every query writing it resumes. Durable tables never are: their rows
+    /// are already on disk, and a query reading them is recomputed from them at restore,
+    /// together with everything downstream. Computed as a fixpoint from "everything resumes".
+    fn resumable(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let mut queries: BTreeSet<String> = BTreeSet::new();
+        let mut tables: BTreeSet<String> = BTreeSet::new();
+        // Writers of each table: job targets and the readers of a dead-letter table's source.
+        let mut writers: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, entry) in &self.entries {
+            match &entry.kind {
+                EntryKind::MaterializedView {
+                    failure: None,
+                    target,
+                    dataflow,
+                    ..
+                } => {
+                    queries.insert(name.clone());
+                    if let Some(target) = target {
+                        writers
+                            .entry(target.clone())
+                            .or_default()
+                            .push(name.clone());
+                    }
+                    for relation in dataflow.relations() {
+                        let dead_letter = self
+                            .entries
+                            .get(relation)
+                            .and_then(|e| e.connector.as_ref())
+                            .filter(|c| c.bad_rows == BadRowPolicy::DeadLetter)
+                            .map(|c| dead_letter_name(c));
+                        if let Some(dead_letter) = dead_letter {
+                            writers.entry(dead_letter).or_default().push(name.clone());
+                        }
+                    }
+                }
+                EntryKind::Table { store } => {
+                    let source_only = entry.connector.as_ref().is_some_and(|c| !c.is_stored());
+                    if store.durable_id().is_none() && !source_only {
+                        tables.insert(name.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        loop {
+            let mut changed = false;
+            let current_queries = queries.clone();
+            for name in current_queries {
+                let Some(EntryKind::MaterializedView { dataflow, .. }) =
+                    self.entries.get(&name).map(|e| &e.kind)
+                else {
+                    continue;
+                };
+                let resumes =
+                    dataflow
+                        .relations()
+                        .all(|relation| match self.entries.get(relation) {
+                            Some(Entry {
+                                kind: EntryKind::Table { store },
+                                connector,
+                                ..
+                            }) => {
+                                store.durable_id().is_none()
+                                    && (connector.as_ref().is_some_and(|c| !c.is_stored())
+                                        || tables.contains(relation))
+                            }
+                            Some(Entry {
+                                kind: EntryKind::MaterializedView { .. },
+                                ..
+                            }) => queries.contains(relation),
+                            _ => false,
+                        });
+                if !resumes {
+                    queries.remove(&name);
+                    changed = true;
+                }
+            }
+            let current_tables = tables.clone();
+            for table in current_tables {
+                let all_resume = writers
+                    .get(&table)
+                    .is_none_or(|w| w.iter().all(|q| queries.contains(q)));
+                if !all_resume {
+                    tables.remove(&table);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return (queries, tables);
+            }
+        }
+    }
+
+    /// The entries of a checkpoint of the current state: per resumable query, its
+    /// definition, dataflow state, source offsets and (for a materialized view) rows; per
+    /// checkpointed table, its rows. Taken under the catalog lock, between batches, so the
+    /// cut is consistent across all queries.
+    pub fn checkpoint_entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (queries, tables) = self.resumable();
+        let mut entries = Vec::new();
+        for name in queries {
+            let Some(entry) = self.entries.get_mut(&name) else {
+                continue;
+            };
+            let offsets = entry.source_offsets.clone();
+            let definition = entry.definition.clone().unwrap_or_default();
+            let Some((dataflow, store, has_target)) = query_parts(&mut entry.kind) else {
+                continue;
+            };
+            let mut out = StateWriter::new();
+            out.put_bytes(definition.as_bytes());
+            out.put_bytes(&dataflow.snapshot()?);
+            out.put_u64(offsets.len() as u64);
+            for (relation, offset) in &offsets {
+                out.put_bytes(relation.as_bytes());
+                out.put_bytes(offset);
+            }
+            let rows = if has_target {
+                Vec::new()
+            } else {
+                store.export_rows()
+            };
+            put_rows(&mut out, &rows);
+            entries.push((format!("{QUERY_KEY}{name}").into_bytes(), out.into_bytes()));
+        }
+        for name in tables {
+            let Some(store) = self.store(&name) else {
+                continue;
+            };
+            let mut out = StateWriter::new();
+            put_rows(&mut out, &store.export_rows());
+            entries.push((format!("{TABLE_KEY}{name}").into_bytes(), out.into_bytes()));
+        }
+        Ok(entries)
+    }
+
+    /// While restoring: give table `name` its checkpointed rows, if the checkpoint has them.
+    pub fn restore_table_rows(&mut self, name: &str) -> Result<()> {
+        let Some(bytes) = self.restored.as_mut().and_then(|r| r.tables.remove(name)) else {
+            return Ok(());
+        };
+        let Some(store) = self.store(name) else {
+            return Ok(());
+        };
+        let mut input = StateReader::new(&bytes);
+        store.replace_rows(get_rows(&mut input)?)?;
+        input.finish()?;
         Ok(())
+    }
+
+    /// While restoring: bring continuous query `name` (just created, sources not started) to
+    /// its checkpointed state: operator state, rows, and the offsets its sources resume
+    /// from. A checkpoint of a query with another definition is ignored. Returns whether the
+    /// state was restored.
+    pub fn restore_query(&mut self, name: &str) -> Result<bool> {
+        let Some(bytes) = self.restored.as_mut().and_then(|r| r.queries.remove(name)) else {
+            return Ok(false);
+        };
+        let Some(entry) = self.entries.get_mut(name) else {
+            return Ok(false);
+        };
+        let mut input = StateReader::new(&bytes);
+        let definition = input.bytes()?;
+        if Some(definition) != entry.definition.as_deref().map(str::as_bytes) {
+            tracing::warn!(query = %name, "checkpoint is of another definition; recomputing");
+            return Ok(false);
+        }
+        let state = input.bytes()?;
+        let mut offsets = BTreeMap::new();
+        for _ in 0..input.len_prefix()? {
+            let relation = String::from_utf8_lossy(input.bytes()?).into_owned();
+            offsets.insert(relation, input.bytes()?.to_vec());
+        }
+        let rows = get_rows(&mut input)?;
+        input.finish()?;
+        let Some((dataflow, store, has_target)) = query_parts(&mut entry.kind) else {
+            return Ok(false);
+        };
+        dataflow.restore(state)?;
+        if !has_target {
+            store.replace_rows(rows)?;
+        }
+        entry.source_offsets = offsets;
+        tracing::info!(query = %name, "continuous query resumes from its checkpoint");
+        Ok(true)
     }
 }
 

@@ -25,6 +25,9 @@ use sluice_storage::{Durable, EncodedRows, KeyedRows, RowCodec, RowOp, ZSet};
 
 use crate::error::{PlanError, Result};
 
+/// A row in stored form: (key, value) as in the data directory.
+pub type StoredRow = (Box<[u8]>, Box<[u8]>);
+
 /// What kind of object a stored relation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredKind {
@@ -100,22 +103,50 @@ impl RelationStore {
         let contents = self.contents.get_mut();
         let mut failure = None;
         durable.scan_rows(table, |key, value| {
-            if keyed {
-                contents.keyed.put(key, value);
-            } else {
-                match decode_weight(value) {
-                    Ok(weight) => {
-                        contents.multiset.add(key, weight);
-                    }
-                    Err(error) => failure = Some(error),
-                }
+            if let Err(error) = load_raw(contents, keyed, key, value) {
+                failure = Some(error);
             }
         })?;
         if let Some(error) = failure {
-            return Err(error.into());
+            return Err(error);
         }
         contents.snapshot = None;
         self.durable = Some((durable, table));
+        Ok(())
+    }
+
+    /// The rows in their stored form: (encoded key, encoded row) for keyed relations,
+    /// (encoded row, multiplicity) otherwise (what a checkpoint records).
+    pub fn export_rows(&self) -> Vec<StoredRow> {
+        let contents = self.contents.lock();
+        if self.key_codec.is_some() {
+            contents
+                .keyed
+                .iter()
+                .map(|(k, v)| (Box::from(k), Box::from(v)))
+                .collect()
+        } else {
+            contents
+                .multiset
+                .iter()
+                .map(|(row, weight)| (Box::from(row), encode_weight(weight)))
+                .collect()
+        }
+    }
+
+    /// Replace the rows with ones from [`RelationStore::export_rows`].
+    pub fn replace_rows<'a>(
+        &self,
+        rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<()> {
+        let keyed = self.key_codec.is_some();
+        let mut contents = self.contents.lock();
+        contents.keyed.clear();
+        contents.multiset.clear();
+        contents.snapshot = None;
+        for (key, value) in rows {
+            load_raw(&mut contents, keyed, key, value)?;
+        }
         Ok(())
     }
 
@@ -403,6 +434,16 @@ impl RelationStore {
         contents.multiset.clear();
         contents.snapshot = None;
     }
+}
+
+/// Add one stored row (see [`RelationStore::export_rows`]) to `contents`.
+fn load_raw(contents: &mut Contents, keyed: bool, key: &[u8], value: &[u8]) -> Result<()> {
+    if keyed {
+        contents.keyed.put(key, value);
+    } else {
+        contents.multiset.add(key, decode_weight(value)?);
+    }
+    Ok(())
 }
 
 /// Hand the equality conjuncts of a `Filter` directly above a table scan to the scan, so the

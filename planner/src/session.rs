@@ -177,7 +177,7 @@ impl Session {
             .trim()
             .eq_ignore_ascii_case("checkpoint")
         {
-            self.database.checkpoint()?;
+            self.database.checkpoint().await?;
             results.push(command("CHECKPOINT"));
             return Ok(());
         }
@@ -694,6 +694,9 @@ impl Session {
                 .register(&name, stored_provider(store.clone()))?;
             catalog
                 .add_materialized_view(&name, store, dataflow, time_attrs, depends_on, definition);
+            if catalog.replaying {
+                catalog.restore_query(&name)?;
+            }
             if let Err(error) = self.start_sources(&mut catalog, &name) {
                 catalog.entries.remove(&name);
                 self.database.deregister(&name)?;

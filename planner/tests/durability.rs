@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use sluice_planner::{Database, Session, StatementResult};
+use sluice_planner::{Database, Session};
 use sluice_storage::DurableOptions;
 
 fn options() -> DurableOptions {
@@ -32,12 +32,7 @@ async fn run(session: &mut Session, sql: &str) {
 
 /// The rows of a query as text, sorted.
 async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    let (results, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-    let Some(StatementResult::Query { batches, .. }) = results.into_iter().next() else {
-        panic!("{sql}: no rows");
-    };
-    common::sorted_rows(&batches, "|")
+    common::query_rows(session, sql).await
 }
 
 const SCHEMA: &str = "

@@ -12,7 +12,7 @@
 //! output flows on like any change. Watermarks only move forward.
 
 use arrow::datatypes::SchemaRef;
-use sluice_storage::RowCodec;
+use sluice_storage::{RowCodec, StateReader, StateWriter};
 
 use crate::change::ChangeBatch;
 use crate::error::{Result, RuntimeError};
@@ -154,6 +154,41 @@ impl Dataflow {
     /// The watermark of the result, once every watermarked input has one.
     pub fn output_watermark(&self) -> Option<i64> {
         self.nodes[self.output].watermark
+    }
+
+    /// The dataflow's state for a checkpoint: per node, its watermark, idleness and its
+    /// operator's state. Taken between batches, so it is a consistent cut.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>> {
+        let mut out = StateWriter::new();
+        out.put_u64(self.nodes.len() as u64);
+        for node in self.nodes.iter_mut() {
+            out.put_opt_i64(node.watermark);
+            out.put_bool(node.idle);
+            out.put_section(|inner| node.operator.snapshot(inner))?;
+        }
+        Ok(out.into_bytes())
+    }
+
+    /// Restore a state written by [`Dataflow::snapshot`] of a dataflow compiled from the
+    /// same query.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut input = StateReader::new(bytes);
+        let nodes = input.u64()?;
+        if nodes != self.nodes.len() as u64 {
+            return Err(RuntimeError::Internal(format!(
+                "checkpoint has {nodes} operators, the dataflow {}",
+                self.nodes.len()
+            )));
+        }
+        for node in self.nodes.iter_mut() {
+            node.watermark = input.opt_i64()?;
+            node.idle = input.bool()?;
+            let mut section = input.section()?;
+            node.operator.restore(&mut section)?;
+            section.finish()?;
+        }
+        input.finish()?;
+        Ok(())
     }
 
     /// Rows dropped as late by all operators.

@@ -7,6 +7,7 @@
 //! the consolidated input. See `docs/architecture.md`.
 
 pub mod change;
+pub mod checkpoint;
 pub mod connectors;
 pub mod dataflow;
 pub mod error;

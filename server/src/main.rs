@@ -59,15 +59,21 @@ struct StorageArgs {
     /// loses nothing; a power loss may lose the last acknowledged writes).
     #[arg(long)]
     no_fsync: bool,
+    /// Checkpoint the state of continuous queries this often, in milliseconds (0: only on
+    /// `CHECKPOINT` and at shutdown).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    checkpoint_interval_ms: u64,
 }
 
 /// Open the durable database in `dir`, restoring its catalog.
 async fn open_database(
     dir: &std::path::Path,
     fsync: bool,
+    checkpoint_interval_ms: u64,
 ) -> Result<std::sync::Arc<sluice_planner::Database>, String> {
     let options = sluice_storage::DurableOptions {
         sync_writes: fsync,
+        checkpoint_interval_ms,
         ..Default::default()
     };
     sluice_planner::Database::open(dir, &options)
@@ -132,7 +138,13 @@ fn main() -> std::process::ExitCode {
                 let database = if storage.in_memory {
                     sluice_planner::Database::new()
                 } else {
-                    match open_database(&storage.data_dir, !storage.no_fsync).await {
+                    match open_database(
+                        &storage.data_dir,
+                        !storage.no_fsync,
+                        storage.checkpoint_interval_ms,
+                    )
+                    .await
+                    {
                         Ok(database) => database,
                         Err(error) => {
                             eprintln!("sluice: {error}");
@@ -149,7 +161,7 @@ fn main() -> std::process::ExitCode {
                 data_dir,
             } => {
                 let database = match &data_dir {
-                    Some(dir) => match open_database(dir, true).await {
+                    Some(dir) => match open_database(dir, true, 5000).await {
                         Ok(database) => database,
                         Err(error) => {
                             eprintln!("sluice: {error}");
@@ -173,7 +185,9 @@ fn main() -> std::process::ExitCode {
         };
         {
             {
-                let server = match Server::start_with(ServerConfig { listen }, database).await {
+                let server = match Server::start_with(ServerConfig { listen }, database.clone())
+                    .await
+                {
                     Ok(server) => server,
                     Err(error) => {
                         eprintln!("sluice: {error}");
@@ -185,6 +199,11 @@ fn main() -> std::process::ExitCode {
                     Err(error) => tracing::warn!(%error, "cannot wait for Ctrl-C"),
                 }
                 server.shutdown().await;
+                // A last checkpoint: a clean restart resumes where this run stopped.
+                if let Err(error) = database.close().await {
+                    eprintln!("sluice: closing the data directory failed: {error}");
+                    return std::process::ExitCode::FAILURE;
+                }
                 std::process::ExitCode::SUCCESS
             }
         }

@@ -26,6 +26,8 @@ use crate::error::{Result, StorageError};
 const CATALOG: &str = "catalog";
 const ROWS: &str = "rows";
 const META: &str = "meta";
+const CHECKPOINT: &str = "checkpoint";
+const FAMILIES: [&str; 4] = [CATALOG, ROWS, META, CHECKPOINT];
 const FORMAT_KEY: &[u8] = b"format";
 
 /// The on-disk format. Row bytes use Arrow's row format, which Arrow does not promise to keep
@@ -41,6 +43,9 @@ pub struct DurableOptions {
     pub sync_writes: bool,
     /// Size of RocksDB's block cache, in bytes.
     pub cache_bytes: usize,
+    /// How often the state of continuous queries is checkpointed, in milliseconds (0: only
+    /// on `CHECKPOINT`).
+    pub checkpoint_interval_ms: u64,
 }
 
 impl Default for DurableOptions {
@@ -48,6 +53,7 @@ impl Default for DurableOptions {
         Self {
             sync_writes: true,
             cache_bytes: 64 << 20,
+            checkpoint_interval_ms: 5000,
         }
     }
 }
@@ -88,7 +94,7 @@ impl Durable {
         let cache = Cache::new_lru_cache(options.cache_bytes).map_err(|e| open_error(path, &e))?;
         table_options.set_block_cache(&cache);
         table_options.set_bloom_filter(10.0, false);
-        let families = [CATALOG, ROWS, META].map(|name| {
+        let families = FAMILIES.map(|name| {
             let mut cf = Options::default();
             cf.set_block_based_table_factory(&table_options);
             ColumnFamilyDescriptor::new(name, cf)
@@ -171,6 +177,31 @@ impl Durable {
         self.db.write_opt(batch, &self.write).map_err(rocks)
     }
 
+    /// Replace the stored checkpoint with `entries` in one atomic write: a crash leaves
+    /// either the previous checkpoint or this one.
+    pub fn write_checkpoint(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let cf = self.cf(CHECKPOINT)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, Vec::new(), vec![0xff; 64]);
+        for (key, value) in entries {
+            batch.put_cf(cf, key, value);
+        }
+        self.db.write_opt(batch, &self.write).map_err(rocks)
+    }
+
+    /// The entries of the last checkpoint.
+    pub fn checkpoint(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut entries = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CHECKPOINT)?, IteratorMode::Start)
+        {
+            let (key, value) = item.map_err(rocks)?;
+            entries.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(entries)
+    }
+
     /// Apply `ops` to the rows of `table` atomically.
     pub fn write_rows(&self, table: u64, ops: &[RowOp]) -> Result<()> {
         if ops.is_empty() {
@@ -229,7 +260,7 @@ impl Durable {
 
     /// Flush memtables and the WAL to disk (used by `CHECKPOINT`).
     pub fn flush(&self) -> Result<()> {
-        for name in [CATALOG, ROWS, META] {
+        for name in FAMILIES {
             self.db.flush_cf(self.cf(name)?).map_err(rocks)?;
         }
         self.db.flush_wal(true).map_err(rocks)
@@ -238,7 +269,7 @@ impl Durable {
     /// Approximate bytes on disk (SST files and live WAL).
     pub fn disk_bytes(&self) -> u64 {
         let mut total = 0;
-        for name in [CATALOG, ROWS, META] {
+        for name in FAMILIES {
             if let Ok(cf) = self.cf(name) {
                 if let Ok(Some(bytes)) = self
                     .db

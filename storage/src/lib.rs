@@ -15,10 +15,12 @@ pub mod codec;
 pub mod durable;
 pub mod error;
 pub mod keyed;
+pub mod state;
 pub mod zset;
 
 pub use codec::{EncodedRows, RowCodec};
 pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
+pub use state::{StateReader, StateWriter};
 pub use zset::ZSet;

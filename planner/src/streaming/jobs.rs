@@ -38,8 +38,13 @@ pub(crate) fn spawn_source(
     event_time: Option<Arc<EventTime>>,
     dead_letter: Option<String>,
     idle_timeout: Option<std::time::Duration>,
+    resume_at: Option<&[u8]>,
 ) -> Result<(AbortHandle, Arc<SourceCounters>)> {
     let mut source = create_source(table.source_spec(SOURCE_BATCH_SIZE))?;
+    if let Some(offset) = resume_at {
+        source.seek(offset)?;
+        tracing::info!(query = %reader, table = %table.name, "source resumes from its checkpointed offset");
+    }
     let counters = source.counters();
     let idle_timeout = match table.options.get(IDLE_TIMEOUT_OPTION) {
         Some(text) => Some(sluice_runtime::connectors::duration::parse_duration(
@@ -49,12 +54,19 @@ pub(crate) fn spawn_source(
         None => idle_timeout,
     }
     .filter(|d| !d.is_zero());
+    // The task holds the database weakly, and strongly only while it delivers a batch: a
+    // running source does not keep a closed database (and its data directory) alive.
+    let weak = Arc::downgrade(&database);
+    drop(database);
     let task = tokio::spawn(async move {
         let mut watermark: Option<i64> = None;
         let mut last_data = std::time::Instant::now();
         let mut idle = false;
         loop {
             let event = source.next().await;
+            let Some(database) = weak.upgrade() else {
+                break;
+            };
             let has_data = matches!(
                 event,
                 Ok(SourceEvent::Batch { .. }) | Ok(SourceEvent::Changes { .. })
@@ -85,6 +97,7 @@ pub(crate) fn spawn_source(
                         changes,
                         bad_rows,
                         dead_letter.as_deref(),
+                        source.offset(),
                     )
                     .await
                 }
@@ -101,6 +114,7 @@ pub(crate) fn spawn_source(
                         completed,
                         bad_rows,
                         dead_letter.as_deref(),
+                        source.offset(),
                     )
                     .await
                 }
@@ -112,6 +126,7 @@ pub(crate) fn spawn_source(
                     {
                         tracing::warn!(query = %reader, %error, "finishing a bounded source failed");
                     }
+                    catalog.record_source_offset(&reader, &table.name, source.offset());
                     tracing::info!(query = %reader, table = %table.name, "source finished");
                     break;
                 }
@@ -138,6 +153,7 @@ async fn deliver(
     changes: Result<ChangeBatch>,
     bad_rows: Vec<BadRow>,
     dead_letter: Option<&str>,
+    offset: Option<Vec<u8>>,
 ) -> Result<()> {
     let changes = changes?;
     let mut advanced = None;
@@ -154,7 +170,11 @@ async fn deliver(
         let batch = dead_letter_batch(&table.name, &bad_rows)?;
         catalog.apply_and_propagate(dead_letter, ChangeBatch::inserts(batch))?;
     }
-    catalog.ingest(reader, &table.name, &changes, advanced)
+    catalog.ingest(reader, &table.name, &changes, advanced)?;
+    // In the same critical section as the ingest: a checkpoint sees the offset together with
+    // the state that includes the batch.
+    catalog.record_source_offset(reader, &table.name, offset);
+    Ok(())
 }
 
 /// The schema of a dead-letter table.

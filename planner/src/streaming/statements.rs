@@ -268,7 +268,16 @@ impl Session {
         catalog.add_table(&name, store);
         if let Some(entry) = catalog.entries.get_mut(&name) {
             entry.event_time = event_time;
-            entry.connector = connector;
+            entry.connector = connector.clone();
+        }
+        if catalog.replaying {
+            catalog.restore_table_rows(&name)?;
+            if let Some(table) = connector
+                .as_ref()
+                .filter(|t| t.bad_rows == BadRowPolicy::DeadLetter)
+            {
+                catalog.restore_table_rows(&dead_letter_name(table))?;
+            }
         }
         Ok(StatementResult::Command {
             tag: "CREATE TABLE".into(),
@@ -359,7 +368,12 @@ impl Session {
             target,
             sql.to_string(),
         );
-        catalog.deliver(target, initial)?;
+        // Restoring: a job with a checkpoint resumes from it; its target already holds what
+        // the job had delivered.
+        let resumed = catalog.replaying && catalog.restore_query(&job)?;
+        if !resumed {
+            catalog.deliver(target, initial)?;
+        }
         if continuous {
             self.start_sources(catalog, &job)?;
         } else {
@@ -400,6 +414,11 @@ impl Session {
                 )?),
                 None => None,
             };
+            let resume_at = catalog
+                .entries
+                .get(name)
+                .and_then(|e| e.source_offsets.get(&relation))
+                .cloned();
             let (task, source_counters) = spawn_source(
                 self.database.clone(),
                 name.to_string(),
@@ -407,6 +426,7 @@ impl Session {
                 entry.event_time.clone(),
                 dead_letter,
                 idle_timeout,
+                resume_at.as_deref(),
             )?;
             tasks.push(task);
             counters.push((relation.clone(), source_counters));

@@ -2,6 +2,7 @@
 
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use sluice_planner::{Session, StatementResult};
 
 /// The rows of `batches` as display strings (cells joined by `separator`, NULL as `NULL`),
 /// sorted: a multiset that compares equal regardless of row order.
@@ -27,4 +28,15 @@ pub fn sorted_rows<'a>(
     }
     out.sort();
     out
+}
+
+/// The rows of the first result of `sql` (which must succeed), as [`sorted_rows`] with `|`.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub async fn query_rows(session: &mut Session, sql: &str) -> Vec<String> {
+    let (results, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{sql}: {error:?}");
+    let Some(StatementResult::Query { batches, .. }) = results.into_iter().next() else {
+        panic!("{sql}: no rows");
+    };
+    sorted_rows(&batches, "|")
 }

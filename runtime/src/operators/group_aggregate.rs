@@ -27,10 +27,11 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, ZSet};
+use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
 
 use super::{evaluate_all, evaluate_predicate, Operator};
 use crate::change::{expand_by_weight, take_columns, ChangeBatch};
+use crate::checkpoint::{get_batch, get_zset, put_columns, put_zset};
 use crate::error::{Result, RuntimeError};
 
 /// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
@@ -311,6 +312,138 @@ impl Operator for GroupAggregate {
 
     fn state_rows(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Per group: key, row count, whether it has an output row, and the multiset and ordered
+    /// call states; then, per retractable call, one batch with every group's accumulator
+    /// state (a row per group), and one batch with the output values of the groups that have
+    /// one. Batches keep the encoding columnar instead of one IPC message per group.
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        let calls = self.calls.len();
+        let mut states: Vec<Vec<Vec<ScalarValue>>> = vec![Vec::new(); calls];
+        let mut outputs: Vec<Vec<ScalarValue>> = vec![Vec::new(); calls];
+        let output_types: Vec<DataType> = (0..calls)
+            .map(|c| {
+                self.schema
+                    .field(self.group_exprs.len() + c)
+                    .data_type()
+                    .clone()
+            })
+            .collect();
+        out.put_u64(self.groups.len() as u64);
+        for (key, group) in self.groups.iter_mut() {
+            out.put_bytes(key);
+            out.put_i64(group.rows);
+            out.put_bool(group.output.is_some());
+            if let Some(values) = &group.output {
+                for (c, value) in values.iter().enumerate() {
+                    outputs[c].push(value.cast_to(&output_types[c])?);
+                }
+            }
+            for (c, state) in group.calls.iter_mut().enumerate() {
+                match state {
+                    CallState::Retractable(accumulator) => states[c].push(accumulator.state()?),
+                    CallState::Multiset(rows) => put_zset(out, rows),
+                    CallState::Ordered(values) => {
+                        out.put_u64(values.len() as u64);
+                        for (value, weight) in values.iter() {
+                            out.put_bytes(value);
+                            out.put_i64(*weight);
+                        }
+                    }
+                }
+            }
+        }
+        for (c, mode) in self.modes.iter().enumerate() {
+            if *mode == Mode::Retractable {
+                // The sliding accumulator's own state (its width can differ from
+                // `state_fields`, which describe the non-sliding one).
+                let width = states[c].first().map_or(0, Vec::len);
+                let mut columns = Vec::with_capacity(width);
+                for f in 0..width {
+                    let values = states[c].iter().map(|state| state[f].clone());
+                    columns.push(ScalarValue::iter_to_array(values)?);
+                }
+                put_columns(out, columns, states[c].len())?;
+            }
+        }
+        let mut columns = Vec::with_capacity(calls);
+        for (c, values) in outputs.into_iter().enumerate() {
+            columns.push(if values.is_empty() {
+                arrow::array::new_empty_array(&output_types[c])
+            } else {
+                ScalarValue::iter_to_array(values)?
+            });
+        }
+        let with_output = self.groups.values().filter(|g| g.output.is_some()).count();
+        put_columns(out, columns, with_output)
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.groups.clear();
+        let count = input.len_prefix()?;
+        let mut order: Vec<(Box<[u8]>, bool)> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let key: Box<[u8]> = Box::from(input.bytes()?);
+            let mut group = self.new_group()?;
+            group.rows = input.i64()?;
+            let has_output = input.bool()?;
+            for state in group.calls.iter_mut() {
+                match state {
+                    CallState::Retractable(_) => {}
+                    CallState::Multiset(rows) => *rows = get_zset(input)?,
+                    CallState::Ordered(values) => {
+                        for _ in 0..input.len_prefix()? {
+                            let value = Box::from(input.bytes()?);
+                            values.insert(value, input.i64()?);
+                        }
+                    }
+                }
+            }
+            order.push((key.clone(), has_output));
+            self.groups.insert(key, group);
+        }
+        for (c, mode) in self.modes.iter().enumerate() {
+            if *mode != Mode::Retractable {
+                continue;
+            }
+            let batch = get_batch(input, None)?;
+            if batch.num_rows() != order.len() {
+                return Err(RuntimeError::Internal(format!(
+                    "aggregate state has {} accumulator rows for {} groups",
+                    batch.num_rows(),
+                    order.len()
+                )));
+            }
+            for (row, (key, _)) in order.iter().enumerate() {
+                let columns: Vec<ArrayRef> =
+                    batch.columns().iter().map(|a| a.slice(row, 1)).collect();
+                if let Some(CallState::Retractable(accumulator)) = self
+                    .groups
+                    .get_mut(key)
+                    .and_then(|group| group.calls.get_mut(c))
+                {
+                    accumulator.merge_batch(&columns)?;
+                }
+            }
+        }
+        let outputs = get_batch(input, None)?;
+        let mut row = 0;
+        for (key, has_output) in &order {
+            if !has_output {
+                continue;
+            }
+            let values = outputs
+                .columns()
+                .iter()
+                .map(|column| ScalarValue::try_from_array(column, row))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            row += 1;
+            if let Some(group) = self.groups.get_mut(key) {
+                group.output = Some(values);
+            }
+        }
+        Ok(())
     }
 
     fn initial(&mut self) -> Result<Option<ChangeBatch>> {

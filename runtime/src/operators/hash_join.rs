@@ -21,7 +21,9 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, ZSet};
+use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
+
+use crate::checkpoint::{get_zset, put_zset};
 
 use super::{evaluate_all, evaluate_predicate, Operator};
 use crate::change::{take_columns, ChangeBatch};
@@ -293,6 +295,28 @@ impl Operator for HashJoin {
             .flat_map(|s| s.values())
             .map(|set| set.distinct_len())
             .sum()
+    }
+
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        for side in &self.state {
+            out.put_u64(side.len() as u64);
+            for (key, rows) in side {
+                out.put_bytes(key);
+                put_zset(out, rows);
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        for side in self.state.iter_mut() {
+            side.clear();
+            for _ in 0..input.len_prefix()? {
+                let key = Box::from(input.bytes()?);
+                side.insert(key, get_zset(input)?);
+            }
+        }
+        Ok(())
     }
 
     fn process(&mut self, side: usize, changes: ChangeBatch) -> Result<ChangeBatch> {

@@ -5,6 +5,7 @@
 //! consolidated inputs (after minus before).
 
 use arrow::datatypes::SchemaRef;
+use sluice_storage::{StateReader, StateWriter};
 
 use crate::change::ChangeBatch;
 use crate::error::Result;
@@ -68,6 +69,18 @@ pub trait Operator: Send + Sync {
     /// Approximate number of rows (or groups) the operator holds in state.
     fn state_rows(&self) -> usize {
         0
+    }
+
+    /// Write the operator's state for a checkpoint. Stateless operators write nothing. (`&mut`
+    /// because DataFusion accumulators export their state through `&mut self`.)
+    fn snapshot(&mut self, _out: &mut StateWriter) -> Result<()> {
+        Ok(())
+    }
+
+    /// Replace the operator's state with one written by [`Operator::snapshot`] of an
+    /// operator built from the same plan.
+    fn restore(&mut self, _input: &mut StateReader) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::RowCodec;
+use sluice_storage::{RowCodec, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
@@ -148,6 +148,35 @@ impl Operator for TopN {
 
     fn state_rows(&self) -> usize {
         self.partitions.values().map(|rows| rows.len()).sum()
+    }
+
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        out.put_u64(self.partitions.len() as u64);
+        for (partition, rows) in &self.partitions {
+            out.put_bytes(partition);
+            out.put_u64(rows.len() as u64);
+            for ((sort_key, row), weight) in rows {
+                out.put_bytes(sort_key);
+                out.put_bytes(row);
+                out.put_i64(*weight);
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.partitions.clear();
+        for _ in 0..input.len_prefix()? {
+            let partition = Box::from(input.bytes()?);
+            let mut rows = OrderedRows::new();
+            for _ in 0..input.len_prefix()? {
+                let sort_key = Box::from(input.bytes()?);
+                let row = Box::from(input.bytes()?);
+                rows.insert((sort_key, row), input.i64()?);
+            }
+            self.partitions.insert(partition, rows);
+        }
+        Ok(())
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {

@@ -19,7 +19,9 @@ use arrow::array::{Array, Int64Array, UInt32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use hashbrown::HashMap;
-use sluice_storage::RowCodec;
+use sluice_storage::{RowCodec, StateReader, StateWriter};
+
+use crate::checkpoint::{get_changes, put_changes};
 
 use super::{GroupAggregate, Operator};
 use crate::change::ChangeBatch;
@@ -188,5 +190,43 @@ impl Operator for WindowAggregate {
             .values()
             .map(|w| w.aggregate.state_rows())
             .sum()
+    }
+
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        out.put_opt_i64(self.watermark);
+        out.put_u64(self.late);
+        out.put_u64(self.windows.len() as u64);
+        let schema = self.schema.clone();
+        for (end, window) in self.windows.iter_mut() {
+            out.put_i64(*end);
+            out.put_section(|inner| window.aggregate.snapshot(inner))?;
+            let pending = ChangeBatch::concat(&schema, &window.pending)?;
+            put_changes(out, &pending)?;
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.watermark = input.opt_i64()?;
+        self.late = input.u64()?;
+        self.windows.clear();
+        for _ in 0..input.len_prefix()? {
+            let end = input.i64()?;
+            let mut aggregate = self.template.empty_like()?;
+            let mut section = input.section()?;
+            aggregate.restore(&mut section)?;
+            section.finish()?;
+            let pending = get_changes(input, &self.schema)?;
+            let pending_rows = pending.num_rows();
+            self.windows.insert(
+                end,
+                OpenWindow {
+                    aggregate,
+                    pending: vec![pending],
+                    pending_rows,
+                },
+            );
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,279 @@
+//! Checkpoints: continuous queries over connector sources resume from their checkpointed
+//! operator state and source offsets after a restart, instead of replaying their sources, and
+//! end with the same results as an uninterrupted run.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_planner::{Database, Session};
+use sluice_storage::DurableOptions;
+
+fn options() -> DurableOptions {
+    DurableOptions {
+        sync_writes: false,
+        checkpoint_interval_ms: 0,
+        ..Default::default()
+    }
+}
+
+async fn open(dir: &Path) -> Arc<Database> {
+    match Database::open(dir, &options()).await {
+        Ok(database) => database,
+        Err(error) => panic!("open {}: {error}", dir.display()),
+    }
+}
+
+async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
+    common::query_rows(session, sql).await
+}
+
+async fn run(session: &mut Session, sql: &str) {
+    let (_, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{sql}: {error:?}");
+}
+
+fn append(path: &Path, values: impl Iterator<Item = i64>) {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open input");
+    for v in values {
+        writeln!(file, r#"{{"k": {}, "v": {v}}}"#, v % 7).expect("write input");
+    }
+}
+
+async fn wait_for_rows(session: &mut Session, expected: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = rows(session, "SELECT coalesce(sum(n), 0) FROM per_k").await;
+        if seen == vec![expected.to_string()] {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stuck at {seen:?}, want {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The batch results over input values `values`.
+fn expected(values: &[i64]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for &v in values {
+        groups.entry(v % 7).or_default().push(v);
+    }
+    let per_k = groups
+        .iter()
+        .map(|(k, vs)| {
+            format!(
+                "{k}|{}|{}|{}|{}",
+                vs.len(),
+                vs.iter().sum::<i64>(),
+                vs.iter().min().copied().unwrap_or_default(),
+                vs.iter().max().copied().unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut top: Vec<String> = groups
+        .iter()
+        .flat_map(|(k, vs)| {
+            let mut vs = vs.clone();
+            vs.sort_unstable_by(|a, b| b.cmp(a));
+            vs.into_iter().take(2).map(move |v| format!("{k}|{v}"))
+        })
+        .collect();
+    top.sort();
+    let present: std::collections::BTreeSet<i64> = values.iter().copied().collect();
+    let mut pairs: BTreeMap<i64, usize> = BTreeMap::new();
+    for &v in values {
+        if present.contains(&(v - 7)) {
+            *pairs.entry(v % 7).or_default() += 1;
+        }
+    }
+    let joined = pairs.iter().map(|(k, n)| format!("{k}|{n}")).collect();
+    (per_k, top, joined)
+}
+
+async fn check(session: &mut Session, values: &[i64]) {
+    let (per_k, top, joined) = expected(values);
+    assert_eq!(rows(session, "SELECT * FROM per_k").await, per_k);
+    assert_eq!(rows(session, "SELECT * FROM top2").await, top);
+    assert_eq!(rows(session, "SELECT * FROM pairs").await, joined);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_resume_from_their_checkpoint_and_read_only_new_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("input dir");
+    let first: Vec<i64> = (0..500).collect();
+    append(&input.join("a.json"), first.iter().copied());
+    {
+        let database = open(&data).await;
+        let mut session = Session::new(database.clone());
+        run(
+            &mut session,
+            &format!(
+                "CREATE TABLE clicks (k INT, v BIGINT) WITH (
+                     'connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                     'source.monitor-interval' = '50 ms');
+                 CREATE MATERIALIZED VIEW per_k AS
+                     SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi
+                     FROM clicks GROUP BY k;
+                 CREATE MATERIALIZED VIEW top2 AS
+                     SELECT k, v FROM (
+                         SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn
+                         FROM clicks)
+                     WHERE rn <= 2;
+                 CREATE MATERIALIZED VIEW pairs AS
+                     SELECT a.k, count(*) AS n FROM clicks a JOIN clicks b
+                     ON a.k = b.k AND a.v = b.v + 7 GROUP BY a.k;",
+                input.display()
+            ),
+        )
+        .await;
+        wait_for_rows(&mut session, first.len()).await;
+        check(&mut session, &first).await;
+        run(&mut session, "CHECKPOINT").await;
+        drop(session);
+        database.close().await.expect("close");
+    }
+    // While the server is down: more lines in the first file, and a new file.
+    let more: Vec<i64> = (500..800).collect();
+    append(&input.join("a.json"), more.iter().copied());
+    let newer: Vec<i64> = (800..1000).collect();
+    append(&input.join("b.json"), newer.iter().copied());
+    let all: Vec<i64> = (0..1000).collect();
+
+    let database = open(&data).await;
+    let mut session = Session::new(database.clone());
+    wait_for_rows(&mut session, all.len()).await;
+    check(&mut session, &all).await;
+    // Each query's source read only what was added after the checkpoint.
+    let read = rows(
+        &mut session,
+        "SELECT name, source_rows FROM sluice_queries ORDER BY name",
+    )
+    .await;
+    assert_eq!(read, vec!["pairs|500", "per_k|500", "top2|500"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_checkpoint_queries_replay_their_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("in.json");
+    let values: Vec<i64> = (0..300).collect();
+    append(&file, values.iter().copied());
+    let create = format!(
+        "CREATE TABLE clicks (k INT, v BIGINT) WITH (
+             'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         CREATE MATERIALIZED VIEW per_k AS
+             SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi
+             FROM clicks GROUP BY k;",
+        file.display()
+    );
+    {
+        let database = open(&data).await;
+        let mut session = Session::new(database.clone());
+        run(&mut session, &create).await;
+        wait_for_rows(&mut session, values.len()).await;
+        // Dropped without close (as a crash would): no checkpoint was ever taken.
+        drop(session);
+        drop(database);
+    }
+    let database = open(&data).await;
+    let mut session = Session::new(database);
+    wait_for_rows(&mut session, values.len()).await;
+    let (per_k, _, _) = expected(&values);
+    assert_eq!(rows(&mut session, "SELECT * FROM per_k").await, per_k);
+    assert_eq!(
+        rows(&mut session, "SELECT source_rows FROM sluice_queries").await,
+        vec!["300"]
+    );
+}
+
+/// Window aggregates resume with their open windows: the window that was open at the
+/// checkpoint closes after the restart with every row, counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_windows_resume_from_their_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("in.json");
+    append(&file, 0..450);
+    async fn closed_windows(session: &mut Session, want: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = rows(session, "SELECT n, dk, total, hi FROM win").await;
+            if got.len() >= want {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "windows stuck at {got:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let expected = |windows: std::ops::Range<i64>| {
+        let mut out: Vec<String> = windows
+            .map(|w| {
+                let total: i64 = (100 * w..100 * w + 100).sum();
+                format!("100|7|{total}|{}", 100 * w + 99)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    {
+        let database = open(&data).await;
+        let mut session = Session::new(database.clone());
+        run(
+            &mut session,
+            &format!(
+                "CREATE TABLE clicks (
+                     k INT, v BIGINT,
+                     ts AS TO_TIMESTAMP_LTZ(v * 100, 3),
+                     WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+                 ) WITH (
+                     'connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                     'source.monitor-interval' = '50 ms');
+                 CREATE MATERIALIZED VIEW win AS
+                     SELECT window_start, window_end, count(*) AS n, count(DISTINCT k) AS dk,
+                            sum(v) AS total, max(v) AS hi
+                     FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+                     GROUP BY window_start, window_end;",
+                file.display()
+            ),
+        )
+        .await;
+        // Rows up to 44.9 s: the watermark (43.9 s) closed the windows ending at 10..40 s;
+        // [40 s, 50 s) is open with 50 of its rows.
+        assert_eq!(closed_windows(&mut session, 4).await, expected(0..4));
+        drop(session);
+        database.close().await.expect("close");
+    }
+    append(&file, 450..1000);
+    let database = open(&data).await;
+    let mut session = Session::new(database);
+    // Rows up to 99.9 s: the watermark (98.9 s) closes the windows ending at 50..90 s.
+    assert_eq!(closed_windows(&mut session, 9).await, expected(0..9));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rows(&mut session, "SELECT n, dk, total, hi FROM win").await,
+        expected(0..9)
+    );
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT source_rows, late_rows FROM sluice_queries"
+        )
+        .await,
+        vec!["550|0"]
+    );
+}

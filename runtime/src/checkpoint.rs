@@ -1,0 +1,104 @@
+//! Encoding helpers for checkpointed operator state: row maps, Z-sets and Arrow batches on
+//! top of [`StateWriter`]/[`StateReader`].
+//!
+//! Row bytes are the memcomparable encoding the operators keep in memory, written as they
+//! are. Arrow batches (accumulator states, pending window output) use Arrow IPC.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+use sluice_storage::{StateReader, StateWriter, StorageError, ZSet};
+
+use crate::change::ChangeBatch;
+use crate::error::Result;
+
+/// Write a Z-set: count, then (row, weight) pairs.
+pub fn put_zset(out: &mut StateWriter, set: &ZSet) {
+    out.put_u64(set.distinct_len() as u64);
+    for (row, weight) in set.iter() {
+        out.put_bytes(row);
+        out.put_i64(weight);
+    }
+}
+
+/// Read a Z-set written by [`put_zset`].
+pub fn get_zset(input: &mut StateReader) -> Result<ZSet> {
+    let mut set = ZSet::new();
+    for _ in 0..input.len_prefix()? {
+        let row = input.bytes()?;
+        let weight = input.i64()?;
+        set.add(row, weight);
+    }
+    Ok(set)
+}
+
+/// Write one Arrow batch (IPC stream: schema and one message).
+pub fn put_batch(out: &mut StateWriter, batch: &RecordBatch) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut writer = StreamWriter::try_new(&mut bytes, batch.schema_ref())?;
+        writer.write(batch)?;
+        writer.finish()?;
+    }
+    out.put_bytes(&bytes);
+    Ok(())
+}
+
+/// Write columns of equal length as one batch (field names are positional).
+pub fn put_columns(out: &mut StateWriter, columns: Vec<ArrayRef>, rows: usize) -> Result<()> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?;
+    put_batch(out, &batch)
+}
+
+/// Read a batch written by [`put_batch`], relabelled with `schema` when given.
+pub fn get_batch(input: &mut StateReader, schema: Option<&SchemaRef>) -> Result<RecordBatch> {
+    let bytes = input.bytes()?;
+    let mut reader = StreamReader::try_new(bytes, None)?;
+    let batch = match reader.next() {
+        Some(batch) => batch?,
+        None => {
+            return Err(StorageError::Corrupt("operator state: a batch is missing".into()).into())
+        }
+    };
+    match schema {
+        Some(schema) if batch.schema_ref() != schema => Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            batch.columns().to_vec(),
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )?),
+        _ => Ok(batch),
+    }
+}
+
+/// Write a change batch: its rows, then its weights.
+pub fn put_changes(out: &mut StateWriter, changes: &ChangeBatch) -> Result<()> {
+    put_batch(out, &changes.data)?;
+    out.put_u64(changes.weights.len() as u64);
+    for weight in changes.weights.values() {
+        out.put_i64(*weight);
+    }
+    Ok(())
+}
+
+/// Read a change batch written by [`put_changes`].
+pub fn get_changes(input: &mut StateReader, schema: &SchemaRef) -> Result<ChangeBatch> {
+    let data = get_batch(input, Some(schema))?;
+    let n = input.len_prefix()?;
+    let mut weights = Vec::with_capacity(n);
+    for _ in 0..n {
+        weights.push(input.i64()?);
+    }
+    ChangeBatch::new(data, Int64Array::from(weights))
+}
