@@ -116,6 +116,16 @@ impl Database {
         result
     }
 
+    /// Every continuous query's status (what `sluice_queries` shows).
+    pub async fn query_statuses(&self) -> Vec<crate::streaming::status::QueryStatus> {
+        crate::streaming::status::query_statuses(&*self.catalog.read().await)
+    }
+
+    /// Bytes of the data directory's SST files (0 in memory).
+    pub fn disk_bytes(&self) -> u64 {
+        self.durable.as_ref().map_or(0, |d| d.disk_bytes())
+    }
+
     /// True when this database keeps its catalog and tables in a data directory.
     pub fn is_durable(&self) -> bool {
         self.durable.is_some()

@@ -20,3 +20,4 @@ mod system_catalog;
 pub use database::Database;
 pub use error::{PlanError, Result};
 pub use session::{PreparedStatement, Session, StatementResult};
+pub use streaming::status::QueryStatus;

@@ -3,6 +3,7 @@
 //! `Server::start` binds a TCP listener and serves connections until `shutdown`.
 
 pub mod config;
+pub mod http;
 pub mod plan;
 pub mod server;
 mod text;

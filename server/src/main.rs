@@ -26,6 +26,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:5433")]
         listen: SocketAddr,
+        /// Serve `/health` and `/metrics` (Prometheus) over HTTP on this address.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -133,8 +136,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let (database, listen) = match cli.command {
-            Command::Serve { listen, storage } => {
+        let (database, listen, http) = match cli.command {
+            Command::Serve {
+                listen,
+                http,
+                storage,
+            } => {
                 let database = if storage.in_memory {
                     sluice_planner::Database::new()
                 } else {
@@ -152,7 +159,7 @@ fn main() -> std::process::ExitCode {
                         }
                     }
                 };
-                (database, listen)
+                (database, listen, http)
             }
             Command::Run {
                 path,
@@ -180,12 +187,12 @@ fn main() -> std::process::ExitCode {
                         "the data directory holds a catalog: restored it instead of running the plan again"
                     );
                 }
-                (database, listen)
+                (database, listen, None)
             }
         };
         {
             {
-                let server = match Server::start_with(ServerConfig { listen }, database.clone())
+                let server = match Server::start_with(ServerConfig { listen, http }, database.clone())
                     .await
                 {
                     Ok(server) => server,

@@ -40,6 +40,7 @@ use sluice_planner::{Database, PlanError, PreparedStatement, Session, StatementR
 use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 
+use crate::http::{HttpEndpoint, ServerStats};
 use crate::ServerConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,7 @@ pub struct Server {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    http: Option<HttpEndpoint>,
 }
 
 impl Server {
@@ -79,6 +81,15 @@ impl Server {
             addr: config.listen,
             source,
         })?;
+        let stats = Arc::new(ServerStats::default());
+        let http = match config.http {
+            Some(addr) => Some(
+                HttpEndpoint::start(addr, database.clone(), stats.clone())
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let connections = Arc::new(AtomicI32::new(1000));
@@ -90,11 +101,15 @@ impl Server {
                             let _ = socket.set_nodelay(true);
                             let pid = connections.fetch_add(1, Ordering::Relaxed);
                             let handlers = Arc::new(Connection::new(database.clone(), pid));
+                            let stats = stats.clone();
+                            stats.connections_total.fetch_add(1, Ordering::Relaxed);
+                            stats.connections_active.fetch_add(1, Ordering::Relaxed);
                             tokio::spawn(async move {
                                 tracing::debug!(%peer, pid, "connection opened");
                                 if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
                                     tracing::debug!(%peer, %error, "connection ended with an error");
                                 }
+                                stats.connections_active.fetch_sub(1, Ordering::Relaxed);
                                 tracing::debug!(%peer, pid, "connection closed");
                             });
                         }
@@ -111,7 +126,13 @@ impl Server {
             local_addr,
             stop: Some(stop),
             task,
+            http,
         })
+    }
+
+    /// The address of the HTTP endpoint, if one was configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpEndpoint::local_addr)
     }
 
     /// The address actually bound (useful with port 0).
@@ -125,6 +146,9 @@ impl Server {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(http) = self.http.take() {
+            http.shutdown().await;
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 //! `INSERT INTO` jobs) with its state size, watermark, late rows, source rows and bad rows,
 //! built from the catalog when a statement reads it.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::MemTable;
+
+use sluice_runtime::connectors::SourceCounters;
 
 use crate::database::{Catalog, EntryKind};
 use crate::error::Result;
@@ -33,19 +35,30 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// The status table's current contents.
-pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
+/// The state of one continuous query (a row of `sluice_queries`).
+#[derive(Debug, Clone)]
+pub struct QueryStatus {
+    pub name: String,
+    /// `materialized view` or `insert job`.
+    pub kind: &'static str,
+    /// The table an `INSERT INTO` job writes.
+    pub target: Option<String>,
+    /// Rows or groups held in operator state.
+    pub state_rows: u64,
+    /// The output watermark, nanoseconds since the epoch.
+    pub watermark: Option<i64>,
+    pub late_rows: u64,
+    pub source_rows: u64,
+    pub bad_rows: u64,
+    /// Why the query stopped, if it failed.
+    pub failure: Option<String>,
+}
+
+/// Every continuous query's status, in creation order.
+pub(crate) fn query_statuses(catalog: &Catalog) -> Vec<QueryStatus> {
     let mut entries: Vec<_> = catalog.entries.iter().collect();
     entries.sort_by_key(|(_, e)| e.id);
-    let mut names = Vec::new();
-    let mut kinds = Vec::new();
-    let mut targets = Vec::new();
-    let mut state = Vec::new();
-    let mut watermarks = Vec::new();
-    let mut late = Vec::new();
-    let mut source_rows = Vec::new();
-    let mut bad_rows = Vec::new();
-    let mut statuses = Vec::new();
+    let mut out = Vec::new();
     for (name, entry) in entries {
         let EntryKind::MaterializedView {
             dataflow,
@@ -56,49 +69,74 @@ pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
         else {
             continue;
         };
-        names.push(name.clone());
-        kinds.push(if target.is_some() {
-            "insert job"
-        } else {
-            "materialized view"
-        });
-        targets.push(target.clone());
-        state.push(dataflow.state_rows() as u64);
-        watermarks.push(
-            dataflow
+        let total = |field: fn(&SourceCounters) -> &AtomicU64| {
+            entry
+                .source_counters
+                .iter()
+                .map(|(_, c)| field(c).load(Ordering::Relaxed))
+                .sum::<u64>()
+        };
+        out.push(QueryStatus {
+            name: name.clone(),
+            kind: if target.is_some() {
+                "insert job"
+            } else {
+                "materialized view"
+            },
+            target: target.clone(),
+            state_rows: dataflow.state_rows() as u64,
+            watermark: dataflow
                 .output_watermark()
                 .filter(|w| *w != i64::MAX && *w != i64::MIN),
-        );
-        late.push(dataflow.late_rows());
-        source_rows.push(
-            entry
-                .source_counters
-                .iter()
-                .map(|(_, c)| c.rows.load(Ordering::Relaxed))
-                .sum::<u64>(),
-        );
-        bad_rows.push(
-            entry
-                .source_counters
-                .iter()
-                .map(|(_, c)| c.bad_rows.load(Ordering::Relaxed))
-                .sum::<u64>(),
-        );
-        statuses.push(match failure {
-            Some(message) => format!("failed: {message}"),
-            None => "running".to_string(),
+            late_rows: dataflow.late_rows(),
+            source_rows: total(|c| &c.rows),
+            bad_rows: total(|c| &c.bad_rows),
+            failure: failure.clone(),
         });
     }
+    out
+}
+
+/// The status table's current contents.
+pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
+    let statuses = query_statuses(catalog);
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(names)),
-        Arc::new(StringArray::from(kinds)),
-        Arc::new(StringArray::from(targets)),
-        Arc::new(UInt64Array::from(state)),
-        Arc::new(TimestampNanosecondArray::from(watermarks).with_timezone("+00:00")),
-        Arc::new(UInt64Array::from(late)),
-        Arc::new(UInt64Array::from(source_rows)),
-        Arc::new(UInt64Array::from(bad_rows)),
-        Arc::new(StringArray::from(statuses)),
+        Arc::new(StringArray::from_iter_values(
+            statuses.iter().map(|s| s.name.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            statuses.iter().map(|s| s.kind),
+        )),
+        Arc::new(StringArray::from(
+            statuses
+                .iter()
+                .map(|s| s.target.clone())
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            statuses.iter().map(|s| s.state_rows),
+        )),
+        Arc::new(
+            TimestampNanosecondArray::from(
+                statuses.iter().map(|s| s.watermark).collect::<Vec<_>>(),
+            )
+            .with_timezone("+00:00"),
+        ),
+        Arc::new(UInt64Array::from_iter_values(
+            statuses.iter().map(|s| s.late_rows),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            statuses.iter().map(|s| s.source_rows),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            statuses.iter().map(|s| s.bad_rows),
+        )),
+        Arc::new(StringArray::from_iter_values(statuses.iter().map(
+            |s| match &s.failure {
+                Some(message) => format!("failed: {message}"),
+                None => "running".to_string(),
+            },
+        ))),
     ];
     let schema = schema();
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
