@@ -2,6 +2,7 @@
 //!
 //! `Server::start` binds a TCP listener and serves connections until `shutdown`.
 
+pub mod bench;
 pub mod config;
 pub mod http;
 pub mod plan;

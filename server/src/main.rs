@@ -47,6 +47,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Run a benchmark in-process and print its measurements (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        bench: sluice_server::bench::BenchCommand,
+    },
 }
 
 /// Where `sluice serve` keeps its data.
@@ -189,6 +194,7 @@ fn main() -> std::process::ExitCode {
                 }
                 (database, listen, None)
             }
+            Command::Bench { bench } => return sluice_server::bench::run(bench).await,
         };
         {
             {
