@@ -808,6 +808,34 @@ pub(crate) fn alias_columns(plan: LogicalPlan, names: &[String]) -> Result<Logic
         .map_err(|e| PlanError::from_datafusion(e, ""))
 }
 
+/// Make duplicate output column names unique as Calcite (hence Flink) does for a view's
+/// row type: a repeated name gets the first free suffix `0`, `1`, ... (`SELECT *` over a
+/// join of two tables with a `customerid` column yields `customerid` and `customerid0`).
+pub(crate) fn uniquify_columns(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let fields = plan.schema().columns();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut names = Vec::with_capacity(fields.len());
+    let mut renamed = false;
+    for column in &fields {
+        let mut name = column.name.clone();
+        if used.contains(&name.to_lowercase()) {
+            renamed = true;
+            let mut suffix = 0_usize;
+            while used.contains(&format!("{}{suffix}", column.name).to_lowercase()) {
+                suffix += 1;
+            }
+            name = format!("{}{suffix}", column.name);
+        }
+        used.insert(name.to_lowercase());
+        names.push(name);
+    }
+    if renamed {
+        alias_columns(plan, &names)
+    } else {
+        Ok(plan)
+    }
+}
+
 /// Register a logical view.
 pub(crate) fn view_provider(plan: LogicalPlan, definition: &str) -> Arc<dyn TableProvider> {
     Arc::new(ViewTable::new(plan, Some(definition.to_string())))

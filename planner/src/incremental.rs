@@ -7,6 +7,7 @@
 //! | Projection              | Project (DataFusion physical expressions)  |
 //! | Filter                  | Filter                                     |
 //! | Join (equi + residual)  | HashJoin (inner/outer/semi/anti)           |
+//! | Join marked AS OF       | TemporalJoin (FOR SYSTEM_TIME AS OF)       |
 //! | Aggregate, Distinct     | GroupAggregate                             |
 //! | Union                   | Union                                      |
 //! | Values, EmptyRelation   | Constant                                   |
@@ -38,8 +39,8 @@ use datafusion::logical_expr::{FetchType, SkipType};
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
-    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan, TopN,
-    Union, Unnest, UnnestColumn, WindowAggregate,
+    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
+    TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
@@ -399,6 +400,13 @@ impl Compiler<'_> {
                 Ok(node)
             }
             LogicalPlan::Join(join) => {
+                if let Some((time, residual)) = join
+                    .filter
+                    .as_ref()
+                    .and_then(crate::streaming::temporal::split_marker)
+                {
+                    return self.temporal_join(join, &time, residual.as_ref());
+                }
                 if join.null_aware {
                     return Err(PlanError::Unsupported(
                         "NOT IN (subquery) in a materialized view; use NOT EXISTS".into(),
@@ -489,6 +497,95 @@ impl Compiler<'_> {
         }
     }
 
+    /// A join marked as temporal (`FOR SYSTEM_TIME AS OF`, see [`crate::streaming::temporal`]).
+    fn temporal_join(
+        &mut self,
+        join: &datafusion::logical_expr::Join,
+        time: &Expr,
+        residual: Option<&Expr>,
+    ) -> Result<NodeId> {
+        let left_outer = match join.join_type {
+            JoinType::Inner => false,
+            JoinType::Left => true,
+            other => {
+                return Err(PlanError::Unsupported(format!(
+                    "{other} temporal join (FOR SYSTEM_TIME AS OF supports INNER and LEFT joins)"
+                )))
+            }
+        };
+        if join.on.is_empty() {
+            return Err(PlanError::Plan(
+                "a temporal join (FOR SYSTEM_TIME AS OF) needs an equality condition on the \
+                 versioned table's primary key"
+                    .into(),
+            ));
+        }
+        let left = self.node(&join.left)?;
+        let right = self.node(&join.right)?;
+        let left_schema = join.left.schema();
+        let right_schema = join.right.schema();
+        let left_attrs = self.attrs_of(left, left_schema.fields().len());
+        let right_attrs = self.attrs_of(right, right_schema.fields().len());
+        let mode = if crate::streaming::temporal::marks_processing_time(time) {
+            TemporalTime::Processing
+        } else if expr_attr(time, left_schema, &left_attrs) == Some(TimeAttr::EventTime) {
+            let version_time = right_attrs
+                .iter()
+                .position(|a| *a == Some(TimeAttr::EventTime))
+                .ok_or_else(|| {
+                    PlanError::Plan(
+                        "an event-time temporal join (FOR SYSTEM_TIME AS OF) needs a versioned \
+                         table with an event-time attribute (a table with a WATERMARK, or a \
+                         view that keeps its time column); join AS OF PROCTIME() for the \
+                         current version instead"
+                            .into(),
+                    )
+                })?;
+            TemporalTime::Event {
+                left: self.physical(time, left_schema)?,
+                right: version_time,
+            }
+        } else {
+            // A processing-time attribute (e.g. a PROCTIME() computed column).
+            TemporalTime::Processing
+        };
+        let left_keys = join
+            .on
+            .iter()
+            .map(|(l, _)| self.physical(l, left_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let right_keys = join
+            .on
+            .iter()
+            .map(|(_, r)| self.physical(r, right_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let filter = match residual {
+            Some(filter) => {
+                let combined = left_schema
+                    .join(right_schema)
+                    .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                Some(self.physical(filter, &combined)?)
+            }
+            None => None,
+        };
+        let operator = TemporalJoin::new(
+            left_outer,
+            mode,
+            arrow_schema(left_schema),
+            arrow_schema(right_schema),
+            left_keys,
+            right_keys,
+            filter,
+            arrow_schema(&join.schema),
+        )?;
+        let node = self.builder.add(Box::new(operator), vec![left, right]);
+        // The probe side's time attributes survive (its rows are emitted once, at their time).
+        let mut attrs = left_attrs;
+        attrs.resize(join.schema.fields().len(), None);
+        self.set_attrs(node, attrs);
+        Ok(node)
+    }
+
     /// `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)`: a partitioned top-N that numbers
     /// every row. Other window functions are not maintained yet.
     fn window(
@@ -542,7 +639,13 @@ impl Compiler<'_> {
             true,
             arrow_schema(&window.schema),
         )?;
-        Ok(self.builder.add(Box::new(operator), vec![input]))
+        // The input columns pass through (a deduplicated relation keeps its time column, as
+        // Flink's versioned views do); the row number has none.
+        let mut attrs = self.attrs_of(input, input_schema.fields().len());
+        attrs.resize(window.schema.fields().len(), None);
+        let node = self.builder.add(Box::new(operator), vec![input]);
+        self.set_attrs(node, attrs);
+        Ok(node)
     }
 
     fn project(

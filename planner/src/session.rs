@@ -50,6 +50,10 @@ pub struct PreparedStatement {
     pub parameter_types: Vec<Option<DataType>>,
     /// Columns the statement returns, if it returns rows.
     pub schema: Option<SchemaRef>,
+    /// Temporal joins cut out of the text, and whether it was in Flink's dialect (see
+    /// [`Session::flink_rewrite`]).
+    temporal_joins: Vec<crate::flink::TemporalJoin>,
+    flink_dialect: bool,
 }
 
 /// Session settings with PostgreSQL's defaults for the ones clients read.
@@ -84,6 +88,12 @@ fn default_settings() -> BTreeMap<String, String> {
 pub struct Session {
     pub(crate) database: Arc<Database>,
     settings: BTreeMap<String, String>,
+    /// Temporal joins cut out of the statement being executed (`FOR SYSTEM_TIME AS OF`),
+    /// marked in its plan by [`Session::plan`].
+    temporal_joins: Vec<crate::flink::TemporalJoin>,
+    /// The statement being executed was written in Flink's dialect (the Flink rewrite
+    /// changed it): duplicate column names of a view are made unique as Calcite does.
+    flink_dialect: bool,
 }
 
 impl Session {
@@ -91,6 +101,8 @@ impl Session {
         Self {
             database,
             settings: default_settings(),
+            temporal_joins: Vec::new(),
+            flink_dialect: false,
         }
     }
 
@@ -203,11 +215,38 @@ impl Session {
                 return Ok(());
             }
         }
-        let rewritten = crate::flink::rewrite_statement(text).unwrap_or_else(|_| text.to_string());
-        for statement in Self::parse(&rewritten)? {
-            results.push(self.execute_statement(statement, &rewritten, None).await?);
+        let (rewritten, temporal_joins, flink_dialect) = Self::flink_rewrite(text)?;
+        let statements = Self::parse(&rewritten)?;
+        self.flink_dialect = flink_dialect;
+        self.temporal_joins = temporal_joins;
+        let mut outcome = Ok(());
+        for statement in statements {
+            match self.execute_statement(statement, &rewritten, None).await {
+                Ok(result) => results.push(result),
+                Err(error) => {
+                    outcome = Err(error);
+                    break;
+                }
+            }
         }
-        Ok(())
+        self.temporal_joins.clear();
+        self.flink_dialect = false;
+        outcome
+    }
+
+    /// Flink's rewrites of a statement's text (see [`crate::flink::extract_temporal_joins`]):
+    /// the rewritten text, the temporal joins cut out of it, and whether the text was in
+    /// Flink's dialect (a rewrite changed it). Text the rewrites cannot read is returned as it
+    /// is, for the parser to report, except a malformed `FOR SYSTEM_TIME AS OF`.
+    fn flink_rewrite(text: &str) -> Result<(String, Vec<crate::flink::TemporalJoin>, bool)> {
+        match crate::flink::extract_temporal_joins(text) {
+            Ok((rewritten, joins)) => {
+                let flink = rewritten != text || !joins.is_empty();
+                Ok((rewritten, joins, flink))
+            }
+            Err(error) if text.to_ascii_uppercase().contains("SYSTEM_TIME") => Err(error),
+            Err(_) => Ok((text.to_string(), Vec::new(), false)),
+        }
     }
 
     /// Parse and describe one statement for later execution with parameters.
@@ -226,9 +265,11 @@ impl Session {
                 direct: true,
                 parameter_types: vec![],
                 schema: None,
+                temporal_joins: Vec::new(),
+                flink_dialect: false,
             });
         }
-        let rewritten = crate::flink::rewrite_statement(sql).unwrap_or_else(|_| sql.to_string());
+        let (rewritten, temporal_joins, flink_dialect) = Self::flink_rewrite(sql)?;
         let mut statements = Self::parse(&rewritten)?;
         if statements.len() > 1 {
             return Err(PlanError::Syntax {
@@ -243,15 +284,22 @@ impl Session {
                 direct: false,
                 parameter_types: vec![],
                 schema: None,
+                temporal_joins: Vec::new(),
+                flink_dialect: false,
             });
         };
-        let (parameter_types, schema) = self.describe(&statement, sql).await?;
+        self.temporal_joins = temporal_joins.clone();
+        let described = self.describe(&statement, sql).await;
+        self.temporal_joins.clear();
+        let (parameter_types, schema) = described?;
         Ok(PreparedStatement {
             sql: sql.to_string(),
             statement: Some(statement),
             direct: false,
             parameter_types,
             schema,
+            temporal_joins,
+            flink_dialect,
         })
     }
 
@@ -270,10 +318,14 @@ impl Session {
             return Ok(None);
         };
         let guard = self.catalog_log_begin(&prepared.sql).await;
+        self.temporal_joins = prepared.temporal_joins.clone();
+        self.flink_dialect = prepared.flink_dialect;
         let outcome = self
             .execute_statement(statement, &prepared.sql, parameters)
             .await
             .map(Some);
+        self.temporal_joins.clear();
+        self.flink_dialect = false;
         self.catalog_log_finish(guard, &prepared.sql, outcome.is_ok())
             .await?;
         outcome
@@ -318,12 +370,15 @@ impl Session {
     }
 
     pub(crate) async fn plan(&self, statement: DFStatement, sql: &str) -> Result<LogicalPlan> {
-        self.database
-            .context
-            .state()
+        let state = self.database.context.state();
+        let plan = state
             .statement_to_plan(statement)
             .await
-            .map_err(|e| PlanError::from_datafusion(e, sql))
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        if self.temporal_joins.is_empty() {
+            return Ok(plan);
+        }
+        crate::streaming::temporal::mark_temporal_joins(plan, &self.temporal_joins, &state, sql)
     }
 
     async fn execute_statement(
@@ -678,6 +733,11 @@ impl Session {
             .map(|c| normalize_ident(&c.name))
             .collect();
         let plan = alias_columns(plan, &columns)?;
+        let plan = if self.flink_dialect && columns.is_empty() {
+            crate::database::uniquify_columns(plan)?
+        } else {
+            plan
+        };
         let definition = view.query.to_string();
         if view.materialized {
             let optimized = self

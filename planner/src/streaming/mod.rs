@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod statements;
 pub mod status;
 pub mod stream_provider;
+pub mod temporal;
 pub mod time;
 pub mod windows;
 

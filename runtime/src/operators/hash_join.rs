@@ -99,18 +99,8 @@ impl HashJoin {
         nulls_equal: bool,
         schema: SchemaRef,
     ) -> Result<Self> {
-        let key_types = left_keys
-            .iter()
-            .map(|e| e.data_type(&left_schema))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let combined_schema = Arc::new(arrow::datatypes::Schema::new(
-            left_schema
-                .fields()
-                .iter()
-                .chain(right_schema.fields().iter())
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
+        let key_types = super::key_types(&left_keys, &left_schema)?;
+        let combined_schema = super::combined_join_schema(&left_schema, &right_schema);
         Ok(Self {
             kind,
             key_codec: RowCodec::new(key_types)?,
@@ -266,13 +256,7 @@ impl Operator for HashJoin {
     }
 
     fn describe(&self) -> String {
-        let keys = |side: usize| -> String {
-            self.keys[side]
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let keys = |side: usize| super::expr_list(&self.keys[side]);
         let mut text = format!(
             "type: {:?}, left keys: [{}], right keys: [{}]",
             self.kind,

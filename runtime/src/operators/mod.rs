@@ -16,6 +16,7 @@ pub mod group_aggregate;
 pub mod hash_join;
 pub mod project;
 pub mod scan;
+pub mod temporal_join;
 pub mod top_n;
 pub mod union;
 pub mod unnest;
@@ -27,6 +28,7 @@ pub use group_aggregate::{AggregateCall, GroupAggregate};
 pub use hash_join::{HashJoin, JoinKind};
 pub use project::Project;
 pub use scan::Scan;
+pub use temporal_join::{TemporalJoin, TemporalTime};
 pub use top_n::TopN;
 pub use union::Union;
 pub use unnest::{Unnest, UnnestColumn};
@@ -112,4 +114,41 @@ pub(crate) fn evaluate_predicate(
                 array.data_type()
             ))
         })
+}
+
+/// Left then right fields, all nullable: the schema a join's residual predicate is evaluated
+/// over (an outer join pads either side with NULLs).
+pub(crate) fn combined_join_schema(
+    left: &arrow::datatypes::SchemaRef,
+    right: &arrow::datatypes::SchemaRef,
+) -> arrow::datatypes::SchemaRef {
+    std::sync::Arc::new(arrow::datatypes::Schema::new(
+        left.fields()
+            .iter()
+            .chain(right.fields().iter())
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The types of key expressions over `schema`.
+pub(crate) fn key_types(
+    keys: &[std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<Vec<arrow::datatypes::DataType>> {
+    Ok(keys
+        .iter()
+        .map(|e| e.data_type(schema))
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+/// Expressions as a comma-separated list (for EXPLAIN).
+pub(crate) fn expr_list(
+    exprs: &[std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+) -> String {
+    exprs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
