@@ -1,6 +1,12 @@
-//! Server configuration (listen address, limits).
+//! Server configuration (listen address, authentication, TLS, limits).
 
 use std::net::SocketAddr;
+
+pub use crate::auth::{AuthMethod, Users};
+pub use crate::tls::TlsFiles;
+
+/// The default of `--max-connections` (as PostgreSQL's `max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
 
 /// What `sluice serve` is told on the command line.
 #[derive(Debug, Clone)]
@@ -9,6 +15,16 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Address of the HTTP endpoint with `/health` and `/metrics`, if any.
     pub http: Option<SocketAddr>,
+    /// How clients authenticate.
+    pub auth: AuthMethod,
+    /// The users `AuthMethod::Password` accepts.
+    pub users: Users,
+    /// Certificate and key: TLS is offered to clients that ask for it.
+    pub tls: Option<TlsFiles>,
+    /// Refuse connections that are not TLS (needs `tls`).
+    pub tls_required: bool,
+    /// Connections open at once; the next one is refused with SQLSTATE 53300.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -16,6 +32,11 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 5433)),
             http: None,
+            auth: AuthMethod::Trust,
+            users: Users::new(),
+            tls: None,
+            tls_required: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -27,8 +27,12 @@ use tokio::task::JoinHandle;
 pub struct ServerStats {
     /// Connections accepted since start.
     pub connections_total: AtomicU64,
-    /// Connections open now.
+    /// Connections open now (each holds one of `--max-connections` slots).
     pub connections_active: AtomicU64,
+    /// Connections refused because `--max-connections` were open.
+    pub connections_refused_total: AtomicU64,
+    /// Startups refused for a wrong password, an unknown user or a missing TLS.
+    pub authentication_failures_total: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -156,6 +160,24 @@ pub async fn render_metrics(database: &Database, stats: &ServerStats) -> String 
         vec![(
             String::new(),
             stats.connections_active.load(Ordering::Relaxed) as f64,
+        )],
+    );
+    family(
+        "sluice_connections_refused_total",
+        "counter",
+        "Client connections refused because --max-connections were open.",
+        vec![(
+            String::new(),
+            stats.connections_refused_total.load(Ordering::Relaxed) as f64,
+        )],
+    );
+    family(
+        "sluice_authentication_failures_total",
+        "counter",
+        "Client startups refused: wrong password, unknown user, or TLS required.",
+        vec![(
+            String::new(),
+            stats.authentication_failures_total.load(Ordering::Relaxed) as f64,
         )],
     );
     let relations = database.relations().await;

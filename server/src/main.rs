@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use sluice_server::{Server, ServerConfig};
+use sluice_server::{AuthMethod, Server, ServerConfig, TlsFiles, Users};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -31,6 +31,8 @@ enum Command {
         http: Option<SocketAddr>,
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Run a Flink SQL script or a DataSQRL build folder, then serve its results.
     Run {
@@ -46,12 +48,78 @@ enum Command {
         /// already there, the plan is not run again: what it created is restored instead.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// Serve `/health` and `/metrics` (Prometheus) over HTTP on this address.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Run a benchmark in-process and print its measurements (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         bench: sluice_server::bench::BenchCommand,
     },
+}
+
+/// Who may connect, over what, and how many at once.
+#[derive(clap::Args)]
+struct AccessArgs {
+    /// How clients authenticate: `trust` accepts any user without a password (local
+    /// development only); `password` requires SCRAM-SHA-256 with a configured user.
+    #[arg(long, value_enum, default_value_t = AuthMethod::Trust)]
+    auth: AuthMethod,
+    /// A user for `--auth password`, as NAME:PASSWORD (repeatable). Prefer --users-file: the
+    /// command line is visible to other local users.
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    users: Vec<String>,
+    /// Users for `--auth password`: one `NAME:PASSWORD` or `NAME:SCRAM-SHA-256$...` (a verifier
+    /// as stored by PostgreSQL) a line; `#` starts a comment line.
+    #[arg(long, value_name = "FILE")]
+    users_file: Option<PathBuf>,
+    /// PEM certificate (chain): TLS is offered to clients that ask (sslmode=require).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Refuse connections without TLS.
+    #[arg(long, requires = "tls_cert")]
+    tls_required: bool,
+    /// Connections open at once; the next one is refused with "sorry, too many clients
+    /// already" (SQLSTATE 53300).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+impl AccessArgs {
+    /// The server configuration for these options.
+    fn config(self, listen: SocketAddr, http: Option<SocketAddr>) -> Result<ServerConfig, String> {
+        let mut users = Users::new();
+        if let Some(file) = &self.users_file {
+            users.add_file(file).map_err(|e| e.to_string())?;
+        }
+        for entry in &self.users {
+            users
+                .add_entry(entry, "--user")
+                .map_err(|e| e.to_string())?;
+        }
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        };
+        let config = ServerConfig {
+            listen,
+            http,
+            auth: self.auth,
+            users,
+            tls,
+            tls_required: self.tls_required,
+            max_connections: self.max_connections as usize,
+        };
+        // Fail before opening the data directory or running a plan.
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
 }
 
 /// Where `sluice serve` keeps its data.
@@ -141,12 +209,20 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let (database, listen, http) = match cli.command {
+        let (database, config) = match cli.command {
             Command::Serve {
                 listen,
                 http,
                 storage,
+                access,
             } => {
+                let config = match access.config(listen, http) {
+                    Ok(config) => config,
+                    Err(error) => {
+                        eprintln!("sluice: {error}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                };
                 let database = if storage.in_memory {
                     sluice_planner::Database::new()
                 } else {
@@ -164,14 +240,23 @@ fn main() -> std::process::ExitCode {
                         }
                     }
                 };
-                (database, listen, http)
+                (database, config)
             }
             Command::Run {
                 path,
                 listen,
                 vars,
                 data_dir,
+                http,
+                access,
             } => {
+                let config = match access.config(listen, http) {
+                    Ok(config) => config,
+                    Err(error) => {
+                        eprintln!("sluice: {error}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                };
                 let database = match &data_dir {
                     Some(dir) => match open_database(dir, true, 5000).await {
                         Ok(database) => database,
@@ -192,13 +277,13 @@ fn main() -> std::process::ExitCode {
                         "the data directory holds a catalog: restored it instead of running the plan again"
                     );
                 }
-                (database, listen, None)
+                (database, config)
             }
             Command::Bench { bench } => return sluice_server::bench::run(bench).await,
         };
         {
             {
-                let server = match Server::start_with(ServerConfig { listen, http }, database.clone())
+                let server = match Server::start_with(config, database.clone())
                     .await
                 {
                     Ok(server) => server,

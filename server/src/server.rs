@@ -1,5 +1,10 @@
 //! Listener and per-connection Postgres wire handlers.
 //!
+//! A connection takes one of `max_connections` slots (refused with 53300 when none is free,
+//! after the client's startup message, as PostgreSQL does) and gives it back however it ends.
+//! TLS is offered when a certificate is configured. The startup handler authenticates (trust
+//! or SCRAM-SHA-256, see [`crate::auth`]); a FATAL startup error is sent and the socket
+//! closed, and no statement runs on a connection that has not authenticated.
 //! Each accepted socket gets its own [`Connection`] holding a planner [`Session`]; the
 //! simple protocol runs every statement of a query string in order, the extended protocol
 //! prepares statements (parameter types and result columns from DataFusion's plan) and binds
@@ -9,15 +14,16 @@
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::{encode_value, Encoder};
 use async_trait::async_trait;
-use futures::{stream, Sink, StreamExt};
+use futures::{stream, Sink, SinkExt, StreamExt};
 use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     DefaultServerParameterProvider, StartupHandler,
@@ -31,16 +37,22 @@ use pgwire::api::results::{
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type, METADATA_USER,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
-use pgwire::messages::startup::SecretKey;
+use pgwire::messages::startup::{Authentication, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::TlsAcceptor;
+use ring::rand::{SecureRandom, SystemRandom};
 use sluice_planner::{Database, PlanError, PreparedStatement, Session, StatementResult};
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::{oneshot, Mutex, Notify};
 use tokio::task::JoinHandle;
 
+use crate::auth::{self, AuthMethod, ScramError, ScramPending, Users};
 use crate::http::{HttpEndpoint, ServerStats};
+use crate::tls::{self, TlsError};
 use crate::ServerConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +62,43 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("--auth password needs at least one user (--user NAME:PASSWORD or --users-file FILE)")]
+    NoUsers,
+    #[error("--tls-required needs a certificate and key (--tls-cert FILE --tls-key FILE)")]
+    TlsRequiredWithoutCertificate,
+    #[error("--max-connections must be at least 1")]
+    NoConnectionsAllowed,
+}
+
+/// How long a connection refused for the connection limit may take to send its startup
+/// message before it is dropped.
+const REFUSED_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ServerConfig {
+    /// Check the options that do not need the network, and load the TLS certificate: the
+    /// errors `start` would give, before anything else is opened.
+    pub fn validate(&self) -> Result<Option<TlsAcceptor>, ServerError> {
+        if self.auth == AuthMethod::Password && self.users.is_empty() {
+            return Err(ServerError::NoUsers);
+        }
+        if self.tls_required && self.tls.is_none() {
+            return Err(ServerError::TlsRequiredWithoutCertificate);
+        }
+        if self.max_connections == 0 {
+            return Err(ServerError::NoConnectionsAllowed);
+        }
+        if self.auth == AuthMethod::Trust && !self.users.is_empty() {
+            tracing::warn!(
+                "users are configured but --auth is trust: every user is accepted without a password"
+            );
+        }
+        match &self.tls {
+            Some(files) => Ok(Some(tls::load_acceptor(files)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// A running server.
@@ -71,6 +120,7 @@ impl Server {
         config: ServerConfig,
         database: Arc<Database>,
     ) -> Result<Server, ServerError> {
+        let tls = config.validate()?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -90,6 +140,12 @@ impl Server {
             ),
             None => None,
         };
+        let access = Arc::new(Access {
+            method: config.auth,
+            users: config.users.clone(),
+            tls_required: config.tls_required,
+        });
+        let max_connections = config.max_connections;
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let connections = Arc::new(AtomicI32::new(1000));
@@ -100,16 +156,46 @@ impl Server {
                         Ok((socket, peer)) => {
                             let _ = socket.set_nodelay(true);
                             let pid = connections.fetch_add(1, Ordering::Relaxed);
-                            let handlers = Arc::new(Connection::new(database.clone(), pid));
-                            let stats = stats.clone();
-                            stats.connections_total.fetch_add(1, Ordering::Relaxed);
-                            stats.connections_active.fetch_add(1, Ordering::Relaxed);
+                            let slot = ConnectionSlot::acquire(&stats, max_connections);
+                            let admitted = slot.is_some();
+                            if admitted {
+                                stats.connections_total.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                stats.connections_refused_total.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(%peer, max_connections, "connection refused: too many clients");
+                            }
+                            let control = Arc::new(ConnectionControl::default());
+                            let handlers = Arc::new(Connection::new(
+                                database.clone(),
+                                pid,
+                                StartupPolicy {
+                                    access: access.clone(),
+                                    admitted,
+                                    stats: stats.clone(),
+                                    peer,
+                                },
+                                control.clone(),
+                            ));
+                            let tls = tls.clone();
                             tokio::spawn(async move {
+                                // Frees the slot however the connection ends.
+                                let _slot = slot;
                                 tracing::debug!(%peer, pid, "connection opened");
-                                if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                                    tracing::debug!(%peer, %error, "connection ended with an error");
+                                let serve = async {
+                                    tokio::select! {
+                                        result = pgwire::tokio::process_socket(socket, tls, handlers) => {
+                                            if let Err(error) = result {
+                                                tracing::debug!(%peer, %error, "connection ended with an error");
+                                            }
+                                        }
+                                        () = control.closed.notified() => {}
+                                    }
+                                };
+                                if admitted {
+                                    serve.await;
+                                } else if tokio::time::timeout(REFUSED_CONNECTION_TIMEOUT, serve).await.is_err() {
+                                    tracing::debug!(%peer, "refused connection timed out");
                                 }
-                                stats.connections_active.fetch_sub(1, Ordering::Relaxed);
                                 tracing::debug!(%peer, pid, "connection closed");
                             });
                         }
@@ -121,7 +207,14 @@ impl Server {
                 }
             }
         });
-        tracing::info!(%local_addr, "sluice is listening");
+        tracing::info!(
+            %local_addr,
+            auth = ?config.auth,
+            tls = config.tls.is_some(),
+            tls_required = config.tls_required,
+            max_connections,
+            "sluice is listening"
+        );
         Ok(Server {
             local_addr,
             stop: Some(stop),
@@ -152,60 +245,127 @@ impl Server {
     }
 }
 
+/// One of `--max-connections` slots, counted in `connections_active`; freed on drop, so a
+/// connection that ends in any way (including a client that vanishes mid-startup, or a panic)
+/// gives its slot back.
+struct ConnectionSlot {
+    stats: Arc<ServerStats>,
+}
+
+impl ConnectionSlot {
+    fn acquire(stats: &Arc<ServerStats>, max_connections: usize) -> Option<ConnectionSlot> {
+        let max = max_connections as u64;
+        stats
+            .connections_active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |active| {
+                (active < max).then_some(active + 1)
+            })
+            .ok()
+            .map(|_| ConnectionSlot {
+                stats: stats.clone(),
+            })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.stats.connections_active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Who may connect, shared by all connections.
+struct Access {
+    method: AuthMethod,
+    users: Users,
+    tls_required: bool,
+}
+
+/// What the startup handler of one connection needs to decide on it.
+struct StartupPolicy {
+    access: Arc<Access>,
+    /// False when the connection limit was reached: the startup is answered with 53300.
+    admitted: bool,
+    stats: Arc<ServerStats>,
+    peer: SocketAddr,
+}
+
+/// Per-connection flags shared by the handlers and the task serving the socket.
+#[derive(Default)]
+struct ConnectionControl {
+    /// Set once authentication succeeded; statements are refused before.
+    authenticated: AtomicBool,
+    /// Notified after a FATAL startup error was sent: the task drops the socket.
+    closed: Notify,
+}
+
+impl ConnectionControl {
+    fn ensure_authenticated(&self) -> PgWireResult<()> {
+        if self.authenticated.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_string(),
+                "28000".to_string(),
+                "the connection is not authenticated".to_string(),
+            ))))
+        }
+    }
+}
+
 /// One client connection: its session and the protocol handlers.
 struct Connection {
     session: Arc<Mutex<Session>>,
     parser: Arc<SluiceQueryParser>,
-    parameters: DefaultServerParameterProvider,
-    pid: i32,
+    startup: Arc<Startup>,
+    control: Arc<ConnectionControl>,
 }
 
 impl Connection {
-    fn new(database: Arc<Database>, pid: i32) -> Self {
+    fn new(
+        database: Arc<Database>,
+        pid: i32,
+        policy: StartupPolicy,
+        control: Arc<ConnectionControl>,
+    ) -> Self {
         let session = Arc::new(Mutex::new(Session::new(database)));
-        let parameters = server_parameters();
         Self {
             parser: Arc::new(SluiceQueryParser {
                 session: session.clone(),
+                control: control.clone(),
+            }),
+            startup: Arc::new(Startup {
+                parameters: server_parameters(),
+                session: session.clone(),
+                pid,
+                policy,
+                control: control.clone(),
+                state: parking_lot::Mutex::new(StartupState::AwaitingStartup),
             }),
             session,
-            parameters,
-            pid,
+            control,
         }
+    }
+
+    fn handler(&self) -> Arc<Handler> {
+        Arc::new(Handler {
+            session: self.session.clone(),
+            parser: self.parser.clone(),
+            control: self.control.clone(),
+        })
     }
 }
 
 impl PgWireServerHandlers for Connection {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::new(Handler {
-            session: self.session.clone(),
-            parser: self.parser.clone(),
-        })
+        self.handler()
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::new(Handler {
-            session: self.session.clone(),
-            parser: self.parser.clone(),
-        })
+        self.handler()
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        Arc::new(Startup {
-            parameters: self.parameters.clone_provider(),
-            session: self.session.clone(),
-            pid: self.pid,
-        })
-    }
-}
-
-trait CloneProvider {
-    fn clone_provider(&self) -> Self;
-}
-
-impl CloneProvider for DefaultServerParameterProvider {
-    fn clone_provider(&self) -> Self {
-        server_parameters()
+        self.startup.clone()
     }
 }
 
@@ -218,10 +378,254 @@ fn server_parameters() -> DefaultServerParameterProvider {
     parameters
 }
 
+/// Where a connection is in its startup.
+#[derive(Debug)]
+enum StartupState {
+    AwaitingStartup,
+    /// SCRAM offered; waiting for the SASLInitialResponse.
+    AwaitingClientFirst {
+        user: String,
+    },
+    /// Server-first-message sent; waiting for the client's proof.
+    AwaitingClientFinal {
+        user: String,
+        pending: Box<ScramPending>,
+    },
+    Authenticated,
+    /// A FATAL error was sent; everything else the client sends is ignored.
+    Refused,
+}
+
+/// A startup step that cannot go on.
+enum StartupFailure {
+    /// Tell the client (FATAL ErrorResponse) and close the connection.
+    Refuse(Box<ErrorInfo>),
+    /// The socket failed: nothing more can be sent.
+    Wire(PgWireError),
+}
+
+impl From<PgWireError> for StartupFailure {
+    fn from(error: PgWireError) -> Self {
+        match error {
+            PgWireError::IoError(_) => StartupFailure::Wire(error),
+            other => {
+                let mut info = ErrorInfo::from(other);
+                info.severity = "FATAL".to_string();
+                StartupFailure::Refuse(Box::new(info))
+            }
+        }
+    }
+}
+
+fn fatal(code: &str, message: impl Into<String>) -> StartupFailure {
+    StartupFailure::Refuse(Box::new(ErrorInfo::new(
+        "FATAL".to_string(),
+        code.to_string(),
+        message.into(),
+    )))
+}
+
+fn password_failed(user: &str) -> StartupFailure {
+    fatal(
+        "28P01",
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+/// The startup handler: connection limit, TLS requirement, trust or SCRAM-SHA-256, then the
+/// startup parameters into the session, the pid and secret key, and the server parameters.
 struct Startup {
     parameters: DefaultServerParameterProvider,
     session: Arc<Mutex<Session>>,
     pid: i32,
+    policy: StartupPolicy,
+    control: Arc<ConnectionControl>,
+    state: parking_lot::Mutex<StartupState>,
+}
+
+impl Startup {
+    async fn step<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> Result<(), StartupFailure>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = std::mem::replace(&mut *self.state.lock(), StartupState::Refused);
+        match (state, message) {
+            (StartupState::Refused, _) => Ok(()),
+            (StartupState::AwaitingStartup, PgWireFrontendMessage::Startup(startup)) => {
+                protocol_negotiation(client, &startup).await?;
+                save_startup_parameters_to_metadata(client, &startup);
+                if !self.policy.admitted {
+                    return Err(fatal("53300", "sorry, too many clients already"));
+                }
+                let access = &self.policy.access;
+                if access.tls_required && !client.is_secure() {
+                    return Err(fatal(
+                        "28000",
+                        "the server requires TLS: connect with sslmode=require",
+                    ));
+                }
+                let Some(user) = client.metadata().get(METADATA_USER).cloned() else {
+                    return Err(fatal(
+                        "28000",
+                        "no PostgreSQL user name specified in startup packet",
+                    ));
+                };
+                {
+                    let mut session = self.session.lock().await;
+                    for (key, value) in client.metadata() {
+                        if key == "application_name" || key == "client_encoding" {
+                            session.set(key, value);
+                        }
+                    }
+                }
+                client.set_pid_and_secret_key(self.pid, SecretKey::I32(secret_key(self.pid)));
+                match access.method {
+                    AuthMethod::Trust => self.authenticated(client, &user).await,
+                    AuthMethod::Password => {
+                        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                        client
+                            .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                                vec![auth::SCRAM_SHA_256.to_string()],
+                            )))
+                            .await
+                            .map_err(PgWireError::from)?;
+                        *self.state.lock() = StartupState::AwaitingClientFirst { user };
+                        Ok(())
+                    }
+                }
+            }
+            (
+                StartupState::AwaitingClientFirst { user },
+                PgWireFrontendMessage::PasswordMessageFamily(message),
+            ) => {
+                let initial = message.into_sasl_initial_response()?;
+                if initial.auth_method != auth::SCRAM_SHA_256 {
+                    return Err(fatal(
+                        "28000",
+                        format!(
+                            "client selected an invalid SASL authentication mechanism {:?}",
+                            initial.auth_method
+                        ),
+                    ));
+                }
+                let data = initial.data.ok_or_else(|| {
+                    fatal(
+                        "08P01",
+                        "malformed SCRAM message: empty client-first-message",
+                    )
+                })?;
+                let verifier = self.policy.access.users.get(&user);
+                let (server_first, pending) = auth::server_first(&user, verifier, &data)
+                    .map_err(|e| scram_failure(e, &user))?;
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLContinue(server_first.into()),
+                    ))
+                    .await
+                    .map_err(PgWireError::from)?;
+                *self.state.lock() = StartupState::AwaitingClientFinal {
+                    user,
+                    pending: Box::new(pending),
+                };
+                Ok(())
+            }
+            (
+                StartupState::AwaitingClientFinal { user, pending },
+                PgWireFrontendMessage::PasswordMessageFamily(message),
+            ) => {
+                let response = message.into_sasl_response()?;
+                let server_final = pending
+                    .server_final(&response.data)
+                    .map_err(|e| scram_failure(e, &user))?;
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLFinal(server_final.into()),
+                    ))
+                    .await
+                    .map_err(PgWireError::from)?;
+                self.authenticated(client, &user).await
+            }
+            (StartupState::Authenticated, _) => {
+                *self.state.lock() = StartupState::Authenticated;
+                Ok(())
+            }
+            (_, PgWireFrontendMessage::PasswordMessageFamily(_)) => {
+                Err(fatal("08P01", "unexpected password message"))
+            }
+            (_, _) => Err(fatal("08P01", "unexpected message during startup")),
+        }
+    }
+
+    /// Authentication succeeded: AuthenticationOk, server parameters, BackendKeyData and
+    /// ReadyForQuery.
+    async fn authenticated<C>(&self, client: &mut C, user: &str) -> Result<(), StartupFailure>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        *self.state.lock() = StartupState::Authenticated;
+        self.control.authenticated.store(true, Ordering::Release);
+        finish_authentication(client, &self.parameters).await?;
+        tracing::debug!(peer = %self.policy.peer, user, secure = client.is_secure(), "connection authorized");
+        Ok(())
+    }
+
+    /// Send a FATAL error and have the connection closed, as PostgreSQL does.
+    async fn refuse<C>(&self, client: &mut C, info: ErrorInfo) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        *self.state.lock() = StartupState::Refused;
+        if info.code == "28P01" || info.code == "28000" {
+            self.policy
+                .stats
+                .authentication_failures_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::info!(
+            peer = %self.policy.peer,
+            user = client.metadata().get(METADATA_USER).map(String::as_str).unwrap_or(""),
+            code = %info.code,
+            error = %info.message,
+            "connection refused"
+        );
+        let sent = client
+            .send(PgWireBackendMessage::ErrorResponse(info.into()))
+            .await
+            .map_err(PgWireError::from);
+        // Close gracefully (TLS close_notify, FIN); the task drops the socket either way.
+        let _ = client.close().await;
+        self.control.closed.notify_one();
+        sent
+    }
+}
+
+fn scram_failure(error: ScramError, user: &str) -> StartupFailure {
+    match error {
+        ScramError::Failed => password_failed(user),
+        ScramError::Malformed(_) | ScramError::ChannelBindingNotOffered => {
+            fatal("08P01", error.to_string())
+        }
+        ScramError::Random => fatal("XX000", error.to_string()),
+    }
+}
+
+/// The BackendKeyData secret: random, so that only this client can cancel its queries.
+fn secret_key(pid: i32) -> i32 {
+    let mut bytes = [0u8; 4];
+    match SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => i32::from_ne_bytes(bytes),
+        Err(_) => (pid as i64 * 7919 % i32::MAX as i64) as i32,
+    }
 }
 
 #[async_trait]
@@ -236,28 +640,22 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if let PgWireFrontendMessage::Startup(ref startup) = message {
-            protocol_negotiation(client, startup).await?;
-            save_startup_parameters_to_metadata(client, startup);
-            {
-                let mut session = self.session.lock().await;
-                for (key, value) in client.metadata() {
-                    if key == "application_name" || key == "client_encoding" {
-                        session.set(key, value);
-                    }
-                }
+        match self.step(client, message).await {
+            Ok(()) => Ok(()),
+            Err(StartupFailure::Refuse(info)) => self.refuse(client, *info).await,
+            Err(StartupFailure::Wire(error)) => {
+                *self.state.lock() = StartupState::Refused;
+                self.control.closed.notify_one();
+                Err(error)
             }
-            let secret = (self.pid as i64 * 7919 % i32::MAX as i64) as i32;
-            client.set_pid_and_secret_key(self.pid, SecretKey::I32(secret));
-            finish_authentication(client, &self.parameters).await?;
         }
-        Ok(())
     }
 }
 
 /// Parses statements for the extended protocol via the session.
 struct SluiceQueryParser {
     session: Arc<Mutex<Session>>,
+    control: Arc<ConnectionControl>,
 }
 
 /// A prepared statement with the parameter types the client declared.
@@ -280,6 +678,7 @@ impl QueryParser for SluiceQueryParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        self.control.ensure_authenticated()?;
         let statement = self
             .session
             .lock()
@@ -333,6 +732,7 @@ impl QueryParser for SluiceQueryParser {
 struct Handler {
     session: Arc<Mutex<Session>>,
     parser: Arc<SluiceQueryParser>,
+    control: Arc<ConnectionControl>,
 }
 
 /// Convert a planner error into a Postgres ErrorResponse.
@@ -431,6 +831,7 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.control.ensure_authenticated()?;
         let (results, error) = self.session.lock().await.execute(query).await;
         let mut responses = Vec::with_capacity(results.len() + 1);
         for result in results {
@@ -468,6 +869,7 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.control.ensure_authenticated()?;
         let prepared = &portal.statement.statement;
         let inferred: Vec<Option<&DataType>> = prepared
             .statement

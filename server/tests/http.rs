@@ -30,6 +30,7 @@ async fn health_and_metrics_reflect_the_server() {
     let server = Server::start(ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         http: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
     })
     .await
     .expect("start");

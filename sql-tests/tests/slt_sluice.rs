@@ -46,7 +46,7 @@ async fn slt_files_pass_on_sluice() {
                 None => {
                     let server = match sluice_server::Server::start(sluice_server::ServerConfig {
                         listen: "127.0.0.1:0".parse().unwrap(),
-                        http: None,
+                        ..Default::default()
                     })
                     .await
                     {

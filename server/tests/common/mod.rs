@@ -10,7 +10,7 @@ use sluice_server::{Server, ServerConfig};
 pub async fn start_server() -> Server {
     Server::start(ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        http: None,
+        ..Default::default()
     })
     .await
     .unwrap()
