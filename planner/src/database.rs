@@ -219,6 +219,20 @@ impl Database {
             .collect()
     }
 
+    /// The key columns of a stored table or materialized view (its primary key, or the unique
+    /// key of a view's result) and how many point lookups its key index has served.
+    pub async fn key_index(&self, name: &str) -> Option<(Vec<String>, u64)> {
+        let catalog = self.catalog.read().await;
+        let store = catalog.store(name)?;
+        let schema = store.schema();
+        let columns = store
+            .primary_key()
+            .iter()
+            .map(|&i| schema.field(i).name().clone())
+            .collect();
+        Some((columns, store.index_lookups()))
+    }
+
     /// The defining query of a view or materialized view.
     pub async fn definition(&self, name: &str) -> Option<String> {
         let catalog = self.catalog.read().await;
@@ -749,11 +763,20 @@ pub(crate) fn build_materialized_view(
     } else {
         declared
     };
+    // A unique key the plan shows becomes the view's index: point lookups read one row.
+    let key = incremental::unique_key(optimized, &|relation| {
+        catalog
+            .store(relation)
+            .map(|store| store.primary_key().to_vec())
+            .filter(|key| !key.is_empty())
+    })
+    .filter(|key| key.iter().all(|&k| k < schema.fields().len()))
+    .unwrap_or_default();
     let store = Arc::new(RelationStore::new(
         name.to_string(),
         StoredKind::MaterializedView,
         schema.clone(),
-        vec![],
+        key,
     )?);
     let mut deltas = vec![dataflow.initialize()?];
     let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();

@@ -784,3 +784,101 @@ impl Compiler<'_> {
         )?)
     }
 }
+
+/// Columns of `plan`'s output that form a unique key of every state of its result, if the
+/// plan shows one: the primary key of a scanned table (`relation_key`), the GROUP BY columns
+/// of an aggregate (window aggregates included), the PARTITION BY columns of a ROW_NUMBER
+/// deduplication (`rn = 1`), carried through projections that pass them on, filters, aliases
+/// and sorts. A materialized view with such a key keeps its rows indexed by it, so a point
+/// lookup by key reads one row.
+pub fn unique_key(
+    plan: &LogicalPlan,
+    relation_key: &dyn Fn(&str) -> Option<Vec<usize>>,
+) -> Option<Vec<usize>> {
+    let key = match plan {
+        LogicalPlan::TableScan(scan) => {
+            let key = relation_key(&relation_name(&scan.table_name))?;
+            match &scan.projection {
+                None => key,
+                Some(columns) => key
+                    .iter()
+                    .map(|k| columns.iter().position(|c| c == k))
+                    .collect::<Option<Vec<_>>>()?,
+            }
+        }
+        LogicalPlan::Projection(projection) => {
+            let input_key = unique_key(&projection.input, relation_key)?;
+            let input_schema = projection.input.schema();
+            project_key(&input_key, input_schema, projection)?
+        }
+        LogicalPlan::Filter(filter) => match row_number_bound(filter) {
+            Some((window, None, 1)) => window_partition_key(window)?,
+            Some((window, Some(projection), 1)) => {
+                let key = window_partition_key(window)?;
+                project_key(&key, window.schema.as_ref(), projection)?
+            }
+            Some(_) => return None,
+            None => unique_key(&filter.input, relation_key)?,
+        },
+        LogicalPlan::SubqueryAlias(alias) => unique_key(&alias.input, relation_key)?,
+        LogicalPlan::Sort(sort) => unique_key(&sort.input, relation_key)?,
+        LogicalPlan::Aggregate(aggregate) => {
+            if aggregate.group_expr.is_empty()
+                || aggregate
+                    .group_expr
+                    .iter()
+                    .any(|e| matches!(e, Expr::GroupingSet(_)))
+            {
+                return None;
+            }
+            (0..aggregate.group_expr.len()).collect()
+        }
+        _ => return None,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+/// The output positions of key columns `key` of a projection's input, if it passes each on.
+fn project_key(
+    key: &[usize],
+    input_schema: &DFSchema,
+    projection: &datafusion::logical_expr::Projection,
+) -> Option<Vec<usize>> {
+    key.iter()
+        .map(|&k| {
+            let (qualifier, field) = input_schema.qualified_field(k);
+            projection.expr.iter().position(|e| {
+                let e = match e {
+                    Expr::Alias(alias) => alias.expr.as_ref(),
+                    other => other,
+                };
+                matches!(e, Expr::Column(c)
+                    if c.name == *field.name() && c.relation.as_ref() == qualifier)
+            })
+        })
+        .collect()
+}
+
+/// The input positions of a ROW_NUMBER window's PARTITION BY columns (plain columns only).
+fn window_partition_key(window: &datafusion::logical_expr::Window) -> Option<Vec<usize>> {
+    use datafusion::logical_expr::expr::WindowFunction;
+    let [expr] = window.window_expr.as_slice() else {
+        return None;
+    };
+    let expr = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    let Expr::WindowFunction(function) = expr else {
+        return None;
+    };
+    let WindowFunction { params, .. } = function.as_ref();
+    params
+        .partition_by
+        .iter()
+        .map(|e| match e {
+            Expr::Column(column) => window.input.schema().index_of_column(column).ok(),
+            _ => None,
+        })
+        .collect()
+}

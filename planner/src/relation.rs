@@ -53,6 +53,8 @@ pub struct RelationStore {
     /// For a durable table: the data directory and the table's id in it. Every change is
     /// written there (one atomic batch per statement) before it is acknowledged.
     durable: Option<(Arc<Durable>, u64)>,
+    /// Point lookups served by the key index (see [`RelationStore::index_lookups`]).
+    index_lookups: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RelationStore {
@@ -94,6 +96,7 @@ impl RelationStore {
                 snapshot: None,
             }),
             durable: None,
+            index_lookups: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -374,6 +377,8 @@ impl RelationStore {
             })
             .collect::<Result<Vec<_>>>()?;
         let encoded = key_codec.encode(&columns, 1)?;
+        self.index_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let contents = self.contents.lock();
         match contents.keyed.get(encoded.row(0)) {
             Some(row) => {
@@ -382,6 +387,23 @@ impl RelationStore {
             }
             None => Ok(vec![]),
         }
+    }
+
+    /// Whether `filter` is `key column = non-NULL literal`.
+    fn pins_key_column(&self, filter: &Expr) -> bool {
+        column_equals_literal(filter).is_some_and(|(column, value)| {
+            !value.is_null()
+                && self
+                    .primary_key
+                    .iter()
+                    .any(|&index| self.schema.field(index).name() == &column)
+        })
+    }
+
+    /// Rows read through the key index so far (point lookups that did not scan).
+    pub fn index_lookups(&self) -> u64 {
+        self.index_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Values for every primary-key column if `filters` pin them with `column = literal`.
@@ -570,10 +592,18 @@ impl TableProvider for StoredTableProvider {
         &self,
         filters: &[&Expr],
     ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![
-            TableProviderFilterPushDown::Unsupported;
-            filters.len()
-        ])
+        // `key column = literal` lets a scan read one row by the key index (Inexact: the
+        // filter stays in the plan, which the incremental compiler relies on).
+        Ok(filters
+            .iter()
+            .map(|filter| {
+                if self.store.pins_key_column(filter) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
     }
 
     fn get_column_default(&self, column: &str) -> Option<&Expr> {

@@ -1,95 +1,164 @@
-//! Primary-key point lookups: equality filters on the key read one row, and every other
-//! filter still applies.
+//! Point lookups by key read one row through the key index, for tables (primary key) and
+//! materialized views (the unique key of their result: GROUP BY columns, a deduplication's
+//! PARTITION BY columns, a table's key passed through), and return what a scan would.
+
+mod common;
 
 use std::sync::Arc;
 
-use arrow::array::AsArray;
-use arrow::datatypes::Int32Type;
-use sluice_planner::{Database, Session, StatementResult};
+use sluice_planner::{Database, Session};
 
-async fn ids(session: &mut Session, sql: &str) -> Vec<i32> {
-    let (results, error) = session.execute(sql).await;
+async fn run(session: &mut Session, sql: &str) {
+    let (_, error) = session.execute(sql).await;
     assert!(error.is_none(), "{sql}: {error:?}");
-    let StatementResult::Query { batches, .. } = &results[0] else {
-        panic!("{sql}: no rows");
-    };
-    let mut out: Vec<i32> = batches
-        .iter()
-        .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
-        .collect();
-    out.sort();
-    out
+}
+
+async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
+    common::query_rows(session, sql).await
+}
+
+/// `sql` returns `expected`, read through `relation`'s key index (one more index lookup).
+async fn check_lookup(
+    database: &Arc<Database>,
+    session: &mut Session,
+    relation: &str,
+    sql: &str,
+    expected: &[&str],
+) {
+    let (_, before) = database.key_index(relation).await.expect("relation exists");
+    assert_eq!(rows(session, sql).await, expected, "{sql}");
+    let (_, after) = database.key_index(relation).await.expect("relation exists");
+    assert_eq!(after, before + 1, "{sql}: not served by the key index");
 }
 
 #[tokio::test]
-async fn key_equality_finds_the_row_and_other_filters_still_apply() {
+async fn lookups_by_key_use_the_index() {
     let database = Database::new();
     let mut session = Session::new(Arc::clone(&database));
-    let (_, error) = session
-        .execute(
-            "CREATE TABLE t (k INT PRIMARY KEY, v INT);
-             INSERT INTO t VALUES (1, 10), (2, 20), (3, 30);
-             CREATE TABLE pair (a INT, b INT, v INT, PRIMARY KEY (a, b));
-             INSERT INTO pair VALUES (1, 1, 11), (1, 2, 12), (2, 1, 21);",
-        )
-        .await;
-    assert!(error.is_none(), "{error:?}");
+    run(
+        &mut session,
+        "CREATE TABLE accounts (id INT PRIMARY KEY, owner VARCHAR, balance BIGINT);
+         INSERT INTO accounts SELECT CAST(value AS INT), 'o' || CAST(value % 10 AS VARCHAR),
+                                     value * 2 FROM generate_series(1, 2000);
+         CREATE TABLE events (id BIGINT, owner VARCHAR, ts BIGINT);
+         INSERT INTO events SELECT value, 'o' || CAST(value % 10 AS VARCHAR), value % 7
+                              FROM generate_series(1, 500);
+         CREATE MATERIALIZED VIEW per_owner AS
+           SELECT owner, COUNT(*) AS n, SUM(balance) AS total FROM accounts GROUP BY owner;
+         CREATE MATERIALIZED VIEW rich AS
+           SELECT id AS account, balance FROM accounts WHERE balance > 3000;
+         CREATE MATERIALIZED VIEW latest AS
+           SELECT owner, id, ts FROM (
+             SELECT owner, id, ts, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY id DESC) AS rn
+               FROM events) AS t
+            WHERE rn = 1;",
+    )
+    .await;
     assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE k = 2").await,
-        vec![2]
+        database.key_index("per_owner").await.map(|k| k.0),
+        Some(vec!["owner".to_string()])
     );
     assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE 3 = k").await,
-        vec![3]
+        database.key_index("rich").await.map(|k| k.0),
+        Some(vec!["account".to_string()])
     );
     assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE k = 2 AND v = 99").await,
-        Vec::<i32>::new()
+        database.key_index("latest").await.map(|k| k.0),
+        Some(vec!["owner".to_string()])
     );
-    assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE k = 7").await,
-        Vec::<i32>::new()
-    );
-    assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE k = 2 OR k = 3").await,
-        vec![2, 3]
-    );
-    assert_eq!(
-        ids(&mut session, "SELECT v FROM pair WHERE a = 1 AND b = 2").await,
-        vec![12]
-    );
-    assert_eq!(
-        ids(&mut session, "SELECT v FROM pair WHERE a = 1").await,
-        vec![11, 12]
-    );
-    // A lookup after an update sees the new row.
-    let (_, error) = session.execute("UPDATE t SET k = 5 WHERE k = 2").await;
-    assert!(error.is_none());
-    assert_eq!(
-        ids(&mut session, "SELECT k FROM t WHERE k = 2").await,
-        Vec::<i32>::new()
-    );
-    assert_eq!(
-        ids(&mut session, "SELECT v FROM t WHERE k = 5").await,
-        vec![20]
-    );
-    // Prepared lookups with a parameter.
-    let prepared = session
-        .prepare("SELECT v FROM t WHERE k = $1")
-        .await
-        .unwrap();
-    let result = session
-        .execute_prepared(
-            &prepared,
-            Some(datafusion::common::ParamValues::from(vec![
-                datafusion::common::ScalarValue::Int32(Some(3)),
-            ])),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let StatementResult::Query { batches, .. } = result else {
-        panic!("no rows");
-    };
-    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    check_lookup(
+        &database,
+        &mut session,
+        "accounts",
+        "SELECT owner, balance FROM accounts WHERE id = 42",
+        &["o2|84"],
+    )
+    .await;
+    check_lookup(
+        &database,
+        &mut session,
+        "per_owner",
+        "SELECT n, total FROM per_owner WHERE owner = 'o3'",
+        &["200|399200"],
+    )
+    .await;
+    check_lookup(
+        &database,
+        &mut session,
+        "rich",
+        "SELECT balance FROM rich WHERE account = 1999",
+        &["3998"],
+    )
+    .await;
+    check_lookup(
+        &database,
+        &mut session,
+        "latest",
+        "SELECT id, ts FROM latest WHERE owner = 'o4'",
+        &["494|4"],
+    )
+    .await;
+    // A lookup of a missing key, and one with an extra condition the filter still applies.
+    check_lookup(
+        &database,
+        &mut session,
+        "accounts",
+        "SELECT * FROM accounts WHERE id = 999999",
+        &[],
+    )
+    .await;
+    check_lookup(
+        &database,
+        &mut session,
+        "accounts",
+        "SELECT id FROM accounts WHERE id = 7 AND balance > 100",
+        &[],
+    )
+    .await;
+    // Views keep updating through their index: updates move rows between keys.
+    run(
+        &mut session,
+        "UPDATE accounts SET owner = 'o3', balance = 5000 WHERE id = 1;
+         DELETE FROM accounts WHERE id = 1999;
+         INSERT INTO events VALUES (1000, 'o4', 6), (1001, 'new', 1);",
+    )
+    .await;
+    for (view, all) in [
+        (
+            "per_owner",
+            "SELECT owner, COUNT(*), SUM(balance) FROM accounts GROUP BY owner",
+        ),
+        (
+            "rich",
+            "SELECT id, balance FROM accounts WHERE balance > 3000",
+        ),
+        (
+            "latest",
+            "SELECT e.owner, e.id, e.ts FROM events e
+               JOIN (SELECT owner, max(id) AS id FROM events GROUP BY owner) m
+                 ON e.owner = m.owner AND e.id = m.id",
+        ),
+    ] {
+        assert_eq!(
+            rows(&mut session, &format!("SELECT * FROM {view}")).await,
+            rows(&mut session, all).await,
+            "{view} equals its batch recomputation"
+        );
+    }
+    check_lookup(
+        &database,
+        &mut session,
+        "per_owner",
+        "SELECT n, total FROM per_owner WHERE owner = 'o3'",
+        &["201|404200"],
+    )
+    .await;
+    check_lookup(
+        &database,
+        &mut session,
+        "latest",
+        "SELECT id, ts FROM latest WHERE owner = 'o4'",
+        &["1000|6"],
+    )
+    .await;
 }
