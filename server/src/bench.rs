@@ -97,6 +97,9 @@ pub enum BenchCommand {
     /// Run Nexmark queries over the built-in generator into a blackhole sink, in-process on an
     /// in-memory database, and print throughput, CPU use and peak memory.
     Nexmark(NexmarkArgs),
+    /// Point lookups by key on a materialized view from concurrent clients over the wire
+    /// while another client inserts into its input: lookups/s, p50/p99 latency.
+    Lookup(crate::bench_lookup::LookupArgs),
 }
 
 /// Options of `sluice bench nexmark`.
@@ -508,6 +511,16 @@ async fn bench_query(args: &NexmarkArgs, query: &str) -> Result<(), String> {
 /// Run a `sluice bench` command; the exit code fails if any query failed.
 pub async fn run(command: BenchCommand) -> std::process::ExitCode {
     match command {
+        BenchCommand::Lookup(args) => match crate::bench_lookup::run_lookup(&args).await {
+            Ok(run) => {
+                println!("{}", run.describe());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("sluice bench lookup: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         BenchCommand::Nexmark(args) => {
             let queries: Vec<String> = if args.query.trim().eq_ignore_ascii_case("all") {
                 QUERIES.iter().map(|q| q.to_string()).collect()

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod bench_lookup;
 pub mod config;
 pub mod http;
 pub mod plan;

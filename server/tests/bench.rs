@@ -40,3 +40,25 @@ async fn bad_arguments_are_errors() {
         .expect_err("too few events");
     assert!(error.contains("--events"), "{error}");
 }
+
+/// `sluice bench lookup` on a small scale: every lookup finds its row, through the key index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_bench_reads_through_the_key_index() {
+    let args = sluice_server::bench_lookup::LookupArgs {
+        clients: 2,
+        keys: 500,
+        seconds: 1,
+        batch: 20,
+    };
+    let run = sluice_server::bench_lookup::run_lookup(&args)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    eprintln!("{}", run.describe());
+    assert!(run.lookups > 0);
+    assert!(run.ingested_rows > 0, "ingestion ran during the lookups");
+    assert_eq!(
+        run.index_lookups, run.lookups,
+        "every lookup used the key index"
+    );
+    assert!(run.p50 <= run.p99 && run.p99 <= run.max);
+}
