@@ -10,6 +10,7 @@ mod durability;
 pub mod error;
 pub mod flink;
 pub mod incremental;
+mod key_lookup;
 pub mod relation;
 pub mod session;
 pub mod streaming;

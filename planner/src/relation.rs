@@ -389,17 +389,6 @@ impl RelationStore {
         }
     }
 
-    /// Whether `filter` is `key column = non-NULL literal`.
-    fn pins_key_column(&self, filter: &Expr) -> bool {
-        column_equals_literal(filter).is_some_and(|(column, value)| {
-            !value.is_null()
-                && self
-                    .primary_key
-                    .iter()
-                    .any(|&index| self.schema.field(index).name() == &column)
-        })
-    }
-
     /// Rows read through the key index so far (point lookups that did not scan).
     pub fn index_lookups(&self) -> u64 {
         self.index_lookups
@@ -592,18 +581,12 @@ impl TableProvider for StoredTableProvider {
         &self,
         filters: &[&Expr],
     ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
-        // `key column = literal` lets a scan read one row by the key index (Inexact: the
-        // filter stays in the plan, which the incremental compiler relies on).
-        Ok(filters
-            .iter()
-            .map(|filter| {
-                if self.store.pins_key_column(filter) {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        // Key lookups get their filters from `attach_scan_filters`; the filters stay in the
+        // plan, which the incremental compiler relies on.
+        Ok(vec![
+            TableProviderFilterPushDown::Unsupported;
+            filters.len()
+        ])
     }
 
     fn get_column_default(&self, column: &str) -> Option<&Expr> {

@@ -54,6 +54,16 @@ pub struct PreparedStatement {
     /// [`Session::flink_rewrite`]).
     temporal_joins: Vec<crate::flink::TemporalJoin>,
     flink_dialect: bool,
+    /// A point lookup by key, served from the key index without planning each execution.
+    key_lookup: Option<crate::key_lookup::KeyLookup>,
+}
+
+impl PreparedStatement {
+    /// Whether executions read the key index directly (a point lookup by the full key of a
+    /// stored relation), without planning each call.
+    pub fn is_key_lookup(&self) -> bool {
+        self.key_lookup.is_some()
+    }
 }
 
 /// Session settings with PostgreSQL's defaults for the ones clients read.
@@ -267,6 +277,7 @@ impl Session {
                 schema: None,
                 temporal_joins: Vec::new(),
                 flink_dialect: false,
+                key_lookup: None,
             });
         }
         let (rewritten, temporal_joins, flink_dialect) = Self::flink_rewrite(sql)?;
@@ -286,12 +297,26 @@ impl Session {
                 schema: None,
                 temporal_joins: Vec::new(),
                 flink_dialect: false,
+                key_lookup: None,
             });
         };
         self.temporal_joins = temporal_joins.clone();
         let described = self.describe(&statement, sql).await;
         self.temporal_joins.clear();
         let (parameter_types, schema) = described?;
+        let is_query = matches!(&statement, DFStatement::Statement(inner)
+            if matches!(inner.as_ref(), SqlStatement::Query(_)));
+        let key_lookup = if is_query && temporal_joins.is_empty() {
+            match self.plan(statement.clone(), sql).await {
+                Ok(plan) => {
+                    let catalog = self.database.catalog.read().await;
+                    crate::key_lookup::plan_key_lookup(&plan, &catalog)
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
         Ok(PreparedStatement {
             sql: sql.to_string(),
             statement: Some(statement),
@@ -300,6 +325,7 @@ impl Session {
             schema,
             temporal_joins,
             flink_dialect,
+            key_lookup,
         })
     }
 
@@ -317,6 +343,12 @@ impl Session {
         let Some(statement) = prepared.statement.clone() else {
             return Ok(None);
         };
+        if let Some(lookup) = &prepared.key_lookup {
+            let catalog = self.database.catalog.read().await;
+            if let Some((schema, batches)) = lookup.run(&catalog, parameters.as_ref())? {
+                return Ok(Some(StatementResult::Query { schema, batches }));
+            }
+        }
         let guard = self.catalog_log_begin(&prepared.sql).await;
         self.temporal_joins = prepared.temporal_joins.clone();
         self.flink_dialect = prepared.flink_dialect;
