@@ -838,6 +838,15 @@ pub fn unique_key(
     (!key.is_empty()).then_some(key)
 }
 
+/// The column an expression is, possibly under aliases.
+pub(crate) fn plain_column(expr: &Expr) -> Option<&datafusion::common::Column> {
+    match expr {
+        Expr::Column(column) => Some(column),
+        Expr::Alias(alias) => plain_column(&alias.expr),
+        _ => None,
+    }
+}
+
 /// The output positions of key columns `key` of a projection's input, if it passes each on.
 fn project_key(
     key: &[usize],
@@ -848,12 +857,8 @@ fn project_key(
         .map(|&k| {
             let (qualifier, field) = input_schema.qualified_field(k);
             projection.expr.iter().position(|e| {
-                let e = match e {
-                    Expr::Alias(alias) => alias.expr.as_ref(),
-                    other => other,
-                };
-                matches!(e, Expr::Column(c)
-                    if c.name == *field.name() && c.relation.as_ref() == qualifier)
+                plain_column(e)
+                    .is_some_and(|c| c.name == *field.name() && c.relation.as_ref() == qualifier)
             })
         })
         .collect()

@@ -17,7 +17,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
 
 use crate::database::Catalog;
 use crate::error::{PlanError, Result};
-use crate::incremental::relation_name;
+use crate::incremental::{plain_column, relation_name};
 
 /// Where a key column's value comes from.
 #[derive(Debug, Clone)]
@@ -39,14 +39,6 @@ pub struct KeyLookup {
     /// The relation's schema when planned, and the result's.
     relation_schema: SchemaRef,
     schema: SchemaRef,
-}
-
-fn plain_column(expr: &Expr) -> Option<&datafusion::common::Column> {
-    match expr {
-        Expr::Column(column) => Some(column),
-        Expr::Alias(alias) => plain_column(&alias.expr),
-        _ => None,
-    }
 }
 
 fn key_value(expr: &Expr) -> Option<KeyValue> {

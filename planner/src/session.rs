@@ -66,6 +66,13 @@ impl PreparedStatement {
     }
 }
 
+/// What [`Session::describe`] finds: parameter types, result columns, point-lookup fast path.
+type Described = (
+    Vec<Option<DataType>>,
+    Option<SchemaRef>,
+    Option<crate::key_lookup::KeyLookup>,
+);
+
 /// Session settings with PostgreSQL's defaults for the ones clients read.
 fn default_settings() -> BTreeMap<String, String> {
     [
@@ -303,20 +310,7 @@ impl Session {
         self.temporal_joins = temporal_joins.clone();
         let described = self.describe(&statement, sql).await;
         self.temporal_joins.clear();
-        let (parameter_types, schema) = described?;
-        let is_query = matches!(&statement, DFStatement::Statement(inner)
-            if matches!(inner.as_ref(), SqlStatement::Query(_)));
-        let key_lookup = if is_query && temporal_joins.is_empty() {
-            match self.plan(statement.clone(), sql).await {
-                Ok(plan) => {
-                    let catalog = self.database.catalog.read().await;
-                    crate::key_lookup::plan_key_lookup(&plan, &catalog)
-                }
-                Err(_) => None,
-            }
-        } else {
-            None
-        };
+        let (parameter_types, schema, key_lookup) = described?;
         Ok(PreparedStatement {
             sql: sql.to_string(),
             statement: Some(statement),
@@ -363,12 +357,9 @@ impl Session {
         outcome
     }
 
-    /// Parameter types and result columns of a statement, without running it.
-    async fn describe(
-        &self,
-        statement: &DFStatement,
-        sql: &str,
-    ) -> Result<(Vec<Option<DataType>>, Option<SchemaRef>)> {
+    /// Parameter types and result columns of a statement, without running it, and for a
+    /// point lookup by key its fast path.
+    async fn describe(&self, statement: &DFStatement, sql: &str) -> Result<Described> {
         match statement {
             DFStatement::Statement(inner) => match inner.as_ref() {
                 SqlStatement::Query(_)
@@ -377,27 +368,41 @@ impl Session {
                 | SqlStatement::Delete(_) => {
                     let plan = self.plan(statement.clone(), sql).await?;
                     let parameter_types = parameter_types(&plan)?;
-                    let schema = match inner.as_ref() {
-                        SqlStatement::Query(_) => Some(Arc::new(plan.schema().as_arrow().clone())),
-                        _ => None,
-                    };
-                    Ok((parameter_types, schema))
+                    Ok(match inner.as_ref() {
+                        SqlStatement::Query(_) => {
+                            let key_lookup = {
+                                let catalog = self.database.catalog.read().await;
+                                crate::key_lookup::plan_key_lookup(&plan, &catalog)
+                            };
+                            let schema = Arc::new(plan.schema().as_arrow().clone());
+                            (parameter_types, Some(schema), key_lookup)
+                        }
+                        _ => (parameter_types, None, None),
+                    })
                 }
                 SqlStatement::ShowVariable { variable } => {
                     let name = show_name(variable);
-                    Ok((vec![], Some(show_schema(&name))))
+                    Ok((vec![], Some(show_schema(&name)), None))
                 }
                 SqlStatement::Explain { .. } => {
                     let plan = self.plan(statement.clone(), sql).await?;
-                    Ok((vec![], Some(Arc::new(plan.schema().as_arrow().clone()))))
+                    Ok((
+                        vec![],
+                        Some(Arc::new(plan.schema().as_arrow().clone())),
+                        None,
+                    ))
                 }
-                _ => Ok((vec![], None)),
+                _ => Ok((vec![], None, None)),
             },
             DFStatement::Explain(_) => {
                 let plan = self.plan(statement.clone(), sql).await?;
-                Ok((vec![], Some(Arc::new(plan.schema().as_arrow().clone()))))
+                Ok((
+                    vec![],
+                    Some(Arc::new(plan.schema().as_arrow().clone())),
+                    None,
+                ))
             }
-            _ => Ok((vec![], None)),
+            _ => Ok((vec![], None, None)),
         }
     }
 

@@ -307,9 +307,12 @@ impl TemporalJoin {
                 }
                 if let (true, Some(watermark)) = (event_time, self.watermark) {
                     // Versions before the newest one at or below the watermark are unreachable.
-                    if let Some(&floor) = history.range(..=watermark).next_back().map(|(t, _)| t) {
-                        let keep = history.split_off(&floor);
-                        *history = keep;
+                    let floor = history.range(..=watermark).next_back().map(|(&t, _)| t);
+                    let oldest = history.keys().next().copied();
+                    if let (Some(floor), Some(oldest)) = (floor, oldest) {
+                        if oldest < floor {
+                            *history = history.split_off(&floor);
+                        }
                     }
                 }
                 if history.is_empty() {
