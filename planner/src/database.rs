@@ -23,8 +23,8 @@ use sluice_runtime::connectors::SourceCounters;
 use sluice_runtime::operators::window_aggregate::nanos_per_unit;
 use sluice_runtime::{ChangeBatch, Dataflow};
 use sluice_storage::Durable;
-use tokio::sync::RwLock;
 
+use crate::catalog_lock::CatalogLock;
 use crate::error::{PlanError, Result};
 use crate::incremental::{self, TimeAttrs};
 use crate::relation::{RelationStore, StoredKind, StoredTableProvider};
@@ -150,12 +150,14 @@ pub(crate) struct Catalog {
     /// Source batches ingested, and how many had been at the last checkpoint.
     pub ingested: u64,
     pub ingested_at_checkpoint: u64,
+    /// Clients following relations' changes (`SUBSCRIBE`).
+    pub subscriptions: crate::subscribe::Subscriptions,
 }
 
 /// A Sluice database: shared by all sessions.
 pub struct Database {
     pub(crate) context: SessionContext,
-    pub(crate) catalog: RwLock<Catalog>,
+    pub(crate) catalog: CatalogLock,
     /// The data directory of a durable database (see `durability`).
     pub(crate) durable: Option<Arc<Durable>>,
     /// Serializes statements that may change the catalog in a durable database, so the
@@ -196,7 +198,7 @@ impl Database {
             crate::system_catalog::install(&context, database.clone());
             Self {
                 context,
-                catalog: RwLock::new(Catalog {
+                catalog: CatalogLock::new(Catalog {
                     durable: durable.clone(),
                     next_table_id: 1,
                     next_seq: 1,
@@ -494,6 +496,7 @@ impl Catalog {
                 entry.watermark = Some(watermark);
             }
         }
+        self.subscriptions.advance_watermark(relation, watermark);
         let mut readers: Vec<(u64, String)> = self
             .entries
             .iter()
@@ -656,6 +659,8 @@ impl Catalog {
     }
 
     fn propagate(&mut self, relation: &str, changes: &ChangeBatch) -> Result<()> {
+        // Every committed change of a stored relation passes here.
+        self.subscriptions.record(relation, changes);
         let mut readers: Vec<(u64, String)> = self
             .entries
             .iter()
@@ -692,6 +697,23 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// The end of a commit (the write lock is being released): subscribers get the
+    /// changes it made.
+    pub(crate) fn commit_subscriptions(&mut self) {
+        if self.subscriptions.is_empty() {
+            return;
+        }
+        let entries = &self.entries;
+        self.subscriptions
+            .commit(|name| match entries.get(name).map(|e| &e.kind) {
+                Some(EntryKind::MaterializedView {
+                    failure: Some(message),
+                    ..
+                }) => Some(format!("materialized view \"{name}\" failed: {message}")),
+                _ => None,
+            });
     }
 
     /// Mark a continuous query and everything reading it as failed.
@@ -744,25 +766,9 @@ pub(crate) fn build_materialized_view(
     plan: &LogicalPlan,
     optimized: &LogicalPlan,
 ) -> Result<(Arc<RelationStore>, Dataflow, TimeAttrs)> {
-    let declared = relation_schema(plan, "a materialized view")?;
     let (mut dataflow, time_attrs) =
         incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
-    // Names as declared, types as the optimizer resolved them (e.g. a UNION ALL of INT and
-    // BIGINT branches is BIGINT once coerced).
-    let compiled = dataflow.schema();
-    let schema: SchemaRef = if compiled.fields().len() == declared.fields().len() {
-        let fields: Vec<Field> = declared
-            .fields()
-            .iter()
-            .zip(compiled.fields())
-            .map(|(name, typed)| {
-                Field::new(name.name(), typed.data_type().clone(), typed.is_nullable())
-            })
-            .collect();
-        Arc::new(Schema::new(fields))
-    } else {
-        declared
-    };
+    let schema = declared_schema(plan, &dataflow.schema())?;
     // A unique key the plan shows becomes the view's index: point lookups read one row.
     let key = incremental::unique_key(optimized, &|relation| {
         catalog
@@ -802,6 +808,36 @@ pub(crate) fn build_materialized_view(
     let initial = ChangeBatch::concat(&output, &deltas)?;
     store.apply(&initial)?;
     Ok((store, dataflow, time_attrs))
+}
+
+/// The columns a materialized view over `plan` has, without building it.
+pub(crate) fn materialized_view_schema(
+    catalog: &Catalog,
+    plan: &LogicalPlan,
+    optimized: &LogicalPlan,
+) -> Result<SchemaRef> {
+    let (dataflow, _) =
+        incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
+    declared_schema(plan, &dataflow.schema())
+}
+
+/// Names as declared, types as the optimizer resolved them (e.g. a UNION ALL of INT and
+/// BIGINT branches is BIGINT once coerced).
+fn declared_schema(plan: &LogicalPlan, compiled: &SchemaRef) -> Result<SchemaRef> {
+    let declared = relation_schema(plan, "a materialized view")?;
+    Ok(if compiled.fields().len() == declared.fields().len() {
+        let fields: Vec<Field> = declared
+            .fields()
+            .iter()
+            .zip(compiled.fields())
+            .map(|(name, typed)| {
+                Field::new(name.name(), typed.data_type().clone(), typed.is_nullable())
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    } else {
+        declared
+    })
 }
 
 /// Wrap a view's plan with column aliases `CREATE VIEW v (a, b) AS ...`.

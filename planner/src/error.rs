@@ -65,6 +65,32 @@ pub enum PlanError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error at a known 1-based character position of the statement.
+    #[error("{error}")]
+    Positioned {
+        error: Box<PlanError>,
+        position: usize,
+    },
+    /// A subscription ended (see `crate::subscribe`).
+    #[error(transparent)]
+    Subscribe(#[from] crate::subscribe::SubscribeError),
+    #[error("canceling statement due to user request")]
+    QueryCanceled,
+    /// A cursor name already in use (42P03).
+    #[error("{0}")]
+    DuplicateCursor(String),
+    /// An unknown cursor (34000).
+    #[error("{0}")]
+    InvalidCursorName(String),
+    /// A statement that needs a transaction block outside one (25P01).
+    #[error("{0}")]
+    NoActiveTransaction(String),
+    /// A statement in a transaction that already failed (25P02).
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    /// An unknown savepoint (3B001).
+    #[error("{0}")]
+    InvalidSavepoint(String),
 }
 
 pub type Result<T, E = PlanError> = std::result::Result<T, E>;
@@ -99,6 +125,14 @@ impl PlanError {
             PlanError::Storage(_) => "58030",
             PlanError::Restore { .. } => "XX000",
             PlanError::Internal(_) => "XX000",
+            PlanError::Positioned { error, .. } => error.sqlstate(),
+            PlanError::Subscribe(error) => error.sqlstate(),
+            PlanError::QueryCanceled => "57014",
+            PlanError::InvalidCursorName(_) => "34000",
+            PlanError::DuplicateCursor(_) => "42P03",
+            PlanError::NoActiveTransaction(_) => "25P01",
+            PlanError::InFailedTransaction => "25P02",
+            PlanError::InvalidSavepoint(_) => "3B001",
         }
     }
 
@@ -106,6 +140,7 @@ impl PlanError {
     pub fn position(&self) -> Option<usize> {
         match self {
             PlanError::Syntax { position, .. } => *position,
+            PlanError::Positioned { position, .. } => Some(*position),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! - [`Session`] executes SQL text for one client connection (DDL, DML, queries, settings).
 //! - [`incremental`] turns an optimized `LogicalPlan` into a [`sluice_runtime::Dataflow`].
 
+mod catalog_lock;
 pub mod database;
 mod durability;
 pub mod error;
@@ -15,10 +16,14 @@ pub mod relation;
 pub mod session;
 pub mod streaming;
 mod struct_fields;
+pub mod subscribe;
 /// pg_catalog and information_schema for PostgreSQL clients.
 mod system_catalog;
+mod transaction;
 
 pub use database::Database;
 pub use error::{PlanError, Result};
 pub use session::{PreparedStatement, Session, StatementResult};
 pub use streaming::status::QueryStatus;
+pub use subscribe::{Subscription, SubscriptionInfo};
+pub use transaction::TransactionState;

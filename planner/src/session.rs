@@ -23,7 +23,7 @@ use crate::error::{PlanError, Result};
 use crate::relation::{RelationStore, StoredKind};
 
 /// The outcome of one statement.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum StatementResult {
     /// Rows, e.g. from SELECT or SHOW.
     Query {
@@ -36,6 +36,8 @@ pub enum StatementResult {
     Transaction { tag: String, begin: bool },
     /// DEALLOCATE of a named prepared statement (`None`: ALL); the protocol layer owns them.
     Deallocate { name: Option<String> },
+    /// `SUBSCRIBE`: a never-ending stream of changes, read until the client goes away.
+    Subscribe(crate::subscribe::Subscription),
 }
 
 /// A statement parsed once and executed with parameters (extended protocol).
@@ -111,6 +113,12 @@ pub struct Session {
     /// The statement being executed was written in Flink's dialect (the Flink rewrite
     /// changed it): duplicate column names of a view are made unique as Calcite does.
     flink_dialect: bool,
+    /// The transaction block and its savepoints.
+    pub(crate) transaction: crate::transaction::Transaction,
+    /// Open cursors over subscriptions.
+    pub(crate) cursors: crate::subscribe::cursor::Cursors,
+    /// Notified when the client cancels the running statement (interrupts FETCH waits).
+    pub(crate) cancel: Arc<tokio::sync::Notify>,
 }
 
 impl Session {
@@ -120,7 +128,27 @@ impl Session {
             settings: default_settings(),
             temporal_joins: Vec::new(),
             flink_dialect: false,
+            transaction: Default::default(),
+            cursors: Default::default(),
+            cancel: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notify its waiters to cancel what this session is waiting for (a FETCH from a
+    /// subscription cursor); the protocol layer calls it on a CancelRequest.
+    pub fn cancel_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.cancel.clone()
+    }
+
+    /// A statement failed outside the session (e.g. a subscription's stream ended with an
+    /// error): the transaction block, if any, fails as PostgreSQL's would.
+    pub fn statement_failed(&mut self) {
+        self.transaction.fail();
+    }
+
+    /// Whether the session is in a transaction block, and whether it failed.
+    pub fn transaction_state(&self) -> crate::TransactionState {
+        self.transaction.state()
     }
 
     /// Set a session setting (from the startup packet, or SET).
@@ -167,8 +195,23 @@ impl Session {
             Err(error) => return (vec![], Some(error)),
         };
         let mut results = Vec::new();
-        for piece in pieces {
-            if let Err(error) = self.execute_text(&piece.sql, &mut results).await {
+        let count = pieces.len();
+        for (index, piece) in pieces.into_iter().enumerate() {
+            let outcome = match self.transaction.admit(&piece.sql) {
+                Ok(()) => self.execute_text(&piece.sql, &mut results).await,
+                Err(error) => Err(error),
+            };
+            let outcome = match (outcome, results.last()) {
+                (Ok(()), Some(StatementResult::Subscribe(_))) if index + 1 < count => {
+                    results.pop();
+                    Err(PlanError::Unsupported(
+                        "SUBSCRIBE followed by other statements in one query string; send it on its own".into(),
+                    ))
+                }
+                (outcome, _) => outcome,
+            };
+            if let Err(error) = outcome {
+                self.transaction.fail();
                 let error = match error {
                     PlanError::Syntax {
                         message,
@@ -200,6 +243,10 @@ impl Session {
         text: &str,
         results: &mut Vec<StatementResult>,
     ) -> Result<()> {
+        if let Some(statement) = crate::subscribe::parse::parse(text)? {
+            results.push(self.execute_subscribe_statement(statement).await?);
+            return Ok(());
+        }
         if text
             .trim()
             .trim_end_matches(';')
@@ -268,6 +315,27 @@ impl Session {
 
     /// Parse and describe one statement for later execution with parameters.
     pub async fn prepare(&mut self, sql: &str) -> Result<PreparedStatement> {
+        let prepared = self.prepare_unchecked(sql).await;
+        if prepared.is_err() {
+            self.transaction.fail();
+        }
+        prepared
+    }
+
+    async fn prepare_unchecked(&mut self, sql: &str) -> Result<PreparedStatement> {
+        if let Some(statement) = crate::subscribe::parse::parse(sql)? {
+            let schema = self.describe_subscribe_statement(&statement).await?;
+            return Ok(PreparedStatement {
+                sql: sql.to_string(),
+                statement: None,
+                direct: true,
+                parameter_types: vec![],
+                schema,
+                temporal_joins: Vec::new(),
+                flink_dialect: false,
+                key_lookup: None,
+            });
+        }
         let flink_table = matches!(
             crate::flink::parse_create_table(sql),
             Ok(Some(ref table)) if crate::streaming::statements::needs_flink_path(table)
@@ -329,6 +397,21 @@ impl Session {
         prepared: &PreparedStatement,
         parameters: Option<ParamValues>,
     ) -> Result<Option<StatementResult>> {
+        let outcome = match self.transaction.admit(&prepared.sql) {
+            Ok(()) => self.execute_prepared_admitted(prepared, parameters).await,
+            Err(error) => Err(error),
+        };
+        if outcome.is_err() {
+            self.transaction.fail();
+        }
+        outcome
+    }
+
+    async fn execute_prepared_admitted(
+        &mut self,
+        prepared: &PreparedStatement,
+        parameters: Option<ParamValues>,
+    ) -> Result<Option<StatementResult>> {
         if prepared.direct {
             let mut results = Vec::new();
             self.execute_text(&prepared.sql, &mut results).await?;
@@ -382,6 +465,10 @@ impl Session {
                 }
                 SqlStatement::ShowVariable { variable } => {
                     let name = show_name(variable);
+                    if name == "subscriptions" {
+                        let schema = crate::subscribe::start::subscriptions_schema();
+                        return Ok((vec![], Some(schema), None));
+                    }
                     Ok((vec![], Some(show_schema(&name)), None))
                 }
                 SqlStatement::Explain { .. } => {
@@ -418,7 +505,39 @@ impl Session {
         crate::streaming::temporal::mark_temporal_joins(plan, &self.temporal_joins, &state, sql)
     }
 
+    /// Run one statement, counting the ones that change data or the catalog for
+    /// `ROLLBACK TO SAVEPOINT`.
     async fn execute_statement(
+        &mut self,
+        statement: DFStatement,
+        sql: &str,
+        parameters: Option<ParamValues>,
+    ) -> Result<StatementResult> {
+        let writes = matches!(&statement, DFStatement::Statement(inner) if matches!(
+            inner.as_ref(),
+            SqlStatement::Insert(_)
+                | SqlStatement::Update(_)
+                | SqlStatement::Delete(_)
+                | SqlStatement::CreateTable(_)
+                | SqlStatement::CreateView(_)
+                | SqlStatement::Drop { .. }
+        ));
+        let result = self
+            .execute_statement_unrecorded(statement, sql, parameters)
+            .await?;
+        let changed = match &result {
+            StatementResult::Command {
+                rows: Some(rows), ..
+            } => *rows > 0,
+            _ => writes,
+        };
+        if writes && changed {
+            self.transaction.record_write();
+        }
+        Ok(result)
+    }
+
+    async fn execute_statement_unrecorded(
         &mut self,
         statement: DFStatement,
         sql: &str,
@@ -463,18 +582,47 @@ impl Session {
                 cascade,
                 ..
             } => self.drop(object_type, if_exists, &names, cascade).await,
-            SqlStatement::StartTransaction { .. } => Ok(StatementResult::Transaction {
-                tag: "BEGIN".into(),
-                begin: true,
-            }),
-            SqlStatement::Commit { .. } => Ok(StatementResult::Transaction {
-                tag: "COMMIT".into(),
-                begin: false,
-            }),
-            SqlStatement::Rollback { .. } => Ok(StatementResult::Transaction {
-                tag: "ROLLBACK".into(),
-                begin: false,
-            }),
+            SqlStatement::StartTransaction { .. } => {
+                self.transaction.begin();
+                Ok(StatementResult::Transaction {
+                    tag: "BEGIN".into(),
+                    begin: true,
+                })
+            }
+            SqlStatement::Commit { .. } => {
+                // Cursors close with their transaction (none are WITH HOLD).
+                self.cursors.close_all();
+                Ok(StatementResult::Transaction {
+                    tag: self.transaction.commit().into(),
+                    begin: false,
+                })
+            }
+            SqlStatement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
+                self.transaction.rollback_to(&normalize_ident(&name))?;
+                Ok(command("ROLLBACK"))
+            }
+            SqlStatement::Rollback { .. } => {
+                self.cursors.close_all();
+                self.transaction.rollback();
+                Ok(StatementResult::Transaction {
+                    tag: "ROLLBACK".into(),
+                    begin: false,
+                })
+            }
+            SqlStatement::Savepoint { name } => {
+                self.transaction.savepoint(&normalize_ident(&name))?;
+                Ok(command("SAVEPOINT"))
+            }
+            SqlStatement::ReleaseSavepoint { name } => {
+                self.transaction.release(&normalize_ident(&name))?;
+                Ok(command("RELEASE"))
+            }
+            SqlStatement::ShowVariable { variable } if show_name(&variable) == "subscriptions" => {
+                self.show_subscriptions().await
+            }
             SqlStatement::Set(set) => self.set_statement(set),
             SqlStatement::ShowVariable { variable } => self.show(&show_name(&variable)),
             SqlStatement::Discard { .. } => Ok(command("DISCARD ALL")),
@@ -897,6 +1045,7 @@ impl Session {
                 .collect();
             ordered.sort();
             for (_, doomed_name) in ordered.into_iter().rev() {
+                catalog.subscriptions.relation_dropped(&doomed_name);
                 if let Some(entry) = catalog.entries.remove(&doomed_name) {
                     if let EntryKind::Table { store } | EntryKind::MaterializedView { store, .. } =
                         &entry.kind
@@ -1038,7 +1187,7 @@ fn normalize_object_name(name: &ast::ObjectName) -> String {
 }
 
 /// Stored or view relations a statement names (excluding CTE names).
-fn referenced_relations(
+pub(crate) fn referenced_relations(
     database: &Database,
     statement: &DFStatement,
     sql: &str,

@@ -6,10 +6,12 @@
 pub mod auth;
 pub mod bench;
 pub mod bench_lookup;
+mod cancel;
 pub mod config;
 pub mod http;
 pub mod plan;
 pub mod server;
+mod subscribe;
 mod text;
 pub mod tls;
 

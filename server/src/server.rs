@@ -29,6 +29,7 @@ use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler,
 };
 use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{send_execution_response, send_query_response, send_ready_for_query};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::FieldFormat;
 use pgwire::api::results::{
@@ -42,15 +43,21 @@ use pgwire::api::{
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
+use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{Authentication, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::TlsAcceptor;
 use ring::rand::{SecureRandom, SystemRandom};
-use sluice_planner::{Database, PlanError, PreparedStatement, Session, StatementResult};
+use sluice_planner::{
+    Database, PlanError, PreparedStatement, Session, StatementResult, TransactionState,
+};
 use tokio::sync::{oneshot, Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use crate::auth::{self, AuthMethod, ScramError, ScramPending, Users};
+use crate::cancel::{CancelRegistration, CancelRegistry, Canceller};
 use crate::http::{HttpEndpoint, ServerStats};
 use crate::tls::{self, TlsError};
 use crate::ServerConfig;
@@ -146,6 +153,7 @@ impl Server {
             tls_required: config.tls_required,
         });
         let max_connections = config.max_connections;
+        let cancels = Arc::new(CancelRegistry::default());
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let connections = Arc::new(AtomicI32::new(1000));
@@ -175,6 +183,7 @@ impl Server {
                                     peer,
                                 },
                                 control.clone(),
+                                cancels.clone(),
                             ));
                             let tls = tls.clone();
                             tokio::spawn(async move {
@@ -318,6 +327,7 @@ struct Connection {
     parser: Arc<SluiceQueryParser>,
     startup: Arc<Startup>,
     control: Arc<ConnectionControl>,
+    cancels: Arc<CancelRegistry>,
 }
 
 impl Connection {
@@ -326,8 +336,11 @@ impl Connection {
         pid: i32,
         policy: StartupPolicy,
         control: Arc<ConnectionControl>,
+        cancels: Arc<CancelRegistry>,
     ) -> Self {
-        let session = Arc::new(Mutex::new(Session::new(database)));
+        let session = Session::new(database);
+        let cancel_signal = session.cancel_signal();
+        let session = Arc::new(Mutex::new(session));
         Self {
             parser: Arc::new(SluiceQueryParser {
                 session: session.clone(),
@@ -340,9 +353,13 @@ impl Connection {
                 policy,
                 control: control.clone(),
                 state: parking_lot::Mutex::new(StartupState::AwaitingStartup),
+                cancels: cancels.clone(),
+                cancel_signal: cancel_signal.clone(),
+                cancel_registration: parking_lot::Mutex::new(None),
             }),
             session,
             control,
+            cancels,
         }
     }
 
@@ -351,6 +368,7 @@ impl Connection {
             session: self.session.clone(),
             parser: self.parser.clone(),
             control: self.control.clone(),
+            cancel_signal: self.startup.cancel_signal.clone(),
         })
     }
 }
@@ -366,6 +384,10 @@ impl PgWireServerHandlers for Connection {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(Canceller(self.cancels.clone()))
     }
 }
 
@@ -441,6 +463,10 @@ struct Startup {
     policy: StartupPolicy,
     control: Arc<ConnectionControl>,
     state: parking_lot::Mutex<StartupState>,
+    /// Cancel requests for this connection notify `cancel_signal` while it is registered.
+    cancels: Arc<CancelRegistry>,
+    cancel_signal: Arc<Notify>,
+    cancel_registration: parking_lot::Mutex<Option<CancelRegistration>>,
 }
 
 impl Startup {
@@ -484,7 +510,13 @@ impl Startup {
                         }
                     }
                 }
-                client.set_pid_and_secret_key(self.pid, SecretKey::I32(secret_key(self.pid)));
+                let secret = secret_key(self.pid);
+                client.set_pid_and_secret_key(self.pid, SecretKey::I32(secret));
+                *self.cancel_registration.lock() = Some(self.cancels.register(
+                    self.pid,
+                    secret,
+                    self.cancel_signal.clone(),
+                ));
                 match access.method {
                     AuthMethod::Trust => self.authenticated(client, &user).await,
                     AuthMethod::Password => {
@@ -733,10 +765,45 @@ struct Handler {
     session: Arc<Mutex<Session>>,
     parser: Arc<SluiceQueryParser>,
     control: Arc<ConnectionControl>,
+    /// Notified by a CancelRequest for this connection.
+    cancel_signal: Arc<Notify>,
+}
+
+impl Handler {
+    /// The ReadyForQuery status: the session's transaction block.
+    async fn transaction_status(&self) -> TransactionStatus {
+        match self.session.lock().await.transaction_state() {
+            TransactionState::Idle => TransactionStatus::Idle,
+            TransactionState::InBlock => TransactionStatus::Transaction,
+            TransactionState::Failed => TransactionStatus::Error,
+        }
+    }
+
+    /// Stream a subscription until it ends; the error that ended it is returned to be
+    /// reported (the session's transaction block, if any, fails with it).
+    async fn stream_subscription<C>(
+        &self,
+        client: &mut C,
+        subscription: sluice_planner::Subscription,
+        format: &Format,
+        describe: bool,
+    ) -> PgWireResult<ErrorInfo>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let ended =
+            crate::subscribe::stream(client, subscription, format, describe, &self.cancel_signal)
+                .await?;
+        tracing::debug!(code = %ended.code, message = %ended.message, "subscription stream ended");
+        self.session.lock().await.statement_failed();
+        Ok(ended)
+    }
 }
 
 /// Convert a planner error into a Postgres ErrorResponse.
-fn error_info(error: &PlanError) -> ErrorInfo {
+pub(crate) fn error_info(error: &PlanError) -> ErrorInfo {
     let mut info = ErrorInfo::new(
         "ERROR".to_string(),
         error.sqlstate().to_string(),
@@ -768,7 +835,7 @@ fn rows_response(
 
 /// Encode a batch into DataRows. NULLs are written here for every type (arrow-pg 0.16 reads
 /// the slot of a NULL interval as a value); other values are encoded by arrow-pg.
-fn encode_batch(
+pub(crate) fn encode_batch(
     fields: &Arc<Vec<FieldInfo>>,
     batch: &RecordBatch,
     rows: &mut Vec<PgWireResult<DataRow>>,
@@ -819,11 +886,87 @@ fn to_response(result: StatementResult, format: &Format) -> PgWireResult<Respons
                 "DEALLOCATE ALL"
             })))
         }
+        // Streamed by the handlers before they get here.
+        StatementResult::Subscribe(_) => Err(PgWireError::UserError(Box::new(error_info(
+            &PlanError::Internal("a subscription cannot be buffered".into()),
+        )))),
     }
 }
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
+    /// pgwire's simple-query flow, except that a SUBSCRIBE streams its rows as they come,
+    /// and ReadyForQuery reports the session's transaction block (so that `ROLLBACK TO
+    /// SAVEPOINT` leaves a failed block usable again, as in PostgreSQL).
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        self.control.ensure_authenticated()?;
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let text = query.query;
+        if text.chars().all(|c| c == ';' || c.is_whitespace()) {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+        } else {
+            let (results, error) = self.session.lock().await.execute(&text).await;
+            for result in results {
+                match result {
+                    StatementResult::Subscribe(subscription) => {
+                        let ended = self
+                            .stream_subscription(client, subscription, &Format::UnifiedText, true)
+                            .await?;
+                        client
+                            .feed(PgWireBackendMessage::ErrorResponse(ended.into()))
+                            .await?;
+                    }
+                    other => {
+                        if let StatementResult::Deallocate { name: Some(name) } = &other {
+                            client.portal_store().rm_statement(name);
+                        }
+                        match to_response(other, &Format::UnifiedText)? {
+                            Response::Query(rows) => {
+                                send_query_response(client, rows, true).await?
+                            }
+                            Response::Execution(tag)
+                            | Response::TransactionStart(tag)
+                            | Response::TransactionEnd(tag) => {
+                                send_execution_response(client, tag).await?
+                            }
+                            Response::Error(info) => {
+                                client
+                                    .feed(PgWireBackendMessage::ErrorResponse((*info).into()))
+                                    .await?
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if let Some(error) = error {
+                tracing::debug!(%error, query = %text, "statement failed");
+                client
+                    .feed(PgWireBackendMessage::ErrorResponse(
+                        error_info(&error).into(),
+                    ))
+                    .await?;
+            }
+        }
+        let status = self.transaction_status().await;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -835,6 +978,13 @@ impl SimpleQueryHandler for Handler {
         let (results, error) = self.session.lock().await.execute(query).await;
         let mut responses = Vec::with_capacity(results.len() + 1);
         for result in results {
+            if let StatementResult::Subscribe(subscription) = result {
+                let ended = self
+                    .stream_subscription(client, subscription, &Format::UnifiedText, true)
+                    .await?;
+                responses.push(Response::Error(Box::new(ended)));
+                continue;
+            }
             if let StatementResult::Deallocate { name: Some(name) } = &result {
                 client.portal_store().rm_statement(name);
             }
@@ -857,9 +1007,24 @@ impl ExtendedQueryHandler for Handler {
         self.parser.clone()
     }
 
+    /// pgwire's Execute, then the session's transaction block as the status the next
+    /// ReadyForQuery reports.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let outcome = self._on_execute(client, message).await;
+        let status = self.transaction_status().await;
+        client.set_transaction_status(status);
+        outcome
+    }
+
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Self::Statement>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -892,6 +1057,12 @@ impl ExtendedQueryHandler for Handler {
             .await
             .map_err(to_pg_error)?;
         match result {
+            Some(StatementResult::Subscribe(subscription)) => {
+                let ended = self
+                    .stream_subscription(client, subscription, &portal.result_column_format, false)
+                    .await?;
+                Err(PgWireError::UserError(Box::new(ended)))
+            }
             Some(result) => to_response(result, &portal.result_column_format),
             None => Ok(Response::EmptyQuery),
         }
