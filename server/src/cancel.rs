@@ -55,15 +55,12 @@ pub(crate) struct Canceller(pub Arc<CancelRegistry>);
 #[async_trait]
 impl CancelHandler for Canceller {
     async fn on_cancel_request(&self, request: CancelRequest) {
-        let SecretKey::I32(secret) = request.secret_key else {
-            tracing::debug!(
-                pid = request.pid,
-                "cancel request with an unknown key format"
-            );
-            return;
-        };
+        // The key may arrive decoded as bytes (the cancel connection has no protocol version).
+        let secret = request.secret_key.to_bytes();
         let signal = match self.0.connections.lock().get(&request.pid) {
-            Some((expected, signal)) if *expected == secret => Some(signal.clone()),
+            Some((expected, signal)) if SecretKey::I32(*expected).to_bytes() == secret => {
+                Some(signal.clone())
+            }
             _ => None,
         };
         match signal {

@@ -135,7 +135,10 @@ async fn wait_for_subscriptions(client: &Client, count: usize) {
 async fn snapshot_then_changes_sum_to_a_fresh_select() {
     let server = common::start_server().await;
     let (writer, _w) = connect(&server).await;
+    // One subscription per connection: a subscription never ends, so a connection runs
+    // nothing else meanwhile.
     let (reader, _r) = connect(&server).await;
+    let (view_reader, _v) = connect(&server).await;
     writer
         .batch_execute(
             "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT, amount BIGINT);
@@ -147,7 +150,7 @@ async fn snapshot_then_changes_sum_to_a_fresh_select() {
         .unwrap();
 
     let mut table = subscribe(&reader, "SUBSCRIBE TO orders").await;
-    let mut view = subscribe(&reader, "SUBSCRIBE totals").await;
+    let mut view = subscribe(&view_reader, "SUBSCRIBE totals").await;
     assert_eq!(
         view.rows_affected(),
         None,
@@ -223,6 +226,7 @@ async fn simple_protocol_without_snapshot_and_views_and_queries() {
     let server = common::start_server().await;
     let (writer, _w) = connect(&server).await;
     let (reader, _r) = connect(&server).await;
+    let (view_reader, _v) = connect(&server).await;
     let (query_reader, _q) = connect(&server).await;
     writer
         .batch_execute(
@@ -239,7 +243,7 @@ async fn simple_protocol_without_snapshot_and_views_and_queries() {
         .await
         .unwrap();
     let mut stream = Box::pin(stream);
-    let mut view = subscribe(&query_reader, "SUBSCRIBE TO big").await;
+    let mut view = subscribe(&view_reader, "SUBSCRIBE TO big").await;
     let mut query = subscribe(
         &query_reader,
         "SUBSCRIBE TO (SELECT name, qty * 2 AS double FROM t WHERE id > 1)",

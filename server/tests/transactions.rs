@@ -45,7 +45,7 @@ async fn savepoints_behave_as_in_postgres() {
     let server = common::start_server().await;
     let client = connect(&server).await;
     client
-        .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+        .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY); INSERT INTO t VALUES (1)")
         .await
         .unwrap();
     assert_eq!(code(&client, "SAVEPOINT a").await, "25P01");
@@ -53,7 +53,7 @@ async fn savepoints_behave_as_in_postgres() {
 
     // An error in a block: everything but ROLLBACK [TO SAVEPOINT] is refused.
     client.batch_execute("BEGIN; SAVEPOINT a").await.unwrap();
-    assert_eq!(code(&client, "INSERT INTO t VALUES (NULL)").await, "23502");
+    assert_eq!(code(&client, "INSERT INTO t VALUES (1)").await, "23505");
     assert_eq!(code(&client, "SELECT 1").await, "25P02");
     // Nothing changed since the savepoint: rolling back to it makes the block usable.
     client
@@ -61,10 +61,10 @@ async fn savepoints_behave_as_in_postgres() {
         .await
         .unwrap();
     client
-        .batch_execute("INSERT INTO t VALUES (1)")
+        .batch_execute("INSERT INTO t VALUES (2)")
         .await
         .unwrap();
-    assert_eq!(count(&client).await, 1);
+    assert_eq!(count(&client).await, 2);
 
     // The insert is committed already: ROLLBACK TO cannot undo it and says so.
     assert_eq!(code(&client, "ROLLBACK TO a").await, "0A000");
@@ -96,10 +96,10 @@ async fn savepoints_behave_as_in_postgres() {
         nested.rollback().await.unwrap();
     }
     transaction
-        .batch_execute("INSERT INTO t VALUES (2)")
+        .batch_execute("INSERT INTO t VALUES (3)")
         .await
         .unwrap();
     transaction.commit().await.unwrap();
-    assert_eq!(count(&client).await, 2);
+    assert_eq!(count(&client).await, 3);
     server.shutdown().await;
 }

@@ -242,12 +242,14 @@ impl<'a> Parser<'a> {
                                 invalid_option(&option, &text, "a positive integer", position)
                             })?;
                 }
-                _ => return Err(positioned(
-                    PlanError::InvalidParameter(format!(
+                _ => {
+                    return Err(positioned(
+                        PlanError::InvalidParameter(format!(
                         "unrecognized SUBSCRIBE option \"{option}\" (known: SNAPSHOT, BUFFER_SIZE)"
                     )),
-                    position,
-                )),
+                        position,
+                    ))
+                }
             }
         }
         Ok(spec)
