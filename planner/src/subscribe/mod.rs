@@ -508,14 +508,11 @@ impl Drop for Subscription {
         };
         let id = self.id;
         // Unregister now rather than at the next commit, so its state is freed at once.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    database.catalog.write().await.subscriptions.remove(id);
-                });
-            }
-            // Without a runtime it goes at the next commit, which finds its channel closed.
-            Err(_) => {}
+        // Without a runtime it goes at the next commit, which finds its channel closed.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                database.catalog.write().await.subscriptions.remove(id);
+            });
         }
     }
 }
