@@ -183,7 +183,16 @@ impl Database {
             .with_default_catalog_and_schema("sluice", "public")
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             .set_str("datafusion.execution.time_zone", "+00:00");
-        let context = SessionContext::new_with_config(config);
+        // Session windows are logical extension nodes: the query planner expands them into
+        // their batch meaning before physical planning.
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_query_planner(Arc::new(
+                crate::streaming::session_window::SessionQueryPlanner,
+            ))
+            .build();
+        let context = SessionContext::new_with_state(state);
         crate::streaming::windows::register(&context);
         crate::streaming::functions::register(&context);
         // The status table; each statement that reads it refreshes it (see Session::query).

@@ -16,6 +16,7 @@
 //! | Window (ROW_NUMBER)     | TopN per partition, numbering every row    |
 //! | Unnest                  | Unnest                                     |
 //! | Aggregate on window_end | WindowAggregate (emits on the watermark)   |
+//! | Aggregate over SESSION  | SessionWindowAggregate (on the watermark)  |
 //!
 //! Time attributes ([`TimeAttr`]) are inferred for every node's columns, starting from the
 //! event-time columns of watermarked relations: a GROUP BY whose keys include a window end
@@ -40,11 +41,12 @@ use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
     AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
-    TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
+    SessionWindowAggregate, TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
 use crate::error::{PlanError, Result};
+use crate::streaming::session_window::as_session_window;
 use crate::streaming::time::expr_attr;
 use crate::streaming::TimeAttr;
 
@@ -331,6 +333,9 @@ impl Compiler<'_> {
                         "GROUPING SETS / ROLLUP / CUBE in a materialized view".into(),
                     ));
                 }
+                if let Some(node) = self.session_aggregate(aggregate)? {
+                    return Ok(node);
+                }
                 let input = self.node(&aggregate.input)?;
                 let input_df_schema = aggregate.input.schema();
                 let input_schema = arrow_schema(input_df_schema);
@@ -485,6 +490,16 @@ impl Compiler<'_> {
                     .builder
                     .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
             }
+            LogicalPlan::Extension(extension)
+                if as_session_window(&LogicalPlan::Extension(extension.clone())).is_some() =>
+            {
+                Err(PlanError::Unsupported(
+                    "a SESSION window that is not aggregated by GROUP BY .. window_start, \
+                     window_end directly (Flink supports session windows only in window \
+                     aggregations; filter the input in a view instead)"
+                        .into(),
+                ))
+            }
             LogicalPlan::Window(window) => self.window(window, None),
             LogicalPlan::Unnest(unnest) => self.unnest(unnest),
             LogicalPlan::RecursiveQuery(_) => Err(PlanError::Unsupported(
@@ -495,6 +510,146 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// The physical aggregate calls of `aggregate` over its input.
+    fn aggregate_calls(
+        &self,
+        aggregate: &datafusion::logical_expr::Aggregate,
+    ) -> Result<Vec<AggregateCall>> {
+        let input_df_schema = aggregate.input.schema();
+        let input_schema = arrow_schema(input_df_schema);
+        aggregate
+            .aggr_expr
+            .iter()
+            .map(|e| {
+                let planning = PhysicalPlanningContext::default();
+                let lowered = LoweredAggregateBuilder::new(
+                    e,
+                    input_df_schema,
+                    &input_schema,
+                    self.props,
+                    &planning,
+                )
+                .build()
+                .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                Ok(AggregateCall {
+                    function: lowered.aggregate,
+                    filter: lowered.filter,
+                })
+            })
+            .collect()
+    }
+
+    /// `GROUP BY [keys,] window_start, window_end` over a SESSION window (directly, or
+    /// through a projection of its columns): a session window aggregate. `None` when the
+    /// aggregate does not read a session window.
+    fn session_aggregate(
+        &mut self,
+        aggregate: &datafusion::logical_expr::Aggregate,
+    ) -> Result<Option<NodeId>> {
+        // Aliases, and at most one projection, may lie between the aggregate and the window.
+        let mut below = aggregate.input.as_ref();
+        let mut projection = None;
+        let session = loop {
+            match below {
+                LogicalPlan::SubqueryAlias(alias) => below = alias.input.as_ref(),
+                LogicalPlan::Projection(p) if projection.is_none() => {
+                    projection = Some(p);
+                    below = p.input.as_ref();
+                }
+                other => match as_session_window(other) {
+                    Some(session) => break session,
+                    None => return Ok(None),
+                },
+            }
+        };
+        let input_columns = session.input_columns();
+        // Position in the session's output of each column of the aggregate's input.
+        let positions: Vec<Option<usize>> = match projection {
+            None => (0..session.schema.fields().len()).map(Some).collect(),
+            Some(projection) => projection
+                .expr
+                .iter()
+                .map(|e| {
+                    plain_column(e).and_then(|c| projection.input.schema().index_of_column(c).ok())
+                })
+                .collect(),
+        };
+        let input_df_schema = aggregate.input.schema();
+        let group_positions: Vec<Option<usize>> = aggregate
+            .group_expr
+            .iter()
+            .map(|e| match e {
+                Expr::Column(column) => input_df_schema
+                    .index_of_column(column)
+                    .ok()
+                    .and_then(|i| positions.get(i).copied().flatten()),
+                _ => None,
+            })
+            .collect();
+        if !group_positions.contains(&Some(input_columns + 1)) {
+            return Err(PlanError::Unsupported(
+                "an aggregate over a SESSION window without window_end in its GROUP BY (group \
+                 by window_start, window_end as Flink requires)"
+                    .into(),
+            ));
+        }
+        let input = self.node(&session.input)?;
+        let input_attrs = self.attrs_of(input, input_columns);
+        match input_attrs.get(session.time).copied().flatten() {
+            Some(TimeAttr::EventTime) => {}
+            _ => {
+                return Err(PlanError::Unsupported(
+                    "a SESSION window over a column that is not an event-time attribute (the \
+                     table needs a WATERMARK; processing-time session windows are not \
+                     supported)"
+                        .into(),
+                ))
+            }
+        }
+        let project = match projection {
+            Some(projection) => {
+                let exprs = projection
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, projection.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(Project::new(exprs, arrow_schema(aggregate.input.schema())))
+            }
+            None => None,
+        };
+        let input_schema = arrow_schema(input_df_schema);
+        let group_exprs = aggregate
+            .group_expr
+            .iter()
+            .map(|e| self.physical(e, input_df_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let calls = self.aggregate_calls(aggregate)?;
+        let grouped = GroupAggregate::new(
+            &input_schema,
+            group_exprs,
+            calls,
+            arrow_schema(&aggregate.schema),
+        )?;
+        let operator = SessionWindowAggregate::new(
+            arrow_schema(session.input.schema()),
+            session.time,
+            session.gap_units,
+            session.partition.clone(),
+            arrow_schema(&session.schema),
+            project,
+            grouped,
+        )?;
+        let node = self.builder.add(Box::new(operator), vec![input]);
+        // window_time stays an event-time attribute (for windows over the result).
+        let mut attrs: TimeAttrs = group_positions
+            .iter()
+            .map(|p| (*p == Some(input_columns + 2)).then_some(TimeAttr::EventTime))
+            .collect();
+        attrs.resize(aggregate.schema.fields().len(), None);
+        self.set_attrs(node, attrs);
+        Ok(Some(node))
     }
 
     /// A join marked as temporal (`FOR SYSTEM_TIME AS OF`, see [`crate::streaming::temporal`]).
