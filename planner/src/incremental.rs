@@ -47,7 +47,7 @@ use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
 use crate::error::{PlanError, Result};
 use crate::streaming::session_window::as_session_window;
-use crate::streaming::time::expr_attr;
+use crate::streaming::time::{expr_attr, PROCTIME};
 use crate::streaming::TimeAttr;
 
 /// Time attributes of a relation's columns (one entry per column).
@@ -75,6 +75,7 @@ pub fn compile_streaming(
     };
     let output = compiler.node(plan)?;
     let attrs = compiler.attrs_of(output, plan.schema().fields().len());
+    check_processing(&attrs, "the result")?;
     Ok((compiler.builder.build(output)?, attrs))
 }
 
@@ -89,8 +90,11 @@ fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
         node.apply_expressions(|expr| {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(function) = e {
+                    // PROCTIME() is allowed as a processing-time attribute; the compiler
+                    // checks it only feeds processing-time windows (`check_processing`).
                     if function.func.signature().volatility
                         == datafusion::logical_expr::Volatility::Volatile
+                        && function.func.name() != PROCTIME
                     {
                         volatile = Some(function.func.name().to_string());
                     }
@@ -106,6 +110,43 @@ fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// The error for a processing-time attribute that reaches `what`.
+fn processing_misuse(what: &str) -> PlanError {
+    PlanError::Unsupported(format!(
+        "PROCTIME() used in {what}: in a maintained view a processing-time attribute can only \
+         be the time column of a window table function (TUMBLE/HOP/CUMULATE) aggregated by \
+         GROUP BY .. window_start, window_end"
+    ))
+}
+
+/// Refuse processing-time attributes among `attrs` (the input of `what`).
+fn check_processing(attrs: &[Option<TimeAttr>], what: &str) -> Result<()> {
+    if attrs.iter().flatten().any(|a| a.is_processing()) {
+        return Err(processing_misuse(what));
+    }
+    Ok(())
+}
+
+/// Whether `expr` calls PROCTIME() or reads a column with a processing-time attribute.
+fn involves_processing(expr: &Expr, schema: &DFSchema, attrs: &[Option<TimeAttr>]) -> bool {
+    let mut found = false;
+    let _ = expr.apply(|e| {
+        match e {
+            Expr::ScalarFunction(function) if function.func.name() == PROCTIME => found = true,
+            Expr::Column(column) => {
+                found |= schema
+                    .index_of_column(column)
+                    .ok()
+                    .and_then(|i| attrs.get(i).copied().flatten())
+                    .is_some_and(TimeAttr::is_processing)
+            }
+            _ => {}
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 /// A filter `rn <= n` (or `rn < n`, `rn = 1`) directly over a ROW_NUMBER window, possibly
@@ -309,6 +350,7 @@ impl Compiler<'_> {
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let node = self.node(input)?;
+                check_processing(&self.attrs_of(node, input.schema().fields().len()), "DISTINCT")?;
                 let input_schema = arrow_schema(input.schema());
                 let group_exprs: Vec<Arc<dyn PhysicalExpr>> = input
                     .schema()
@@ -383,6 +425,27 @@ impl Compiler<'_> {
                             }
                             _ => None,
                         });
+                // A window end derived from PROCTIME(): emit per window by the wall clock.
+                let processing_end = aggregate.group_expr.iter().zip(&group_attrs).find_map(
+                    |(expr, attr)| match (expr, attr) {
+                        (Expr::Column(column), Some(TimeAttr::ProcessingWindowEnd)) => {
+                            input_df_schema.index_of_column(column).ok()
+                        }
+                        _ => None,
+                    },
+                );
+                if processing_end.is_none() {
+                    let used = aggregate
+                        .group_expr
+                        .iter()
+                        .chain(&aggregate.aggr_expr)
+                        .any(|e| involves_processing(e, input_df_schema, &input_attrs));
+                    if used {
+                        return Err(processing_misuse(
+                            "a GROUP BY without the processing-time window's window_end",
+                        ));
+                    }
+                }
                 let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
                 let mut attrs: TimeAttrs = group_attrs
                     .iter()
@@ -394,12 +457,17 @@ impl Compiler<'_> {
                     })
                     .collect();
                 attrs.resize(aggregate.schema.fields().len(), None);
-                let node = match window_end {
-                    Some(column) => {
+                let node = match (window_end, processing_end) {
+                    (Some(column), _) => {
                         let operator = WindowAggregate::new(operator, &input_schema, column)?;
                         self.builder.add(Box::new(operator), vec![input])
                     }
-                    None => self.builder.add(Box::new(operator), vec![input]),
+                    (None, Some(column)) => {
+                        let operator =
+                            WindowAggregate::processing_time(operator, &input_schema, column)?;
+                        self.builder.add(Box::new(operator), vec![input])
+                    }
+                    (None, None) => self.builder.add(Box::new(operator), vec![input]),
                 };
                 self.set_attrs(node, attrs);
                 Ok(node)
@@ -434,6 +502,8 @@ impl Compiler<'_> {
                 };
                 let left = self.node(&join.left)?;
                 let right = self.node(&join.right)?;
+                check_processing(&self.attrs_of(left, join.left.schema().fields().len()), "a join")?;
+                check_processing(&self.attrs_of(right, join.right.schema().fields().len()), "a join")?;
                 let left_keys = join
                     .on
                     .iter()
@@ -681,6 +751,8 @@ impl Compiler<'_> {
         let right_schema = join.right.schema();
         let left_attrs = self.attrs_of(left, left_schema.fields().len());
         let right_attrs = self.attrs_of(right, right_schema.fields().len());
+        check_processing(&left_attrs, "a temporal join")?;
+        check_processing(&right_attrs, "a temporal join")?;
         let mode = if crate::streaming::temporal::marks_processing_time(time) {
             TemporalTime::Processing
         } else if expr_attr(time, left_schema, &left_attrs) == Some(TimeAttr::EventTime) {
@@ -773,6 +845,10 @@ impl Compiler<'_> {
         let input = self.node(&window.input)?;
         let input_df_schema = window.input.schema();
         let input_schema = arrow_schema(input_df_schema);
+        check_processing(
+            &self.attrs_of(input, input_schema.fields().len()),
+            "ROW_NUMBER() OVER",
+        )?;
         let partition = params
             .partition_by
             .iter()
@@ -816,11 +892,18 @@ impl Compiler<'_> {
         let schema = arrow_schema(&projection.schema);
         let input_schema = projection.input.schema();
         let input_attrs = self.attrs_of(input, input_schema.fields().len());
-        let attrs = projection
+        let attrs: TimeAttrs = projection
             .expr
             .iter()
             .map(|e| expr_attr(e, input_schema, &input_attrs))
             .collect();
+        for (expr, attr) in projection.expr.iter().zip(&attrs) {
+            if !attr.is_some_and(TimeAttr::is_processing)
+                && involves_processing(expr, input_schema, &input_attrs)
+            {
+                return Err(processing_misuse(&format!("the expression {expr}")));
+            }
+        }
         let node = self
             .builder
             .add(Box::new(Project::new(exprs, schema)), vec![input]);
@@ -860,6 +943,7 @@ impl Compiler<'_> {
                 columns.push(UnnestColumn::Elements(dependency));
                 attrs.push(match input_attrs.get(dependency).copied().flatten() {
                     Some(TimeAttr::WindowList) => Some(TimeAttr::WindowStart),
+                    Some(TimeAttr::ProcessingWindowList) => Some(TimeAttr::ProcessingWindowStart),
                     _ => None,
                 });
                 emitted.push(dependency);
@@ -887,6 +971,7 @@ impl Compiler<'_> {
     ) -> Result<NodeId> {
         let input = self.node(&sort.input)?;
         let input_schema = arrow_schema(sort.input.schema());
+        check_processing(&self.attrs_of(input, input_schema.fields().len()), "ORDER BY .. LIMIT")?;
         let order = create_physical_sort_exprs(
             &sort.expr,
             sort.input.schema(),
