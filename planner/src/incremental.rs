@@ -41,7 +41,8 @@ use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
     AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
-    SessionWindowAggregate, TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
+    SessionWindowAggregate, TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn,
+    WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
@@ -350,7 +351,10 @@ impl Compiler<'_> {
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let node = self.node(input)?;
-                check_processing(&self.attrs_of(node, input.schema().fields().len()), "DISTINCT")?;
+                check_processing(
+                    &self.attrs_of(node, input.schema().fields().len()),
+                    "DISTINCT",
+                )?;
                 let input_schema = arrow_schema(input.schema());
                 let group_exprs: Vec<Arc<dyn PhysicalExpr>> = input
                     .schema()
@@ -426,14 +430,17 @@ impl Compiler<'_> {
                             _ => None,
                         });
                 // A window end derived from PROCTIME(): emit per window by the wall clock.
-                let processing_end = aggregate.group_expr.iter().zip(&group_attrs).find_map(
-                    |(expr, attr)| match (expr, attr) {
-                        (Expr::Column(column), Some(TimeAttr::ProcessingWindowEnd)) => {
-                            input_df_schema.index_of_column(column).ok()
-                        }
-                        _ => None,
-                    },
-                );
+                let processing_end =
+                    aggregate
+                        .group_expr
+                        .iter()
+                        .zip(&group_attrs)
+                        .find_map(|(expr, attr)| match (expr, attr) {
+                            (Expr::Column(column), Some(TimeAttr::ProcessingWindowEnd)) => {
+                                input_df_schema.index_of_column(column).ok()
+                            }
+                            _ => None,
+                        });
                 if processing_end.is_none() {
                     let used = aggregate
                         .group_expr
@@ -502,8 +509,14 @@ impl Compiler<'_> {
                 };
                 let left = self.node(&join.left)?;
                 let right = self.node(&join.right)?;
-                check_processing(&self.attrs_of(left, join.left.schema().fields().len()), "a join")?;
-                check_processing(&self.attrs_of(right, join.right.schema().fields().len()), "a join")?;
+                check_processing(
+                    &self.attrs_of(left, join.left.schema().fields().len()),
+                    "a join",
+                )?;
+                check_processing(
+                    &self.attrs_of(right, join.right.schema().fields().len()),
+                    "a join",
+                )?;
                 let left_keys = join
                     .on
                     .iter()
@@ -971,7 +984,10 @@ impl Compiler<'_> {
     ) -> Result<NodeId> {
         let input = self.node(&sort.input)?;
         let input_schema = arrow_schema(sort.input.schema());
-        check_processing(&self.attrs_of(input, input_schema.fields().len()), "ORDER BY .. LIMIT")?;
+        check_processing(
+            &self.attrs_of(input, input_schema.fields().len()),
+            "ORDER BY .. LIMIT",
+        )?;
         let order = create_physical_sort_exprs(
             &sort.expr,
             sort.input.schema(),

@@ -118,9 +118,15 @@ async fn check(session: &mut Session, watermark: Option<i64>) {
 
 #[derive(Debug, Clone)]
 enum Event {
-    Insert { key: u8, value: i64, jitter: i64 },
+    Insert {
+        key: u8,
+        value: i64,
+        jitter: i64,
+    },
     /// Delete the row inserted `back` inserts ago.
-    Delete { back: usize },
+    Delete {
+        back: usize,
+    },
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -227,7 +233,11 @@ async fn a_row_bridging_two_sessions_merges_them() {
     run(&mut session, &insert(3, 109)).await; // extends the first to [100, 119): now bridged
     run(&mut session, &insert(4, 300)).await; // watermark 270 closes it
     assert_eq!(
-        rows(&mut session, "SELECT k, window_start, window_end, n, total FROM sessions").await,
+        rows(
+            &mut session,
+            "SELECT k, window_start, window_end, n, total FROM sessions"
+        )
+        .await,
         vec!["a|2024-01-01T00:01:40|2024-01-01T00:02:08|3|6"]
     );
     assert_eq!(
@@ -386,7 +396,9 @@ async fn open_sessions_survive_a_checkpoint_restore() {
     let input = dir.path().join("in");
     std::fs::create_dir_all(&input).expect("input dir");
     // Times in order; keys 0..3; sessions that span the restart.
-    let all: Vec<(i64, i64)> = (0..400).map(|i| (i % 3, 100 + i * 2 + (i / 7) * 15)).collect();
+    let all: Vec<(i64, i64)> = (0..400)
+        .map(|i| (i % 3, 100 + i * 2 + (i / 7) * 15))
+        .collect();
     let (first, second) = all.split_at(250);
     append(&input.join("a.json"), first);
     let watermark = |events: &[(i64, i64)]| events.iter().map(|e| e.1).max().unwrap_or(0) - 5;

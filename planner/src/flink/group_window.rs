@@ -182,7 +182,16 @@ pub(crate) fn add_group_windows(lexed: &Lexed, rendering: &mut Rendering) -> Res
         let Some((kind, window_item)) = window else {
             continue;
         };
-        rewrite_block(lexed, rendering, &tokens, at, depth, kind, &window_item, &keys)?;
+        rewrite_block(
+            lexed,
+            rendering,
+            &tokens,
+            at,
+            depth,
+            kind,
+            &window_item,
+            &keys,
+        )?;
     }
     Ok(())
 }
@@ -267,8 +276,7 @@ fn rewrite_block(
     };
     let mut from_end = from + 1;
     while let Some(&(index, d)) = tokens.get(from_end) {
-        if d < depth || (d == depth && FROM_END.iter().any(|k| lexed.tokens[index].is_keyword(k)))
-        {
+        if d < depth || (d == depth && FROM_END.iter().any(|k| lexed.tokens[index].is_keyword(k))) {
             break;
         }
         from_end += 1;
@@ -276,8 +284,7 @@ fn rewrite_block(
     let relation = &tokens[from + 1..from_end];
     // `name [.name..] [[AS] alias]`.
     let mut name_end = 1;
-    while name_end + 1 < relation.len()
-        && lexed.tokens[relation[name_end].0].token == Token::Period
+    while name_end + 1 < relation.len() && lexed.tokens[relation[name_end].0].token == Token::Period
     {
         name_end += 2;
     }
@@ -428,7 +435,8 @@ mod tests {
 
     #[test]
     fn unsupported_legacy_forms_are_named() {
-        let sql = "SELECT count(*) FROM a JOIN b ON a.x = b.x GROUP BY SESSION(ts, INTERVAL '1' SECOND)";
+        let sql =
+            "SELECT count(*) FROM a JOIN b ON a.x = b.x GROUP BY SESSION(ts, INTERVAL '1' SECOND)";
         let error = rewrite_statement(sql).expect_err("join");
         assert!(error.to_string().contains("join or subquery"), "{error}");
         let sql = "SELECT count(*) FROM a GROUP BY k + 1, SESSION(ts, INTERVAL '1' SECOND)";

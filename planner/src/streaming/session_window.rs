@@ -97,10 +97,11 @@ impl SessionWindowNode {
         };
         let time = index_of(time, "DESCRIPTOR")?;
         let time_type = input.schema().field(time).data_type().clone();
-        let unit = super::windows::unit_nanos(&time_type)
-            .map_err(|_| DataFusionError::Plan(format!(
+        let unit = super::windows::unit_nanos(&time_type).map_err(|_| {
+            DataFusionError::Plan(format!(
                 "the DESCRIPTOR column of SESSION must be a timestamp, found {time_type}"
-            )))?;
+            ))
+        })?;
         let nanos = super::windows::interval_nanos(&gap)?;
         if nanos <= 0 {
             return plan_err!("the SESSION gap {gap} must be positive");
@@ -198,10 +199,9 @@ impl UserDefinedLogicalNodeCore for SessionWindowNode {
 /// The session node of an extension, if it is one.
 pub fn as_session_window(plan: &LogicalPlan) -> Option<&SessionWindowNode> {
     match plan {
-        LogicalPlan::Extension(extension) => extension
-            .node
-            .as_any()
-            .downcast_ref::<SessionWindowNode>(),
+        LogicalPlan::Extension(extension) => {
+            extension.node.as_any().downcast_ref::<SessionWindowNode>()
+        }
         _ => None,
     }
 }
@@ -220,19 +220,12 @@ fn over(function: Expr, partition: Vec<Expr>, order: Option<Expr>) -> DfResult<E
     }
 }
 
-fn aggregate_window(
-    function: Expr,
-    partition: Vec<Expr>,
-    order: Option<Expr>,
-) -> DfResult<Expr> {
+fn aggregate_window(function: Expr, partition: Vec<Expr>, order: Option<Expr>) -> DfResult<Expr> {
     // An aggregate used as a window function.
     let Expr::AggregateFunction(aggregate) = function else {
         return Err(DataFusionError::Internal("not an aggregate".into()));
     };
-    let window = Expr::from(WindowFunction::new(
-        aggregate.func,
-        aggregate.params.args,
-    ));
+    let window = Expr::from(WindowFunction::new(aggregate.func, aggregate.params.args));
     over(window, partition, order)
 }
 

@@ -388,12 +388,10 @@ impl WindowTableFunction {
                     .filter(|key| !key.is_empty())
                     .map(str::to_string)
                     .collect();
-                Ok(
-                    super::session_window::SessionWindowNode::try_new(
-                        input, &time, gap, &partition,
-                    )?
-                    .into_plan(),
-                )
+                Ok(super::session_window::SessionWindowNode::try_new(
+                    input, &time, gap, &partition,
+                )?
+                .into_plan())
             }
             TableFunction::Tumble => {
                 let size = interval_argument(args, 2)?;

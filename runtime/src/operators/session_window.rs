@@ -203,9 +203,7 @@ impl SessionWindowAggregate {
         }
         let data = &changes.data;
         let times = self.times(data)?;
-        let rows = self
-            .row_codec
-            .encode(data.columns(), data.num_rows())?;
+        let rows = self.row_codec.encode(data.columns(), data.num_rows())?;
         let key_columns: Vec<ArrayRef> = self
             .partition
             .iter()
@@ -254,7 +252,8 @@ impl SessionWindowAggregate {
             } else if new_time {
                 let (removed, (start, last)) = merge_into(&mut state.sessions, time, self.gap);
                 for (s, l) in removed {
-                    self.timers.remove(&(l.saturating_add(self.gap), key.to_vec(), s));
+                    self.timers
+                        .remove(&(l.saturating_add(self.gap), key.to_vec(), s));
                 }
                 self.timers
                     .insert((last.saturating_add(self.gap), key.to_vec(), start));
