@@ -155,6 +155,10 @@ pub(crate) fn add_group_windows(lexed: &Lexed, rendering: &mut Rendering) -> Res
         let mut window = None;
         let mut keys = Vec::new();
         for item in &items {
+            let Some(first) = item.first() else {
+                // An empty item (truncated or malformed text): the SQL parser reports it.
+                continue;
+            };
             let is_window = item.len() >= 3
                 && item[0].1 == depth
                 && lexed.tokens[item[1].0].token == Token::LParen
@@ -162,7 +166,7 @@ pub(crate) fn add_group_windows(lexed: &Lexed, rendering: &mut Rendering) -> Res
                     lexed.tokens[last.0].token == Token::RParen && last.1 == depth
                 })
                 && lexed.matching_close(item[1].0) == item.last().map(|last| last.0);
-            let kind = match (&lexed.tokens[item[0].0].token, is_window) {
+            let kind = match (&lexed.tokens[first.0].token, is_window) {
                 (Token::Word(word), true) if word.quote_style.is_none() => {
                     GroupWindow::from_name(&word.value)
                 }
@@ -172,7 +176,7 @@ pub(crate) fn add_group_windows(lexed: &Lexed, rendering: &mut Rendering) -> Res
                 Some(kind) if window.is_some() => {
                     return Err(syntax(
                         format!("a second group window {} in one GROUP BY", kind.name()),
-                        lexed.position_of(item[0].0),
+                        lexed.position_of(first.0),
                     ))
                 }
                 Some(kind) => window = Some((kind, item.clone())),

@@ -316,7 +316,13 @@ impl SessionWindowAggregate {
         let millisecond = (1_000_000 / self.unit_nanos).max(1);
         columns.push(self.time_array(rows.iter().map(|r| r.2).collect())?);
         columns.push(self.time_array(rows.iter().map(|r| r.3).collect())?);
-        columns.push(self.time_array(rows.iter().map(|r| r.3 - millisecond).collect())?);
+        columns.push(
+            self.time_array(
+                rows.iter()
+                    .map(|r| r.3.saturating_sub(millisecond))
+                    .collect(),
+            )?,
+        );
         let weights = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
         let data = batch_with_row_count(&self.session_schema, columns, count)?;
         let mut changes = ChangeBatch::new(data, weights)?;
