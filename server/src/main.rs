@@ -19,6 +19,23 @@ struct Cli {
     command: Command,
 }
 
+/// How continuous queries run.
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// Parallel instances of each keyed operator of a continuous query (default:
+    /// `SLUICE_WORKERS`, else the number of cores, at most 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    workers: Option<u32>,
+}
+
+impl EngineArgs {
+    async fn apply(&self, database: &sluice_planner::Database) {
+        if let Some(workers) = self.workers {
+            database.set_workers(workers as usize).await;
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the server.
@@ -33,6 +50,8 @@ enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         access: AccessArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Run a Flink SQL script or a DataSQRL build folder, then serve its results.
     Run {
@@ -53,6 +72,8 @@ enum Command {
         http: Option<SocketAddr>,
         #[command(flatten)]
         access: AccessArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Run a benchmark in-process and print its measurements (see docs/benchmarks.md).
     Bench {
@@ -215,6 +236,7 @@ fn main() -> std::process::ExitCode {
                 http,
                 storage,
                 access,
+                engine,
             } => {
                 let config = match access.config(listen, http) {
                     Ok(config) => config,
@@ -240,6 +262,7 @@ fn main() -> std::process::ExitCode {
                         }
                     }
                 };
+                engine.apply(&database).await;
                 (database, config)
             }
             Command::Run {
@@ -249,6 +272,7 @@ fn main() -> std::process::ExitCode {
                 data_dir,
                 http,
                 access,
+                engine,
             } => {
                 let config = match access.config(listen, http) {
                     Ok(config) => config,
@@ -267,6 +291,7 @@ fn main() -> std::process::ExitCode {
                     },
                     None => sluice_planner::Database::new(),
                 };
+                engine.apply(&database).await;
                 if database.relations().await.is_empty() {
                     if let Err(error) = run_plan(&database, &path, &vars).await {
                         eprintln!("sluice: {error}");

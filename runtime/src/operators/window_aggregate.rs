@@ -130,6 +130,20 @@ impl WindowAggregate {
 }
 
 impl Operator for WindowAggregate {
+    fn partitioning(&self) -> super::Partitioning {
+        self.template.partitioning()
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        let template = self.template.fork_empty()?;
+        let input_schema = template.input_schema();
+        Ok(Box::new(Self::new(
+            template,
+            &input_schema,
+            self.window_end,
+        )?))
+    }
+
     fn name(&self) -> &'static str {
         "WindowAggregate"
     }
