@@ -9,9 +9,11 @@ pub mod bench_lookup;
 pub mod config;
 pub mod http;
 pub mod plan;
+pub mod robustness;
 pub mod server;
 mod text;
 pub mod tls;
+pub mod wire_guard;
 
 pub use auth::{AuthMethod, ScramVerifier, Users, UsersError};
 pub use config::ServerConfig;

@@ -110,6 +110,10 @@ struct AccessArgs {
     /// already" (SQLSTATE 53300).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The largest message a client may send, in MiB; a larger one gets SQLSTATE 54000
+    /// and the connection is closed (PostgreSQL's limit is 1024).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1023))]
+    max_message_size_mb: u32,
 }
 
 impl AccessArgs {
@@ -136,6 +140,7 @@ impl AccessArgs {
             tls,
             tls_required: self.tls_required,
             max_connections: self.max_connections as usize,
+            max_message_size: self.max_message_size_mb as usize * 1024 * 1024,
         };
         // Fail before opening the data directory or running a plan.
         config.validate().map_err(|e| e.to_string())?;
