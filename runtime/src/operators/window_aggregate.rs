@@ -137,11 +137,9 @@ impl Operator for WindowAggregate {
     fn fork(&self) -> Result<Box<dyn Operator>> {
         let template = self.template.fork_empty()?;
         let input_schema = template.input_schema();
-        Ok(Box::new(Self::new(
-            template,
-            &input_schema,
-            self.window_end,
-        )?))
+        let mut fork = Self::new(template, &input_schema, self.window_end)?;
+        fork.processing = self.processing;
+        Ok(Box::new(fork))
     }
 
     fn name(&self) -> &'static str {
