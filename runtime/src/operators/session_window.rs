@@ -37,6 +37,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, StateReader, StateWriter};
@@ -335,6 +336,37 @@ impl SessionWindowAggregate {
 }
 
 impl Operator for SessionWindowAggregate {
+    fn partitioning(&self) -> super::Partitioning {
+        // Sessions of different partition keys never interact.
+        let keys = self
+            .partition
+            .iter()
+            .filter_map(|&c| {
+                let field = self.input_schema.fields().get(c)?;
+                let column: Arc<dyn PhysicalExpr> = Arc::new(
+                    datafusion::physical_expr::expressions::Column::new(field.name(), c),
+                );
+                Some(column)
+            })
+            .collect::<Vec<_>>();
+        if keys.len() != self.partition.len() {
+            return super::Partitioning::Single;
+        }
+        super::keyed_by(vec![keys], &self.key_codec)
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(Self::new(
+            self.input_schema.clone(),
+            self.time,
+            self.gap,
+            self.partition.clone(),
+            self.session_schema.clone(),
+            self.project.clone(),
+            self.template.fork_empty()?,
+        )?))
+    }
+
     fn name(&self) -> &'static str {
         "SessionWindowAggregate"
     }
