@@ -96,6 +96,16 @@ pub(crate) struct EventTime {
 impl EventTime {
     /// The largest watermark expression value over the inserted rows of `changes`.
     pub(crate) fn candidate(&self, changes: &ChangeBatch) -> Result<Option<i64>> {
+        // `ts` or `ts ± constant` is non-decreasing in `ts`: its largest value is its value on
+        // the row with the largest `ts`, so evaluate it on that row alone.
+        let rows = match self.monotonic_column() {
+            Some(column) => match latest_row(changes, column)? {
+                Some(row) => changes.slice(row, 1),
+                None => return Ok(None),
+            },
+            None => changes.clone(),
+        };
+        let changes = &rows;
         let value = self
             .expression
             .evaluate(&changes.data)
@@ -115,6 +125,46 @@ impl EventTime {
             .max()
             .map(|v| v.saturating_mul(unit)))
     }
+}
+
+impl EventTime {
+    /// The column the watermark expression is non-decreasing in, if it is `column` or
+    /// `column ± literal`.
+    fn monotonic_column(&self) -> Option<usize> {
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
+        let any: &dyn std::any::Any = self.expression.as_ref();
+        if let Some(column) = any.downcast_ref::<Column>() {
+            return Some(column.index());
+        }
+        let binary = any.downcast_ref::<BinaryExpr>()?;
+        let left: &dyn std::any::Any = binary.left().as_ref();
+        let right: &dyn std::any::Any = binary.right().as_ref();
+        let column = left.downcast_ref::<Column>()?;
+        let constant = right.is::<Literal>();
+        (constant && matches!(binary.op(), Operator::Minus | Operator::Plus))
+            .then_some(column.index())
+    }
+}
+
+/// The inserted row of `changes` with the largest non-null value in `column`.
+fn latest_row(changes: &ChangeBatch, column: usize) -> Result<Option<usize>> {
+    let values = arrow::compute::cast(
+        changes.data.column(column),
+        &arrow::datatypes::DataType::Int64,
+    )?;
+    let values = values
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| PlanError::Internal("event time did not cast to Int64".into()))?;
+    Ok(values
+        .iter()
+        .zip(changes.weights.values())
+        .enumerate()
+        .filter(|(_, (_, weight))| **weight > 0)
+        .filter_map(|(row, (value, _))| value.map(|v| (v, row)))
+        .max()
+        .map(|(_, row)| row))
 }
 
 impl Entry {
@@ -152,6 +202,9 @@ pub(crate) struct Catalog {
     pub ingested_at_checkpoint: u64,
     /// Clients following relations' changes (`SUBSCRIBE`).
     pub subscriptions: crate::subscribe::Subscriptions,
+    /// Instances of each partitionable operator of a new continuous query (see
+    /// `sluice_runtime::dataflow`); 0 means one.
+    pub partitions: usize,
 }
 
 /// A Sluice database: shared by all sessions.
@@ -171,7 +224,31 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Operator instances per continuous query unless configured: `SLUICE_WORKERS`, else the
+/// number of cores (at most 8).
+fn default_partitions() -> usize {
+    std::env::var("SLUICE_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .clamp(1, 8)
+}
+
 impl Database {
+    /// Run new continuous queries with `workers` instances of each partitionable operator.
+    pub async fn set_workers(&self, workers: usize) {
+        self.catalog.write().await.partitions = workers.clamp(1, 64);
+    }
+
+    /// Instances of each partitionable operator of a new continuous query.
+    pub async fn workers(&self) -> usize {
+        self.catalog.read().await.partitions.max(1)
+    }
+
     /// An empty in-memory database.
     pub fn new() -> Arc<Self> {
         Self::with_durable(None)
@@ -185,7 +262,16 @@ impl Database {
             .with_default_catalog_and_schema("sluice", "public")
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             .set_str("datafusion.execution.time_zone", "+00:00");
-        let context = SessionContext::new_with_config(config);
+        // Session windows are logical extension nodes: the query planner expands them into
+        // their batch meaning before physical planning.
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_query_planner(Arc::new(
+                crate::streaming::session_window::SessionQueryPlanner,
+            ))
+            .build();
+        let context = SessionContext::new_with_state(state);
         crate::streaming::windows::register(&context);
         crate::streaming::functions::register(&context);
         // The status table; each statement that reads it refreshes it (see Session::query).
@@ -202,6 +288,7 @@ impl Database {
                     durable: durable.clone(),
                     next_table_id: 1,
                     next_seq: 1,
+                    partitions: default_partitions(),
                     ..Catalog::default()
                 }),
                 durable,
@@ -414,6 +501,15 @@ impl Catalog {
         {
             *slot = Some(target.to_string());
         }
+    }
+
+    /// Compile an optimized plan into a dataflow over this catalog's relations, with the
+    /// configured parallelism.
+    pub fn compile(&self, optimized: &LogicalPlan) -> Result<(Dataflow, TimeAttrs)> {
+        let (mut dataflow, attrs) =
+            incremental::compile_streaming(optimized, &|relation| self.relation_attrs(relation))?;
+        dataflow.parallelize(self.partitions)?;
+        Ok((dataflow, attrs))
     }
 
     /// Time attributes of a relation's columns, if it has any.
@@ -766,8 +862,7 @@ pub(crate) fn build_materialized_view(
     plan: &LogicalPlan,
     optimized: &LogicalPlan,
 ) -> Result<(Arc<RelationStore>, Dataflow, TimeAttrs)> {
-    let (mut dataflow, time_attrs) =
-        incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
+    let (mut dataflow, time_attrs) = catalog.compile(optimized)?;
     let schema = declared_schema(plan, &dataflow.schema())?;
     // A unique key the plan shows becomes the view's index: point lookups read one row.
     let key = incremental::unique_key(optimized, &|relation| {

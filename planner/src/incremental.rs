@@ -16,6 +16,7 @@
 //! | Window (ROW_NUMBER)     | TopN per partition, numbering every row    |
 //! | Unnest                  | Unnest                                     |
 //! | Aggregate on window_end | WindowAggregate (emits on the watermark)   |
+//! | Aggregate over SESSION  | SessionWindowAggregate (on the watermark)  |
 //!
 //! Time attributes ([`TimeAttr`]) are inferred for every node's columns, starting from the
 //! event-time columns of watermarked relations: a GROUP BY whose keys include a window end
@@ -40,12 +41,14 @@ use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
     AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
-    TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
+    SessionWindowAggregate, TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn,
+    WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
 use crate::error::{PlanError, Result};
-use crate::streaming::time::expr_attr;
+use crate::streaming::session_window::as_session_window;
+use crate::streaming::time::{expr_attr, PROCTIME};
 use crate::streaming::TimeAttr;
 
 /// Time attributes of a relation's columns (one entry per column).
@@ -73,6 +76,7 @@ pub fn compile_streaming(
     };
     let output = compiler.node(plan)?;
     let attrs = compiler.attrs_of(output, plan.schema().fields().len());
+    check_processing(&attrs, "the result")?;
     Ok((compiler.builder.build(output)?, attrs))
 }
 
@@ -87,8 +91,11 @@ fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
         node.apply_expressions(|expr| {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(function) = e {
+                    // PROCTIME() is allowed as a processing-time attribute; the compiler
+                    // checks it only feeds processing-time windows (`check_processing`).
                     if function.func.signature().volatility
                         == datafusion::logical_expr::Volatility::Volatile
+                        && function.func.name() != PROCTIME
                     {
                         volatile = Some(function.func.name().to_string());
                     }
@@ -104,6 +111,43 @@ fn reject_volatile(plan: &LogicalPlan) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// The error for a processing-time attribute that reaches `what`.
+fn processing_misuse(what: &str) -> PlanError {
+    PlanError::Unsupported(format!(
+        "PROCTIME() used in {what}: in a maintained view a processing-time attribute can only \
+         be the time column of a window table function (TUMBLE/HOP/CUMULATE) aggregated by \
+         GROUP BY .. window_start, window_end"
+    ))
+}
+
+/// Refuse processing-time attributes among `attrs` (the input of `what`).
+fn check_processing(attrs: &[Option<TimeAttr>], what: &str) -> Result<()> {
+    if attrs.iter().flatten().any(|a| a.is_processing()) {
+        return Err(processing_misuse(what));
+    }
+    Ok(())
+}
+
+/// Whether `expr` calls PROCTIME() or reads a column with a processing-time attribute.
+fn involves_processing(expr: &Expr, schema: &DFSchema, attrs: &[Option<TimeAttr>]) -> bool {
+    let mut found = false;
+    let _ = expr.apply(|e| {
+        match e {
+            Expr::ScalarFunction(function) if function.func.name() == PROCTIME => found = true,
+            Expr::Column(column) => {
+                found |= schema
+                    .index_of_column(column)
+                    .ok()
+                    .and_then(|i| attrs.get(i).copied().flatten())
+                    .is_some_and(TimeAttr::is_processing)
+            }
+            _ => {}
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 /// A filter `rn <= n` (or `rn < n`, `rn = 1`) directly over a ROW_NUMBER window, possibly
@@ -307,6 +351,10 @@ impl Compiler<'_> {
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let node = self.node(input)?;
+                check_processing(
+                    &self.attrs_of(node, input.schema().fields().len()),
+                    "DISTINCT",
+                )?;
                 let input_schema = arrow_schema(input.schema());
                 let group_exprs: Vec<Arc<dyn PhysicalExpr>> = input
                     .schema()
@@ -330,6 +378,9 @@ impl Compiler<'_> {
                     return Err(PlanError::Unsupported(
                         "GROUPING SETS / ROLLUP / CUBE in a materialized view".into(),
                     ));
+                }
+                if let Some(node) = self.session_aggregate(aggregate)? {
+                    return Ok(node);
                 }
                 let input = self.node(&aggregate.input)?;
                 let input_df_schema = aggregate.input.schema();
@@ -378,6 +429,30 @@ impl Compiler<'_> {
                             }
                             _ => None,
                         });
+                // A window end derived from PROCTIME(): emit per window by the wall clock.
+                let processing_end =
+                    aggregate
+                        .group_expr
+                        .iter()
+                        .zip(&group_attrs)
+                        .find_map(|(expr, attr)| match (expr, attr) {
+                            (Expr::Column(column), Some(TimeAttr::ProcessingWindowEnd)) => {
+                                input_df_schema.index_of_column(column).ok()
+                            }
+                            _ => None,
+                        });
+                if processing_end.is_none() {
+                    let used = aggregate
+                        .group_expr
+                        .iter()
+                        .chain(&aggregate.aggr_expr)
+                        .any(|e| involves_processing(e, input_df_schema, &input_attrs));
+                    if used {
+                        return Err(processing_misuse(
+                            "a GROUP BY without the processing-time window's window_end",
+                        ));
+                    }
+                }
                 let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
                 let mut attrs: TimeAttrs = group_attrs
                     .iter()
@@ -389,12 +464,17 @@ impl Compiler<'_> {
                     })
                     .collect();
                 attrs.resize(aggregate.schema.fields().len(), None);
-                let node = match window_end {
-                    Some(column) => {
+                let node = match (window_end, processing_end) {
+                    (Some(column), _) => {
                         let operator = WindowAggregate::new(operator, &input_schema, column)?;
                         self.builder.add(Box::new(operator), vec![input])
                     }
-                    None => self.builder.add(Box::new(operator), vec![input]),
+                    (None, Some(column)) => {
+                        let operator =
+                            WindowAggregate::processing_time(operator, &input_schema, column)?;
+                        self.builder.add(Box::new(operator), vec![input])
+                    }
+                    (None, None) => self.builder.add(Box::new(operator), vec![input]),
                 };
                 self.set_attrs(node, attrs);
                 Ok(node)
@@ -429,6 +509,14 @@ impl Compiler<'_> {
                 };
                 let left = self.node(&join.left)?;
                 let right = self.node(&join.right)?;
+                check_processing(
+                    &self.attrs_of(left, join.left.schema().fields().len()),
+                    "a join",
+                )?;
+                check_processing(
+                    &self.attrs_of(right, join.right.schema().fields().len()),
+                    "a join",
+                )?;
                 let left_keys = join
                     .on
                     .iter()
@@ -485,6 +573,16 @@ impl Compiler<'_> {
                     .builder
                     .add(Box::new(Constant::new(vec![batch], schema)), vec![]))
             }
+            LogicalPlan::Extension(extension)
+                if as_session_window(&LogicalPlan::Extension(extension.clone())).is_some() =>
+            {
+                Err(PlanError::Unsupported(
+                    "a SESSION window that is not aggregated by GROUP BY .. window_start, \
+                     window_end directly (Flink supports session windows only in window \
+                     aggregations; filter the input in a view instead)"
+                        .into(),
+                ))
+            }
             LogicalPlan::Window(window) => self.window(window, None),
             LogicalPlan::Unnest(unnest) => self.unnest(unnest),
             LogicalPlan::RecursiveQuery(_) => Err(PlanError::Unsupported(
@@ -495,6 +593,146 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// The physical aggregate calls of `aggregate` over its input.
+    fn aggregate_calls(
+        &self,
+        aggregate: &datafusion::logical_expr::Aggregate,
+    ) -> Result<Vec<AggregateCall>> {
+        let input_df_schema = aggregate.input.schema();
+        let input_schema = arrow_schema(input_df_schema);
+        aggregate
+            .aggr_expr
+            .iter()
+            .map(|e| {
+                let planning = PhysicalPlanningContext::default();
+                let lowered = LoweredAggregateBuilder::new(
+                    e,
+                    input_df_schema,
+                    &input_schema,
+                    self.props,
+                    &planning,
+                )
+                .build()
+                .map_err(|e| PlanError::from_datafusion(e, ""))?;
+                Ok(AggregateCall {
+                    function: lowered.aggregate,
+                    filter: lowered.filter,
+                })
+            })
+            .collect()
+    }
+
+    /// `GROUP BY [keys,] window_start, window_end` over a SESSION window (directly, or
+    /// through a projection of its columns): a session window aggregate. `None` when the
+    /// aggregate does not read a session window.
+    fn session_aggregate(
+        &mut self,
+        aggregate: &datafusion::logical_expr::Aggregate,
+    ) -> Result<Option<NodeId>> {
+        // Aliases, and at most one projection, may lie between the aggregate and the window.
+        let mut below = aggregate.input.as_ref();
+        let mut projection = None;
+        let session = loop {
+            match below {
+                LogicalPlan::SubqueryAlias(alias) => below = alias.input.as_ref(),
+                LogicalPlan::Projection(p) if projection.is_none() => {
+                    projection = Some(p);
+                    below = p.input.as_ref();
+                }
+                other => match as_session_window(other) {
+                    Some(session) => break session,
+                    None => return Ok(None),
+                },
+            }
+        };
+        let input_columns = session.input_columns();
+        // Position in the session's output of each column of the aggregate's input.
+        let positions: Vec<Option<usize>> = match projection {
+            None => (0..session.schema.fields().len()).map(Some).collect(),
+            Some(projection) => projection
+                .expr
+                .iter()
+                .map(|e| {
+                    plain_column(e).and_then(|c| projection.input.schema().index_of_column(c).ok())
+                })
+                .collect(),
+        };
+        let input_df_schema = aggregate.input.schema();
+        let group_positions: Vec<Option<usize>> = aggregate
+            .group_expr
+            .iter()
+            .map(|e| match e {
+                Expr::Column(column) => input_df_schema
+                    .index_of_column(column)
+                    .ok()
+                    .and_then(|i| positions.get(i).copied().flatten()),
+                _ => None,
+            })
+            .collect();
+        if !group_positions.contains(&Some(input_columns + 1)) {
+            return Err(PlanError::Unsupported(
+                "an aggregate over a SESSION window without window_end in its GROUP BY (group \
+                 by window_start, window_end as Flink requires)"
+                    .into(),
+            ));
+        }
+        let input = self.node(&session.input)?;
+        let input_attrs = self.attrs_of(input, input_columns);
+        match input_attrs.get(session.time).copied().flatten() {
+            Some(TimeAttr::EventTime) => {}
+            _ => {
+                return Err(PlanError::Unsupported(
+                    "a SESSION window over a column that is not an event-time attribute (the \
+                     table needs a WATERMARK; processing-time session windows are not \
+                     supported)"
+                        .into(),
+                ))
+            }
+        }
+        let project = match projection {
+            Some(projection) => {
+                let exprs = projection
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, projection.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(Project::new(exprs, arrow_schema(aggregate.input.schema())))
+            }
+            None => None,
+        };
+        let input_schema = arrow_schema(input_df_schema);
+        let group_exprs = aggregate
+            .group_expr
+            .iter()
+            .map(|e| self.physical(e, input_df_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let calls = self.aggregate_calls(aggregate)?;
+        let grouped = GroupAggregate::new(
+            &input_schema,
+            group_exprs,
+            calls,
+            arrow_schema(&aggregate.schema),
+        )?;
+        let operator = SessionWindowAggregate::new(
+            arrow_schema(session.input.schema()),
+            session.time,
+            session.gap_units,
+            session.partition.clone(),
+            arrow_schema(&session.schema),
+            project,
+            grouped,
+        )?;
+        let node = self.builder.add(Box::new(operator), vec![input]);
+        // window_time stays an event-time attribute (for windows over the result).
+        let mut attrs: TimeAttrs = group_positions
+            .iter()
+            .map(|p| (*p == Some(input_columns + 2)).then_some(TimeAttr::EventTime))
+            .collect();
+        attrs.resize(aggregate.schema.fields().len(), None);
+        self.set_attrs(node, attrs);
+        Ok(Some(node))
     }
 
     /// A join marked as temporal (`FOR SYSTEM_TIME AS OF`, see [`crate::streaming::temporal`]).
@@ -526,6 +764,8 @@ impl Compiler<'_> {
         let right_schema = join.right.schema();
         let left_attrs = self.attrs_of(left, left_schema.fields().len());
         let right_attrs = self.attrs_of(right, right_schema.fields().len());
+        check_processing(&left_attrs, "a temporal join")?;
+        check_processing(&right_attrs, "a temporal join")?;
         let mode = if crate::streaming::temporal::marks_processing_time(time) {
             TemporalTime::Processing
         } else if expr_attr(time, left_schema, &left_attrs) == Some(TimeAttr::EventTime) {
@@ -618,6 +858,10 @@ impl Compiler<'_> {
         let input = self.node(&window.input)?;
         let input_df_schema = window.input.schema();
         let input_schema = arrow_schema(input_df_schema);
+        check_processing(
+            &self.attrs_of(input, input_schema.fields().len()),
+            "ROW_NUMBER() OVER",
+        )?;
         let partition = params
             .partition_by
             .iter()
@@ -661,11 +905,18 @@ impl Compiler<'_> {
         let schema = arrow_schema(&projection.schema);
         let input_schema = projection.input.schema();
         let input_attrs = self.attrs_of(input, input_schema.fields().len());
-        let attrs = projection
+        let attrs: TimeAttrs = projection
             .expr
             .iter()
             .map(|e| expr_attr(e, input_schema, &input_attrs))
             .collect();
+        for (expr, attr) in projection.expr.iter().zip(&attrs) {
+            if !attr.is_some_and(TimeAttr::is_processing)
+                && involves_processing(expr, input_schema, &input_attrs)
+            {
+                return Err(processing_misuse(&format!("the expression {expr}")));
+            }
+        }
         let node = self
             .builder
             .add(Box::new(Project::new(exprs, schema)), vec![input]);
@@ -705,6 +956,7 @@ impl Compiler<'_> {
                 columns.push(UnnestColumn::Elements(dependency));
                 attrs.push(match input_attrs.get(dependency).copied().flatten() {
                     Some(TimeAttr::WindowList) => Some(TimeAttr::WindowStart),
+                    Some(TimeAttr::ProcessingWindowList) => Some(TimeAttr::ProcessingWindowStart),
                     _ => None,
                 });
                 emitted.push(dependency);
@@ -732,6 +984,10 @@ impl Compiler<'_> {
     ) -> Result<NodeId> {
         let input = self.node(&sort.input)?;
         let input_schema = arrow_schema(sort.input.schema());
+        check_processing(
+            &self.attrs_of(input, input_schema.fields().len()),
+            "ORDER BY .. LIMIT",
+        )?;
         let order = create_physical_sort_exprs(
             &sort.expr,
             sort.input.schema(),

@@ -983,9 +983,7 @@ impl Session {
             .state()
             .optimize(&plan)
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
-        let (dataflow, _) = crate::incremental::compile_streaming(&optimized, &|relation| {
-            catalog.relation_attrs(relation)
-        })?;
+        let (dataflow, _) = catalog.compile(&optimized)?;
         let lines = dataflow.explain();
         let schema = Arc::new(Schema::new(vec![Field::new(
             "dataflow",

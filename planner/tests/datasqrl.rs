@@ -31,7 +31,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("postgresMapTranslationTest", "syntax error: Expected: :, found: , at Line: 3, Column: 28"),
     ("reservedNamesTest", "feature not supported: statement ALTER VIEW 'where'"),
     ("selectDistinctTest", "column 'productid' does not exist"),
-    ("tableValuedFunctionsTest", "table function 'sluice_session' not found"),
     ("unionWithTimestamp", "internal error: row encoding failed: Invalid argument error: RowConverter column schema mi"),
 ];
 

@@ -8,6 +8,7 @@ use sluice_planner::{Database, Session, StatementResult};
 #[tokio::test]
 async fn explain_shows_operators_keys_and_state_kinds() {
     let database = Database::new();
+    database.set_workers(3).await;
     let mut session = Session::new(Arc::clone(&database));
     let sql = "CREATE TABLE o (id INT PRIMARY KEY, c INT, amt INT);
                CREATE TABLE c (id INT PRIMARY KEY, city TEXT);
@@ -35,6 +36,19 @@ async fn explain_shows_operators_keys_and_state_kinds() {
         "{text}"
     );
     assert!(text.contains("HashJoin: type: Inner"), "{text}");
+    // Keyed operators run in one instance per worker; the scans feeding them in one.
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("GroupAggregate") || l.contains("HashJoin"))
+            .all(|l| l.ends_with("[3 partitions, by key]")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("Scan:"))
+            .all(|l| !l.contains("partitions")),
+        "{text}"
+    );
     assert!(
         text.contains("Scan: relation: o") && text.contains("Scan: relation: c"),
         "{text}"

@@ -179,8 +179,11 @@ async fn check_views(session: &mut Session, context: &str) {
     }
 }
 
-async fn scenario(ops: Vec<Op>, views_first: bool) {
+/// `workers`: instances of each keyed operator (1: the sequential path; more: rows exchanged
+/// between instances by key, which must not change any result).
+async fn scenario(ops: Vec<Op>, views_first: bool, workers: usize) {
     let database = Database::new();
+    database.set_workers(workers).await;
     let mut session = Session::new(Arc::clone(&database));
     run(
         &mut session,
@@ -226,14 +229,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
-    fn maintained_views_equal_batch_recomputation(ops in prop::collection::vec(op(), 1..60)) {
+    fn maintained_views_equal_batch_recomputation(
+        ops in prop::collection::vec(op(), 1..60),
+        workers in 1usize..4,
+    ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(scenario(ops, true));
+        runtime.block_on(scenario(ops, true, workers));
     }
 
     #[test]
-    fn views_created_over_existing_data_equal_batch_recomputation(ops in prop::collection::vec(op(), 1..40)) {
+    fn views_created_over_existing_data_equal_batch_recomputation(
+        ops in prop::collection::vec(op(), 1..40),
+        workers in 1usize..4,
+    ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(scenario(ops, false));
+        runtime.block_on(scenario(ops, false, workers));
     }
 }

@@ -79,3 +79,32 @@ async fn tumble_hop_cumulate_without_watermark_are_updating_aggregates() {
     assert_eq!(view, batch);
     eprintln!("{}", view[0]);
 }
+
+#[tokio::test]
+async fn proctime_only_feeds_processing_time_windows() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE bids (bidder BIGINT, price INT);
+         CREATE VIEW timed AS SELECT *, PROCTIME() AS p_time FROM bids;
+         CREATE MATERIALIZED VIEW per_window AS
+           SELECT bidder, window_start, window_end, count(*) AS n
+             FROM TABLE(TUMBLE(TABLE timed, DESCRIPTOR(p_time), INTERVAL '1' HOUR))
+            GROUP BY bidder, window_start, window_end;
+         INSERT INTO bids VALUES (1, 10), (1, 20), (2, 5);",
+    )
+    .await;
+    // The window is open (its end is an hour away by the clock): nothing emitted yet.
+    let out = run(&mut session, "SELECT count(*) AS windows FROM per_window").await;
+    assert!(out[0].contains("| 0 "), "{}", out[0]);
+    for sql in [
+        "CREATE MATERIALIZED VIEW raw AS SELECT * FROM timed",
+        "CREATE MATERIALIZED VIEW cast_time AS SELECT bidder, CAST(p_time AS VARCHAR) FROM timed",
+        "CREATE MATERIALIZED VIEW grouped AS SELECT p_time, count(*) FROM timed GROUP BY p_time",
+    ] {
+        let (_, error) = session.execute(sql).await;
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("PROCTIME()"), "{sql}: {message}");
+    }
+}

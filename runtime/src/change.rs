@@ -103,6 +103,19 @@ impl ChangeBatch {
     }
 
     /// Rows at `indices`, in that order.
+    /// `length` rows from `offset` (zero-copy).
+    pub fn slice(&self, offset: usize, length: usize) -> Self {
+        Self {
+            data: self.data.slice(offset, length),
+            weights: self.weights.slice(offset, length),
+        }
+    }
+
+    /// Whether every row is an insertion (no retraction that consolidation could cancel).
+    pub fn is_insert_only(&self) -> bool {
+        self.weights.values().iter().all(|w| *w > 0)
+    }
+
     pub fn take(&self, indices: &UInt32Array) -> Result<Self> {
         let columns = self
             .data

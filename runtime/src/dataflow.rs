@@ -6,23 +6,39 @@
 //! self-join) are delivered to each scan; bilinear operators process them one port at a time,
 //! which yields the exact change of the result.
 //!
+//! Parallelism: a dataflow runs its operators in `partitions` instances each (see
+//! [`Dataflow::parallelize`]). A keyed operator (group, join key, top-N partition) gets the
+//! rows of a key always at the same instance, so each instance holds the state of its share of
+//! the keys: changes between nodes go through an exchange that hashes the key columns (a
+//! stable hash of their memcomparable encoding, so a restored checkpoint routes keys where
+//! their state is). Stateless operators process their input where it is (split evenly when it
+//! comes from a single instance); operators with unkeyed state (global aggregates) keep one
+//! instance. The instances of a node run on parallel threads, node after node.
+//!
 //! Event time: each scan carries its relation's watermark; every other node's watermark is
 //! the minimum over those of its inputs that have one. When a node's watermark advances, the
 //! node first processes the changes queued for it and then [`Operator::on_watermark`], whose
 //! output flows on like any change. Watermarks only move forward.
 
+use std::sync::Arc;
+
+use arrow::array::UInt32Array;
 use arrow::datatypes::SchemaRef;
+use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::{RowCodec, StateReader, StateWriter};
 
 use crate::change::ChangeBatch;
 use crate::error::{Result, RuntimeError};
-use crate::operators::{Operator, Scan};
+use crate::operators::{evaluate_all, Operator, Partitioning, Scan};
 
 /// Index of a node in its dataflow.
 pub type NodeId = usize;
 
 struct Node {
-    operator: Box<dyn Operator>,
+    /// The operator's instances: one, or one per partition.
+    instances: Vec<Box<dyn Operator>>,
+    /// Per input port, how rows are routed to the instances.
+    exchanges: Vec<Exchange>,
     inputs: Vec<NodeId>,
     consumers: Vec<(NodeId, usize)>,
     /// Event-time watermark in nanoseconds, once known.
@@ -30,6 +46,90 @@ struct Node {
     /// An idle input (a source that has sent nothing for its idle timeout) does not hold
     /// back the watermark of the nodes it feeds; a node whose inputs are all idle is idle.
     idle: bool,
+}
+
+/// How the changes arriving on one input port of a node reach its instances.
+#[derive(Clone)]
+enum Exchange {
+    /// The node has one instance for all rows.
+    Single,
+    /// Stateless: rows stay at the producing instance's index (split evenly among the
+    /// instances when they come from a single-instance producer).
+    Forward,
+    /// By a stable hash of the key columns.
+    Hash {
+        keys: Vec<Arc<dyn PhysicalExpr>>,
+        codec: Arc<RowCodec>,
+    },
+}
+
+impl Exchange {
+    /// Divide `changes`, produced by instance `from` of `producers` instances, among
+    /// `instances` consumer instances.
+    fn route(
+        &self,
+        changes: &ChangeBatch,
+        from: usize,
+        producers: usize,
+        instances: usize,
+    ) -> Result<Vec<(usize, ChangeBatch)>> {
+        if instances <= 1 {
+            return Ok(vec![(0, changes.clone())]);
+        }
+        match self {
+            Exchange::Single => Ok(vec![(0, changes.clone())]),
+            Exchange::Forward if producers == instances => Ok(vec![(from, changes.clone())]),
+            Exchange::Forward => {
+                let rows = changes.num_rows();
+                let share = rows.div_ceil(instances);
+                Ok((0..instances)
+                    .map(|i| (i, i * share))
+                    .take_while(|(_, start)| *start < rows)
+                    .map(|(i, start)| (i, changes.slice(start, share.min(rows - start))))
+                    .collect())
+            }
+            Exchange::Hash { keys, codec } => {
+                let columns = evaluate_all(keys, &changes.data)?;
+                let encoded = codec.encode(&columns, changes.num_rows())?;
+                let mut indices: Vec<Vec<u32>> = vec![Vec::new(); instances];
+                for row in 0..encoded.len() {
+                    let target = (stable_hash(encoded.row(row)) % instances as u64) as usize;
+                    indices[target].push(row as u32);
+                }
+                indices
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, rows)| !rows.is_empty())
+                    .map(|(i, rows)| {
+                        if rows.len() == changes.num_rows() {
+                            return Ok((i, changes.clone()));
+                        }
+                        Ok((i, changes.take(&UInt32Array::from(rows))?))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// FNV-1a: the same on every machine and release, unlike the hashers of `std` and `ahash`
+/// (checkpointed state must be found at the same instance after a restart).
+fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Mix the high bits down: the low bits of FNV are weak for a modulus.
+    hash ^ (hash >> 29)
+}
+
+/// What one operator instance produced in one step: its output divided among the consumer
+/// instances, and the output itself if the node is the dataflow's result.
+#[derive(Default)]
+struct Step {
+    routed: Vec<(NodeId, usize, usize, ChangeBatch)>,
+    results: Vec<ChangeBatch>,
 }
 
 /// Builds a dataflow node by node.
@@ -58,8 +158,31 @@ impl DataflowBuilder {
         for (port, &input) in inputs.iter().enumerate() {
             self.nodes[input].consumers.push((id, port));
         }
+        let exchanges = match operator.partitioning() {
+            Partitioning::Single => vec![Exchange::Single; inputs.len()],
+            Partitioning::Any => vec![Exchange::Forward; inputs.len()],
+            Partitioning::Keyed { keys, types } => match RowCodec::new(types) {
+                Ok(codec) => {
+                    let codec = Arc::new(codec);
+                    keys.into_iter()
+                        .map(|keys| Exchange::Hash {
+                            keys,
+                            codec: codec.clone(),
+                        })
+                        .collect()
+                }
+                // Keys that cannot be encoded: keep the operator in one instance.
+                Err(_) => vec![Exchange::Single; inputs.len()],
+            },
+        };
+        let exchanges = if exchanges.len() == inputs.len() {
+            exchanges
+        } else {
+            vec![Exchange::Single; inputs.len()]
+        };
         self.nodes.push(Node {
-            operator,
+            instances: vec![operator],
+            exchanges,
             inputs,
             consumers: Vec::new(),
             watermark: None,
@@ -69,7 +192,7 @@ impl DataflowBuilder {
     }
 
     pub fn schema(&self, node: NodeId) -> SchemaRef {
-        self.nodes[node].operator.schema()
+        self.nodes[node].instances[0].schema()
     }
 
     /// Finish with `output` as the result node.
@@ -79,7 +202,7 @@ impl DataflowBuilder {
                 "dataflow output does not exist".into(),
             ));
         }
-        let schema = self.nodes[output].operator.schema();
+        let schema = self.nodes[output].instances[0].schema();
         Ok(Dataflow {
             output_codec: RowCodec::for_schema(&schema)?,
             nodes: self.nodes,
@@ -156,21 +279,55 @@ impl Dataflow {
         self.nodes[self.output].watermark
     }
 
-    /// The dataflow's state for a checkpoint: per node, its watermark, idleness and its
-    /// operator's state. Taken between batches, so it is a consistent cut.
+    /// Run every operator that can be partitioned in `partitions` instances (see the module
+    /// documentation). Call before the first change, or restore a checkpoint after: the
+    /// number of instances is part of the state.
+    pub fn parallelize(&mut self, partitions: usize) -> Result<()> {
+        let partitions = partitions.max(1);
+        for node in self.nodes.iter_mut() {
+            let partitionable = node
+                .exchanges
+                .iter()
+                .all(|e| !matches!(e, Exchange::Single))
+                && !node.inputs.is_empty();
+            let wanted = if partitionable { partitions } else { 1 };
+            node.instances.truncate(wanted);
+            while node.instances.len() < wanted {
+                let fork = node.instances[0].fork()?;
+                node.instances.push(fork);
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of instances of the dataflow's partitioned operators (1 if none is).
+    pub fn partitions(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| n.instances.len())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// The dataflow's state for a checkpoint: the number of partitions, then per node its
+    /// watermark, idleness and each instance's state. Taken between batches, so it is a
+    /// consistent cut.
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
         let mut out = StateWriter::new();
         out.put_u64(self.nodes.len() as u64);
+        out.put_u64(self.partitions() as u64);
         for node in self.nodes.iter_mut() {
             out.put_opt_i64(node.watermark);
             out.put_bool(node.idle);
-            out.put_section(|inner| node.operator.snapshot(inner))?;
+            for instance in node.instances.iter_mut() {
+                out.put_section(|inner| instance.snapshot(inner))?;
+            }
         }
         Ok(out.into_bytes())
     }
 
     /// Restore a state written by [`Dataflow::snapshot`] of a dataflow compiled from the
-    /// same query.
+    /// same query (with the partition count it was written with).
     pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
         let mut input = StateReader::new(bytes);
         let nodes = input.u64()?;
@@ -180,12 +337,19 @@ impl Dataflow {
                 self.nodes.len()
             )));
         }
+        let partitions = usize::try_from(input.u64()?)
+            .ok()
+            .filter(|p| (1..=1024).contains(p))
+            .ok_or_else(|| RuntimeError::Internal("checkpoint partition count invalid".into()))?;
+        self.parallelize(partitions)?;
         for node in self.nodes.iter_mut() {
             node.watermark = input.opt_i64()?;
             node.idle = input.bool()?;
-            let mut section = input.section()?;
-            node.operator.restore(&mut section)?;
-            section.finish()?;
+            for instance in node.instances.iter_mut() {
+                let mut section = input.section()?;
+                instance.restore(&mut section)?;
+                section.finish()?;
+            }
         }
         input.finish()?;
         Ok(())
@@ -193,7 +357,7 @@ impl Dataflow {
 
     /// Rows dropped as late by all operators.
     pub fn late_rows(&self) -> u64 {
-        self.nodes.iter().map(|n| n.operator.late_rows()).sum()
+        self.instances().map(|op| op.late_rows()).sum()
     }
 
     /// Feed changes of `relation` and return the consolidated change of the result.
@@ -225,22 +389,19 @@ impl Dataflow {
                 }
             }
         }
-        let mut queues: Vec<Vec<(usize, ChangeBatch)>> =
-            (0..self.nodes.len()).map(|_| Vec::new()).collect();
+        // Per node, per instance: the changes queued for it, with their input port.
+        let mut queues: Vec<Vec<Vec<(usize, ChangeBatch)>>> = self
+            .nodes
+            .iter()
+            .map(|n| n.instances.iter().map(|_| Vec::new()).collect())
+            .collect();
         for (id, changes) in entries {
-            queues[id].push((0, changes));
+            queues[id][0].push((0, changes));
         }
         let mut results = Vec::new();
         for id in 0..self.nodes.len() {
-            let mut outputs = Vec::new();
-            if initial {
-                if let Some(changes) = self.nodes[id].operator.initial()? {
-                    outputs.push(changes);
-                }
-            }
-            for (port, changes) in std::mem::take(&mut queues[id]) {
-                outputs.push(self.nodes[id].operator.process(port, changes)?);
-            }
+            // The node's watermark follows its inputs' (already final for this step).
+            let mut advanced = None;
             if watermark.is_some() && !self.nodes[id].inputs.is_empty() {
                 let inputs = &self.nodes[id].inputs;
                 let idle = inputs.iter().all(|&input| self.nodes[input].idle);
@@ -253,28 +414,126 @@ impl Dataflow {
                 if let Some(combined) = combined {
                     if self.nodes[id].watermark.is_none_or(|w| w < combined) {
                         self.nodes[id].watermark = Some(combined);
-                        outputs.push(self.nodes[id].operator.on_watermark(combined)?);
+                        advanced = Some(combined);
                     }
                 }
             }
-            for output in outputs {
-                if output.is_empty() {
-                    continue;
+            let work = std::mem::take(&mut queues[id]);
+            if !initial && advanced.is_none() && work.iter().all(|q| q.is_empty()) {
+                continue;
+            }
+            // Where this node's output goes: (consumer, port, its exchange, its instances).
+            let routes: Vec<(NodeId, usize, Exchange, usize)> = self.nodes[id]
+                .consumers
+                .iter()
+                .map(|&(consumer, port)| {
+                    let node = &self.nodes[consumer];
+                    (
+                        consumer,
+                        port,
+                        node.exchanges[port].clone(),
+                        node.instances.len(),
+                    )
+                })
+                .collect();
+            let is_output = id == self.output;
+            let producers = self.nodes[id].instances.len();
+            let step = |index: usize,
+                        operator: &mut Box<dyn Operator>,
+                        queue: Vec<(usize, ChangeBatch)>|
+             -> Result<Step> {
+                let mut outputs = Vec::new();
+                if initial && index == 0 {
+                    if let Some(changes) = operator.initial()? {
+                        outputs.push(changes);
+                    }
                 }
-                for &(consumer, port) in &self.nodes[id].consumers {
-                    queues[consumer].push((port, output.clone()));
+                for (port, changes) in queue {
+                    outputs.push(operator.process(port, changes)?);
                 }
-                if id == self.output {
-                    results.push(output);
+                if let Some(watermark) = advanced {
+                    outputs.push(operator.on_watermark(watermark)?);
                 }
+                let mut step = Step::default();
+                for output in outputs {
+                    if output.is_empty() {
+                        continue;
+                    }
+                    for (consumer, port, exchange, instances) in &routes {
+                        for (instance, part) in
+                            exchange.route(&output, index, producers, *instances)?
+                        {
+                            step.routed.push((*consumer, instance, *port, part));
+                        }
+                    }
+                    if is_output {
+                        step.results.push(output);
+                    }
+                }
+                Ok(step)
+            };
+            let instances = &mut self.nodes[id].instances;
+            let busy = work.iter().filter(|q| !q.is_empty()).count();
+            let steps: Vec<Result<Step>> =
+                if instances.len() == 1 || (busy <= 1 && advanced.is_none()) {
+                    instances
+                        .iter_mut()
+                        .zip(work)
+                        .enumerate()
+                        .filter(|(index, (_, queue))| {
+                            !queue.is_empty() || advanced.is_some() || (initial && *index == 0)
+                        })
+                        .map(|(index, (operator, queue))| step(index, operator, queue))
+                        .collect()
+                } else {
+                    std::thread::scope(|scope| {
+                        let step = &step;
+                        let mut pairs = instances.iter_mut().zip(work).enumerate();
+                        let first = pairs.next();
+                        let handles: Vec<_> = pairs
+                            .map(|(index, (operator, queue))| {
+                                scope.spawn(move || step(index, operator, queue))
+                            })
+                            .collect();
+                        let mut steps = Vec::with_capacity(handles.len() + 1);
+                        if let Some((index, (operator, queue))) = first {
+                            steps.push(step(index, operator, queue));
+                        }
+                        for handle in handles {
+                            steps.push(handle.join().unwrap_or_else(|_| {
+                                Err(RuntimeError::Internal(
+                                    "an operator instance panicked".into(),
+                                ))
+                            }));
+                        }
+                        steps
+                    })
+                };
+            for step in steps {
+                let step = step?;
+                for (consumer, instance, port, changes) in step.routed {
+                    queues[consumer][instance].push((port, changes));
+                }
+                results.extend(step.results);
             }
         }
-        ChangeBatch::concat(&self.schema, &results)?.consolidate(&self.output_codec)
+        let result = ChangeBatch::concat(&self.schema, &results)?;
+        // Consolidation cancels a retraction against an insertion of the same row; with
+        // insertions only it could merely merge duplicate rows (weight 2 instead of two rows
+        // of weight 1: the same change), so skip hashing every row of append-only streams.
+        if result.is_insert_only() {
+            return Ok(result);
+        }
+        result.consolidate(&self.output_codec)
+    }
+
+    fn instances(&self) -> impl Iterator<Item = &Box<dyn Operator>> {
+        self.nodes.iter().flat_map(|n| n.instances.iter())
     }
 
     /// Total rows held in operator state.
     pub fn state_rows(&self) -> usize {
-        self.nodes.iter().map(|n| n.operator.state_rows()).sum()
+        self.instances().map(|op| op.state_rows()).sum()
     }
 
     /// The operator tree as indented text, output first (for EXPLAIN).
@@ -286,13 +545,23 @@ impl Dataflow {
 
     fn explain_node(&self, id: NodeId, depth: usize, lines: &mut Vec<String>) {
         let node = &self.nodes[id];
-        let describe = node.operator.describe();
+        let operator = &node.instances[0];
+        let describe = operator.describe();
         let indent = "  ".repeat(depth);
-        if describe.is_empty() {
-            lines.push(format!("{indent}{}", node.operator.name()));
+        let mut line = if describe.is_empty() {
+            format!("{indent}{}", operator.name())
         } else {
-            lines.push(format!("{indent}{}: {describe}", node.operator.name()));
+            format!("{indent}{}: {describe}", operator.name())
+        };
+        if node.instances.len() > 1 {
+            let keyed = node
+                .exchanges
+                .iter()
+                .any(|e| matches!(e, Exchange::Hash { .. }));
+            let how = if keyed { "by key" } else { "stateless" };
+            line.push_str(&format!(" [{} partitions, {how}]", node.instances.len()));
         }
+        lines.push(line);
         for &input in &node.inputs {
             self.explain_node(input, depth + 1, lines);
         }

@@ -121,6 +121,10 @@ pub struct NexmarkArgs {
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 3600)]
     pub timeout: u64,
+    /// Parallel instances of each keyed operator (default: `SLUICE_WORKERS`, else the number
+    /// of cores, at most 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers: Option<u32>,
 }
 
 /// The measurements of one run.
@@ -141,6 +145,8 @@ pub struct NexmarkRun {
     pub state_rows: u64,
     /// Rows dropped as late.
     pub late_rows: u64,
+    /// Instances of each keyed operator.
+    pub workers: usize,
 }
 
 impl NexmarkRun {
@@ -319,6 +325,7 @@ pub async fn run_nexmark(
     query: &str,
     events: u64,
     rate: u64,
+    workers: Option<usize>,
     timeout: Duration,
 ) -> Result<NexmarkRun, String> {
     let text = query_sql(query)
@@ -340,6 +347,9 @@ pub async fn run_nexmark(
 
     let peak_reset = reset_peak_memory();
     let database = Database::new();
+    if let Some(workers) = workers {
+        database.set_workers(workers).await;
+    }
     let mut session = Session::new(Arc::clone(&database));
     let result = async {
         execute(&mut session, &ddl)
@@ -379,6 +389,7 @@ pub async fn run_nexmark(
                     peak_reset,
                     state_rows: status.state_rows,
                     late_rows: status.late_rows,
+                    workers: database.workers().await,
                 });
             }
             if now - started > timeout {
@@ -442,7 +453,7 @@ fn format_peak(peak: Option<f64>) -> String {
 pub fn describe_run(run: &NexmarkRun, index: usize, runs: usize) -> String {
     let mut line = format!(
         "{} run {}/{}: events={} elapsed_s={:.3} events_per_s={:.0} busy_cores={:.2} \
-         events_per_s_per_core={:.0} peak_mib={} state_rows={} late_rows={}",
+         events_per_s_per_core={:.0} peak_mib={} state_rows={} late_rows={} workers={}",
         run.query,
         index + 1,
         runs,
@@ -454,6 +465,7 @@ pub fn describe_run(run: &NexmarkRun, index: usize, runs: usize) -> String {
         format_peak(run.peak_mib),
         run.state_rows,
         run.late_rows,
+        run.workers,
     );
     if !run.peak_reset {
         line.push_str(" (peak memory not reset: covers the whole process)");
@@ -466,7 +478,15 @@ async fn bench_query(args: &NexmarkArgs, query: &str) -> Result<(), String> {
     let mut measured = Vec::new();
     let timeout = Duration::from_secs(args.timeout);
     for index in 0..args.runs.max(1) {
-        match run_nexmark(query, args.events, args.rate, timeout).await {
+        match run_nexmark(
+            query,
+            args.events,
+            args.rate,
+            args.workers.map(|w| w as usize),
+            timeout,
+        )
+        .await
+        {
             Ok(run) => {
                 println!("{}", describe_run(&run, index, args.runs.max(1)));
                 measured.push(run);
@@ -490,7 +510,7 @@ async fn bench_query(args: &NexmarkArgs, query: &str) -> Result<(), String> {
     let peak = measured.iter().filter_map(|r| r.peak_mib).reduce(f64::max);
     let mut line = format!(
         "RESULT query={query} events={} rate={} runs={} median_eps={:.0} median_eps_per_core={:.0} \
-         median_busy_cores={:.2} peak_mib={}",
+         median_busy_cores={:.2} peak_mib={} workers={}",
         args.events,
         args.rate,
         measured.len(),
@@ -498,6 +518,7 @@ async fn bench_query(args: &NexmarkArgs, query: &str) -> Result<(), String> {
         median(&mut per_core),
         median(&mut cores),
         format_peak(peak),
+        measured.first().map_or(0, |r| r.workers),
     );
     let _ = write!(line, " eps_runs=");
     for (i, run) in measured.iter().enumerate() {

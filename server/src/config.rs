@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub tls_required: bool,
     /// Connections open at once; the next one is refused with SQLSTATE 53300.
     pub max_connections: usize,
+    /// The largest frontend message accepted, in bytes; a larger one gets SQLSTATE 54000
+    /// and the connection is closed.
+    pub max_message_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             tls: None,
             tls_required: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_message_size: crate::wire_guard::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 }

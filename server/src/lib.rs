@@ -10,10 +10,12 @@ mod cancel;
 pub mod config;
 pub mod http;
 pub mod plan;
+pub mod robustness;
 pub mod server;
 mod subscribe;
 mod text;
 pub mod tls;
+pub mod wire_guard;
 
 pub use auth::{AuthMethod, ScramVerifier, Users, UsersError};
 pub use config::ServerConfig;

@@ -19,6 +19,23 @@ struct Cli {
     command: Command,
 }
 
+/// How continuous queries run.
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// Parallel instances of each keyed operator of a continuous query (default:
+    /// `SLUICE_WORKERS`, else the number of cores, at most 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    workers: Option<u32>,
+}
+
+impl EngineArgs {
+    async fn apply(&self, database: &sluice_planner::Database) {
+        if let Some(workers) = self.workers {
+            database.set_workers(workers as usize).await;
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the server.
@@ -33,6 +50,8 @@ enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         access: AccessArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Run a Flink SQL script or a DataSQRL build folder, then serve its results.
     Run {
@@ -53,6 +72,8 @@ enum Command {
         http: Option<SocketAddr>,
         #[command(flatten)]
         access: AccessArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Run a benchmark in-process and print its measurements (see docs/benchmarks.md).
     Bench {
@@ -89,6 +110,10 @@ struct AccessArgs {
     /// already" (SQLSTATE 53300).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The largest message a client may send, in MiB; a larger one gets SQLSTATE 54000
+    /// and the connection is closed (PostgreSQL's limit is 1024).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1023))]
+    max_message_size_mb: u32,
 }
 
 impl AccessArgs {
@@ -115,6 +140,7 @@ impl AccessArgs {
             tls,
             tls_required: self.tls_required,
             max_connections: self.max_connections as usize,
+            max_message_size: self.max_message_size_mb as usize * 1024 * 1024,
         };
         // Fail before opening the data directory or running a plan.
         config.validate().map_err(|e| e.to_string())?;
@@ -215,6 +241,7 @@ fn main() -> std::process::ExitCode {
                 http,
                 storage,
                 access,
+                engine,
             } => {
                 let config = match access.config(listen, http) {
                     Ok(config) => config,
@@ -240,6 +267,7 @@ fn main() -> std::process::ExitCode {
                         }
                     }
                 };
+                engine.apply(&database).await;
                 (database, config)
             }
             Command::Run {
@@ -249,6 +277,7 @@ fn main() -> std::process::ExitCode {
                 data_dir,
                 http,
                 access,
+                engine,
             } => {
                 let config = match access.config(listen, http) {
                     Ok(config) => config,
@@ -267,6 +296,7 @@ fn main() -> std::process::ExitCode {
                     },
                     None => sluice_planner::Database::new(),
                 };
+                engine.apply(&database).await;
                 if database.relations().await.is_empty() {
                     if let Err(error) = run_plan(&database, &path, &vars).await {
                         eprintln!("sluice: {error}");

@@ -154,6 +154,7 @@ impl Server {
         });
         let max_connections = config.max_connections;
         let cancels = Arc::new(CancelRegistry::default());
+        let max_message_size = config.max_message_size;
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let connections = Arc::new(AtomicI32::new(1000));
@@ -192,7 +193,7 @@ impl Server {
                                 tracing::debug!(%peer, pid, "connection opened");
                                 let serve = async {
                                     tokio::select! {
-                                        result = pgwire::tokio::process_socket(socket, tls, handlers) => {
+                                        result = crate::wire_guard::process_socket(socket, tls, handlers, max_message_size) => {
                                             if let Err(error) = result {
                                                 tracing::debug!(%peer, %error, "connection ended with an error");
                                             }
@@ -536,6 +537,11 @@ impl Startup {
                 StartupState::AwaitingClientFirst { user },
                 PgWireFrontendMessage::PasswordMessageFamily(message),
             ) => {
+                // pgwire's decoder panics on a SASL length past the end: check first.
+                if let pgwire::messages::startup::PasswordMessageFamily::Raw(body) = &message {
+                    crate::wire_guard::check_sasl_initial_response(body)
+                        .map_err(|violation| fatal("08P01", violation.to_string()))?;
+                }
                 let initial = message.into_sasl_initial_response()?;
                 if initial.auth_method != auth::SCRAM_SHA_256 {
                     return Err(fatal(

@@ -35,6 +35,7 @@
 //!   [`crate::PlanError::Unsupported`].
 
 mod ddl;
+mod group_window;
 mod lex;
 mod rewrite;
 mod script;

@@ -75,6 +75,7 @@ pub(crate) fn expression_rendering(lexed: &Lexed) -> Result<Rendering> {
 fn statement_rendering(lexed: &Lexed) -> Result<Rendering> {
     let mut rendering = expression_rendering(lexed)?;
     add_window_tvfs(lexed, &mut rendering)?;
+    super::group_window::add_group_windows(lexed, &mut rendering)?;
     drop_temporary_view(lexed, &mut rendering);
     drop_default_catalog(lexed, &mut rendering);
     drop_values_row(lexed, &mut rendering);

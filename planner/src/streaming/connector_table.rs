@@ -12,11 +12,17 @@
 //! `jdbc` sink table is also kept in Sluice, keyed by its primary key, so the results the
 //! pipeline writes to its database can be queried under the same name.
 
+use std::any::Any;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{new_null_array, Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::kernels::zip::zip;
+use arrow::compute::prep_null_mask_filter;
 use arrow::datatypes::{Schema, SchemaRef};
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, CaseExpr, Column, IsNotNullExpr, IsNullExpr, Literal, NotExpr,
+};
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use sluice_runtime::connectors::{
     BadRowPolicy, ConnectorOptions, MetadataColumn, SinkSpec, SourceSpec, SINK_CONNECTORS,
     SOURCE_CONNECTORS,
@@ -103,9 +109,7 @@ impl ConnectorTable {
             .iter()
             .map(|origin| match origin {
                 ColumnOrigin::Source(i) => Ok(batch.column(*i).clone()),
-                ColumnOrigin::Computed(expr) => expr
-                    .evaluate(batch)
-                    .and_then(|v| v.into_array(batch.num_rows()))
+                ColumnOrigin::Computed(expr) => evaluate_computed(expr.as_ref(), batch)
                     .map_err(|e| PlanError::from_datafusion(e, "")),
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
@@ -164,4 +168,87 @@ pub fn source_schema(physical: &Schema, metadata: &[MetadataColumn]) -> SchemaRe
     let mut fields: Vec<_> = physical.fields().iter().cloned().collect();
     fields.extend(metadata.iter().map(|m| m.field.clone()));
     Arc::new(Schema::new(fields))
+}
+
+/// Evaluate a computed column over a source batch.
+fn evaluate_computed(
+    expr: &dyn PhysicalExpr,
+    batch: &RecordBatch,
+) -> datafusion::error::Result<ArrayRef> {
+    if let Some(case) = (expr as &dyn Any).downcast_ref::<CaseExpr>() {
+        if let Some(result) = case_without_filtering(case, batch)? {
+            return Ok(result);
+        }
+    }
+    expr.evaluate(batch)?.into_array(batch.num_rows())
+}
+
+/// `CASE WHEN c1 THEN v1 .. [ELSE e] END` whose conditions and values cannot fail on any row
+/// (columns, fields of struct columns, literals, comparisons): every branch is evaluated over
+/// the whole batch and the results merged with `zip`, last branch first so the first true
+/// condition wins. DataFusion instead filters each branch's input rows, which copies whole
+/// struct columns per branch (Nexmark's `dateTime` picks a field of one of three structs).
+/// `None` when the expression is not of this shape.
+fn case_without_filtering(
+    case: &CaseExpr,
+    batch: &RecordBatch,
+) -> datafusion::error::Result<Option<ArrayRef>> {
+    let branches = case.when_then_expr();
+    let all_infallible = case.expr().is_none()
+        && case.else_expr().is_none_or(|e| infallible(e.as_ref()))
+        && branches
+            .iter()
+            .all(|(when, then)| infallible(when.as_ref()) && infallible(then.as_ref()));
+    if !all_infallible {
+        return Ok(None);
+    }
+    let rows = batch.num_rows();
+    let data_type = case.data_type(batch.schema_ref())?;
+    let mut result = match case.else_expr() {
+        Some(otherwise) => otherwise.evaluate(batch)?.into_array(rows)?,
+        None => new_null_array(&data_type, rows),
+    };
+    for (when, then) in branches.iter().rev() {
+        let condition = when.evaluate(batch)?.into_array(rows)?;
+        let Some(condition) = condition.as_boolean_opt() else {
+            return Ok(None);
+        };
+        let value = then.evaluate(batch)?.into_array(rows)?;
+        if value.data_type() != result.data_type() {
+            return Ok(None);
+        }
+        let mask = if condition.null_count() > 0 {
+            prep_null_mask_filter(condition)
+        } else {
+            condition.clone()
+        };
+        result = zip(&mask, &value, &result)?;
+    }
+    Ok(Some(result))
+}
+
+/// Whether evaluating `expr` can never fail, whatever the row.
+fn infallible(expr: &dyn PhysicalExpr) -> bool {
+    let any: &dyn Any = expr;
+    if any.is::<Column>() || any.is::<Literal>() {
+        return true;
+    }
+    if let Some(function) = any.downcast_ref::<ScalarFunctionExpr>() {
+        return function.name() == "get_field" && children_ok(expr);
+    }
+    if let Some(binary) = any.downcast_ref::<BinaryExpr>() {
+        use datafusion::logical_expr::Operator::*;
+        return matches!(
+            binary.op(),
+            Eq | NotEq | Lt | LtEq | Gt | GtEq | And | Or | IsDistinctFrom | IsNotDistinctFrom
+        ) && children_ok(expr);
+    }
+    (any.is::<IsNullExpr>() || any.is::<IsNotNullExpr>() || any.is::<NotExpr>())
+        && children_ok(expr)
+}
+
+fn children_ok(expr: &dyn PhysicalExpr) -> bool {
+    expr.children()
+        .iter()
+        .all(|child| infallible(child.as_ref()))
 }

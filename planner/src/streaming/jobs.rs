@@ -30,6 +30,18 @@ pub const IDLE_TIMEOUT_SETTING: &str = "table.exec.source.idle-timeout";
 /// Rows per source batch.
 pub const SOURCE_BATCH_SIZE: usize = 8192;
 
+/// Batches a source may read ahead of their delivery.
+const SOURCE_READ_AHEAD: usize = 2;
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Start reading `table` for the continuous query `reader`.
 pub(crate) fn spawn_source(
     database: Arc<Database>,
@@ -58,12 +70,35 @@ pub(crate) fn spawn_source(
     // running source does not keep a closed database (and its data directory) alive.
     let weak = Arc::downgrade(&database);
     drop(database);
+    // The source runs in a task of its own, a few batches ahead of the task that delivers
+    // them: reading and decoding (or generating) the next batch overlaps with maintaining the
+    // views for the previous one, on another core. Each event travels with the source
+    // position just after it, so a checkpoint records the offset of what was delivered.
+    let (events, mut received) =
+        mpsc::channel::<(Result<SourceEvent>, Option<Vec<u8>>)>(SOURCE_READ_AHEAD);
+    let reader_task = tokio::spawn(async move {
+        loop {
+            let event = source.next().await.map_err(PlanError::from);
+            let last = !matches!(
+                event,
+                Ok(SourceEvent::Batch { .. })
+                    | Ok(SourceEvent::Changes { .. })
+                    | Ok(SourceEvent::Idle)
+            );
+            // The delivering task ended (query dropped or failed): stop reading.
+            if events.send((event, source.offset())).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    let reading = reader_task.abort_handle();
     let task = tokio::spawn(async move {
+        // Stop the reader however this task ends (including being aborted).
+        let _reading = AbortOnDrop(reading);
         let mut watermark: Option<i64> = None;
         let mut last_data = std::time::Instant::now();
         let mut idle = false;
-        loop {
-            let event = source.next().await;
+        while let Some((event, offset)) = received.recv().await {
             let Some(database) = weak.upgrade() else {
                 break;
             };
@@ -97,7 +132,7 @@ pub(crate) fn spawn_source(
                         changes,
                         bad_rows,
                         dead_letter.as_deref(),
-                        source.offset(),
+                        offset,
                     )
                     .await
                 }
@@ -114,7 +149,7 @@ pub(crate) fn spawn_source(
                         completed,
                         bad_rows,
                         dead_letter.as_deref(),
-                        source.offset(),
+                        offset,
                     )
                     .await
                 }
@@ -126,11 +161,11 @@ pub(crate) fn spawn_source(
                     {
                         tracing::warn!(query = %reader, %error, "finishing a bounded source failed");
                     }
-                    catalog.record_source_offset(&reader, &table.name, source.offset());
+                    catalog.record_source_offset(&reader, &table.name, offset);
                     tracing::info!(query = %reader, table = %table.name, "source finished");
                     break;
                 }
-                Err(error) => Err(PlanError::from(error)),
+                Err(error) => Err(error),
             };
             if let Err(error) = result {
                 let message = format!("source of table \"{}\" failed: {error}", table.name);

@@ -4,6 +4,7 @@
 pub mod connector_table;
 pub mod functions;
 pub mod jobs;
+pub mod session_window;
 pub mod statements;
 pub mod status;
 pub mod stream_provider;

@@ -300,10 +300,7 @@ impl Session {
             .state()
             .optimize(input)
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
-        let (mut dataflow, time_attrs) =
-            crate::incremental::compile_streaming(&optimized, &|relation| {
-                catalog.relation_attrs(relation)
-            })?;
+        let (mut dataflow, time_attrs) = catalog.compile(&optimized)?;
         let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
         catalog.check_readable(&relations.iter().cloned().collect::<Vec<_>>())?;
         // The sink task of the target, started by its first job.

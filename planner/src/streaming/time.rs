@@ -6,6 +6,9 @@
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::Expr;
 
+/// Name of Flink's processing-time function.
+pub const PROCTIME: &str = "proctime";
+
 use super::windows::{CUMULATE_ENDS, HOP_STARTS, TUMBLE_START, WINDOW_END, WINDOW_TIME};
 
 /// What a column means in event time.
@@ -19,6 +22,28 @@ pub enum TimeAttr {
     WindowStart,
     /// A window's end derived from event time: a GROUP BY on it may emit on the watermark.
     WindowEnd,
+    /// `PROCTIME()`: the wall clock when the row arrives (evaluated once, on arrival).
+    ProcessingTime,
+    /// The list of window bounds of a processing-time row (before the UNNEST).
+    ProcessingWindowList,
+    /// A window's start derived from processing time.
+    ProcessingWindowStart,
+    /// A window's end derived from processing time: a GROUP BY on it emits by the clock.
+    ProcessingWindowEnd,
+}
+
+impl TimeAttr {
+    /// Whether the attribute derives from processing time (a volatile value that must be
+    /// consumed by a processing-time window aggregate).
+    pub fn is_processing(self) -> bool {
+        matches!(
+            self,
+            TimeAttr::ProcessingTime
+                | TimeAttr::ProcessingWindowList
+                | TimeAttr::ProcessingWindowStart
+                | TimeAttr::ProcessingWindowEnd
+        )
+    }
 }
 
 /// The attribute of `expr` evaluated over a relation with `schema` and column attributes
@@ -31,9 +56,21 @@ pub fn expr_attr(expr: &Expr, schema: &DFSchema, inputs: &[Option<TimeAttr>]) ->
             inputs.get(index).copied().flatten()
         }
         Expr::ScalarFunction(function) => {
+            if function.func.name() == PROCTIME {
+                return Some(TimeAttr::ProcessingTime);
+            }
             let first = function.args.first()?;
             let argument = expr_attr(first, schema, inputs);
             match function.func.name() {
+                TUMBLE_START if argument == Some(TimeAttr::ProcessingTime) => {
+                    Some(TimeAttr::ProcessingWindowStart)
+                }
+                HOP_STARTS | CUMULATE_ENDS if argument == Some(TimeAttr::ProcessingTime) => {
+                    Some(TimeAttr::ProcessingWindowList)
+                }
+                WINDOW_END if argument == Some(TimeAttr::ProcessingWindowStart) => {
+                    Some(TimeAttr::ProcessingWindowEnd)
+                }
                 TUMBLE_START if argument == Some(TimeAttr::EventTime) => {
                     Some(TimeAttr::WindowStart)
                 }

@@ -80,7 +80,7 @@ impl WindowFunction {
 }
 
 /// Nanoseconds per unit of a timestamp type.
-fn unit_nanos(data_type: &DataType) -> DfResult<i64> {
+pub(crate) fn unit_nanos(data_type: &DataType) -> DfResult<i64> {
     sluice_runtime::operators::window_aggregate::nanos_per_unit(data_type)
         .map_err(|e| DataFusionError::Plan(e.to_string()))
 }
@@ -251,6 +251,7 @@ enum TableFunction {
     Tumble,
     Hop,
     Cumulate,
+    Session,
 }
 
 #[derive(Debug)]
@@ -286,6 +287,16 @@ fn interval_argument(args: &[Expr], index: usize) -> DfResult<Expr> {
 
 fn udf(kind: Kind, args: Vec<Expr>) -> Expr {
     WindowFunction::udf(kind).call(args)
+}
+
+/// `bound + interval` in the type of `bound` (a timestamp).
+pub(crate) fn window_end(bound: Expr, interval: ScalarValue) -> Expr {
+    udf(Kind::WindowEnd, vec![bound, lit(interval)])
+}
+
+/// A window's rowtime: `end - 1 ms`.
+pub(crate) fn window_time(end: Expr) -> Expr {
+    udf(Kind::WindowTime, vec![end])
 }
 
 impl WindowTableFunction {
@@ -349,6 +360,7 @@ impl WindowTableFunction {
         let expected = match self.kind {
             TableFunction::Tumble => 3..=4,
             TableFunction::Hop | TableFunction::Cumulate => 4..=5,
+            TableFunction::Session => 3..=4,
         };
         if !expected.contains(&args.len()) {
             return plan_err!("window table function called with {} arguments", args.len());
@@ -361,6 +373,26 @@ impl WindowTableFunction {
             ]
         };
         match self.kind {
+            TableFunction::Session => {
+                let gap = match interval_argument(args, 2)? {
+                    Expr::Literal(value, _) => value,
+                    _ => return plan_err!("the SESSION gap must be an interval literal"),
+                };
+                let partition = if args.len() > 3 {
+                    string_argument(args, 3, "partition keys")?
+                } else {
+                    String::new()
+                };
+                let partition: Vec<String> = partition
+                    .split(',')
+                    .filter(|key| !key.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                Ok(super::session_window::SessionWindowNode::try_new(
+                    input, &time, gap, &partition,
+                )?
+                .into_plan())
+            }
             TableFunction::Tumble => {
                 let size = interval_argument(args, 2)?;
                 let offset = optional(3)?;
@@ -421,6 +453,7 @@ pub fn register(context: &SessionContext) {
         ("sluice_tumble", TableFunction::Tumble),
         ("sluice_hop", TableFunction::Hop),
         ("sluice_cumulate", TableFunction::Cumulate),
+        ("sluice_session", TableFunction::Session),
     ] {
         context.register_udtf(name, Arc::new(WindowTableFunction { kind }));
     }

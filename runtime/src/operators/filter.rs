@@ -12,6 +12,7 @@ use super::{evaluate_predicate, Operator};
 use crate::change::ChangeBatch;
 use crate::error::Result;
 
+#[derive(Clone)]
 pub struct Filter {
     predicate: Arc<dyn PhysicalExpr>,
     schema: SchemaRef,
@@ -24,6 +25,14 @@ impl Filter {
 }
 
 impl Operator for Filter {
+    fn partitioning(&self) -> super::Partitioning {
+        super::Partitioning::Any
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(self.clone()))
+    }
+
     fn name(&self) -> &'static str {
         "Filter"
     }

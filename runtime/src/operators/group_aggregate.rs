@@ -94,6 +94,20 @@ fn is_exact_numeric(data_type: &DataType) -> bool {
 }
 
 impl GroupAggregate {
+    pub(crate) fn input_schema(&self) -> SchemaRef {
+        self.input_schema.clone()
+    }
+
+    /// An instance with the same parameters and no groups.
+    pub(crate) fn fork_empty(&self) -> Result<Self> {
+        Self::new(
+            &self.input_schema,
+            self.group_exprs.clone(),
+            self.calls.clone(),
+            self.schema.clone(),
+        )
+    }
+
     /// `input_schema` is the schema of incoming changes; `schema` the output (group columns
     /// then one column per call).
     pub fn new(
@@ -280,6 +294,14 @@ fn cast_to(array: ArrayRef, data_type: &DataType) -> Result<ArrayRef> {
 }
 
 impl Operator for GroupAggregate {
+    fn partitioning(&self) -> super::Partitioning {
+        super::keyed_by(vec![self.group_exprs.clone()], &self.group_codec)
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(self.fork_empty()?))
+    }
+
     fn name(&self) -> &'static str {
         "GroupAggregate"
     }

@@ -251,6 +251,25 @@ impl HashJoin {
 }
 
 impl Operator for HashJoin {
+    fn partitioning(&self) -> super::Partitioning {
+        super::keyed_by(self.keys.to_vec(), &self.key_codec)
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        let [left_schema, right_schema] = self.input_schemas.clone();
+        let [left_keys, right_keys] = self.keys.clone();
+        Ok(Box::new(Self::new(
+            self.kind,
+            left_schema,
+            right_schema,
+            left_keys,
+            right_keys,
+            self.filter.clone(),
+            self.nulls_equal,
+            self.schema.clone(),
+        )?))
+    }
+
     fn name(&self) -> &'static str {
         "HashJoin"
     }

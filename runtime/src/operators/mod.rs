@@ -16,6 +16,7 @@ pub mod group_aggregate;
 pub mod hash_join;
 pub mod project;
 pub mod scan;
+pub mod session_window;
 pub mod temporal_join;
 pub mod top_n;
 pub mod union;
@@ -28,11 +29,29 @@ pub use group_aggregate::{AggregateCall, GroupAggregate};
 pub use hash_join::{HashJoin, JoinKind};
 pub use project::Project;
 pub use scan::Scan;
+pub use session_window::SessionWindowAggregate;
 pub use temporal_join::{TemporalJoin, TemporalTime};
 pub use top_n::TopN;
 pub use union::Union;
 pub use unnest::{Unnest, UnnestColumn};
 pub use window_aggregate::WindowAggregate;
+
+/// How the input changes of an operator may be divided among parallel instances of it, each
+/// holding the state of its share of the keys (see [`crate::dataflow`]).
+pub enum Partitioning {
+    /// One instance sees every change (global aggregates, constants, operators whose state
+    /// is not keyed).
+    Single,
+    /// Stateless: any instance may process any change.
+    Any,
+    /// Rows whose key (per input port, expressions over that port's rows, of `types` on
+    /// every port) is equal must reach the same instance: a group, a join key, a top-N
+    /// partition.
+    Keyed {
+        keys: Vec<Vec<std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>>>,
+        types: Vec<arrow::datatypes::DataType>,
+    },
+}
 
 /// An incremental operator with one or more input ports and one output.
 pub trait Operator: Send + Sync {
@@ -83,6 +102,35 @@ pub trait Operator: Send + Sync {
     /// operator built from the same plan.
     fn restore(&mut self, _input: &mut StateReader) -> Result<()> {
         Ok(())
+    }
+
+    /// How this operator's input may be split among parallel instances.
+    fn partitioning(&self) -> Partitioning {
+        Partitioning::Single
+    }
+
+    /// A new instance with the same parameters and empty state, for another partition.
+    /// Operators whose [`Operator::partitioning`] is not `Single` implement it.
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Err(crate::RuntimeError::Internal(format!(
+            "{} cannot run in parallel instances",
+            self.name()
+        )))
+    }
+}
+
+/// The partitioning of an operator keyed by the same expressions on every input port.
+pub(crate) fn keyed_by(
+    keys: Vec<Vec<std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>>>,
+    codec: &sluice_storage::RowCodec,
+) -> Partitioning {
+    if keys.iter().any(|port| port.is_empty()) {
+        // No key (a global aggregate, a cross join): all rows meet in one instance.
+        return Partitioning::Single;
+    }
+    Partitioning::Keyed {
+        keys,
+        types: codec.types().to_vec(),
     }
 }
 

@@ -14,6 +14,7 @@ use super::{evaluate_all, Operator};
 use crate::change::{cast_to_schema, ChangeBatch};
 use crate::error::Result;
 
+#[derive(Clone)]
 pub struct Project {
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
@@ -26,6 +27,14 @@ impl Project {
 }
 
 impl Operator for Project {
+    fn partitioning(&self) -> super::Partitioning {
+        super::Partitioning::Any
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(self.clone()))
+    }
+
     fn name(&self) -> &'static str {
         "Project"
     }

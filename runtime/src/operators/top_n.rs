@@ -41,6 +41,7 @@ pub struct TopN {
     limit: Option<usize>,
     row_number: bool,
     partitions: HashMap<Box<[u8]>, OrderedRows>,
+    input_schema: SchemaRef,
     schema: SchemaRef,
 }
 
@@ -91,6 +92,7 @@ impl TopN {
             limit,
             row_number,
             partitions: HashMap::new(),
+            input_schema: input_schema.clone(),
             schema,
         })
     }
@@ -123,6 +125,22 @@ impl TopN {
 }
 
 impl Operator for TopN {
+    fn partitioning(&self) -> super::Partitioning {
+        super::keyed_by(vec![self.partition.clone()], &self.partition_codec)
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(Self::partitioned(
+            &self.input_schema,
+            self.partition.clone(),
+            self.sort.clone(),
+            self.offset,
+            self.limit,
+            self.row_number,
+            self.schema.clone(),
+        )?))
+    }
+
     fn name(&self) -> &'static str {
         "TopN"
     }

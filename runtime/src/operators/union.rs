@@ -8,6 +8,7 @@ use super::Operator;
 use crate::change::{cast_to_schema, ChangeBatch};
 use crate::error::Result;
 
+#[derive(Clone)]
 pub struct Union {
     inputs: usize,
     schema: SchemaRef,
@@ -20,6 +21,14 @@ impl Union {
 }
 
 impl Operator for Union {
+    fn partitioning(&self) -> super::Partitioning {
+        super::Partitioning::Any
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(self.clone()))
+    }
+
     fn name(&self) -> &'static str {
         "Union"
     }

@@ -26,6 +26,7 @@ pub enum UnnestColumn {
     Elements(usize),
 }
 
+#[derive(Clone)]
 pub struct Unnest {
     columns: Vec<UnnestColumn>,
     preserve_nulls: bool,
@@ -82,6 +83,14 @@ fn list_spans(array: &ArrayRef) -> Result<(Spans, ArrayRef)> {
 }
 
 impl Operator for Unnest {
+    fn partitioning(&self) -> super::Partitioning {
+        super::Partitioning::Any
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(self.clone()))
+    }
+
     fn name(&self) -> &'static str {
         "Unnest"
     }

@@ -12,6 +12,13 @@
 //!   (the emitted result is final, as in Flink).
 //! - Without a watermark nothing is emitted; a bounded input ends with the maximal watermark,
 //!   which fires every window, so the output then equals the batch GROUP BY.
+//!
+//! Processing time ([`WindowAggregate::processing_time`], windows over `PROCTIME()`): the
+//! window end was computed from the wall clock when the row arrived (the projection evaluates
+//! `PROCTIME()` once per row, on arrival), so no row is late. A window fires once the wall
+//! clock passes its end, checked whenever the operator runs (each input batch and each
+//! watermark of the inputs); the maximal watermark (a bounded input that ended) fires every
+//! window, as Flink flushes processing-time windows at the end of input.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +52,15 @@ pub struct WindowAggregate {
     late: u64,
     output_codec: RowCodec,
     schema: SchemaRef,
+    /// Windows by processing time (fired by the wall clock) instead of event time.
+    processing: bool,
+}
+
+/// The wall clock in nanoseconds since the epoch.
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Nanoseconds in one unit of a timestamp type, or an error for other types.
@@ -83,10 +99,28 @@ impl WindowAggregate {
             watermark: None,
             late: 0,
             schema,
+            processing: false,
         })
     }
 
+    /// A window aggregate over processing-time windows: fires when the wall clock passes a
+    /// window's end (or at the end of input).
+    pub fn processing_time(
+        aggregate: GroupAggregate,
+        input_schema: &SchemaRef,
+        window_end: usize,
+    ) -> Result<Self> {
+        let mut operator = Self::new(aggregate, input_schema, window_end)?;
+        operator.processing = true;
+        Ok(operator)
+    }
+
     fn fired(&self, end: i64) -> bool {
+        if self.processing {
+            // The input ended (maximal watermark), or the clock passed the window's end.
+            return self.watermark == Some(i64::MAX)
+                || end.saturating_mul(self.unit_nanos) <= now_nanos();
+        }
         match self.watermark {
             // The window's last timestamp, end - 1 unit, is at or below the watermark.
             Some(watermark) => end.saturating_sub(1).saturating_mul(self.unit_nanos) <= watermark,
@@ -96,6 +130,18 @@ impl WindowAggregate {
 }
 
 impl Operator for WindowAggregate {
+    fn partitioning(&self) -> super::Partitioning {
+        self.template.partitioning()
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        let template = self.template.fork_empty()?;
+        let input_schema = template.input_schema();
+        let mut fork = Self::new(template, &input_schema, self.window_end)?;
+        fork.processing = self.processing;
+        Ok(Box::new(fork))
+    }
+
     fn name(&self) -> &'static str {
         "WindowAggregate"
     }
@@ -121,7 +167,7 @@ impl Operator for WindowAggregate {
         let mut rows_by_end: HashMap<i64, Vec<u32>> = HashMap::new();
         for (row, end) in ends.iter().enumerate() {
             match end {
-                Some(end) if !self.fired(end) => {
+                Some(end) if self.processing || !self.fired(end) => {
                     rows_by_end.entry(end).or_default().push(row as u32)
                 }
                 // Late, or without event time: no window can take it.
@@ -158,14 +204,46 @@ impl Operator for WindowAggregate {
                 window.pending = vec![merged];
             }
         }
+        if self.processing {
+            return self.fire_due();
+        }
         Ok(ChangeBatch::empty(self.schema.clone()))
     }
 
     fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
         if self.watermark.is_some_and(|current| current >= watermark) {
+            if self.processing {
+                return self.fire_due();
+            }
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         self.watermark = Some(watermark);
+        self.fire_due()
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late
+    }
+
+    fn state_rows(&self) -> usize {
+        self.windows
+            .values()
+            .map(|w| w.aggregate.state_rows())
+            .sum()
+    }
+
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        self.snapshot_state(out)
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.restore_state(input)
+    }
+}
+
+impl WindowAggregate {
+    /// Emit and drop the windows that have fired.
+    fn fire_due(&mut self) -> Result<ChangeBatch> {
         let fired: Vec<i64> = self
             .windows
             .keys()
@@ -181,18 +259,7 @@ impl Operator for WindowAggregate {
         ChangeBatch::concat(&self.schema, &results)?.consolidate(&self.output_codec)
     }
 
-    fn late_rows(&self) -> u64 {
-        self.late
-    }
-
-    fn state_rows(&self) -> usize {
-        self.windows
-            .values()
-            .map(|w| w.aggregate.state_rows())
-            .sum()
-    }
-
-    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+    fn snapshot_state(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
         out.put_u64(self.windows.len() as u64);
@@ -206,7 +273,7 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
-    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+    fn restore_state(&mut self, input: &mut StateReader) -> Result<()> {
         self.watermark = input.opt_i64()?;
         self.late = input.u64()?;
         self.windows.clear();

@@ -1,0 +1,494 @@
+//! Session window aggregate: `GROUP BY [keys,] window_start, window_end` over Flink's
+//! `SESSION(TABLE t [PARTITION BY k], DESCRIPTOR(ts), gap)` (or the legacy
+//! `GROUP BY k, SESSION(ts, gap)`), in event time.
+//!
+//! Sessions: per partition key, rows whose event times lie within `gap` of each other are one
+//! session (two consecutive times `a <= b` are in the same session iff `b - a <= gap`, which
+//! is Flink's `TimeWindow.intersects` of `[a, a + gap)` and `[b, b + gap)`); the session is
+//! `[min, max + gap)` and its `window_time` is `window_end` - 1 ms. A new row can extend a
+//! session or bridge two sessions into one.
+//!
+//! State: per partition key, the input rows of its open sessions (by event time, with their
+//! weights) and the sessions' extents. We keep rows rather than merged accumulators because
+//! (a) every aggregate then works, also those whose accumulators cannot merge (ordered
+//! `array_agg`/`string_agg`, retracting `min`/`max`), (b) a retraction of a row of an open
+//! session is exact, even when it splits the session in two, and (c) the rows of a session
+//! are held only until the watermark passes its end, the same span for which Flink keeps a
+//! session's accumulators; aggregating a session's rows once, when it closes, costs the same
+//! as accumulating them on arrival.
+//!
+//! Invariants:
+//! - Open sessions of a key are disjoint and separated by more than `gap`; a timer set holds
+//!   every open session ordered by its end.
+//! - A session fires when the watermark reaches its end (`max + gap`, at or below the
+//!   watermark). This is one time unit later than Flink's `end - 1`: a row exactly at
+//!   `max + gap` still belongs to the session (see above), and firing only at `end` makes the
+//!   emitted sessions exactly the batch meaning's sessions. Firing aggregates the session's
+//!   rows (with the window columns appended) through a fresh copy of the aggregate, emits the
+//!   result as inserts and drops the rows: the output is append-only and final.
+//! - A row whose event time is at or below the watermark is late (it could belong to a
+//!   session that has fired): dropped and counted, as are rows without event time.
+//! - Without a watermark nothing fires; a bounded input ends with the maximal watermark,
+//!   which fires every session, so the output then equals the batch query.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
+use sluice_storage::codec::batch_with_row_count;
+use sluice_storage::{RowCodec, StateReader, StateWriter};
+
+use super::window_aggregate::nanos_per_unit;
+use super::{GroupAggregate, Operator, Project};
+use crate::change::ChangeBatch;
+use crate::checkpoint::{get_changes, put_changes};
+use crate::error::{Result, RuntimeError};
+
+/// The open sessions of one partition key.
+#[derive(Default)]
+struct KeySessions {
+    /// Input rows (encoded) by event time, each with its net weight (never 0).
+    rows: BTreeMap<i64, Vec<(Vec<u8>, i64)>>,
+    /// Open sessions: start -> largest event time.
+    sessions: BTreeMap<i64, i64>,
+}
+
+/// A session that closes at `end`: (end, partition key, start).
+type Timer = (i64, Vec<u8>, i64);
+
+pub struct SessionWindowAggregate {
+    /// Schema of the rows the session window reads.
+    input_schema: SchemaRef,
+    /// Input column holding the event time.
+    time: usize,
+    /// Type of the event-time column (and of the window columns).
+    time_type: DataType,
+    /// Nanoseconds per unit of the event-time column.
+    unit_nanos: i64,
+    /// The session gap in units of the event-time column.
+    gap: i64,
+    /// Input columns the sessions are partitioned by.
+    partition: Vec<usize>,
+    /// Input columns followed by window_start, window_end, window_time.
+    session_schema: SchemaRef,
+    /// Optional projection from the session schema to the aggregate's input.
+    project: Option<Project>,
+    template: GroupAggregate,
+    row_codec: RowCodec,
+    key_codec: RowCodec,
+    keys: HashMap<Vec<u8>, KeySessions>,
+    timers: BTreeSet<Timer>,
+    held_rows: usize,
+    watermark: Option<i64>,
+    late: u64,
+    schema: SchemaRef,
+}
+
+/// Merge a row at `time` into disjoint sessions separated by more than `gap`: returns the
+/// sessions removed (start, last) and the one added.
+fn merge_into(
+    sessions: &mut BTreeMap<i64, i64>,
+    time: i64,
+    gap: i64,
+) -> (Vec<(i64, i64)>, (i64, i64)) {
+    let mut removed = Vec::new();
+    let (mut start, mut last) = (time, time);
+    if let Some((&s, &l)) = sessions.range(..=time).next_back() {
+        if time <= l.saturating_add(gap) {
+            start = s;
+            last = l.max(time);
+            removed.push((s, l));
+        }
+    }
+    for &(s, _) in &removed {
+        sessions.remove(&s);
+    }
+    // Later sessions start after `time`; each within `gap` of the merged session joins it.
+    while let Some((&s, &l)) = sessions.range(time.saturating_add(1)..).next() {
+        if s > last.saturating_add(gap) {
+            break;
+        }
+        sessions.remove(&s);
+        removed.push((s, l));
+        last = last.max(l);
+    }
+    sessions.insert(start, last);
+    (removed, (start, last))
+}
+
+impl SessionWindowAggregate {
+    /// Sessions over `input_schema` by event-time column `time` with `gap` (in the column's
+    /// units), partitioned by columns `partition`; `project` maps the session schema (input
+    /// columns and the three window columns) to the input of `aggregate`.
+    pub fn new(
+        input_schema: SchemaRef,
+        time: usize,
+        gap: i64,
+        partition: Vec<usize>,
+        session_schema: SchemaRef,
+        project: Option<Project>,
+        aggregate: GroupAggregate,
+    ) -> Result<Self> {
+        let field = input_schema.fields().get(time).ok_or_else(|| {
+            RuntimeError::Internal(format!("session time column {time} out of range"))
+        })?;
+        let time_type = field.data_type().clone();
+        let unit_nanos = nanos_per_unit(&time_type)?;
+        if gap <= 0 {
+            return Err(RuntimeError::Internal(format!(
+                "session gap must be positive, found {gap}"
+            )));
+        }
+        let key_types = partition
+            .iter()
+            .map(|&c| {
+                input_schema
+                    .fields()
+                    .get(c)
+                    .map(|f| f.data_type().clone())
+                    .ok_or_else(|| {
+                        RuntimeError::Internal(format!("session partition column {c} out of range"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if session_schema.fields().len() != input_schema.fields().len() + 3 {
+            return Err(RuntimeError::Internal(
+                "session schema must be the input columns and three window columns".into(),
+            ));
+        }
+        let schema = aggregate.schema();
+        Ok(Self {
+            row_codec: RowCodec::for_schema(&input_schema)?,
+            key_codec: RowCodec::new(key_types)?,
+            input_schema,
+            time,
+            time_type,
+            unit_nanos,
+            gap,
+            partition,
+            session_schema,
+            project,
+            template: aggregate,
+            keys: HashMap::new(),
+            timers: BTreeSet::new(),
+            held_rows: 0,
+            watermark: None,
+            late: 0,
+            schema,
+        })
+    }
+
+    /// Whether time `t` (in units) is at or below the watermark.
+    fn passed(&self, t: i64) -> bool {
+        self.watermark
+            .is_some_and(|w| t.saturating_mul(self.unit_nanos) <= w)
+    }
+
+    fn times(&self, batch: &RecordBatch) -> Result<Int64Array> {
+        let times = cast(batch.column(self.time), &DataType::Int64)?;
+        times
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| RuntimeError::Internal("event time did not cast to Int64".into()))
+    }
+
+    /// Add changes to the open sessions; with `check_late`, drop (and count) late rows.
+    fn add(&mut self, changes: &ChangeBatch, check_late: bool) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let data = &changes.data;
+        let times = self.times(data)?;
+        let rows = self.row_codec.encode(data.columns(), data.num_rows())?;
+        let key_columns: Vec<ArrayRef> = self
+            .partition
+            .iter()
+            .map(|&c| data.column(c).clone())
+            .collect();
+        let keys = self.key_codec.encode(&key_columns, data.num_rows())?;
+        let mut dirty: Vec<Vec<u8>> = Vec::new();
+        for row in 0..data.num_rows() {
+            let weight = changes.weights.value(row);
+            if weight == 0 {
+                continue;
+            }
+            let time = match times.is_valid(row).then(|| times.value(row)) {
+                Some(time) if !(check_late && self.passed(time)) => time,
+                // Late, or without event time: no session can take it.
+                _ => {
+                    self.late += 1;
+                    continue;
+                }
+            };
+            let key = keys.row(row);
+            let state = match self.keys.get_mut(key) {
+                Some(state) => state,
+                None => self.keys.entry(key.to_vec()).or_default(),
+            };
+            let bytes = rows.row(row);
+            let at_time = state.rows.entry(time).or_default();
+            let new_time = at_time.is_empty();
+            match at_time.iter_mut().find(|(r, _)| r.as_slice() == bytes) {
+                Some(entry) => {
+                    entry.1 += weight;
+                    if entry.1 == 0 {
+                        at_time.retain(|(_, w)| *w != 0);
+                        self.held_rows -= 1;
+                    }
+                }
+                None => {
+                    at_time.push((bytes.to_vec(), weight));
+                    self.held_rows += 1;
+                }
+            }
+            if at_time.is_empty() {
+                // The last row at this time is gone: the key's sessions may split.
+                state.rows.remove(&time);
+                dirty.push(key.to_vec());
+            } else if new_time {
+                let (removed, (start, last)) = merge_into(&mut state.sessions, time, self.gap);
+                for (s, l) in removed {
+                    self.timers
+                        .remove(&(l.saturating_add(self.gap), key.to_vec(), s));
+                }
+                self.timers
+                    .insert((last.saturating_add(self.gap), key.to_vec(), start));
+            }
+        }
+        dirty.sort();
+        dirty.dedup();
+        for key in dirty {
+            self.rebuild(&key);
+        }
+        Ok(())
+    }
+
+    /// Recompute the sessions of `key` from its rows (after a retraction).
+    fn rebuild(&mut self, key: &[u8]) {
+        let Some(state) = self.keys.get_mut(key) else {
+            return;
+        };
+        for (&s, &l) in &state.sessions {
+            self.timers
+                .remove(&(l.saturating_add(self.gap), key.to_vec(), s));
+        }
+        state.sessions.clear();
+        let mut current: Option<(i64, i64)> = None;
+        for &time in state.rows.keys() {
+            current = match current {
+                Some((s, l)) if time <= l.saturating_add(self.gap) => Some((s, time)),
+                Some((s, l)) => {
+                    state.sessions.insert(s, l);
+                    Some((time, time))
+                }
+                None => Some((time, time)),
+            };
+        }
+        if let Some((s, l)) = current {
+            state.sessions.insert(s, l);
+        }
+        for (&s, &l) in &state.sessions {
+            self.timers
+                .insert((l.saturating_add(self.gap), key.to_vec(), s));
+        }
+        if state.rows.is_empty() {
+            self.keys.remove(key);
+        }
+    }
+
+    /// The timestamps `values` (in units) as an array of the event-time type.
+    fn time_array(&self, values: Vec<i64>) -> Result<ArrayRef> {
+        Ok(cast(&Int64Array::from(values), &self.time_type)?)
+    }
+
+    /// Aggregate the rows of closed sessions: `rows` with their weights and each row's
+    /// session (start, end).
+    fn emit(&mut self, rows: Vec<(Vec<u8>, i64, i64, i64)>) -> Result<ChangeBatch> {
+        if rows.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        let count = rows.len();
+        let mut columns = self.row_codec.decode(rows.iter().map(|r| r.0.as_slice()))?;
+        let millisecond = (1_000_000 / self.unit_nanos).max(1);
+        columns.push(self.time_array(rows.iter().map(|r| r.2).collect())?);
+        columns.push(self.time_array(rows.iter().map(|r| r.3).collect())?);
+        columns.push(
+            self.time_array(
+                rows.iter()
+                    .map(|r| r.3.saturating_sub(millisecond))
+                    .collect(),
+            )?,
+        );
+        let weights = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let data = batch_with_row_count(&self.session_schema, columns, count)?;
+        let mut changes = ChangeBatch::new(data, weights)?;
+        if let Some(project) = self.project.as_mut() {
+            changes = project.process(0, changes)?;
+        }
+        let mut aggregate = self.template.empty_like()?;
+        aggregate.process(0, changes)
+    }
+}
+
+impl Operator for SessionWindowAggregate {
+    fn partitioning(&self) -> super::Partitioning {
+        // Sessions of different partition keys never interact.
+        let keys = self
+            .partition
+            .iter()
+            .filter_map(|&c| {
+                let field = self.input_schema.fields().get(c)?;
+                let column: Arc<dyn PhysicalExpr> = Arc::new(
+                    datafusion::physical_expr::expressions::Column::new(field.name(), c),
+                );
+                Some(column)
+            })
+            .collect::<Vec<_>>();
+        if keys.len() != self.partition.len() {
+            return super::Partitioning::Single;
+        }
+        super::keyed_by(vec![keys], &self.key_codec)
+    }
+
+    fn fork(&self) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(Self::new(
+            self.input_schema.clone(),
+            self.time,
+            self.gap,
+            self.partition.clone(),
+            self.session_schema.clone(),
+            self.project.clone(),
+            self.template.fork_empty()?,
+        )?))
+    }
+
+    fn name(&self) -> &'static str {
+        "SessionWindowAggregate"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "emit on watermark, session time: column {}, gap {} x {} ns, partition by columns {:?}, {}",
+            self.time,
+            self.gap,
+            self.unit_nanos,
+            self.partition,
+            self.template.describe()
+        )
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        self.add(&changes, true)?;
+        Ok(ChangeBatch::empty(self.schema.clone()))
+    }
+
+    fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
+        if self.watermark.is_some_and(|current| current >= watermark) {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.watermark = Some(watermark);
+        let mut closed = Vec::new();
+        while let Some(first) = self.timers.first() {
+            if !self.passed(first.0) {
+                break;
+            }
+            let Some((end, key, start)) = self.timers.pop_first() else {
+                break;
+            };
+            let Some(state) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let Some(last) = state.sessions.remove(&start) else {
+                continue;
+            };
+            // Sessions of a key close in order, so this one holds the key's earliest rows.
+            let rest = state.rows.split_off(&last.saturating_add(1));
+            let rows = std::mem::replace(&mut state.rows, rest);
+            for (_, at_time) in rows {
+                for (row, weight) in at_time {
+                    self.held_rows -= 1;
+                    closed.push((row, weight, start, end));
+                }
+            }
+            if state.rows.is_empty() {
+                self.keys.remove(&key);
+            }
+        }
+        self.emit(closed)
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late
+    }
+
+    fn state_rows(&self) -> usize {
+        self.held_rows
+    }
+
+    fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        out.put_opt_i64(self.watermark);
+        out.put_u64(self.late);
+        let mut rows: Vec<&[u8]> = Vec::with_capacity(self.held_rows);
+        let mut weights = Vec::with_capacity(self.held_rows);
+        for state in self.keys.values() {
+            for at_time in state.rows.values() {
+                for (row, weight) in at_time {
+                    rows.push(row);
+                    weights.push(*weight);
+                }
+            }
+        }
+        let count = rows.len();
+        let columns = self.row_codec.decode(rows)?;
+        let data = batch_with_row_count(&self.input_schema, columns, count)?;
+        put_changes(out, &ChangeBatch::new(data, Int64Array::from(weights))?)
+    }
+
+    fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        let watermark = input.opt_i64()?;
+        let late = input.u64()?;
+        let held = get_changes(input, &Arc::clone(&self.input_schema))?;
+        self.keys.clear();
+        self.timers.clear();
+        self.held_rows = 0;
+        self.watermark = None;
+        self.add(&held, false)?;
+        self.watermark = watermark;
+        self.late = late;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_into;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn rows_extend_and_bridge_sessions() {
+        let mut sessions = BTreeMap::new();
+        assert_eq!(merge_into(&mut sessions, 10, 5), (vec![], (10, 10)));
+        assert_eq!(merge_into(&mut sessions, 30, 5), (vec![], (30, 30)));
+        // Exactly `gap` after the last time: the same session (Flink's intersects).
+        assert_eq!(merge_into(&mut sessions, 15, 5), (vec![(10, 10)], (10, 15)));
+        assert_eq!(merge_into(&mut sessions, 21, 5), (vec![], (21, 21)));
+        // 25 is within 5 of 21 and of 30: it bridges them.
+        assert_eq!(
+            merge_into(&mut sessions, 25, 5),
+            (vec![(21, 21), (30, 30)], (21, 30))
+        );
+        assert_eq!(
+            sessions.into_iter().collect::<Vec<_>>(),
+            vec![(10, 15), (21, 30)]
+        );
+    }
+}
