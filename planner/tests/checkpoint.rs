@@ -22,9 +22,19 @@ fn options() -> DurableOptions {
 }
 
 async fn open(dir: &Path) -> Arc<Database> {
-    match Database::open(dir, &options()).await {
-        Ok(database) => database,
-        Err(error) => panic!("open {}: {error}", dir.display()),
+    // A database dropped in this process closes its data directory once its source tasks
+    // have let go of it (a task holds it while it delivers a batch): retry briefly. A crashed
+    // process has no such tasks.
+    let mut attempts = 0;
+    loop {
+        match Database::open(dir, &options()).await {
+            Ok(database) => return database,
+            Err(error) if attempts < 50 && error.to_string().contains("in use") => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("open {}: {error}", dir.display()),
+        }
     }
 }
 
