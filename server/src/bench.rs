@@ -121,8 +121,7 @@ pub struct NexmarkArgs {
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 3600)]
     pub timeout: u64,
-    /// Parallel instances of each keyed operator (default: `SLUICE_WORKERS`, else the number
-    /// of cores, at most 8).
+    /// Parallel instances of each keyed operator (default: `SLUICE_WORKERS`, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub workers: Option<u32>,
 }

@@ -23,7 +23,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct EngineArgs {
     /// Parallel instances of each keyed operator of a continuous query (default:
-    /// `SLUICE_WORKERS`, else the number of cores, at most 8).
+    /// `SLUICE_WORKERS`, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     workers: Option<u32>,
 }
