@@ -390,26 +390,7 @@ impl Compiler<'_> {
                     .iter()
                     .map(|e| self.physical(e, input_df_schema))
                     .collect::<Result<Vec<_>>>()?;
-                let calls = aggregate
-                    .aggr_expr
-                    .iter()
-                    .map(|e| {
-                        let planning = PhysicalPlanningContext::default();
-                        let lowered = LoweredAggregateBuilder::new(
-                            e,
-                            input_df_schema,
-                            &input_schema,
-                            self.props,
-                            &planning,
-                        )
-                        .build()
-                        .map_err(|e| PlanError::from_datafusion(e, ""))?;
-                        Ok(AggregateCall {
-                            function: lowered.aggregate,
-                            filter: lowered.filter,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let calls = self.aggregate_calls(aggregate)?;
                 let schema = arrow_schema(&aggregate.schema);
                 let input_attrs = self.attrs_of(input, input_schema.fields().len());
                 let group_attrs: Vec<Option<TimeAttr>> = aggregate

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sluice_server::Server;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, RowStream, SimpleQueryMessage};
 
@@ -19,23 +18,7 @@ type Rows = std::pin::Pin<Box<RowStream>>;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn connect(server: &Server) -> (Client, tokio::task::JoinHandle<()>) {
-    let address = server.local_addr();
-    let (client, connection) = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=sluice dbname=sluice",
-            address.ip(),
-            address.port()
-        ),
-        NoTls,
-    )
-    .await
-    .unwrap();
-    let task = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    (client, task)
-}
+use common::connect;
 
 /// A subscription's rows as (timestamp, diff, the relation's columns as text).
 type Change = (i64, i64, Vec<Option<String>>);

@@ -4,22 +4,10 @@
 
 mod common;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 async fn connect(server: &sluice_server::Server) -> Client {
-    let address = server.local_addr();
-    let (client, connection) = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=sluice dbname=sluice",
-            address.ip(),
-            address.port()
-        ),
-        NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    client
+    common::connect(server).await.0
 }
 
 async fn code(client: &Client, sql: &str) -> String {

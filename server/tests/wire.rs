@@ -4,7 +4,7 @@
 mod common;
 
 use sluice_server::Server;
-use tokio_postgres::{error::SqlState, Client, NoTls};
+use tokio_postgres::{error::SqlState, Client};
 
 async fn by_ok(client: &Client) -> Vec<(bool, i64, i64)> {
     let rows = client
@@ -18,18 +18,7 @@ async fn by_ok(client: &Client) -> Vec<(bool, i64, i64)> {
 
 async fn start() -> (Server, Client) {
     let server = common::start_server().await;
-    let address = server.local_addr();
-    let (client, connection) = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=sluice dbname=sluice",
-            address.ip(),
-            address.port()
-        ),
-        NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
+    let (client, _connection) = common::connect(&server).await;
     (server, client)
 }
 

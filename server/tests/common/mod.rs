@@ -16,6 +16,26 @@ pub async fn start_server() -> Server {
     .unwrap()
 }
 
+/// A tokio-postgres client of `server` (no TLS, trust auth) and the task driving its
+/// connection (abort it to drop the connection abruptly).
+pub async fn connect(server: &Server) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let address = server.local_addr();
+    let (client, connection) = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=sluice dbname=sluice",
+            address.ip(),
+            address.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, task)
+}
+
 /// Skip (or, under CI=true, fail) when a client toolchain is missing.
 pub fn require(available: bool, what: &str) -> bool {
     if !available {
