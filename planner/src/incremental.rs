@@ -7,6 +7,7 @@
 //! | Projection              | Project (DataFusion physical expressions)  |
 //! | Filter                  | Filter                                     |
 //! | Join (equi + residual)  | HashJoin (inner/outer/semi/anti)           |
+//! | Join bounding event time| HashJoin with expiry (an interval join)    |
 //! | Join marked AS OF       | TemporalJoin (FOR SYSTEM_TIME AS OF)       |
 //! | Aggregate, Distinct     | GroupAggregate                             |
 //! | Union                   | Union                                      |
@@ -41,12 +42,13 @@ use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
     AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
-    SessionWindowAggregate, TemporalJoin, TemporalTime, TopN, Union, Unnest, UnnestColumn,
-    WindowAggregate,
+    SessionWindowAggregate, TemporalJoin, TemporalTime, TimeBounds, TopN, Union, Unnest,
+    UnnestColumn, WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
 use crate::error::{PlanError, Result};
+use crate::streaming::interval_join::interval_bounds;
 use crate::streaming::session_window::as_session_window;
 use crate::streaming::time::{expr_attr, PROCTIME};
 use crate::streaming::TimeAttr;
@@ -519,6 +521,10 @@ impl Compiler<'_> {
                     }
                     None => None,
                 };
+                let bounds = match &join.filter {
+                    Some(filter) => self.interval_bounds(join, filter, left, right)?,
+                    None => TimeBounds::default(),
+                };
                 let operator = HashJoin::new(
                     kind,
                     arrow_schema(join.left.schema()),
@@ -528,7 +534,8 @@ impl Compiler<'_> {
                     filter,
                     join.null_equality == NullEquality::NullEqualsNull,
                     arrow_schema(&join.schema),
-                )?;
+                )?
+                .with_time_bounds(bounds);
                 Ok(self.builder.add(Box::new(operator), vec![left, right]))
             }
             LogicalPlan::Values(values) => {
@@ -574,6 +581,30 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// The interval-join bounds of a join condition, as expressions over each input.
+    fn interval_bounds(
+        &self,
+        join: &datafusion::logical_expr::Join,
+        filter: &Expr,
+        left: NodeId,
+        right: NodeId,
+    ) -> Result<TimeBounds> {
+        let schemas = [join.left.schema().as_ref(), join.right.schema().as_ref()];
+        let left_attrs = self.attrs_of(left, schemas[0].fields().len());
+        let right_attrs = self.attrs_of(right, schemas[1].fields().len());
+        let found = interval_bounds(filter, schemas, [&left_attrs, &right_attrs]);
+        let mut bounds = TimeBounds::default();
+        for (side, schema) in schemas.into_iter().enumerate() {
+            for expr in &found.expire[side] {
+                bounds.expire[side].push(self.physical(expr, schema)?);
+            }
+            for expr in &found.late[side] {
+                bounds.late[side].push(self.physical(expr, schema)?);
+            }
+        }
+        Ok(bounds)
     }
 
     /// The physical aggregate calls of `aggregate` over its input.

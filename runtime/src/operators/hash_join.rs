@@ -13,7 +13,18 @@
 //!   semi: matched rows): for every key the batch touches, the set is computed before and
 //!   after the state update, and the difference is emitted. With a residual predicate,
 //!   "matched" means some row of the other side with the same key satisfies it.
+//!
+//! Interval joins ([`TimeBounds`], found by the planner in conditions such as
+//! `b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR`): a side's row whose bound the watermark
+//! has reached can never match a future row of the other side, so it leaves the state (its
+//! emitted matches, or its unmatched output in outer/anti joins, stay as they are: that is
+//! what every later input would give). Rows arriving with their bounded event time at or
+//! below the watermark are late: dropped and counted, as Flink's interval join does. Rows of
+//! a side stay while the other side's unmatched/matched output depends on them (outer, semi
+//! and anti joins): inner joins forget both sides, LEFT joins the left rows, FULL joins none.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, UInt32Array};
@@ -25,7 +36,7 @@ use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
 
 use crate::checkpoint::{get_zset, put_zset};
 
-use super::{evaluate_all, evaluate_predicate, Operator};
+use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
 use crate::change::{take_columns, ChangeBatch};
 use crate::error::Result;
 
@@ -69,6 +80,29 @@ impl JoinKind {
     }
 }
 
+/// The event-time bounds of an interval join, per side (0 = left, 1 = right).
+#[derive(Clone, Default)]
+pub struct TimeBounds {
+    /// Timestamp expressions over the side's rows: a row expires once the watermark reaches
+    /// the smallest of them (a NULL bound never matches: the row expires at once).
+    pub expire: [Vec<Arc<dyn PhysicalExpr>>; 2],
+    /// Event-time expressions over the side's rows: a row is late, and dropped, when one of
+    /// them is at or below the watermark on arrival.
+    pub late: [Vec<Arc<dyn PhysicalExpr>>; 2],
+}
+
+impl TimeBounds {
+    pub fn is_empty(&self) -> bool {
+        self.expire.iter().all(Vec::is_empty)
+    }
+}
+
+/// A stored row with its join key: (key, row).
+type KeyedRow = (Box<[u8]>, Box<[u8]>);
+
+/// Rows of one side ordered by the time they expire: (expiry, key, row).
+type ExpiryQueue = BinaryHeap<Reverse<(i64, Box<[u8]>, Box<[u8]>)>>;
+
 pub struct HashJoin {
     kind: JoinKind,
     keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
@@ -82,6 +116,10 @@ pub struct HashJoin {
     nulls_equal: bool,
     state: [HashMap<Box<[u8]>, ZSet>; 2],
     schema: SchemaRef,
+    bounds: TimeBounds,
+    expiry: [ExpiryQueue; 2],
+    watermark: Option<i64>,
+    late: u64,
 }
 
 /// A row of one side, chosen for output, with its weight.
@@ -115,7 +153,140 @@ impl HashJoin {
             nulls_equal,
             state: [HashMap::new(), HashMap::new()],
             schema,
+            bounds: TimeBounds::default(),
+            expiry: [BinaryHeap::new(), BinaryHeap::new()],
+            watermark: None,
+            late: 0,
         })
+    }
+
+    /// Make this an interval join: rows leave the state as the watermark passes `bounds`.
+    ///
+    /// A side's rows stay when the other side outputs its unmatched (outer, anti) or matched
+    /// (semi) rows: that status is recomputed from the state on every change, so the rows
+    /// that matched must remain. Then the other side's late rule, which only protects
+    /// matches with expired rows, is not needed either.
+    pub fn with_time_bounds(mut self, mut bounds: TimeBounds) -> Self {
+        for side in 0..2 {
+            if self.kind.side_output(1 - side).is_some() {
+                bounds.expire[side].clear();
+                bounds.late[1 - side].clear();
+            }
+        }
+        self.bounds = bounds;
+        self
+    }
+
+    /// When each of `rows` (of `side`'s schema) expires: the smallest bound, `i64::MIN` for
+    /// a NULL bound (such a row matches nothing).
+    fn expiry_times(&self, side: usize, rows: &arrow::array::RecordBatch) -> Result<Vec<i64>> {
+        let mut times = vec![i64::MAX; rows.num_rows()];
+        for bound in &self.bounds.expire[side] {
+            let values = timestamp_nanos(&bound.evaluate(rows)?.into_array(rows.num_rows())?)?;
+            for (time, value) in times.iter_mut().zip(values.iter()) {
+                *time = (*time).min(value.unwrap_or(i64::MIN));
+            }
+        }
+        Ok(times)
+    }
+
+    /// The rows of `changes` (arriving on `side`) that are not late; counts the late ones.
+    fn drop_late(&mut self, side: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        let Some(watermark) = self.watermark else {
+            return Ok(changes);
+        };
+        if self.bounds.late[side].is_empty() {
+            return Ok(changes);
+        }
+        let rows = changes.num_rows();
+        let mut keep = vec![true; rows];
+        for time in &self.bounds.late[side] {
+            let values = timestamp_nanos(&time.evaluate(&changes.data)?.into_array(rows)?)?;
+            for (keep, value) in keep.iter_mut().zip(values.iter()) {
+                if value.is_some_and(|v| v <= watermark) {
+                    *keep = false;
+                }
+            }
+        }
+        let late = keep.iter().filter(|k| !**k).count();
+        if late == 0 {
+            return Ok(changes);
+        }
+        self.late += late as u64;
+        changes.filter(&BooleanArray::from(keep))
+    }
+
+    /// Queue the rows of `changes` (encoded as `encoded`, keyed `keys`) by expiry. Deletes
+    /// are queued too: the delete of a row that already expired leaves a negative weight
+    /// (its retraction was emitted right), which must leave the state in turn.
+    fn enqueue_expiry(
+        &mut self,
+        side: usize,
+        changes: &ChangeBatch,
+        keys: &sluice_storage::codec::EncodedRows,
+        encoded: &sluice_storage::codec::EncodedRows,
+        has_null_key: &[bool],
+    ) -> Result<()> {
+        if self.bounds.expire[side].is_empty() {
+            return Ok(());
+        }
+        let times = self.expiry_times(side, &changes.data)?;
+        for (i, time) in times.into_iter().enumerate() {
+            if has_null_key[i] {
+                continue;
+            }
+            self.expiry[side].push(Reverse((
+                time,
+                Box::from(keys.row(i)),
+                Box::from(encoded.row(i)),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Remove the rows whose bound the watermark has reached.
+    fn expire(&mut self, watermark: i64) {
+        for side in 0..2 {
+            while self.expiry[side]
+                .peek()
+                .is_some_and(|Reverse((time, _, _))| *time <= watermark)
+            {
+                let Some(Reverse((_, key, row))) = self.expiry[side].pop() else {
+                    break;
+                };
+                if let Some(set) = self.state[side].get_mut(&key) {
+                    let weight = set.weight(&row);
+                    set.add(&row, -weight);
+                    if set.is_empty() {
+                        self.state[side].remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rebuild the expiry queues from the state (after a restore).
+    fn rebuild_expiry(&mut self) -> Result<()> {
+        for side in 0..2 {
+            self.expiry[side].clear();
+            if self.bounds.expire[side].is_empty() {
+                continue;
+            }
+            let entries: Vec<KeyedRow> = self.state[side]
+                .iter()
+                .flat_map(|(key, set)| set.iter().map(|(row, _)| (key.clone(), Box::from(row))))
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let columns = self.row_codecs[side].decode(entries.iter().map(|(_, row)| &**row))?;
+            let rows = batch_with_row_count(&self.input_schemas[side], columns, entries.len())?;
+            let times = self.expiry_times(side, &rows)?;
+            for ((key, row), time) in entries.into_iter().zip(times) {
+                self.expiry[side].push(Reverse((time, key, row)));
+            }
+        }
+        Ok(())
     }
 
     /// Columns of left and right rows side by side, as the combined schema.
@@ -258,16 +429,19 @@ impl Operator for HashJoin {
     fn fork(&self) -> Result<Box<dyn Operator>> {
         let [left_schema, right_schema] = self.input_schemas.clone();
         let [left_keys, right_keys] = self.keys.clone();
-        Ok(Box::new(Self::new(
-            self.kind,
-            left_schema,
-            right_schema,
-            left_keys,
-            right_keys,
-            self.filter.clone(),
-            self.nulls_equal,
-            self.schema.clone(),
-        )?))
+        Ok(Box::new(
+            Self::new(
+                self.kind,
+                left_schema,
+                right_schema,
+                left_keys,
+                right_keys,
+                self.filter.clone(),
+                self.nulls_equal,
+                self.schema.clone(),
+            )?
+            .with_time_bounds(self.bounds.clone()),
+        ))
     }
 
     fn name(&self) -> &'static str {
@@ -285,7 +459,25 @@ impl Operator for HashJoin {
         if let Some(filter) = &self.filter {
             text.push_str(&format!(", filter: {filter}"));
         }
+        for (side, name) in [(0, "left"), (1, "right")] {
+            if !self.bounds.expire[side].is_empty() {
+                let bounds = super::expr_list(&self.bounds.expire[side]);
+                text.push_str(&format!(", {name} rows expire at watermark >= [{bounds}]"));
+            }
+        }
         text
+    }
+
+    fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
+        if !self.bounds.is_empty() {
+            self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
+            self.expire(watermark);
+        }
+        Ok(ChangeBatch::empty(self.schema.clone()))
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late
     }
 
     fn schema(&self) -> SchemaRef {
@@ -308,6 +500,10 @@ impl Operator for HashJoin {
                 put_zset(out, rows);
             }
         }
+        if !self.bounds.is_empty() {
+            out.put_opt_i64(self.watermark);
+            out.put_u64(self.late);
+        }
         Ok(())
     }
 
@@ -319,10 +515,20 @@ impl Operator for HashJoin {
                 side.insert(key, get_zset(input)?);
             }
         }
+        if !self.bounds.is_empty() {
+            // A checkpoint of the same join before it was planned as an interval join has
+            // no watermark section.
+            if !input.is_empty() {
+                self.watermark = input.opt_i64()?;
+                self.late = input.u64()?;
+            }
+            self.rebuild_expiry()?;
+        }
         Ok(())
     }
 
     fn process(&mut self, side: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        let changes = self.drop_late(side, changes)?;
         if changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
@@ -408,6 +614,11 @@ impl Operator for HashJoin {
         }
 
         self.side_output_for(&touched, 1, &mut side_delta)?;
+        self.enqueue_expiry(side, &changes, &keys, &encoded, &has_null_key)?;
+        if let Some(watermark) = self.watermark {
+            // Rows already past their bound (they matched what they could) leave at once.
+            self.expire(watermark);
+        }
         let mut side_rows: Vec<(SideRow, i64)> =
             side_delta.into_iter().filter(|(_, w)| *w != 0).collect();
         side_rows.extend(passthrough);
@@ -415,5 +626,99 @@ impl Operator for HashJoin {
             outputs.push(self.side_rows_output(side_rows)?);
         }
         ChangeBatch::concat(&self.schema, &outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, RecordBatch, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::physical_expr::expressions::Column;
+
+    fn side_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        ]))
+    }
+
+    fn rows(keys: &[i64], millis: &[i64]) -> ChangeBatch {
+        ChangeBatch::inserts(
+            RecordBatch::try_new(
+                side_schema(),
+                vec![
+                    Arc::new(Int64Array::from(keys.to_vec())),
+                    Arc::new(TimestampMillisecondArray::from(millis.to_vec())),
+                ],
+            )
+            .expect("batch"),
+        )
+    }
+
+    fn column(name: &str, index: usize) -> Arc<dyn PhysicalExpr> {
+        Arc::new(Column::new(name, index))
+    }
+
+    /// `k = k AND right.ts <= left.ts` (left rows expire at their own time, right rows are
+    /// late at or below the watermark).
+    fn join(kind: JoinKind) -> HashJoin {
+        let schema = side_schema();
+        let output = super::super::combined_join_schema(&schema, &schema);
+        let bounds = TimeBounds {
+            expire: [vec![column("ts", 1)], Vec::new()],
+            late: [Vec::new(), vec![column("ts", 1)]],
+        };
+        HashJoin::new(
+            kind,
+            schema.clone(),
+            schema,
+            vec![column("k", 0)],
+            vec![column("k", 0)],
+            None,
+            false,
+            output,
+        )
+        .expect("join")
+        .with_time_bounds(bounds)
+    }
+
+    #[test]
+    fn rows_expire_with_the_watermark_and_late_rows_are_dropped() -> Result<()> {
+        let mut join = join(JoinKind::Inner);
+        join.process(0, rows(&[1, 1, 2], &[1_000, 5_000, 9_000]))?;
+        assert_eq!(join.state_rows(), 3);
+        join.on_watermark(5_000_000_000)?; // 5 s: the rows at 1 s and 5 s expire
+        assert_eq!(join.state_rows(), 1);
+        // A right row at 4 s is late (at or below the watermark): dropped, counted.
+        let out = join.process(1, rows(&[1], &[4_000]))?;
+        assert_eq!(out.num_rows(), 0);
+        assert_eq!(join.late_rows(), 1);
+        // A right row at 6 s still meets the left row of key 2.
+        assert_eq!(join.process(1, rows(&[2], &[6_000]))?.num_rows(), 1);
+
+        // The expiry queue comes back from a checkpoint.
+        let mut out = StateWriter::new();
+        join.snapshot(&mut out)?;
+        let bytes = out.into_bytes();
+        let mut restored = super::super::Operator::fork(&join)?;
+        restored.restore(&mut StateReader::new(&bytes))?;
+        assert_eq!(restored.late_rows(), 1);
+        assert_eq!(restored.state_rows(), 2);
+        restored.on_watermark(9_000_000_000)?;
+        assert_eq!(restored.state_rows(), 1, "the left row at 9 s expired");
+        Ok(())
+    }
+
+    #[test]
+    fn outer_sides_keep_the_rows_their_status_depends_on() {
+        // In a RIGHT join the right rows' unmatched output depends on the left rows: they
+        // never expire, and right rows are never late.
+        let join = join(JoinKind::Right);
+        assert!(join.bounds.is_empty());
+        assert!(join.bounds.late[1].is_empty());
+        // In a LEFT join the left rows may go.
+        let join = super::tests::join(JoinKind::Left);
+        assert_eq!(join.bounds.expire[0].len(), 1);
     }
 }

@@ -26,7 +26,7 @@ pub mod window_aggregate;
 pub use constant::Constant;
 pub use filter::Filter;
 pub use group_aggregate::{AggregateCall, GroupAggregate};
-pub use hash_join::{HashJoin, JoinKind};
+pub use hash_join::{HashJoin, JoinKind, TimeBounds};
 pub use project::Project;
 pub use scan::Scan;
 pub use session_window::SessionWindowAggregate;
@@ -162,6 +162,20 @@ pub(crate) fn evaluate_predicate(
                 array.data_type()
             ))
         })
+}
+
+/// A timestamp array as nanoseconds since the epoch (NULL stays NULL).
+pub(crate) fn timestamp_nanos(array: &arrow::array::ArrayRef) -> Result<arrow::array::Int64Array> {
+    let unit = window_aggregate::nanos_per_unit(array.data_type())?;
+    let values = arrow::compute::cast(array, &arrow::datatypes::DataType::Int64)?;
+    let values = values
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| crate::RuntimeError::Internal("timestamp did not cast to Int64".into()))?;
+    Ok(values
+        .iter()
+        .map(|v| v.map(|v| v.saturating_mul(unit)))
+        .collect())
 }
 
 /// Left then right fields, all nullable: the schema a join's residual predicate is evaluated

@@ -27,16 +27,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{new_null_array, Array, RecordBatch, UInt32Array};
+use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::nanos_per_unit;
-use super::{evaluate_all, evaluate_predicate, Operator};
+use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
 use crate::change::{take_columns, ChangeBatch};
 use crate::checkpoint::{get_zset, put_zset};
 use crate::error::{Result, RuntimeError};
@@ -74,20 +73,6 @@ pub struct TemporalJoin {
     watermark: Option<i64>,
     late: u64,
     schema: SchemaRef,
-}
-
-/// A timestamp array as nanoseconds since the epoch.
-fn nanos(array: &ArrayRef) -> Result<Int64Array> {
-    let unit = nanos_per_unit(array.data_type())?;
-    let values = cast(array, &DataType::Int64)?;
-    let values = values
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| RuntimeError::Internal("timestamp did not cast to Int64".into()))?;
-    Ok(values
-        .iter()
-        .map(|v| v.map(|v| v.saturating_mul(unit)))
-        .collect())
 }
 
 impl TemporalJoin {
@@ -236,7 +221,7 @@ impl TemporalJoin {
         let TemporalTime::Event { left, .. } = &self.time else {
             return self.probe(&changes.data, &weights, &vec![CURRENT; rows]);
         };
-        let times = nanos(&left.evaluate(&changes.data)?.into_array(rows)?)?;
+        let times = timestamp_nanos(&left.evaluate(&changes.data)?.into_array(rows)?)?;
         let encoded = self.row_codecs[0].encode(changes.data.columns(), rows)?;
         let mut now: Vec<u32> = Vec::new();
         let mut now_times: Vec<i64> = Vec::new();
@@ -271,7 +256,7 @@ impl TemporalJoin {
         let (keys, null_key) = self.keys_of(1, &changes.data)?;
         let times: Vec<Option<i64>> = match &self.time {
             TemporalTime::Event { right, .. } => {
-                let times = nanos(changes.data.column(*right))?;
+                let times = timestamp_nanos(changes.data.column(*right))?;
                 times.iter().collect()
             }
             TemporalTime::Processing => vec![Some(CURRENT); rows],

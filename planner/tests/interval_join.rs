@@ -1,0 +1,279 @@
+//! Interval joins: a join whose condition bounds one input's event time by the other's rows
+//! forgets rows once the watermark passes their bound. The maintained views equal the batch
+//! join over the rows that were not late (kept in plain tables as the oracle), after every
+//! statement, for random keys, times, disorder and deletes; late rows are counted and the
+//! state shrinks once the watermark moves on.
+
+mod common;
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use sluice_planner::{Database, Session};
+
+async fn run(session: &mut Session, sql: &str) {
+    let (_, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{sql}: {error:?}");
+}
+
+async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
+    common::query_rows(session, sql).await
+}
+
+/// `2024-01-01 00:00:00` plus `seconds` (0 <= seconds < 86400).
+fn timestamp(seconds: i64) -> String {
+    format!(
+        "2024-01-01 {:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+const DELAY: i64 = 30;
+
+/// Inner join with two-sided bounds (`s.ts BETWEEN o.ts - 5 s AND o.ts + 20 s`): both
+/// inputs expire and both have late rows. LEFT joins (two- and one-sided bounds): orders
+/// expire, late shipments are dropped, orders never are (shipments stay: the orders'
+/// unmatched rows depend on them). FULL join: nothing expires, nothing is late.
+const SCHEMA: &str = "
+    CREATE TABLE orders (id BIGINT, k VARCHAR, v BIGINT, ts TIMESTAMP(3),
+                         WATERMARK FOR ts AS ts - INTERVAL '30' SECOND);
+    CREATE TABLE shipments (id BIGINT, k VARCHAR, w BIGINT, ts TIMESTAMP(3),
+                            WATERMARK FOR ts AS ts - INTERVAL '30' SECOND);
+    CREATE TABLE o2 (id BIGINT, k VARCHAR, v BIGINT, ts TIMESTAMP(3));
+    CREATE TABLE s2 (id BIGINT, k VARCHAR, w BIGINT, ts TIMESTAMP(3));
+    CREATE TABLE s1 (id BIGINT, k VARCHAR, w BIGINT, ts TIMESTAMP(3));
+    CREATE MATERIALIZED VIEW inner_join AS
+      SELECT o.id AS oid, s.id AS sid, o.v, s.w FROM orders o JOIN shipments s
+          ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND;
+    CREATE MATERIALIZED VIEW left_join AS
+      SELECT o.id AS oid, s.id AS sid, o.v + coalesce(s.w, 0) AS total FROM orders o LEFT JOIN shipments s
+          ON o.k = s.k AND o.ts - INTERVAL '5' SECOND <= s.ts AND s.ts <= o.ts + INTERVAL '20' SECOND;
+    CREATE MATERIALIZED VIEW one_sided AS
+      SELECT o.id AS oid, s.id AS sid FROM orders o LEFT JOIN shipments s
+          ON o.k = s.k AND s.ts < o.ts + INTERVAL '15' SECOND;
+    CREATE MATERIALIZED VIEW full_join AS
+      SELECT o.id AS oid, s.id AS sid FROM orders o FULL JOIN shipments s
+          ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND;";
+
+const TWO_SIDED: &str =
+    "ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND";
+
+async fn check(session: &mut Session) {
+    let cases = [
+        (
+            "SELECT * FROM inner_join".to_string(),
+            format!("SELECT o.id, s.id, o.v, s.w FROM o2 o JOIN s2 s {TWO_SIDED}"),
+        ),
+        (
+            "SELECT * FROM left_join".to_string(),
+            format!("SELECT o.id, s.id, o.v + coalesce(s.w, 0) FROM orders o LEFT JOIN s1 s {TWO_SIDED}"),
+        ),
+        (
+            "SELECT * FROM one_sided".to_string(),
+            "SELECT o.id, s.id FROM orders o LEFT JOIN s1 s ON o.k = s.k AND s.ts < o.ts + INTERVAL '15' SECOND"
+                .to_string(),
+        ),
+        (
+            "SELECT * FROM full_join".to_string(),
+            format!("SELECT o.id, s.id FROM orders o FULL JOIN shipments s {TWO_SIDED}"),
+        ),
+    ];
+    for (view, batch) in cases {
+        let expected = rows(session, &batch).await;
+        assert_eq!(rows(session, &view).await, expected, "{view}");
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Event {
+    Insert {
+        shipment: bool,
+        key: u8,
+        value: i64,
+        jitter: i64,
+    },
+    /// Delete the row inserted `back` inserts ago.
+    Delete { back: usize },
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        6 => (any::<bool>(), 0..3u8, 1..50i64, -40..=40i64)
+            .prop_map(|(shipment, key, value, jitter)| Event::Insert { shipment, key, value, jitter }),
+        1 => (1..6usize).prop_map(|back| Event::Delete { back }),
+    ]
+}
+
+/// A row of `orders` or `shipments` and which oracle tables hold it.
+struct Live {
+    id: usize,
+    shipment: bool,
+    time: i64,
+    in_two_sided: bool,
+    in_one_sided: bool,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Random keys and times (4 s apart with up to 40 s of disorder against a 30 s watermark
+    /// delay, so some rows are late), statements of random size into either input, deletes.
+    #[test]
+    fn interval_joins_equal_their_batch_meaning(
+        events in proptest::collection::vec((event(), 1..5usize), 1..60)
+    ) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let database = Database::new();
+            let mut session = Session::new(Arc::clone(&database));
+            run(&mut session, SCHEMA).await;
+            // Each input's watermark (its highest time minus the delay); the joins see the
+            // smaller one, once both inputs have one.
+            let mut watermarks: [Option<i64>; 2] = [None, None];
+            let join_watermark = |w: &[Option<i64>; 2]| match w {
+                [Some(a), Some(b)] => Some((*a).min(*b)),
+                _ => None,
+            };
+            let mut live: Vec<Live> = Vec::new();
+            let (mut late_two, mut late_one) = (0u64, 0u64);
+            let mut index = 0;
+            while index < events.len() {
+                let (first, size) = &events[index];
+                let watermark = join_watermark(&watermarks);
+                let is_late = |time: i64| watermark.is_some_and(|w| time <= w);
+                if let Event::Delete { back } = first {
+                    if let Some(at) = live.len().checked_sub(*back) {
+                        let row = live.remove(at);
+                        let (table, two, one) = if row.shipment {
+                            ("shipments", "s2", Some("s1"))
+                        } else {
+                            ("orders", "o2", None)
+                        };
+                        let id = row.id;
+                        run(&mut session, &format!("DELETE FROM {table} WHERE id = {id}")).await;
+                        // A retraction behind the watermark is late like an insert (the
+                        // retraction of a row that was late is late too).
+                        if !row.in_two_sided || is_late(row.time) {
+                            late_two += 1;
+                        } else {
+                            run(&mut session, &format!("DELETE FROM {two} WHERE id = {id}")).await;
+                        }
+                        if let Some(one) = one {
+                            if !row.in_one_sided || is_late(row.time) {
+                                late_one += 2; // left_join and one_sided
+                            } else {
+                                run(&mut session, &format!("DELETE FROM {one} WHERE id = {id}")).await;
+                            }
+                        }
+                    }
+                    index += 1;
+                    check(&mut session).await;
+                    continue;
+                }
+                let Event::Insert { shipment, .. } = first else { unreachable!() };
+                let shipment = *shipment;
+                let (mut values, mut two, mut one) = (Vec::new(), Vec::new(), Vec::new());
+                let mut max_time = None;
+                for (event, _) in events.iter().skip(index).take(*size) {
+                    let Event::Insert { shipment: s, key, value, jitter } = event else {
+                        break;
+                    };
+                    if *s != shipment {
+                        break;
+                    }
+                    let time = (600 + index as i64 * 4 + jitter).max(0);
+                    let row = format!("({index}, 'k{key}', {value}, '{}')", timestamp(time));
+                    let in_two_sided = !is_late(time);
+                    let in_one_sided = !shipment || !is_late(time);
+                    if in_two_sided { two.push(row.clone()) } else { late_two += 1 }
+                    if shipment {
+                        if in_one_sided { one.push(row.clone()) } else { late_one += 2 }
+                    }
+                    values.push(row);
+                    live.push(Live { id: index, shipment, time, in_two_sided, in_one_sided });
+                    max_time = max_time.max(Some(time));
+                    index += 1;
+                }
+                let (table, two_table) = if shipment { ("shipments", "s2") } else { ("orders", "o2") };
+                run(&mut session, &format!("INSERT INTO {table} VALUES {}", values.join(", "))).await;
+                if !two.is_empty() {
+                    run(&mut session, &format!("INSERT INTO {two_table} VALUES {}", two.join(", "))).await;
+                }
+                if !one.is_empty() {
+                    run(&mut session, &format!("INSERT INTO s1 VALUES {}", one.join(", "))).await;
+                }
+                if let Some(max_time) = max_time {
+                    let side = usize::from(shipment);
+                    watermarks[side] = watermarks[side].max(Some(max_time - DELAY));
+                }
+                check(&mut session).await;
+            }
+            let late = |name: &str| format!("SELECT late_rows FROM sluice_queries WHERE name = '{name}'");
+            let inner: u64 = rows(&mut session, &late("inner_join")).await[0].parse().unwrap();
+            let left: u64 = rows(&mut session, &late("left_join")).await[0].parse().unwrap();
+            let one: u64 = rows(&mut session, &late("one_sided")).await[0].parse().unwrap();
+            let full: u64 = rows(&mut session, &late("full_join")).await[0].parse().unwrap();
+            assert_eq!(inner, late_two);
+            assert_eq!(left + one, late_one);
+            assert_eq!(full, 0);
+        });
+    }
+}
+
+#[tokio::test]
+async fn expired_rows_leave_the_state() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(&mut session, SCHEMA).await;
+    let insert = |table: &str, id: i64, key: &str, seconds: i64| {
+        format!(
+            "INSERT INTO {table} VALUES ({id}, '{key}', {id}, '{}')",
+            timestamp(seconds)
+        )
+    };
+    for i in 0..50 {
+        run(&mut session, &insert("orders", i, "a", 100 + i)).await;
+        run(&mut session, &insert("shipments", i, "a", 105 + i)).await;
+    }
+    let state = "SELECT state_rows FROM sluice_queries WHERE name = 'inner_join'";
+    let before: u64 = rows(&mut session, state).await[0].parse().unwrap();
+    // Both watermarks move far beyond every bound: every row expires.
+    run(&mut session, &insert("orders", 1000, "z", 5000)).await;
+    run(&mut session, &insert("shipments", 1000, "y", 5000)).await;
+    let after: u64 = rows(&mut session, state).await[0].parse().unwrap();
+    assert!(before >= 40, "state before: {before}");
+    // Only the two newest rows (ahead of the watermark) remain.
+    assert!(after <= 2, "state after: {after}");
+    // Matches stay: every order matched the shipments within [-5 s, +20 s].
+    assert_eq!(
+        rows(&mut session, "SELECT count(*) FROM inner_join").await,
+        rows(
+            &mut session,
+            &format!("SELECT count(*) FROM orders o JOIN shipments s {TWO_SIDED}")
+        )
+        .await
+    );
+    // A shipment behind the watermark is late: dropped and counted.
+    run(&mut session, &insert("shipments", 2000, "a", 120)).await;
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT late_rows FROM sluice_queries WHERE name = 'inner_join'"
+        )
+        .await,
+        vec!["1"]
+    );
+    // EXPLAIN names the bounds.
+    let explain = rows(
+        &mut session,
+        &format!(
+            "EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT o.id FROM orders o JOIN shipments s \
+             {TWO_SIDED}"
+        ),
+    )
+    .await;
+    let text = explain.join("\n");
+    assert!(text.contains("rows expire at watermark"), "{text}");
+}
