@@ -896,8 +896,12 @@ pub(crate) fn build_materialized_view(
             deltas.push(dataflow.advance_watermark(&relation, watermark)?);
         }
     }
+    // The steps' changes cancel each other in part (the first input's rows make groups the
+    // second input's rows update): consolidated, a group's intermediate row never reaches
+    // the store, whose key would see it twice.
     let output = dataflow.schema();
-    let initial = ChangeBatch::concat(&output, &deltas)?;
+    let initial = ChangeBatch::concat(&output, &deltas)?
+        .consolidate(&sluice_storage::RowCodec::for_schema(&output)?)?;
     store.apply(&initial)?;
     Ok((store, dataflow, time_attrs))
 }

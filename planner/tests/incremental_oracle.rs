@@ -35,6 +35,8 @@ const VIEWS: &[(&str, &str)] = &[
     ("v_subquery", "SELECT t.g, t.total * 10 AS t10 FROM (SELECT g, sum(v) AS total FROM l GROUP BY g) t WHERE t.total > 2"),
     ("v_multiset", "SELECT g, count(*) AS n, sum(v) AS sv FROM m GROUP BY g"),
     ("v_join_agg", "SELECT r.g, count(*) AS n, sum(l.v) AS sv, max(r.w) AS mw FROM l JOIN r ON l.g = r.g GROUP BY r.g"),
+    // Created over existing rows, the left rows first make groups the right rows update.
+    ("v_left_join_agg", "SELECT l.g, count(*) AS n, sum(r.w) AS sw FROM l LEFT JOIN r ON l.g = r.g GROUP BY l.g"),
     ("v_level2", "SELECT n, count(*) AS groups FROM v_agg GROUP BY n"),
     ("v_level3", "SELECT v_level2.n, v_level2.groups, v_global.n AS total FROM v_level2 CROSS JOIN v_global"),
     ("v_filtered_agg", "SELECT g, count(*) FILTER (WHERE v > 4) AS big, sum(v) FILTER (WHERE s <> 'a') AS sa FROM l GROUP BY g"),

@@ -348,7 +348,11 @@ impl Session {
                 deltas.push(dataflow.advance_watermark(relation, watermark)?);
             }
         }
-        let initial = ChangeBatch::concat(&schema, &deltas)?;
+        // Consolidated: the steps' changes cancel each other in part (see the same in
+        // `build_materialized_view`), and a keyed target must not see a row's
+        // intermediate versions.
+        let initial = ChangeBatch::concat(&schema, &deltas)?
+            .consolidate(&sluice_storage::RowCodec::for_schema(&schema)?)?;
         let rows = initial.num_rows();
         let store = Arc::new(RelationStore::new(
             job.clone(),
