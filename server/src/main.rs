@@ -26,9 +26,27 @@ struct EngineArgs {
     /// `SLUICE_WORKERS`, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     workers: Option<u32>,
+    /// Memory each stateful operator instance (a join side, ..) may use for its keyed state
+    /// before it spills the least recently used keys to local disk (default: no limit).
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+    operator_memory_mb: Option<u64>,
+    /// Directory for spilled operator state (default: the system temp directory; wiped at
+    /// start, not durable: checkpoints hold the durable state).
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
 }
 
 impl EngineArgs {
+    /// Set the spill budget before any operator exists (restoring a catalog creates them).
+    fn configure_spill(&self) {
+        sluice_storage::spill::configure(sluice_storage::SpillSettings {
+            budget_bytes: self
+                .operator_memory_mb
+                .map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
+            dir: self.spill_dir.clone(),
+        });
+    }
+
     async fn apply(&self, database: &sluice_planner::Database) {
         if let Some(workers) = self.workers {
             database.set_workers(workers as usize).await;
@@ -250,6 +268,7 @@ fn main() -> std::process::ExitCode {
                         return std::process::ExitCode::FAILURE;
                     }
                 };
+                engine.configure_spill();
                 let database = if storage.in_memory {
                     sluice_planner::Database::new()
                 } else {
@@ -286,6 +305,7 @@ fn main() -> std::process::ExitCode {
                         return std::process::ExitCode::FAILURE;
                     }
                 };
+                engine.configure_spill();
                 let database = match &data_dir {
                     Some(dir) => match open_database(dir, true, 5000).await {
                         Ok(database) => database,

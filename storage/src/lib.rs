@@ -8,6 +8,7 @@
 //! - [`ZSet`]: a multiset of rows with signed weights (the contents of a table without a
 //!   primary key, a materialized view, or an operator's input side).
 //! - [`KeyedRows`]: rows indexed by an encoded primary key (tables with a primary key).
+//! - [`SpillMap`]: keyed operator state under a memory budget, spilling to a scratch RocksDB.
 //! - [`Durable`]: a RocksDB data directory holding the catalog log and the rows of base
 //!   tables (see `durable`).
 
@@ -15,6 +16,7 @@ pub mod codec;
 pub mod durable;
 pub mod error;
 pub mod keyed;
+pub mod spill;
 pub mod state;
 pub mod zset;
 
@@ -22,5 +24,6 @@ pub use codec::{EncodedRows, RowCodec};
 pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
+pub use spill::{SpillMap, SpillSettings};
 pub use state::{StateReader, StateWriter};
 pub use zset::ZSet;

@@ -32,7 +32,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use crate::checkpoint::{get_zset, put_zset};
 
@@ -114,7 +114,9 @@ pub struct HashJoin {
     /// Left then right fields, all nullable: what `filter` is evaluated over.
     combined_schema: SchemaRef,
     nulls_equal: bool,
-    state: [HashMap<Box<[u8]>, ZSet>; 2],
+    /// Per side: join key -> that side's rows under the key (spilled to disk beyond the
+    /// memory budget, see [`SpillMap`]).
+    state: [SpillMap<ZSet>; 2],
     schema: SchemaRef,
     bounds: TimeBounds,
     expiry: [ExpiryQueue; 2],
@@ -151,7 +153,7 @@ impl HashJoin {
             filter,
             combined_schema,
             nulls_equal,
-            state: [HashMap::new(), HashMap::new()],
+            state: [SpillMap::new(), SpillMap::new()],
             schema,
             bounds: TimeBounds::default(),
             expiry: [BinaryHeap::new(), BinaryHeap::new()],
@@ -245,24 +247,34 @@ impl HashJoin {
     }
 
     /// Remove the rows whose bound the watermark has reached.
-    fn expire(&mut self, watermark: i64) {
+    fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
+            let mut expired = Vec::new();
             while self.expiry[side]
                 .peek()
                 .is_some_and(|Reverse((time, _, _))| *time <= watermark)
             {
-                let Some(Reverse((_, key, row))) = self.expiry[side].pop() else {
-                    break;
-                };
-                if let Some(set) = self.state[side].get_mut(&key) {
-                    let weight = set.weight(&row);
-                    set.add(&row, -weight);
+                if let Some(Reverse((_, key, row))) = self.expiry[side].pop() {
+                    expired.push((key, row));
+                }
+            }
+            if expired.is_empty() {
+                continue;
+            }
+            let state = &mut self.state[side];
+            state.load(expired.iter().map(|(key, _)| key.as_ref()))?;
+            for (key, row) in &expired {
+                if let Some(set) = state.get_mut(key) {
+                    let weight = set.weight(row);
+                    set.add(row, -weight);
                     if set.is_empty() {
-                        self.state[side].remove(&key);
+                        state.remove(key);
                     }
                 }
             }
+            state.settle()?;
         }
+        Ok(())
     }
 
     /// Rebuild the expiry queues from the state (after a restore).
@@ -272,10 +284,11 @@ impl HashJoin {
             if self.bounds.expire[side].is_empty() {
                 continue;
             }
-            let entries: Vec<KeyedRow> = self.state[side]
-                .iter()
-                .flat_map(|(key, set)| set.iter().map(|(row, _)| (key.clone(), Box::from(row))))
-                .collect();
+            let mut entries: Vec<KeyedRow> = Vec::new();
+            self.state[side].visit(|key, set| {
+                entries.extend(set.iter().map(|(row, _)| (Box::from(key), Box::from(row))));
+                Ok(())
+            })?;
             if entries.is_empty() {
                 continue;
             }
@@ -471,7 +484,7 @@ impl Operator for HashJoin {
     fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
         if !self.bounds.is_empty() {
             self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
-            self.expire(watermark);
+            self.expire(watermark)?;
         }
         Ok(ChangeBatch::empty(self.schema.clone()))
     }
@@ -485,20 +498,17 @@ impl Operator for HashJoin {
     }
 
     fn state_rows(&self) -> usize {
-        self.state
-            .iter()
-            .flat_map(|s| s.values())
-            .map(|set| set.distinct_len())
-            .sum()
+        self.state.iter().map(SpillMap::rows).sum()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         for side in &self.state {
             out.put_u64(side.len() as u64);
-            for (key, rows) in side {
+            side.visit(|key, rows| {
                 out.put_bytes(key);
                 put_zset(out, rows);
-            }
+                Ok(())
+            })?;
         }
         if !self.bounds.is_empty() {
             out.put_opt_i64(self.watermark);
@@ -509,10 +519,11 @@ impl Operator for HashJoin {
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         for side in self.state.iter_mut() {
-            side.clear();
+            side.clear()?;
             for _ in 0..input.len_prefix()? {
                 let key = Box::from(input.bytes()?);
                 side.insert(key, get_zset(input)?);
+                side.settle()?;
             }
         }
         if !self.bounds.is_empty() {
@@ -549,6 +560,9 @@ impl Operator for HashJoin {
                     touched.push(keys.row(i));
                 }
             }
+        }
+        for state in self.state.iter_mut() {
+            state.load(touched.iter().copied())?;
         }
         let mut side_delta: HashMap<SideRow, i64> = HashMap::new();
         self.side_output_for(&touched, -1, &mut side_delta)?;
@@ -606,7 +620,7 @@ impl Operator for HashJoin {
                 continue;
             }
             let key = keys.row(i);
-            let set = self.state[side].entry(Box::from(key)).or_default();
+            let set = self.state[side].entry(key);
             set.add(encoded.row(i), weight);
             if set.is_empty() {
                 self.state[side].remove(key);
@@ -617,13 +631,16 @@ impl Operator for HashJoin {
         self.enqueue_expiry(side, &changes, &keys, &encoded, &has_null_key)?;
         if let Some(watermark) = self.watermark {
             // Rows already past their bound (they matched what they could) leave at once.
-            self.expire(watermark);
+            self.expire(watermark)?;
         }
         let mut side_rows: Vec<(SideRow, i64)> =
             side_delta.into_iter().filter(|(_, w)| *w != 0).collect();
         side_rows.extend(passthrough);
         if !side_rows.is_empty() {
             outputs.push(self.side_rows_output(side_rows)?);
+        }
+        for state in self.state.iter_mut() {
+            state.settle()?;
         }
         ChangeBatch::concat(&self.schema, &outputs)
     }

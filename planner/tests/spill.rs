@@ -1,0 +1,131 @@
+//! Operator state larger than its memory budget: with a budget of 256 KiB per operator
+//! instance, a join over tens of thousands of distinct keys spills most of its state to disk
+//! and still maintains exactly the batch result under inserts, updates and deletes, across a
+//! checkpoint and restore. (Its own test binary: the budget is process-wide.)
+
+mod common;
+
+use std::sync::Arc;
+
+use sluice_planner::{Database, Session};
+use sluice_storage::DurableOptions;
+
+async fn run(session: &mut Session, sql: &str) {
+    let (_, error) = session.execute(sql).await;
+    let head: String = sql.chars().take(200).collect();
+    assert!(error.is_none(), "{head}..: {error:?}");
+}
+
+async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
+    common::query_rows(session, sql).await
+}
+
+const KEYS: u64 = 30_000;
+
+async fn check(session: &mut Session) {
+    let view = rows(session, "SELECT * FROM joined").await;
+    let batch = rows(session, "SELECT a.k, a.v, b.w FROM a JOIN b ON a.k = b.k").await;
+    assert_eq!(view.len(), batch.len());
+    assert!(view == batch, "the view differs from the batch join");
+    let counts = rows(session, "SELECT * FROM per_group").await;
+    let batch = rows(
+        session,
+        "SELECT a.k % 1000, count(*), sum(b.w) FROM a LEFT JOIN b ON a.k = b.k GROUP BY a.k % 1000",
+    )
+    .await;
+    assert!(
+        counts == batch,
+        "the aggregate differs from the batch query"
+    );
+}
+
+/// `count` rows `(k, value)` for keys `start..start + count`, as VALUES text.
+fn values(start: u64, count: u64, value: impl Fn(u64) -> String) -> String {
+    (start..start + count)
+        .map(|k| format!("({k}, {})", value(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
+    let spill = tempfile::tempdir().expect("spill dir");
+    sluice_storage::spill::configure(sluice_storage::SpillSettings {
+        budget_bytes: Some(256 << 10),
+        dir: Some(spill.path().to_path_buf()),
+    });
+    let data = tempfile::tempdir().expect("data dir");
+    let options = DurableOptions {
+        sync_writes: false,
+        checkpoint_interval_ms: 0,
+        ..Default::default()
+    };
+    let database = Database::open(data.path(), &options).await.expect("open");
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE a (k BIGINT PRIMARY KEY, v VARCHAR);
+         CREATE TABLE b (k BIGINT PRIMARY KEY, w BIGINT);
+         CREATE MATERIALIZED VIEW joined AS SELECT a.k, a.v, b.w FROM a JOIN b ON a.k = b.k;
+         CREATE MATERIALIZED VIEW per_group AS
+           SELECT a.k % 1000 AS g, count(*) AS n, sum(b.w) AS total
+             FROM a LEFT JOIN b ON a.k = b.k GROUP BY a.k % 1000;",
+    )
+    .await;
+    // 30 000 keys in `a`, two thirds of them in `b`, in statements of 5 000 rows: megabytes of
+    // join state per view, against a budget of 256 KiB.
+    for start in (0..KEYS).step_by(5_000) {
+        let text = |k: u64| format!("'value of key {k} padded to make rows bigger'");
+        run(
+            &mut session,
+            &format!("INSERT INTO a VALUES {}", values(start, 5_000, text)),
+        )
+        .await;
+        run(
+            &mut session,
+            &format!(
+                "INSERT INTO b SELECT * FROM (VALUES {}) AS t(k, w) WHERE k % 3 <> 0",
+                values(start, 5_000, |k| (k * 7 % 101).to_string())
+            ),
+        )
+        .await;
+    }
+    let (spilled, _) = sluice_storage::spill::spill_totals();
+    assert!(spilled > 10_000, "spilled {spilled} entries");
+    check(&mut session).await;
+
+    // Updates and deletes scattered over the key space bring spilled keys back.
+    run(&mut session, "UPDATE a SET v = 'changed' WHERE k % 97 = 3").await;
+    run(&mut session, "DELETE FROM b WHERE k % 13 = 5").await;
+    run(&mut session, "UPDATE b SET w = w + 1000 WHERE k % 31 = 0").await;
+    run(&mut session, "DELETE FROM a WHERE k % 11 = 2").await;
+    let (_, reloaded) = sluice_storage::spill::spill_totals();
+    assert!(reloaded > 1_000, "reloaded {reloaded} entries");
+    check(&mut session).await;
+
+    // A checkpoint writes the spilled state too; a restart restores it (and spills again).
+    run(&mut session, "CHECKPOINT").await;
+    drop(session);
+    drop(database);
+    let database = loop {
+        match Database::open(data.path(), &options).await {
+            Ok(database) => break database,
+            Err(error) if error.to_string().contains("in use") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("reopen: {error}"),
+        }
+    };
+    let mut session = Session::new(Arc::clone(&database));
+    check(&mut session).await;
+    run(&mut session, "DELETE FROM b WHERE k % 5 = 1").await;
+    run(
+        &mut session,
+        &format!(
+            "INSERT INTO a VALUES {}",
+            values(KEYS, 2_000, |_| "'late'".into())
+        ),
+    )
+    .await;
+    check(&mut session).await;
+}

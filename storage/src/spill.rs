@@ -1,0 +1,551 @@
+//! Operator state larger than memory: [`SpillMap`], a map from encoded keys to values that
+//! keeps at most a memory budget's worth of entries in memory and moves the rest to a
+//! scratch RocksDB database on local disk.
+//!
+//! Protocol (what an operator does per input batch):
+//! 1. [`SpillMap::load`] with every key the batch will read or write: keys that were spilled
+//!    come back into memory in one `multi_get` (no per-row round trips), and every key is
+//!    marked as used by this batch.
+//! 2. Plain map operations ([`SpillMap::get`], [`SpillMap::entry`], ..) on in-memory entries.
+//! 3. [`SpillMap::settle`]: the sizes of the touched entries are recomputed and, when the map
+//!    is over its budget, the least recently used entries are written out in one write batch
+//!    until it is at three quarters of the budget.
+//!
+//! Invariant: a key is either in memory or on disk, never both. Without a budget (the
+//! default) nothing is tracked and `load`/`settle` return at once.
+//!
+//! The scratch database is not durable state: checkpoints still write every entry (see
+//! [`SpillMap::visit`]), and the directory is wiped when the process opens it. Each map owns
+//! a key prefix (a process-unique id) and deletes its range when dropped.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use hashbrown::HashMap;
+use rocksdb::{Options, WriteBatch, WriteOptions, DB};
+
+use crate::error::{Result, StorageError};
+use crate::state::{StateReader, StateWriter};
+use crate::zset::ZSet;
+
+/// A value a [`SpillMap`] can write to disk and read back.
+pub trait SpillValue: Default + Sized {
+    /// Approximate bytes of memory the value occupies.
+    fn memory_size(&self) -> usize;
+    /// Rows the value stands for (for state sizes).
+    fn rows(&self) -> usize;
+    fn encode(&self, out: &mut StateWriter);
+    fn decode(input: &mut StateReader) -> Result<Self>;
+}
+
+impl SpillValue for ZSet {
+    fn memory_size(&self) -> usize {
+        // Per row: its bytes, the boxed slice header, the weight and the hash slot.
+        64 + self.iter().map(|(row, _)| row.len() + 40).sum::<usize>()
+    }
+
+    fn rows(&self) -> usize {
+        self.distinct_len()
+    }
+
+    fn encode(&self, out: &mut StateWriter) {
+        out.put_u64(self.distinct_len() as u64);
+        for (row, weight) in self.iter() {
+            out.put_bytes(row);
+            out.put_i64(weight);
+        }
+    }
+
+    fn decode(input: &mut StateReader) -> Result<Self> {
+        let mut set = ZSet::new();
+        for _ in 0..input.len_prefix()? {
+            let row = input.bytes()?;
+            let weight = input.i64()?;
+            set.add(row, weight);
+        }
+        Ok(set)
+    }
+}
+
+/// Where spilled state goes and how much memory each map may use.
+#[derive(Debug, Clone, Default)]
+pub struct SpillSettings {
+    /// Bytes of memory per map (per stateful operator instance) before it spills; `None`:
+    /// never spill.
+    pub budget_bytes: Option<usize>,
+    /// Directory of the scratch database (default: the system temp directory).
+    pub dir: Option<PathBuf>,
+}
+
+static SETTINGS: RwLock<SpillSettings> = RwLock::new(SpillSettings {
+    budget_bytes: None,
+    dir: None,
+});
+
+/// Set the budget and directory for maps created from now on (the server calls it once at
+/// start from `--operator-memory-mb` and `--data-dir`).
+pub fn configure(settings: SpillSettings) {
+    if let Ok(mut current) = SETTINGS.write() {
+        *current = settings;
+    }
+}
+
+/// The settings maps are created with now.
+pub fn settings() -> SpillSettings {
+    SETTINGS.read().map(|s| s.clone()).unwrap_or_default()
+}
+
+/// The process's scratch database, opened on first use.
+struct SpillStore {
+    db: DB,
+    next_id: AtomicU64,
+    write: WriteOptions,
+}
+
+static STORE: OnceLock<Mutex<Option<Arc<SpillStore>>>> = OnceLock::new();
+
+fn store(dir: Option<&PathBuf>) -> Result<Arc<SpillStore>> {
+    let slot = STORE.get_or_init(|| Mutex::new(None));
+    let mut slot = slot
+        .lock()
+        .map_err(|_| StorageError::Io("spill store lock poisoned".into()))?;
+    if let Some(store) = slot.as_ref() {
+        return Ok(Arc::clone(store));
+    }
+    let base = dir.cloned().unwrap_or_else(std::env::temp_dir);
+    let path = base.join(format!("sluice-spill-{}", std::process::id()));
+    if path.exists() {
+        std::fs::remove_dir_all(&path).map_err(|e| {
+            StorageError::Io(format!(
+                "cannot clear spill directory {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.set_max_open_files(256);
+    // Small memtables: spilled state is meant to leave memory, not to sit in a write buffer.
+    options.set_write_buffer_size(4 << 20);
+    options.set_max_write_buffer_number(2);
+    let db = DB::open(&options, &path).map_err(|e| {
+        StorageError::Io(format!(
+            "cannot open spill directory {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut write = WriteOptions::default();
+    // Scratch data: a crash loses it by design (operators restore from checkpoints).
+    write.disable_wal(true);
+    let store = Arc::new(SpillStore {
+        db,
+        next_id: AtomicU64::new(1),
+        write,
+    });
+    *slot = Some(Arc::clone(&store));
+    Ok(store)
+}
+
+/// Entries written to disk and read back by every map of the process (for metrics and tests).
+static SPILLED: AtomicU64 = AtomicU64::new(0);
+static RELOADED: AtomicU64 = AtomicU64::new(0);
+
+/// Entries spilled to disk and reloaded from it by all maps since the process started.
+pub fn spill_totals() -> (u64, u64) {
+    (
+        SPILLED.load(Ordering::Relaxed),
+        RELOADED.load(Ordering::Relaxed),
+    )
+}
+
+fn rocks(error: rocksdb::Error) -> StorageError {
+    StorageError::Io(format!("spill store: {error}"))
+}
+
+/// An in-memory entry: the value, its size when last measured, and the batch that last used
+/// it.
+struct Hot<V> {
+    value: V,
+    size: usize,
+    used: u64,
+}
+
+/// The spilled part of a map: its store, key prefix and how much it holds.
+struct Cold {
+    store: Arc<SpillStore>,
+    prefix: [u8; 8],
+    keys: usize,
+    rows: usize,
+}
+
+impl Cold {
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        let mut full = Vec::with_capacity(8 + key.len());
+        full.extend_from_slice(&self.prefix);
+        full.extend_from_slice(key);
+        full
+    }
+
+    fn range_end(&self) -> Vec<u8> {
+        (u64::from_be_bytes(self.prefix) + 1).to_be_bytes().to_vec()
+    }
+}
+
+/// Keyed operator state under a memory budget (see the module documentation).
+pub struct SpillMap<V: SpillValue> {
+    hot: HashMap<Box<[u8]>, Hot<V>>,
+    budget: Option<usize>,
+    dir: Option<PathBuf>,
+    /// Bytes of the in-memory entries (tracked only with a budget).
+    hot_bytes: usize,
+    /// The current batch (see `load`), and the keys it used.
+    batch: u64,
+    touched: Vec<Box<[u8]>>,
+    cold: Option<Cold>,
+    /// Entries written to disk and read back over the map's life.
+    spilled: u64,
+    reloaded: u64,
+}
+
+impl<V: SpillValue> Default for SpillMap<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: SpillValue> SpillMap<V> {
+    /// An empty map with the process's current [`SpillSettings`].
+    pub fn new() -> Self {
+        let settings = settings();
+        Self::with_budget(settings.budget_bytes, settings.dir)
+    }
+
+    /// An empty map with its own budget (`None`: all in memory).
+    pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
+        Self {
+            hot: HashMap::new(),
+            budget,
+            dir,
+            hot_bytes: 0,
+            batch: 0,
+            touched: Vec::new(),
+            cold: None,
+            spilled: 0,
+            reloaded: 0,
+        }
+    }
+
+    /// Bring `keys` into memory and mark them used by a new batch.
+    pub fn load<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) -> Result<()> {
+        if self.budget.is_none() {
+            return Ok(());
+        }
+        self.batch += 1;
+        let mut missing: Vec<&[u8]> = Vec::new();
+        for key in keys {
+            match self.hot.get_mut(key) {
+                Some(entry) => {
+                    if entry.used != self.batch {
+                        entry.used = self.batch;
+                        self.touched.push(Box::from(key));
+                    }
+                }
+                None => missing.push(key),
+            }
+        }
+        let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
+            return Ok(());
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let full: Vec<Vec<u8>> = missing.iter().map(|k| cold.key(k)).collect();
+        let values = cold.store.db.multi_get(&full);
+        let mut delete = WriteBatch::default();
+        for ((key, full), value) in missing.iter().zip(&full).zip(values) {
+            let Some(bytes) = value.map_err(rocks)? else {
+                continue;
+            };
+            let value = V::decode(&mut StateReader::new(&bytes))?;
+            delete.delete(full);
+            cold.keys -= 1;
+            cold.rows = cold.rows.saturating_sub(value.rows());
+            self.reloaded += 1;
+            RELOADED.fetch_add(1, Ordering::Relaxed);
+            let size = value.memory_size() + key.len();
+            self.hot_bytes += size;
+            self.hot.insert(
+                Box::from(*key),
+                Hot {
+                    value,
+                    size,
+                    used: self.batch,
+                },
+            );
+            self.touched.push(Box::from(*key));
+        }
+        cold.store
+            .db
+            .write_opt(delete, &cold.store.write)
+            .map_err(rocks)?;
+        Ok(())
+    }
+
+    /// Re-measure what this batch touched and spill down to the budget if over it.
+    pub fn settle(&mut self) -> Result<()> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        for key in std::mem::take(&mut self.touched) {
+            if let Some(entry) = self.hot.get_mut(&key) {
+                let size = entry.value.memory_size() + key.len();
+                self.hot_bytes = self.hot_bytes.saturating_sub(entry.size) + size;
+                entry.size = size;
+            }
+        }
+        if self.hot_bytes > budget {
+            self.spill_to(budget / 4 * 3)?;
+        }
+        Ok(())
+    }
+
+    /// Write the least recently used entries to disk until `target` bytes remain.
+    fn spill_to(&mut self, target: usize) -> Result<()> {
+        if self.cold.is_none() {
+            let store = store(self.dir.as_ref())?;
+            let id = store.next_id.fetch_add(1, Ordering::Relaxed);
+            self.cold = Some(Cold {
+                store,
+                prefix: id.to_be_bytes(),
+                keys: 0,
+                rows: 0,
+            });
+        }
+        let Some(cold) = self.cold.as_mut() else {
+            return Ok(());
+        };
+        let mut candidates: Vec<(u64, &Box<[u8]>)> =
+            self.hot.iter().map(|(k, e)| (e.used, k)).collect();
+        candidates.sort_unstable_by_key(|(used, _)| *used);
+        let mut freed = 0;
+        let excess = self.hot_bytes.saturating_sub(target);
+        let mut victims = Vec::new();
+        for (_, key) in candidates {
+            if freed >= excess {
+                break;
+            }
+            freed += self.hot.get(key.as_ref()).map_or(0, |e| e.size);
+            victims.push(key.clone());
+        }
+        let mut batch = WriteBatch::default();
+        for key in victims {
+            if let Some(entry) = self.hot.remove(&key) {
+                let mut out = StateWriter::new();
+                entry.value.encode(&mut out);
+                batch.put(cold.key(&key), out.into_bytes());
+                cold.keys += 1;
+                cold.rows += entry.value.rows();
+                self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
+                self.spilled += 1;
+                SPILLED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        cold.store
+            .db
+            .write_opt(batch, &cold.store.write)
+            .map_err(rocks)?;
+        Ok(())
+    }
+
+    /// The in-memory value of `key` (call [`SpillMap::load`] for it first).
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.hot.get(key).map(|e| &e.value)
+    }
+
+    /// The in-memory value of `key`, mutable (loaded first).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        self.hot.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// The value of `key` (loaded first), inserted empty if absent.
+    pub fn entry(&mut self, key: &[u8]) -> &mut V {
+        if !self.hot.contains_key(key) {
+            if self.budget.is_some() {
+                self.touched.push(Box::from(key));
+            }
+            self.hot.insert(
+                Box::from(key),
+                Hot {
+                    value: V::default(),
+                    size: 0,
+                    used: self.batch,
+                },
+            );
+        }
+        match self.hot.get_mut(key) {
+            Some(entry) => &mut entry.value,
+            None => unreachable!("inserted above"),
+        }
+    }
+
+    /// Remove `key` (loaded first).
+    pub fn remove(&mut self, key: &[u8]) {
+        if let Some(entry) = self.hot.remove(key) {
+            self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
+        }
+    }
+
+    /// Insert a value (restoring a checkpoint); call [`SpillMap::settle`] after a run of them.
+    pub fn insert(&mut self, key: Box<[u8]>, value: V) {
+        if self.budget.is_some() {
+            self.touched.push(key.clone());
+        }
+        self.hot.insert(
+            key,
+            Hot {
+                value,
+                size: 0,
+                used: self.batch,
+            },
+        );
+    }
+
+    /// Drop every entry, in memory and on disk.
+    pub fn clear(&mut self) -> Result<()> {
+        self.hot.clear();
+        self.hot_bytes = 0;
+        self.touched.clear();
+        if let Some(cold) = self.cold.as_mut() {
+            if cold.keys > 0 {
+                let mut batch = WriteBatch::default();
+                batch.delete_range(cold.prefix.to_vec(), cold.range_end());
+                cold.store
+                    .db
+                    .write_opt(batch, &cold.store.write)
+                    .map_err(rocks)?;
+            }
+            cold.keys = 0;
+            cold.rows = 0;
+        }
+        Ok(())
+    }
+
+    /// Distinct keys, in memory and on disk.
+    pub fn len(&self) -> usize {
+        self.hot.len() + self.cold.as_ref().map_or(0, |c| c.keys)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows of all values, in memory and on disk.
+    pub fn rows(&self) -> usize {
+        self.hot.values().map(|e| e.value.rows()).sum::<usize>()
+            + self.cold.as_ref().map_or(0, |c| c.rows)
+    }
+
+    /// Bytes of the in-memory entries (0 without a budget: not tracked).
+    pub fn memory_bytes(&self) -> usize {
+        self.hot_bytes
+    }
+
+    /// Entries written to disk, and read back, over the map's life.
+    pub fn spill_counts(&self) -> (u64, u64) {
+        (self.spilled, self.reloaded)
+    }
+
+    /// Every entry, in memory first, then on disk (decoded one at a time).
+    pub fn visit(&self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
+        for (key, entry) in &self.hot {
+            visit(key, &entry.value)?;
+        }
+        let Some(cold) = self.cold.as_ref().filter(|c| c.keys > 0) else {
+            return Ok(());
+        };
+        let iter = cold.store.db.iterator(rocksdb::IteratorMode::From(
+            &cold.prefix,
+            rocksdb::Direction::Forward,
+        ));
+        for item in iter {
+            let (key, value) = item.map_err(rocks)?;
+            if !key.starts_with(&cold.prefix) {
+                break;
+            }
+            let value = V::decode(&mut StateReader::new(&value))?;
+            visit(&key[8..], &value)?;
+        }
+        Ok(())
+    }
+}
+
+impl<V: SpillValue> Drop for SpillMap<V> {
+    fn drop(&mut self) {
+        if let Err(error) = self.clear() {
+            tracing::warn!(%error, "could not delete spilled operator state");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(rows: &[&[u8]]) -> ZSet {
+        let mut set = ZSet::new();
+        for row in rows {
+            set.add(row, 1);
+        }
+        set
+    }
+
+    #[test]
+    fn entries_over_the_budget_go_to_disk_and_come_back() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let mut map: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(4_000), Some(dir.path().to_path_buf()));
+        for i in 0..1_000u32 {
+            let key = i.to_be_bytes();
+            map.load([key.as_slice()])?;
+            map.entry(&key).add(format!("row {i}").as_bytes(), 1);
+            map.settle()?;
+            assert!(map.memory_bytes() <= 4_000 + 200, "{}", map.memory_bytes());
+        }
+        assert_eq!(map.len(), 1_000);
+        assert_eq!(map.rows(), 1_000);
+        let (spilled, _) = map.spill_counts();
+        assert!(spilled > 900, "{spilled}");
+        // Update a spilled key: it comes back with its rows.
+        let key = 7u32.to_be_bytes();
+        map.load([key.as_slice()])?;
+        assert_eq!(map.get(&key).map(|s| s.weight(b"row 7")), Some(1));
+        map.entry(&key).add(b"row 7", 1);
+        map.settle()?;
+        let mut seen = 0;
+        let mut weight_of_7 = 0;
+        map.visit(|k, value| {
+            seen += 1;
+            if k == key.as_slice() {
+                weight_of_7 = value.weight(b"row 7");
+            }
+            Ok(())
+        })?;
+        assert_eq!((seen, weight_of_7), (1_000, 2));
+        map.clear()?;
+        assert!(map.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn without_a_budget_nothing_is_tracked() -> Result<()> {
+        let mut map: SpillMap<ZSet> = SpillMap::with_budget(None, None);
+        map.load([b"a".as_slice()])?;
+        *map.entry(b"a") = set(&[b"x", b"y"]);
+        map.settle()?;
+        assert_eq!((map.len(), map.rows(), map.memory_bytes()), (1, 2, 0));
+        Ok(())
+    }
+}
