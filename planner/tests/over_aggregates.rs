@@ -34,6 +34,14 @@ const VIEWS: &[(&str, &str)] = &[
         LAG(x) OVER (PARTITION BY k ORDER BY t, id) AS prev, \
         LAG(x, 2, -1) OVER (PARTITION BY k ORDER BY t, id) AS prev2, \
         LEAD(x) OVER (PARTITION BY k ORDER BY t, id) AS next FROM e"),
+    ("w_following", "SELECT id, \
+        SUM(x) OVER (PARTITION BY k ORDER BY t RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING) AS s, \
+        MAX(x) OVER (PARTITION BY k ORDER BY t, id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS hi, \
+        COUNT(*) OVER (PARTITION BY k ORDER BY t RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest FROM e"),
+    ("w_ranking", "SELECT id, \
+        FIRST_VALUE(x) OVER (PARTITION BY k ORDER BY t, id) AS first, \
+        DENSE_RANK() OVER (PARTITION BY k ORDER BY t) AS dr, \
+        ROW_NUMBER() OVER (PARTITION BY k ORDER BY t, id) AS rn FROM e"),
     ("w_global", "SELECT id, SUM(x) OVER (ORDER BY t) AS s, RANK() OVER (ORDER BY t) AS r FROM e"),
     ("w_whole_partition", "SELECT id, COUNT(*) OVER (PARTITION BY k) AS n FROM e"),
     ("w_filtered", "SELECT id, k FROM (SELECT id, k, x, \
@@ -259,6 +267,34 @@ async fn unnest_of_an_array_of_rows() {
     assert_eq!(bare, vec!["1|70", "1|80", "2|90"]);
     let renamed = common::query_rows(&mut session, "SELECT * FROM renamed").await;
     assert_eq!(renamed, vec!["1|7|2", "1|8|3", "2|9|1"]);
+    // The comma form, JOIN .. ON TRUE, and a MAP (entries as (key, value) rows).
+    run(
+        &mut session,
+        "CREATE MATERIALIZED VIEW comma AS SELECT o.id, e.quantity FROM orders AS o, \
+         UNNEST(o.entries) AS e",
+    )
+    .await;
+    run(
+        &mut session,
+        "CREATE MATERIALIZED VIEW on_true AS SELECT id, e.productid FROM orders \
+         JOIN UNNEST(entries) AS e ON TRUE",
+    )
+    .await;
+    run(
+        &mut session,
+        "CREATE MATERIALIZED VIEW mapped AS SELECT id, m.k, m.v FROM orders \
+         CROSS JOIN UNNEST(map(['a', 'b'], [1, 2])) AS m(k, v)",
+    )
+    .await;
+    let comma = common::query_rows(&mut session, "SELECT * FROM comma").await;
+    assert_eq!(comma, vec!["1|2", "1|3", "2|1"]);
+    let on_true = common::query_rows(&mut session, "SELECT * FROM on_true").await;
+    assert_eq!(on_true, vec!["1|7", "1|8", "2|9"]);
+    let mapped = common::query_rows(&mut session, "SELECT * FROM mapped").await;
+    assert_eq!(
+        mapped,
+        vec!["1|a|1", "1|b|2", "2|a|1", "2|b|2", "3|a|1", "3|b|2"]
+    );
     run(&mut session, "DELETE FROM orders WHERE id = 1").await;
     let totals = common::query_rows(&mut session, "SELECT * FROM totals").await;
     assert_eq!(totals, vec!["2|1"]);
