@@ -329,6 +329,18 @@ async fn window_functions_with_different_partitions_in_one_select() {
         "INSERT INTO e VALUES (1, 1, 1, 5), (2, 2, 2, 7)",
     )
     .await;
+    // EXPLAIN shows the operator with its partitioning, order and frames.
+    let explained = common::query_rows(
+        &mut session,
+        "EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT id, \
+         SUM(x) OVER (PARTITION BY k ORDER BY t ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s FROM e",
+    )
+    .await
+    .join("\n");
+    assert!(
+        explained.contains("OverAggregate") && explained.contains("ROWS BETWEEN 2 PRECEDING"),
+        "{explained}"
+    );
     let rows = common::query_rows(&mut session, "SELECT * FROM two").await;
     assert_eq!(rows, vec!["1|5|5", "2|7|12"]);
 }

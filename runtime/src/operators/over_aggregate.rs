@@ -305,12 +305,21 @@ impl OverAggregate {
             // NULLs are peers of each other only.
             return Ok(Some(Box::from(sort_key)));
         }
+        // A numeric offset in the ORDER BY's type (the frame bound may be planned wider).
+        let value_type = value.data_type();
+        let offset = if value_type.is_numeric() && offset.data_type() != value_type {
+            offset
+                .cast_to(&value_type)
+                .unwrap_or_else(|_| offset.clone())
+        } else {
+            offset.clone()
+        };
         let descending = self.order.first().is_some_and(|s| s.options.descending);
         // Towards the start of an ascending order means smaller values.
         let shifted = if backwards != descending {
-            value.sub_checked(offset)
+            value.sub_checked(&offset)
         } else {
-            value.add_checked(offset)
+            value.add_checked(&offset)
         };
         let Ok(shifted) = shifted else {
             return Ok(None);
