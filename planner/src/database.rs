@@ -267,6 +267,14 @@ impl Database {
             .with_query_planner(Arc::new(
                 crate::streaming::session_window::SessionQueryPlanner,
             ))
+            // `CROSS JOIN UNNEST(..)`: rows' fields as columns, the lateral join removed.
+            .with_relation_planners(vec![Arc::new(crate::lateral_unnest::UnnestRowsPlanner)])
+            .with_analyzer_rules(
+                std::iter::once(Arc::new(crate::lateral_unnest::LateralUnnest)
+                    as Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>)
+                .chain(datafusion::optimizer::Analyzer::new().rules)
+                .collect(),
+            )
             .build();
         let context = SessionContext::new_with_state(state);
         crate::streaming::windows::register(&context);

@@ -15,6 +15,7 @@
 //! | Sort (no limit), alias  | pass-through (a relation has no order)     |
 //! | Sort with fetch, Limit  | TopN (ORDER BY .. LIMIT .. OFFSET)         |
 //! | Window (ROW_NUMBER)     | TopN per partition, numbering every row    |
+//! | Window (other OVER)     | OverAggregate (frames, LAG/LEAD, ...)      |
 //! | Unnest                  | Unnest                                     |
 //! | Aggregate on window_end | WindowAggregate (emits on the watermark)   |
 //! | Aggregate over SESSION  | SessionWindowAggregate (on the watermark)  |
@@ -41,9 +42,9 @@ use datafusion::logical_expr::{FetchType, SkipType};
 use datafusion::physical_expr::aggregate::LoweredAggregateBuilder;
 use datafusion::physical_expr::{create_physical_expr, create_physical_sort_exprs, PhysicalExpr};
 use sluice_runtime::operators::{
-    AggregateCall, Constant, Filter, GroupAggregate, HashJoin, JoinKind, Project, Scan,
-    SessionWindowAggregate, TemporalJoin, TemporalTime, TimeBounds, TopN, Union, Unnest,
-    UnnestColumn, WindowAggregate,
+    AggregateCall, Constant, EventTimeCleanup, Extent, Filter, GroupAggregate, HashJoin, JoinKind,
+    OverAggregate, Project, Reach, Scan, SessionWindowAggregate, TemporalJoin, TemporalTime,
+    TimeBounds, TopN, Union, Unnest, UnnestColumn, WindowAggregate,
 };
 use sluice_runtime::{Dataflow, DataflowBuilder, NodeId};
 
@@ -171,8 +172,9 @@ fn row_number_bound(
         },
         _ => return None,
     };
-    if window.window_expr.len() != 1 {
-        return None;
+    match window.window_expr.as_slice() {
+        [expr] if is_row_number(expr) => {}
+        _ => return None,
     }
     let number_name = window.schema.fields().last()?.name().clone();
     if let Some(projection) = projection {
@@ -838,35 +840,30 @@ impl Compiler<'_> {
         Ok(node)
     }
 
-    /// `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)`: a partitioned top-N that numbers
-    /// every row. Other window functions are not maintained yet.
+    /// A window node. A single `ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)` is a
+    /// partitioned top-N that numbers every row (with `limit`, only the first rows of each
+    /// partition); any other window functions become an [`OverAggregate`].
     fn window(
         &mut self,
         window: &datafusion::logical_expr::Window,
         limit: Option<usize>,
     ) -> Result<NodeId> {
-        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
-        let unsupported = || {
-            PlanError::Unsupported(
-                "window functions other than a single ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..) in a materialized view".into(),
-            )
+        use datafusion::logical_expr::expr::WindowFunction;
+        let single_row_number = match window.window_expr.as_slice() {
+            [expr] => is_row_number(expr),
+            _ => false,
         };
-        let [expr] = window.window_expr.as_slice() else {
-            return Err(unsupported());
-        };
-        let expr = match expr {
-            Expr::Alias(alias) => alias.expr.as_ref(),
-            other => other,
-        };
-        let Expr::WindowFunction(function) = expr else {
-            return Err(unsupported());
-        };
-        let WindowFunction { fun, params } = function.as_ref();
-        let is_row_number =
-            matches!(fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number");
-        if !is_row_number || params.filter.is_some() || params.distinct {
-            return Err(unsupported());
+        if !single_row_number {
+            return self.over_aggregate(window);
         }
+        let Some(Expr::WindowFunction(function)) = window
+            .window_expr
+            .first()
+            .map(|e| e.clone().unalias_nested().data)
+        else {
+            return self.over_aggregate(window);
+        };
+        let WindowFunction { params, .. } = function.as_ref();
         let input = self.node(&window.input)?;
         let input_df_schema = window.input.schema();
         let input_schema = arrow_schema(input_df_schema);
@@ -898,6 +895,104 @@ impl Compiler<'_> {
         // The input columns pass through (a deduplicated relation keeps its time column, as
         // Flink's versioned views do); the row number has none.
         let mut attrs = self.attrs_of(input, input_schema.fields().len());
+        attrs.resize(window.schema.fields().len(), None);
+        let node = self.builder.add(Box::new(operator), vec![input]);
+        self.set_attrs(node, attrs);
+        Ok(node)
+    }
+
+    /// Window functions other than a lone ROW_NUMBER: an [`OverAggregate`] over the window's
+    /// input, appending one column per function. The functions must share their PARTITION BY
+    /// and ORDER BY (DataFusion gives each combination its own window node).
+    fn over_aggregate(&mut self, window: &datafusion::logical_expr::Window) -> Result<NodeId> {
+        let functions: Vec<_> = window
+            .window_expr
+            .iter()
+            .map(|e| match e.clone().unalias_nested().data {
+                Expr::WindowFunction(function) => Ok(function),
+                other => Err(PlanError::Unsupported(format!(
+                    "window expression {other} in a materialized view"
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let Some(first) = functions.first() else {
+            return Err(PlanError::Internal(
+                "a window node without functions".into(),
+            ));
+        };
+        let (partition_by, order_by) = (&first.params.partition_by, &first.params.order_by);
+        if functions
+            .iter()
+            .any(|f| &f.params.partition_by != partition_by || &f.params.order_by != order_by)
+        {
+            return Err(PlanError::Unsupported(
+                "window functions with different PARTITION BY / ORDER BY in one window node of a \
+                 materialized view"
+                    .into(),
+            ));
+        }
+        let input = self.node(&window.input)?;
+        let input_df_schema = window.input.schema();
+        let input_schema = arrow_schema(input_df_schema);
+        let input_attrs = self.attrs_of(input, input_schema.fields().len());
+        check_processing(&input_attrs, "an OVER window")?;
+        let planning = PhysicalPlanningContext::default();
+        let window_exprs = window
+            .window_expr
+            .iter()
+            .map(|e| {
+                datafusion::physical_planner::create_window_expr(
+                    e,
+                    input_df_schema,
+                    self.props,
+                    &planning,
+                )
+                .map_err(|e| PlanError::from_datafusion(e, ""))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let partition = partition_by
+            .iter()
+            .map(|e| self.physical(e, input_df_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let order = create_physical_sort_exprs(order_by, input_df_schema, self.props, &planning)
+            .map_err(|e| PlanError::from_datafusion(e, ""))?;
+        let reach = functions
+            .iter()
+            .map(|f| function_reach(f))
+            .reduce(|a, b| a.union(&b))
+            .unwrap_or_else(Reach::whole_partition);
+        // Event-time ORDER BY with only `RANGE INTERVAL .. PRECEDING AND CURRENT ROW` frames:
+        // rows that fell behind the watermark by more than the interval leave the state.
+        let event_time_order = match order_by.as_slice() {
+            [sort] if sort.asc => {
+                expr_attr(&sort.expr, input_df_schema, &input_attrs) == Some(TimeAttr::EventTime)
+            }
+            _ => false,
+        };
+        let bounded_back = !reach.preceding.unbounded
+            && reach.preceding.rows == 0
+            && reach.following
+                == Extent {
+                    peers: true,
+                    ..Extent::default()
+                };
+        let cleanup = match &reach.preceding.range {
+            Some(range) if event_time_order && bounded_back => {
+                interval_nanos(range).map(|horizon_nanos| EventTimeCleanup { horizon_nanos })
+            }
+            _ => None,
+        };
+        let operator = OverAggregate::new(
+            &input_schema,
+            partition,
+            order,
+            window_exprs,
+            reach,
+            cleanup,
+            arrow_schema(&window.schema),
+        )?;
+        // The input columns pass through; the function values have no time attribute.
+        let mut attrs = input_attrs;
         attrs.resize(window.schema.fields().len(), None);
         let node = self.builder.add(Box::new(operator), vec![input]);
         self.set_attrs(node, attrs);
@@ -1051,6 +1146,142 @@ impl Compiler<'_> {
             &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )?)
     }
+}
+
+/// Whether a window expression is a plain `ROW_NUMBER() OVER (..)` (no FILTER, no DISTINCT).
+fn is_row_number(expr: &Expr) -> bool {
+    use datafusion::logical_expr::expr::WindowFunctionDefinition;
+    let expr = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    let Expr::WindowFunction(function) = expr else {
+        return false;
+    };
+    matches!(&function.fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number")
+        && function.params.filter.is_none()
+        && !function.params.distinct
+}
+
+/// A ROWS frame offset as a row count.
+fn frame_rows(value: &datafusion::common::ScalarValue) -> Option<u64> {
+    use datafusion::common::ScalarValue;
+    match value.cast_to(&arrow::datatypes::DataType::UInt64).ok()? {
+        ScalarValue::UInt64(Some(rows)) => Some(rows),
+        _ => None,
+    }
+}
+
+/// How far the values of a window frame look from each row.
+fn frame_reach(frame: &datafusion::logical_expr::WindowFrame) -> Reach {
+    use datafusion::logical_expr::{WindowFrameBound, WindowFrameUnits};
+    let range = match frame.units {
+        WindowFrameUnits::Rows => false,
+        WindowFrameUnits::Range => true,
+        // GROUPS frames count peer groups: recompute whole partitions.
+        WindowFrameUnits::Groups => return Reach::whole_partition(),
+    };
+    let mut reach = Reach::default();
+    match &frame.start_bound {
+        WindowFrameBound::Preceding(value) if value.is_null() => {
+            reach.preceding = Extent::unbounded()
+        }
+        WindowFrameBound::Preceding(value) if range => reach.preceding.range = Some(value.clone()),
+        WindowFrameBound::Preceding(value) => match frame_rows(value) {
+            Some(rows) => reach.preceding.rows = rows,
+            None => return Reach::whole_partition(),
+        },
+        WindowFrameBound::CurrentRow | WindowFrameBound::Following(_) => {
+            reach.preceding.peers = range
+        }
+    }
+    match &frame.end_bound {
+        WindowFrameBound::Following(value) if value.is_null() => {
+            reach.following = Extent::unbounded()
+        }
+        WindowFrameBound::Following(value) if range => reach.following.range = Some(value.clone()),
+        WindowFrameBound::Following(value) => match frame_rows(value) {
+            Some(rows) => reach.following.rows = rows,
+            None => return Reach::whole_partition(),
+        },
+        WindowFrameBound::CurrentRow | WindowFrameBound::Preceding(_) => {
+            reach.following.peers = range
+        }
+    }
+    reach
+}
+
+/// How far the value of a window function looks from each row: its frame for aggregates and
+/// frame-based functions, its offset for LAG/LEAD; the whole partition when unknown.
+fn function_reach(function: &datafusion::logical_expr::expr::WindowFunction) -> Reach {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::expr::WindowFunctionDefinition;
+    let params = &function.params;
+    if params.order_by.is_empty() {
+        // Every row is a peer of every other.
+        return Reach::whole_partition();
+    }
+    let udf = match &function.fun {
+        WindowFunctionDefinition::AggregateUDF(_) => return frame_reach(&params.window_frame),
+        WindowFunctionDefinition::WindowUDF(udf) => udf,
+    };
+    match udf.name() {
+        name @ ("lag" | "lead") => {
+            let offset = match params.args.get(1) {
+                None => Some(1),
+                Some(Expr::Literal(value, _)) => {
+                    match value.cast_to(&arrow::datatypes::DataType::Int64) {
+                        Ok(ScalarValue::Int64(Some(offset))) => Some(offset),
+                        _ => None,
+                    }
+                }
+                Some(_) => None,
+            };
+            let Some(offset) = offset else {
+                return Reach::whole_partition();
+            };
+            let mut reach = Reach::default();
+            if (name == "lag") == (offset >= 0) {
+                reach.preceding.rows = offset.unsigned_abs();
+            } else {
+                reach.following.rows = offset.unsigned_abs();
+            }
+            reach
+        }
+        "first_value" | "last_value" | "nth_value" => frame_reach(&params.window_frame),
+        "row_number" => Reach {
+            preceding: Extent::unbounded(),
+            following: Extent::default(),
+        },
+        "rank" | "dense_rank" => Reach {
+            preceding: Extent::unbounded(),
+            following: Extent {
+                peers: true,
+                ..Extent::default()
+            },
+        },
+        _ => Reach::whole_partition(),
+    }
+}
+
+/// A non-negative interval or duration in nanoseconds (`None` for months, which vary).
+fn interval_nanos(value: &datafusion::common::ScalarValue) -> Option<i64> {
+    use datafusion::common::ScalarValue;
+    const DAY: i64 = 86_400_000_000_000;
+    let nanos = match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => (v.days as i64)
+            .checked_mul(DAY)?
+            .checked_add(v.nanoseconds)?,
+        ScalarValue::IntervalDayTime(Some(v)) => (v.days as i64)
+            .checked_mul(DAY)?
+            .checked_add((v.milliseconds as i64).checked_mul(1_000_000)?)?,
+        ScalarValue::DurationSecond(Some(v)) => v.checked_mul(1_000_000_000)?,
+        ScalarValue::DurationMillisecond(Some(v)) => v.checked_mul(1_000_000)?,
+        ScalarValue::DurationMicrosecond(Some(v)) => v.checked_mul(1_000)?,
+        ScalarValue::DurationNanosecond(Some(v)) => *v,
+        _ => return None,
+    };
+    (nanos >= 0).then_some(nanos)
 }
 
 /// Columns of `plan`'s output that form a unique key of every state of its result, if the

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flink;
 pub mod incremental;
 mod key_lookup;
+mod lateral_unnest;
 pub mod relation;
 pub mod session;
 pub mod streaming;

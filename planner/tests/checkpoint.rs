@@ -287,3 +287,89 @@ async fn open_windows_resume_from_their_checkpoint() {
         vec!["550|0"]
     );
 }
+
+/// An OVER aggregate's per-partition rows survive a restart: rows read after it have frames
+/// reaching into the checkpointed state (ROWS 2 PRECEDING, a running COUNT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_aggregates_resume_from_their_checkpoint() {
+    async fn wait_for(session: &mut Session, expected: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen = rows(session, "SELECT count(*) FROM running").await;
+            if seen == vec![expected.to_string()] {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {seen:?}, want {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    /// k|v|sum of the last three values of k up to v|position of v in k.
+    fn expected(values: &[i64]) -> Vec<String> {
+        let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for &v in values {
+            groups.entry(v % 7).or_default().push(v);
+        }
+        let mut out = Vec::new();
+        for (k, mut vs) in groups {
+            vs.sort_unstable();
+            for (i, v) in vs.iter().enumerate() {
+                let sum: i64 = vs[i.saturating_sub(2)..=i].iter().sum();
+                out.push(format!("{k}|{v}|{sum}|{}", i + 1));
+            }
+        }
+        out.sort();
+        out
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("input dir");
+    let first: Vec<i64> = (0..200).collect();
+    append(&input.join("a.json"), first.iter().copied());
+    {
+        let database = open(&data).await;
+        let mut session = Session::new(database.clone());
+        run(
+            &mut session,
+            &format!(
+                "CREATE TABLE clicks (k INT, v BIGINT) WITH (
+                     'connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                     'source.monitor-interval' = '50 ms');
+                 CREATE MATERIALIZED VIEW running AS
+                     SELECT k, v,
+                            SUM(v) OVER (PARTITION BY k ORDER BY v
+                                         ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s3,
+                            COUNT(*) OVER (PARTITION BY k ORDER BY v) AS n
+                     FROM clicks;",
+                input.display()
+            ),
+        )
+        .await;
+        wait_for(&mut session, first.len()).await;
+        assert_eq!(
+            rows(&mut session, "SELECT * FROM running").await,
+            expected(&first)
+        );
+        run(&mut session, "CHECKPOINT").await;
+        drop(session);
+        database.close().await.expect("close");
+    }
+    append(&input.join("a.json"), 200..300);
+    let all: Vec<i64> = (0..300).collect();
+    let database = open(&data).await;
+    let mut session = Session::new(database.clone());
+    wait_for(&mut session, all.len()).await;
+    assert_eq!(
+        rows(&mut session, "SELECT * FROM running").await,
+        expected(&all)
+    );
+    let read = rows(
+        &mut session,
+        "SELECT name, source_rows FROM sluice_queries ORDER BY name",
+    )
+    .await;
+    assert_eq!(read, vec!["running|100"]);
+}
