@@ -1009,7 +1009,7 @@ pub const MAX_EXECUTE_ROWS: i32 = 1 << 16;
 
 /// The row limit pgwire gets for an Execute message's `max_rows`. pgwire reserves room for
 /// `max_rows` rows before it fetches (`Vec::with_capacity(max_rows as usize)`): a client's
-/// limit of 2^31-1 rows made it allocate 80 GiB and abort the whole server, and a negative
+/// limit of 0x7c000000 rows made it allocate 83 GB and abort the whole server, a negative
 /// limit overflowed the capacity. A limit of zero or below means all rows, as in
 /// PostgreSQL; a limit over [`MAX_EXECUTE_ROWS`] is lowered to it, so the portal is
 /// suspended after that many rows and the client's next Execute continues it (a client

@@ -267,8 +267,8 @@ fn message_kinds(mut bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Found by fuzzing (`fuzz/artifacts/wire_decoder/crash-f6ffa847..`): pgwire reserved
-/// room for an Execute's whole row limit before fetching, so a limit of 2^31-1 rows
-/// aborted the server on an 80 GiB allocation, and a negative one overflowed. Huge and
+/// room for an Execute's whole row limit before fetching, so a limit of 0x7c000000 rows
+/// aborted the server on an 83 GB allocation, and a negative one overflowed. Huge and
 /// negative limits now just return the rows.
 #[tokio::test]
 async fn execute_with_a_huge_or_negative_row_limit_returns_the_rows() {
