@@ -1004,6 +1004,20 @@ impl SimpleQueryHandler for Handler {
     }
 }
 
+/// The largest row limit an Execute message may ask for in one fetch.
+pub const MAX_EXECUTE_ROWS: i32 = 1 << 16;
+
+/// The row limit pgwire gets for an Execute message's `max_rows`. pgwire reserves room for
+/// `max_rows` rows before it fetches (`Vec::with_capacity(max_rows as usize)`): a client's
+/// limit of 0x7c000000 rows made it allocate 83 GB and abort the whole server, a negative
+/// limit overflowed the capacity. A limit of zero or below means all rows, as in
+/// PostgreSQL; a limit over [`MAX_EXECUTE_ROWS`] is lowered to it, so the portal is
+/// suspended after that many rows and the client's next Execute continues it (a client
+/// that asked for a row limit handles PortalSuspended).
+pub fn execute_row_limit(max_rows: i32) -> i32 {
+    max_rows.clamp(0, MAX_EXECUTE_ROWS)
+}
+
 #[async_trait]
 impl ExtendedQueryHandler for Handler {
     type Statement = Prepared;
@@ -1013,15 +1027,16 @@ impl ExtendedQueryHandler for Handler {
         self.parser.clone()
     }
 
-    /// pgwire's Execute, then the session's transaction block as the status the next
-    /// ReadyForQuery reports.
-    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    /// pgwire's Execute (with its row limit bounded, see [`execute_row_limit`]), then the
+    /// session's transaction block as the status the next ReadyForQuery reports.
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        message.max_rows = execute_row_limit(message.max_rows);
         let outcome = self._on_execute(client, message).await;
         let status = self.transaction_status().await;
         client.set_transaction_status(status);

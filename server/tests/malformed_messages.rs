@@ -251,3 +251,43 @@ async fn a_flood_of_parse_messages_is_answered_and_the_server_stays_usable() {
     still_serving(&server).await;
     server.shutdown().await;
 }
+
+/// The kinds of the messages in a backend byte stream.
+fn message_kinds(mut bytes: &[u8]) -> Vec<u8> {
+    let mut kinds = Vec::new();
+    while bytes.len() >= 5 {
+        let length = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+        if length < 4 || bytes.len() < 1 + length {
+            break;
+        }
+        kinds.push(bytes[0]);
+        bytes = &bytes[1 + length..];
+    }
+    kinds
+}
+
+/// Found by fuzzing (`fuzz/artifacts/wire_decoder/crash-f6ffa847..`): pgwire reserved
+/// room for an Execute's whole row limit before fetching, so a limit of 0x7c000000 rows
+/// aborted the server on an 83 GB allocation, and a negative one overflowed. Huge and
+/// negative limits now just return the rows.
+#[tokio::test]
+async fn execute_with_a_huge_or_negative_row_limit_returns_the_rows() {
+    let server = common::start_server().await;
+    let mut bytes = startup();
+    bytes.extend(message(b'P', b"\0SELECT 1\0\0\0"));
+    for max_rows in [i32::MAX, -1, 0x7c00_0000] {
+        bytes.extend(message(b'B', b"\0\0\0\0\0\0\0\0"));
+        let mut execute = b"\0".to_vec();
+        execute.extend_from_slice(&max_rows.to_be_bytes());
+        bytes.extend(message(b'E', &execute));
+    }
+    bytes.extend(message(b'S', b""));
+    bytes.extend(message(b'X', b""));
+    let answer = exchange(&server, &bytes).await;
+    assert_eq!(error_codes(&answer), Vec::<String>::new());
+    let kinds = message_kinds(&answer);
+    assert_eq!(kinds.iter().filter(|&&k| k == b'D').count(), 3, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|&&k| k == b'C').count(), 3, "{kinds:?}");
+    still_serving(&server).await;
+    server.shutdown().await;
+}
