@@ -10,29 +10,58 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
+use sluice_storage::spill::SpillValue;
 use sluice_storage::{StateReader, StateWriter, StorageError, ZSet};
 
 use crate::change::ChangeBatch;
 use crate::error::Result;
 
-/// Write a Z-set: count, then (row, weight) pairs.
+/// Write a Z-set: count, then (row, weight) pairs (the encoding spilled state uses too).
 pub fn put_zset(out: &mut StateWriter, set: &ZSet) {
-    out.put_u64(set.distinct_len() as u64);
-    for (row, weight) in set.iter() {
-        out.put_bytes(row);
-        out.put_i64(weight);
-    }
+    set.encode(out);
 }
 
 /// Read a Z-set written by [`put_zset`].
 pub fn get_zset(input: &mut StateReader) -> Result<ZSet> {
-    let mut set = ZSet::new();
-    for _ in 0..input.len_prefix()? {
-        let row = input.bytes()?;
-        let weight = input.i64()?;
-        set.add(row, weight);
+    Ok(ZSet::decode(input)?)
+}
+
+/// Rows ordered by (sort key, row bytes), with weights: a partition of top-N or OVER state.
+pub type OrderedRows = std::collections::BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
+
+/// Write ordered partitions: count, then per partition its key and its weighted rows.
+pub fn put_ordered_partitions(
+    out: &mut StateWriter,
+    partitions: &hashbrown::HashMap<Box<[u8]>, OrderedRows>,
+) {
+    out.put_u64(partitions.len() as u64);
+    for (partition, rows) in partitions {
+        out.put_bytes(partition);
+        out.put_u64(rows.len() as u64);
+        for ((sort_key, row), weight) in rows {
+            out.put_bytes(sort_key);
+            out.put_bytes(row);
+            out.put_i64(*weight);
+        }
     }
-    Ok(set)
+}
+
+/// Read partitions written by [`put_ordered_partitions`].
+pub fn get_ordered_partitions(
+    input: &mut StateReader,
+) -> Result<hashbrown::HashMap<Box<[u8]>, OrderedRows>> {
+    let mut partitions = hashbrown::HashMap::new();
+    for _ in 0..input.len_prefix()? {
+        let partition = Box::from(input.bytes()?);
+        let mut rows = OrderedRows::new();
+        for _ in 0..input.len_prefix()? {
+            let sort_key = Box::from(input.bytes()?);
+            let row = Box::from(input.bytes()?);
+            rows.insert((sort_key, row), input.i64()?);
+        }
+        partitions.insert(partition, rows);
+    }
+    Ok(partitions)
 }
 
 /// Write one Arrow batch (IPC stream: schema and one message).

@@ -33,7 +33,6 @@
 //! below `watermark - d` are therefore never read again and are dropped from state on each
 //! watermark; their emitted rows stay in the result.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -49,13 +48,11 @@ use sluice_storage::{RowCodec, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
 use crate::change::{cast_to_schema, ChangeBatch};
+use crate::checkpoint::{get_ordered_partitions, put_ordered_partitions, OrderedRows};
 use crate::error::{Result, RuntimeError};
 
 /// (sort key, row).
 type Key = (Box<[u8]>, Box<[u8]>);
-
-/// (sort key, row) -> multiplicity; byte order of the key pair is the partition's order.
-type OrderedRows = BTreeMap<Key, i64>;
 
 /// How far a row's window value looks from the row, in one direction.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -545,33 +542,14 @@ impl Operator for OverAggregate {
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        out.put_u64(self.partitions.len() as u64);
-        for (partition, rows) in &self.partitions {
-            out.put_bytes(partition);
-            out.put_u64(rows.len() as u64);
-            for ((sort_key, row), weight) in rows {
-                out.put_bytes(sort_key);
-                out.put_bytes(row);
-                out.put_i64(*weight);
-            }
-        }
+        put_ordered_partitions(out, &self.partitions);
         Ok(())
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         self.watermark = input.opt_i64()?;
         self.late = input.u64()?;
-        self.partitions.clear();
-        for _ in 0..input.len_prefix()? {
-            let partition = Box::from(input.bytes()?);
-            let mut rows = OrderedRows::new();
-            for _ in 0..input.len_prefix()? {
-                let sort_key = Box::from(input.bytes()?);
-                let row = Box::from(input.bytes()?);
-                rows.insert((sort_key, row), input.i64()?);
-            }
-            self.partitions.insert(partition, rows);
-        }
+        self.partitions = get_ordered_partitions(input)?;
         Ok(())
     }
 

@@ -11,7 +11,6 @@
 //! emitted. With row numbers, a change shifts the numbers of the rows after it, so its cost
 //! grows with the partition's size.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, UInt64Array};
@@ -23,10 +22,8 @@ use sluice_storage::{RowCodec, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
+use crate::checkpoint::{get_ordered_partitions, put_ordered_partitions, OrderedRows};
 use crate::error::Result;
-
-/// (sort key, row) -> multiplicity; byte order of the key pair is the output order.
-type OrderedRows = BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
 
 /// A selected row: its bytes and, with row numbers, its 1-based position.
 type Selected = (Box<[u8]>, u64);
@@ -169,31 +166,12 @@ impl Operator for TopN {
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        out.put_u64(self.partitions.len() as u64);
-        for (partition, rows) in &self.partitions {
-            out.put_bytes(partition);
-            out.put_u64(rows.len() as u64);
-            for ((sort_key, row), weight) in rows {
-                out.put_bytes(sort_key);
-                out.put_bytes(row);
-                out.put_i64(*weight);
-            }
-        }
+        put_ordered_partitions(out, &self.partitions);
         Ok(())
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        self.partitions.clear();
-        for _ in 0..input.len_prefix()? {
-            let partition = Box::from(input.bytes()?);
-            let mut rows = OrderedRows::new();
-            for _ in 0..input.len_prefix()? {
-                let sort_key = Box::from(input.bytes()?);
-                let row = Box::from(input.bytes()?);
-                rows.insert((sort_key, row), input.i64()?);
-            }
-            self.partitions.insert(partition, rows);
-        }
+        self.partitions = get_ordered_partitions(input)?;
         Ok(())
     }
 
