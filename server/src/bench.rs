@@ -124,6 +124,10 @@ pub struct NexmarkArgs {
     /// Parallel instances of each keyed operator (default: `SLUICE_WORKERS`, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub workers: Option<u32>,
+    /// Memory budget per stateful operator instance before its keyed state spills to disk
+    /// (see docs/durability.md; default: no limit).
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub operator_memory_mb: Option<u64>,
 }
 
 /// The measurements of one run.
@@ -542,6 +546,10 @@ pub async fn run(command: BenchCommand) -> std::process::ExitCode {
             }
         },
         BenchCommand::Nexmark(args) => {
+            sluice_storage::spill::configure(sluice_storage::SpillSettings::from_megabytes(
+                args.operator_memory_mb,
+                None,
+            ));
             let queries: Vec<String> = if args.query.trim().eq_ignore_ascii_case("all") {
                 QUERIES.iter().map(|q| q.to_string()).collect()
             } else {

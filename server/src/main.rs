@@ -39,12 +39,10 @@ struct EngineArgs {
 impl EngineArgs {
     /// Set the spill budget before any operator exists (restoring a catalog creates them).
     fn configure_spill(&self) {
-        sluice_storage::spill::configure(sluice_storage::SpillSettings {
-            budget_bytes: self
-                .operator_memory_mb
-                .map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
-            dir: self.spill_dir.clone(),
-        });
+        sluice_storage::spill::configure(sluice_storage::SpillSettings::from_megabytes(
+            self.operator_memory_mb,
+            self.spill_dir.clone(),
+        ));
     }
 
     async fn apply(&self, database: &sluice_planner::Database) {

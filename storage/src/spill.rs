@@ -78,6 +78,17 @@ pub struct SpillSettings {
     pub dir: Option<PathBuf>,
 }
 
+impl SpillSettings {
+    /// A budget given in MiB (as the `--operator-memory-mb` options take it).
+    pub fn from_megabytes(megabytes: Option<u64>, dir: Option<PathBuf>) -> Self {
+        Self {
+            budget_bytes: megabytes
+                .map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
+            dir,
+        }
+    }
+}
+
 static SETTINGS: RwLock<SpillSettings> = RwLock::new(SpillSettings {
     budget_bytes: None,
     dir: None,
