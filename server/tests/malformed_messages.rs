@@ -63,18 +63,7 @@ fn error_codes(mut bytes: &[u8]) -> Vec<String> {
 
 /// Another client still gets answers.
 async fn still_serving(server: &Server) {
-    let address = server.local_addr();
-    let (client, connection) = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=sluice dbname=sluice",
-            address.ip(),
-            address.port()
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
+    let (client, _connection) = common::connect(server).await;
     let row = client.query_one("SELECT 1 + 1", &[]).await.unwrap();
     assert_eq!(row.get::<_, i64>(0), 2);
 }

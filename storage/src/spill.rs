@@ -381,25 +381,21 @@ impl<V: SpillValue> SpillMap<V> {
         self.hot.get_mut(key).map(|e| &mut e.value)
     }
 
-    /// The value of `key` (loaded first), inserted empty if absent.
+    /// The value of `key` (loaded first), inserted empty if absent (the key is copied only
+    /// then).
     pub fn entry(&mut self, key: &[u8]) -> &mut V {
-        if !self.hot.contains_key(key) {
-            if self.budget.is_some() {
-                self.touched.push(Box::from(key));
+        let (budget, batch, touched) = (self.budget, self.batch, &mut self.touched);
+        let entry = self.hot.entry_ref(key).or_insert_with(|| {
+            if budget.is_some() {
+                touched.push(Box::from(key));
             }
-            self.hot.insert(
-                Box::from(key),
-                Hot {
-                    value: V::default(),
-                    size: 0,
-                    used: self.batch,
-                },
-            );
-        }
-        match self.hot.get_mut(key) {
-            Some(entry) => &mut entry.value,
-            None => unreachable!("inserted above"),
-        }
+            Hot {
+                value: V::default(),
+                size: 0,
+                used: batch,
+            }
+        });
+        &mut entry.value
     }
 
     /// Remove `key` (loaded first).
