@@ -338,6 +338,7 @@ impl From<RuntimeError> for PlanError {
             RuntimeError::Storage(error) => PlanError::Internal(error.to_string()),
             RuntimeError::Internal(message) => PlanError::Internal(message),
             RuntimeError::Connector(message) => PlanError::Connector(message),
+            RuntimeError::NumericOutOfRange(message) => PlanError::NumericOutOfRange(message),
             error @ RuntimeError::Io { .. } => PlanError::Connector(error.to_string()),
         }
     }

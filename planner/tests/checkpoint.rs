@@ -73,6 +73,12 @@ async fn wait_for_rows(session: &mut Session, expected: usize) {
     }
 }
 
+/// Per key: plain, extreme, distinct-count and float aggregates (each kind keeps a different
+/// state; `expected` computes the same columns).
+const PER_K: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi,
+        count(DISTINCT v % 5) AS residues, CAST(sum(v * 0.5) * 2 AS BIGINT) AS doubled_halves
+    FROM clicks GROUP BY k";
+
 /// The batch results over input values `values`.
 fn expected(values: &[i64]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
@@ -82,12 +88,15 @@ fn expected(values: &[i64]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let per_k = groups
         .iter()
         .map(|(k, vs)| {
+            let residues: std::collections::BTreeSet<i64> = vs.iter().map(|v| v % 5).collect();
             format!(
-                "{k}|{}|{}|{}|{}",
+                "{k}|{}|{}|{}|{}|{}|{}",
                 vs.len(),
                 vs.iter().sum::<i64>(),
                 vs.iter().min().copied().unwrap_or_default(),
-                vs.iter().max().copied().unwrap_or_default()
+                vs.iter().max().copied().unwrap_or_default(),
+                residues.len(),
+                vs.iter().sum::<i64>()
             )
         })
         .collect();
@@ -135,9 +144,7 @@ async fn queries_resume_from_their_checkpoint_and_read_only_new_input() {
                 "CREATE TABLE clicks (k INT, v BIGINT) WITH (
                      'connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
                      'source.monitor-interval' = '50 ms');
-                 CREATE MATERIALIZED VIEW per_k AS
-                     SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi
-                     FROM clicks GROUP BY k;
+                 CREATE MATERIALIZED VIEW per_k AS {PER_K};
                  CREATE MATERIALIZED VIEW top2 AS
                      SELECT k, v FROM (
                          SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn
@@ -186,9 +193,7 @@ async fn without_a_checkpoint_queries_replay_their_sources() {
     let create = format!(
         "CREATE TABLE clicks (k INT, v BIGINT) WITH (
              'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-         CREATE MATERIALIZED VIEW per_k AS
-             SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi
-             FROM clicks GROUP BY k;",
+         CREATE MATERIALIZED VIEW per_k AS {PER_K};",
         file.display()
     );
     {

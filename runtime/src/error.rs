@@ -14,6 +14,9 @@ pub enum RuntimeError {
     Arrow(#[from] ArrowError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// A value left the range of its type (e.g. a floating-point sum overflowed).
+    #[error("{0}")]
+    NumericOutOfRange(String),
     /// A connector's options are invalid, or its input or destination failed.
     #[error("{0}")]
     Connector(String),

@@ -7,9 +7,15 @@
 //! - for min/max over types whose memcomparable byte order is SQL order (all but floats and
 //!   nested types): an ordered multiset of the non-NULL argument values; the result is its
 //!   first or last entry, so a retraction costs O(log n) instead of a recomputation; or
+//! - for `count(DISTINCT ..)`: the multiset of argument values and the number of values whose
+//!   weight is positive, updated as a value's weight crosses zero (O(1) per row); or
+//! - for sum/avg over floats: an exact sum ([`ExactSum`]) and the count of non-NULL values, so
+//!   a retraction restores the previous sum exactly and the result is the correctly rounded
+//!   sum in any order of the changes (a running `f64` would drift from the batch meaning); or
 //! - the multiset of the call's argument rows, from which the value is recomputed with a fresh
-//!   accumulator when the group changes (min/max, DISTINCT, string_agg, array_agg, float
-//!   sums, ordered aggregates). This makes retraction exact for every function DataFusion has.
+//!   accumulator when the group changes (min/max over floats, other DISTINCT calls,
+//!   string_agg, array_agg, ordered aggregates). This makes retraction exact for every function
+//!   DataFusion has, at O(rows of the group) per change.
 //!
 //! Output: for every group whose value changed, a retraction of the previous output row and an
 //! insertion of the new one. A group whose row count reaches 0 disappears, except for the
@@ -17,7 +23,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, UInt32Array};
+use arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
@@ -29,6 +35,7 @@ use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
 
+use super::exact_sum::ExactSum;
 use super::{evaluate_all, evaluate_predicate, Operator};
 use crate::change::{expand_by_weight, take_columns, ChangeBatch};
 use crate::checkpoint::{get_batch, get_zset, put_columns, put_zset};
@@ -54,6 +61,17 @@ enum CallState {
     Retractable(Box<dyn Accumulator>),
     Multiset(ZSet),
     Ordered(BTreeMap<Box<[u8]>, i64>),
+    /// `count(DISTINCT ..)`: argument rows with their weights, and how many have a positive
+    /// weight.
+    Distinct {
+        values: ZSet,
+        count: i64,
+    },
+    /// sum/avg over floats: the exact sum and the (weighted) number of non-NULL values.
+    FloatSum {
+        sum: ExactSum,
+        count: i64,
+    },
 }
 
 struct Group {
@@ -70,6 +88,11 @@ enum Mode {
     /// min (`false`) or max (`true`) from an ordered multiset.
     Extreme {
         max: bool,
+    },
+    DistinctCount,
+    /// sum (`avg: false`) or avg of a float argument.
+    FloatSum {
+        avg: bool,
     },
 }
 
@@ -148,10 +171,20 @@ impl GroupAggregate {
                 && function.order_bys().is_empty()
                 && !types[0].is_floating()
                 && !types[0].is_nested();
+            let distinct_count =
+                name == "count" && function.is_distinct() && function.order_bys().is_empty();
+            let float_sum = matches!(name.as_str(), "sum" | "avg" | "mean")
+                && !function.is_distinct()
+                && function.order_bys().is_empty()
+                && matches!(types.as_slice(), [DataType::Float32 | DataType::Float64]);
             modes.push(if retractable {
                 Mode::Retractable
             } else if ordered_extreme {
                 Mode::Extreme { max: name == "max" }
+            } else if distinct_count {
+                Mode::DistinctCount
+            } else if float_sum {
+                Mode::FloatSum { avg: name != "sum" }
             } else {
                 Mode::Multiset
             });
@@ -196,6 +229,14 @@ impl GroupAggregate {
                 )),
                 Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
                 Mode::Extreme { .. } => Ok(CallState::Ordered(BTreeMap::new())),
+                Mode::DistinctCount => Ok(CallState::Distinct {
+                    values: ZSet::new(),
+                    count: 0,
+                }),
+                Mode::FloatSum { .. } => Ok(CallState::FloatSum {
+                    sum: ExactSum::default(),
+                    count: 0,
+                }),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Group {
@@ -209,12 +250,25 @@ impl GroupAggregate {
     fn evaluate_group(
         calls: &[AggregateCall],
         codecs: &[RowCodec],
+        modes: &[Mode],
         group: &mut Group,
     ) -> Result<Vec<ScalarValue>> {
         let mut values = Vec::with_capacity(calls.len());
-        for ((call, codec), state) in calls.iter().zip(codecs).zip(group.calls.iter_mut()) {
+        for (((call, codec), mode), state) in calls
+            .iter()
+            .zip(codecs)
+            .zip(modes)
+            .zip(group.calls.iter_mut())
+        {
             let value = match state {
                 CallState::Retractable(accumulator) => accumulator.evaluate()?,
+                CallState::Distinct { count, .. } => ScalarValue::Int64(Some(*count)),
+                CallState::FloatSum { count: 0, .. } => ScalarValue::Float64(None),
+                CallState::FloatSum { sum, count } => {
+                    let total = sum.value();
+                    let avg = matches!(mode, Mode::FloatSum { avg: true });
+                    ScalarValue::Float64(Some(if avg { total / *count as f64 } else { total }))
+                }
                 CallState::Ordered(values) => {
                     let max = call.function.fun().name().eq_ignore_ascii_case("max");
                     let extreme = if max {
@@ -317,6 +371,8 @@ impl Operator for GroupAggregate {
                     Mode::Retractable => "retractable",
                     Mode::Multiset => "multiset",
                     Mode::Extreme { .. } => "ordered",
+                    Mode::DistinctCount => "distinct count",
+                    Mode::FloatSum { .. } => "exact sum",
                 };
                 format!("{} ({mode})", c.function.name())
             })
@@ -373,6 +429,11 @@ impl Operator for GroupAggregate {
                             out.put_i64(*weight);
                         }
                     }
+                    CallState::Distinct { values, .. } => put_zset(out, values),
+                    CallState::FloatSum { sum, count } => {
+                        sum.snapshot(out);
+                        out.put_i64(*count);
+                    }
                 }
             }
         }
@@ -419,6 +480,14 @@ impl Operator for GroupAggregate {
                             let value = Box::from(input.bytes()?);
                             values.insert(value, input.i64()?);
                         }
+                    }
+                    CallState::Distinct { values, count } => {
+                        *values = get_zset(input)?;
+                        *count = values.iter().filter(|(_, weight)| *weight > 0).count() as i64;
+                    }
+                    CallState::FloatSum { sum, count } => {
+                        *sum = ExactSum::restore(input)?;
+                        *count = input.i64()?;
                     }
                 }
             }
@@ -473,7 +542,7 @@ impl Operator for GroupAggregate {
             return Ok(None);
         }
         let mut group = self.new_group()?;
-        let values = Self::evaluate_group(&self.calls, &self.call_codecs, &mut group)?;
+        let values = Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, &mut group)?;
         group.output = Some(values.clone());
         self.groups.insert(Box::from(&[][..]), group);
         let keys: [&[u8]; 1] = [&[]];
@@ -504,6 +573,7 @@ impl Operator for GroupAggregate {
         let mut call_arrays = Vec::with_capacity(self.calls.len());
         let mut call_masks = Vec::with_capacity(self.calls.len());
         let mut call_rows = Vec::with_capacity(self.calls.len());
+        let mut call_floats: Vec<Option<Float64Array>> = Vec::with_capacity(self.calls.len());
         for (index, call) in self.calls.iter().enumerate() {
             let arrays = evaluate_all(&self.call_inputs[index], &changes.data)?;
             let mask = match &call.filter {
@@ -511,11 +581,25 @@ impl Operator for GroupAggregate {
                 None => None,
             };
             let encoded = match self.modes[index] {
-                Mode::Multiset | Mode::Extreme { .. } => {
+                Mode::Multiset | Mode::Extreme { .. } | Mode::DistinctCount => {
                     Some(self.call_codecs[index].encode(&arrays, rows)?)
                 }
-                Mode::Retractable => None,
+                Mode::Retractable | Mode::FloatSum { .. } => None,
             };
+            call_floats.push(match self.modes[index] {
+                Mode::FloatSum { .. } => {
+                    let array = cast_to(arrays[0].clone(), &DataType::Float64)?;
+                    let floats = array
+                        .as_any()
+                        .downcast_ref::<Float64Array>()
+                        .ok_or_else(|| {
+                            RuntimeError::Internal("float sum argument is not a double".into())
+                        })?
+                        .clone();
+                    Some(floats)
+                }
+                _ => None,
+            });
             call_arrays.push(arrays);
             call_masks.push(mask);
             call_rows.push(encoded);
@@ -572,6 +656,37 @@ impl Operator for GroupAggregate {
                             set.add(encoded.row(i as usize), changes.weights.value(i as usize));
                         }
                     }
+                    CallState::Distinct { values, count } => {
+                        let encoded = call_rows[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("distinct call without encoded rows".into())
+                        })?;
+                        let arguments = &call_arrays[call];
+                        for &i in &selected {
+                            let i = i as usize;
+                            if arguments.iter().any(|a| a.is_null(i)) {
+                                continue; // count(DISTINCT ..) ignores rows with a NULL
+                            }
+                            let weight = changes.weights.value(i);
+                            let row = encoded.row(i);
+                            let before = values.weight(row);
+                            let after = values.add(row, weight);
+                            *count += i64::from(after > 0) - i64::from(before > 0);
+                        }
+                    }
+                    CallState::FloatSum { sum, count } => {
+                        let floats = call_floats[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("float sum without its argument".into())
+                        })?;
+                        for &i in &selected {
+                            let i = i as usize;
+                            if floats.is_null(i) {
+                                continue;
+                            }
+                            let weight = changes.weights.value(i);
+                            sum.add(floats.value(i), weight)?;
+                            *count += weight;
+                        }
+                    }
                     CallState::Ordered(values) => {
                         let encoded = call_rows[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("ordered call without encoded rows".into())
@@ -600,6 +715,7 @@ impl Operator for GroupAggregate {
                 Some(Self::evaluate_group(
                     &self.calls,
                     &self.call_codecs,
+                    &self.modes,
                     &mut group,
                 )?)
             };

@@ -11,6 +11,7 @@ use crate::change::ChangeBatch;
 use crate::error::Result;
 
 pub mod constant;
+pub mod exact_sum;
 pub mod filter;
 pub mod group_aggregate;
 pub mod hash_join;
