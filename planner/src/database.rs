@@ -511,8 +511,11 @@ impl Catalog {
     /// Compile an optimized plan into a dataflow over this catalog's relations, with the
     /// configured parallelism.
     pub fn compile(&self, optimized: &LogicalPlan) -> Result<(Dataflow, TimeAttrs)> {
-        let (mut dataflow, attrs) =
-            incremental::compile_streaming(optimized, &|relation| self.relation_attrs(relation))?;
+        let (mut dataflow, attrs) = incremental::compile_streaming(
+            optimized,
+            &|relation| self.relation_attrs(relation),
+            &|relation| self.is_append_only(relation),
+        )?;
         dataflow.parallelize(self.partitions)?;
         Ok((dataflow, attrs))
     }
@@ -531,6 +534,15 @@ impl Catalog {
             .iter()
             .any(Option::is_some)
             .then(|| entry.time_attrs.clone())
+    }
+
+    /// Whether a relation only ever receives insertions: a source stream that is not a
+    /// changelog.
+    pub fn is_append_only(&self, name: &str) -> bool {
+        self.entries
+            .get(name)
+            .and_then(|e| e.connector.as_ref())
+            .is_some_and(|c| c.is_append_only_source())
     }
 
     /// Whether a relation declares event time (`WATERMARK FOR`).
@@ -920,8 +932,11 @@ pub(crate) fn materialized_view_schema(
     plan: &LogicalPlan,
     optimized: &LogicalPlan,
 ) -> Result<SchemaRef> {
-    let (dataflow, _) =
-        incremental::compile_streaming(optimized, &|relation| catalog.relation_attrs(relation))?;
+    let (dataflow, _) = incremental::compile_streaming(
+        optimized,
+        &|relation| catalog.relation_attrs(relation),
+        &|relation| catalog.is_append_only(relation),
+    )?;
     declared_schema(plan, &dataflow.schema())
 }
 

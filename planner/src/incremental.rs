@@ -59,15 +59,18 @@ pub type TimeAttrs = Vec<Option<TimeAttr>>;
 
 /// Compile `plan` (already optimized) into a dataflow over relations without event time.
 pub fn compile(plan: &LogicalPlan) -> Result<Dataflow> {
-    Ok(compile_streaming(plan, &|_| None)?.0)
+    Ok(compile_streaming(plan, &|_| None, &|_| false)?.0)
 }
 
 /// Compile `plan` (already optimized) into a dataflow; `relation_attrs` gives the time
-/// attributes of a stored relation's columns (`None` when it has no event time). Returns the
-/// dataflow and the time attributes of its output columns.
+/// attributes of a stored relation's columns (`None` when it has no event time);
+/// `relation_append_only` whether a relation only ever receives insertions (a source stream
+/// such as a file, Kafka topic or generator: its rows are never updated or deleted). Returns
+/// the dataflow and the time attributes of its output columns.
 pub fn compile_streaming(
     plan: &LogicalPlan,
     relation_attrs: &dyn Fn(&str) -> Option<TimeAttrs>,
+    relation_append_only: &dyn Fn(&str) -> bool,
 ) -> Result<(Dataflow, TimeAttrs)> {
     reject_volatile(plan)?;
     let props = ExecutionProps::new();
@@ -75,7 +78,9 @@ pub fn compile_streaming(
         builder: DataflowBuilder::new(),
         props: &props,
         attrs: Vec::new(),
+        append_only: Vec::new(),
         relation_attrs,
+        relation_append_only,
     };
     let output = compiler.node(plan)?;
     let attrs = compiler.attrs_of(output, plan.schema().fields().len());
@@ -214,7 +219,14 @@ struct Compiler<'a> {
     props: &'a ExecutionProps,
     /// Time attributes of each node's output columns, by node id (empty = none known).
     attrs: Vec<TimeAttrs>,
+    /// Whether each node's output is insert-only (by node id; absent = no): true for scans of
+    /// append-only relations and for operators that keep that property (filters,
+    /// projections, unions and inner joins of append-only inputs, windows that emit each
+    /// window once). A top-N over such an input never has to bring back a row it has
+    /// dropped, so it keeps only its first N rows per partition.
+    append_only: Vec<bool>,
     relation_attrs: &'a dyn Fn(&str) -> Option<TimeAttrs>,
+    relation_append_only: &'a dyn Fn(&str) -> bool,
 }
 
 fn arrow_schema(schema: &DFSchema) -> SchemaRef {
@@ -237,6 +249,17 @@ impl Compiler<'_> {
             self.attrs.resize(node + 1, Vec::new());
         }
         self.attrs[node] = attrs;
+    }
+
+    fn set_append_only(&mut self, node: NodeId, append_only: bool) {
+        if self.append_only.len() <= node {
+            self.append_only.resize(node + 1, false);
+        }
+        self.append_only[node] = append_only;
+    }
+
+    fn is_append_only(&self, node: NodeId) -> bool {
+        self.append_only.get(node).copied().unwrap_or(false)
     }
 
     /// Time attributes of a node's `columns` output columns.
@@ -272,17 +295,21 @@ impl Compiler<'_> {
                         .collect(),
                     None => attrs,
                 });
+                let append_only = (self.relation_append_only)(&relation);
                 let node = self
                     .builder
                     .scan(Scan::new(relation, scan.projection.clone(), schema));
                 if let Some(attrs) = attrs {
                     self.set_attrs(node, attrs);
                 }
+                self.set_append_only(node, append_only);
                 Ok(node)
             }
             LogicalPlan::Projection(projection) => {
                 let input = self.node(&projection.input)?;
-                self.project(projection, input)
+                let node = self.project(projection, input)?;
+                self.set_append_only(node, self.is_append_only(input));
+                Ok(node)
             }
             LogicalPlan::Filter(filter) => {
                 let input = match row_number_bound(filter) {
@@ -303,6 +330,7 @@ impl Compiler<'_> {
                     .builder
                     .add(Box::new(Filter::new(predicate, schema)), vec![input]);
                 self.set_attrs(node, attrs);
+                self.set_append_only(node, self.is_append_only(input));
                 Ok(node)
             }
             LogicalPlan::SubqueryAlias(alias) => self.node(&alias.input),
@@ -347,10 +375,12 @@ impl Compiler<'_> {
                             .flatten()
                     })
                     .collect();
+                let append_only = inputs.iter().all(|&i| self.is_append_only(i));
                 let node = self
                     .builder
                     .add(Box::new(Union::new(inputs.len(), schema)), inputs);
                 self.set_attrs(node, attrs);
+                self.set_append_only(node, append_only);
                 Ok(node)
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
@@ -462,6 +492,9 @@ impl Compiler<'_> {
                     (None, None) => self.builder.add(Box::new(operator), vec![input]),
                 };
                 self.set_attrs(node, attrs);
+                // A window aggregate emits each window once, when it closes.
+                let windowed = window_end.is_some() || processing_end.is_some();
+                self.set_append_only(node, windowed && self.is_append_only(input));
                 Ok(node)
             }
             LogicalPlan::Join(join) => {
@@ -538,7 +571,14 @@ impl Compiler<'_> {
                     arrow_schema(&join.schema),
                 )?
                 .with_time_bounds(bounds);
-                Ok(self.builder.add(Box::new(operator), vec![left, right]))
+                // An inner join of insertions only produces insertions (expiring interval-join
+                // state emits nothing).
+                let append_only = kind == JoinKind::Inner
+                    && self.is_append_only(left)
+                    && self.is_append_only(right);
+                let node = self.builder.add(Box::new(operator), vec![left, right]);
+                self.set_append_only(node, append_only);
+                Ok(node)
             }
             LogicalPlan::Values(values) => {
                 let schema = arrow_schema(&values.schema);
@@ -891,7 +931,8 @@ impl Compiler<'_> {
             limit,
             true,
             arrow_schema(&window.schema),
-        )?;
+        )?
+        .append_only_input(self.is_append_only(input));
         // The input columns pass through (a deduplicated relation keeps its time column, as
         // Flink's versioned views do); the row number has none.
         let mut attrs = self.attrs_of(input, input_schema.fields().len());
@@ -1079,6 +1120,7 @@ impl Compiler<'_> {
         );
         let node = self.builder.add(Box::new(operator), vec![input]);
         self.set_attrs(node, attrs);
+        self.set_append_only(node, self.is_append_only(input));
         Ok(node)
     }
 
@@ -1102,7 +1144,8 @@ impl Compiler<'_> {
             &PhysicalPlanningContext::default(),
         )
         .map_err(|e| PlanError::from_datafusion(e, ""))?;
-        let operator = TopN::new(&input_schema, order, offset, limit)?;
+        let operator = TopN::new(&input_schema, order, offset, limit)?
+            .append_only_input(self.is_append_only(input));
         Ok(self.builder.add(Box::new(operator), vec![input]))
     }
 

@@ -77,6 +77,15 @@ impl ConnectorTable {
         SINK_CONNECTORS.contains(&self.connector())
     }
 
+    /// Whether the source only ever produces new rows (files, generators, Kafka topics read
+    /// as streams), never updates or deletes (`upsert-kafka` is a changelog).
+    pub fn is_append_only_source(&self) -> bool {
+        matches!(
+            self.connector(),
+            "filesystem" | "datagen" | "nexmark" | "kafka" | "kafka-safe"
+        )
+    }
+
     /// Whether Sluice keeps the rows written to this table (queryable with SELECT).
     pub fn is_stored(&self) -> bool {
         matches!(self.connector(), "jdbc" | "jdbc-sqrl")

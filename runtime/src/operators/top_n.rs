@@ -10,6 +10,13 @@
 //! of every touched partition are read before and after applying it and the difference is
 //! emitted. With row numbers, a change shifts the numbers of the rows after it, so its cost
 //! grows with the partition's size.
+//!
+//! Over an append-only input (the planner proves it: a stream source through filters,
+//! projections, inner joins, closed windows), a row that falls out of the first
+//! `offset + limit` can never come back, since nothing before it is ever deleted: the
+//! operator then keeps only those rows per partition (Flink's append-only rank), so its state
+//! is bounded by partitions × N instead of growing with the input. A retraction arriving
+//! there would be a planner bug and is reported as an internal error.
 
 use std::sync::Arc;
 
@@ -23,7 +30,7 @@ use sluice_storage::{RowCodec, StateReader, StateWriter};
 use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
 use crate::checkpoint::{get_ordered_partitions, put_ordered_partitions, OrderedRows};
-use crate::error::Result;
+use crate::error::{Result, RuntimeError};
 
 /// A selected row: its bytes and, with row numbers, its 1-based position.
 type Selected = (Box<[u8]>, u64);
@@ -37,6 +44,8 @@ pub struct TopN {
     offset: usize,
     limit: Option<usize>,
     row_number: bool,
+    /// The input is insert-only: keep only the first `offset + limit` rows per partition.
+    append_only_input: bool,
     partitions: HashMap<Box<[u8]>, OrderedRows>,
     input_schema: SchemaRef,
     schema: SchemaRef,
@@ -88,10 +97,49 @@ impl TopN {
             offset,
             limit,
             row_number,
+            append_only_input: false,
             partitions: HashMap::new(),
             input_schema: input_schema.clone(),
             schema,
         })
+    }
+
+    /// Declare the input insert-only (see the module documentation): with a limit, the
+    /// operator keeps only the rows it could select.
+    pub fn append_only_input(mut self, append_only: bool) -> Self {
+        self.append_only_input = append_only;
+        self
+    }
+
+    /// How many rows per partition are kept, if bounded.
+    fn kept_rows(&self) -> Option<u64> {
+        let limit = self.limit.filter(|_| self.append_only_input)?;
+        Some(self.offset as u64 + limit as u64)
+    }
+
+    /// Drop the rows of `partition` after the first `keep` (by weight).
+    fn truncate(&mut self, partition: &[u8], keep: u64) {
+        let Some(rows) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        let mut position = 0u64;
+        let mut cut = None;
+        for (entry, weight) in rows.iter_mut() {
+            if position >= keep {
+                cut = Some(entry.clone());
+                break;
+            }
+            let weight_u = (*weight).max(0) as u64;
+            if position + weight_u > keep {
+                // Keep only as many copies of this row as fit.
+                *weight = (keep - position) as i64;
+            }
+            position += weight_u.min(keep - position);
+        }
+        if let Some(first_dropped) = cut {
+            // `split_off` keeps [.., first_dropped) here and returns the rest, dropped.
+            drop(rows.split_off(&first_dropped));
+        }
     }
 
     /// The selected rows of one partition, in order.
@@ -127,15 +175,18 @@ impl Operator for TopN {
     }
 
     fn fork(&self) -> Result<Box<dyn Operator>> {
-        Ok(Box::new(Self::partitioned(
-            &self.input_schema,
-            self.partition.clone(),
-            self.sort.clone(),
-            self.offset,
-            self.limit,
-            self.row_number,
-            self.schema.clone(),
-        )?))
+        Ok(Box::new(
+            Self::partitioned(
+                &self.input_schema,
+                self.partition.clone(),
+                self.sort.clone(),
+                self.offset,
+                self.limit,
+                self.row_number,
+                self.schema.clone(),
+            )?
+            .append_only_input(self.append_only_input),
+        ))
     }
 
     fn name(&self) -> &'static str {
@@ -146,14 +197,18 @@ impl Operator for TopN {
         let order: Vec<String> = self.sort.iter().map(|s| s.to_string()).collect();
         let partition: Vec<String> = self.partition.iter().map(|e| e.to_string()).collect();
         format!(
-            "partition: [{}], order: [{}], offset: {}, limit: {}, row number: {}",
+            "partition: [{}], order: [{}], offset: {}, limit: {}, row number: {}{}",
             partition.join(", "),
             order.join(", "),
             self.offset,
             self.limit
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "none".into()),
-            self.row_number
+            self.row_number,
+            match self.kept_rows() {
+                Some(kept) => format!(", append-only input: keeps {kept} rows per partition"),
+                None => String::new(),
+            }
         )
     }
 
@@ -178,6 +233,11 @@ impl Operator for TopN {
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
         if changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        if self.append_only_input && !changes.is_insert_only() {
+            return Err(RuntimeError::Internal(
+                "top-N over an append-only input received a retraction".into(),
+            ));
         }
         let count = changes.num_rows();
         let partition_columns = evaluate_all(&self.partition, &changes.data)?;
@@ -215,6 +275,11 @@ impl Operator for TopN {
             }
             if ordered.is_empty() {
                 self.partitions.remove(partitions.row(i));
+            }
+        }
+        if let Some(keep) = self.kept_rows() {
+            for partition in &touched {
+                self.truncate(partition, keep);
             }
         }
         for partition in &touched {
