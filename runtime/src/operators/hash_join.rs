@@ -100,8 +100,87 @@ impl TimeBounds {
 /// A stored row with its join key: (key, row).
 type KeyedRow = (Box<[u8]>, Box<[u8]>);
 
-/// Rows of one side ordered by the time they expire: (expiry, key, row).
-type ExpiryQueue = BinaryHeap<Reverse<(i64, Box<[u8]>, Box<[u8]>)>>;
+/// A queued row: ordered by its expiry time, then by arrival (never by its bytes: rows of
+/// one batch often share a time, and comparing keys and rows would cost a memcmp each).
+struct Expiring {
+    time: i64,
+    seq: u64,
+    key: Box<[u8]>,
+    row: Box<[u8]>,
+}
+
+impl PartialEq for Expiring {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Expiring {}
+impl PartialOrd for Expiring {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Expiring {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+/// Rows of one side ordered by the time they expire.
+#[derive(Default)]
+struct ExpiryQueue {
+    heap: BinaryHeap<Reverse<Expiring>>,
+    seq: u64,
+    /// The latest expiry time queued: a watermark at or past it expires the whole queue,
+    /// taken in one move instead of popped row by row.
+    latest: i64,
+}
+
+impl ExpiryQueue {
+    fn push(&mut self, time: i64, key: Box<[u8]>, row: Box<[u8]>) {
+        if self.heap.is_empty() {
+            self.latest = time;
+        } else {
+            self.latest = self.latest.max(time);
+        }
+        self.seq += 1;
+        self.heap.push(Reverse(Expiring {
+            time,
+            seq: self.seq,
+            key,
+            row,
+        }));
+    }
+
+    /// Remove and return the rows whose time is at or below `watermark`.
+    fn expire(&mut self, watermark: i64) -> Vec<KeyedRow> {
+        if self.heap.is_empty() {
+            return Vec::new();
+        }
+        if self.latest <= watermark {
+            return std::mem::take(&mut self.heap)
+                .into_vec()
+                .into_iter()
+                .map(|Reverse(e)| (e.key, e.row))
+                .collect();
+        }
+        let mut expired = Vec::new();
+        while self
+            .heap
+            .peek()
+            .is_some_and(|Reverse(e)| e.time <= watermark)
+        {
+            if let Some(Reverse(e)) = self.heap.pop() {
+                expired.push((e.key, e.row));
+            }
+        }
+        expired
+    }
+
+    fn clear(&mut self) {
+        self.heap.clear();
+    }
+}
 
 pub struct HashJoin {
     kind: JoinKind,
@@ -156,7 +235,7 @@ impl HashJoin {
             state: [SpillMap::new(), SpillMap::new()],
             schema,
             bounds: TimeBounds::default(),
-            expiry: [BinaryHeap::new(), BinaryHeap::new()],
+            expiry: [ExpiryQueue::default(), ExpiryQueue::default()],
             watermark: None,
             late: 0,
         })
@@ -237,11 +316,7 @@ impl HashJoin {
             if has_null_key[i] {
                 continue;
             }
-            self.expiry[side].push(Reverse((
-                time,
-                Box::from(keys.row(i)),
-                Box::from(encoded.row(i)),
-            )));
+            self.expiry[side].push(time, Box::from(keys.row(i)), Box::from(encoded.row(i)));
         }
         Ok(())
     }
@@ -249,15 +324,7 @@ impl HashJoin {
     /// Remove the rows whose bound the watermark has reached.
     fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
-            let mut expired = Vec::new();
-            while self.expiry[side]
-                .peek()
-                .is_some_and(|Reverse((time, _, _))| *time <= watermark)
-            {
-                if let Some(Reverse((_, key, row))) = self.expiry[side].pop() {
-                    expired.push((key, row));
-                }
-            }
+            let expired = self.expiry[side].expire(watermark);
             if expired.is_empty() {
                 continue;
             }
@@ -296,7 +363,7 @@ impl HashJoin {
             let rows = batch_with_row_count(&self.input_schemas[side], columns, entries.len())?;
             let times = self.expiry_times(side, &rows)?;
             for ((key, row), time) in entries.into_iter().zip(times) {
-                self.expiry[side].push(Reverse((time, key, row)));
+                self.expiry[side].push(time, key, row);
             }
         }
         Ok(())
