@@ -108,6 +108,65 @@ fn plan_expr(
 }
 
 impl Session {
+    /// Complete a `CREATE TABLE .. LIKE base` with the definition of `base` (see
+    /// [`FlinkCreateTable::merge_like`]); a definition without LIKE is returned as it is.
+    pub(crate) async fn merge_like(&self, table: FlinkCreateTable) -> Result<FlinkCreateTable> {
+        let Some(like) = &table.like else {
+            return Ok(table);
+        };
+        let catalog = self.database.catalog.read().await;
+        let Some(entry) = catalog.entries.get(&like.table) else {
+            return Err(PlanError::UndefinedTable(format!(
+                "table \"{}\" named in LIKE does not exist",
+                like.table
+            )));
+        };
+        let Some(base) = &entry.table_definition else {
+            return Err(PlanError::WrongObjectType(format!(
+                "\"{}\" named in LIKE is a {} without a column list; LIKE copies tables \
+                 created with CREATE TABLE (..)",
+                like.table,
+                entry.kind_name()
+            )));
+        };
+        table.merge_like(base)
+    }
+
+    /// Create a table from its (merged) definition: by the Flink path when it has what
+    /// PostgreSQL's CREATE TABLE lacks, else from its `physical_sql`; then keep the
+    /// definition for LIKE if the table is new.
+    pub(crate) async fn create_table_from_definition(
+        &mut self,
+        table: FlinkCreateTable,
+        new_table: bool,
+        results: &mut Vec<StatementResult>,
+    ) -> Result<()> {
+        if needs_flink_path(&table) {
+            results.push(self.create_flink_table(table.clone()).await?);
+        } else {
+            let sql = table.physical_sql.clone();
+            for statement in Session::parse(&sql)? {
+                results.push(self.execute_statement(statement, &sql, None).await?);
+            }
+        }
+        self.record_table_definition(table, new_table).await;
+        Ok(())
+    }
+
+    /// Keep the definition of table `table.name`, just created by this statement
+    /// (`new_table`), for `CREATE TABLE .. LIKE` of it.
+    pub(crate) async fn record_table_definition(&self, table: FlinkCreateTable, new_table: bool) {
+        if !new_table {
+            return;
+        }
+        let mut catalog = self.database.catalog.write().await;
+        if let Some(entry) = catalog.entries.get_mut(&table.name) {
+            if matches!(entry.kind, EntryKind::Table { .. }) {
+                entry.table_definition = Some(table);
+            }
+        }
+    }
+
     /// `CREATE TABLE` in Flink's dialect.
     pub(crate) async fn create_flink_table(
         &self,
