@@ -262,6 +262,10 @@ impl Session {
             results.push(command("SET"));
             return Ok(());
         }
+        if let Some(statement) = crate::flink::parse_namespace_statement(text)? {
+            results.push(command(statement.apply()?));
+            return Ok(());
+        }
         if let Some(function) = crate::flink::parse_create_function(text)? {
             let builtin = crate::streaming::functions::builtin_for_class(&function.class_name);
             if builtin == Some(function.name.as_str()) {
@@ -361,6 +365,7 @@ impl Session {
         if flink_table
             || matches!(crate::flink::parse_set(sql), Ok(Some(_)))
             || matches!(crate::flink::parse_create_function(sql), Ok(Some(_)))
+            || matches!(crate::flink::parse_namespace_statement(sql), Ok(Some(_)))
         {
             return Ok(PreparedStatement {
                 sql: sql.to_string(),

@@ -13,10 +13,10 @@ const PLANS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/flink/testdata/dat
 /// Plans that do not run yet, each with the reason.
 const KNOWN: &[(&str, &str)] = &[
     ("complexConditions", "feature not supported: Physical plan does not support logical expression ScalarSubquery(<subquery>)"),
-    ("createTableCatalog", "feature not supported: statement CREATE DATABASE IF"),
+    ("createTableCatalog", "feature not supported: CREATE DATABASE iceberg: Sluice has one catalog and database"),
     ("functionParameterExpressionTest", "Invalid function 'vector_embed'."),
     ("functionTest", "Invalid function 'text_search'."),
-    ("importScriptExternalTest", "feature not supported: statement CREATE DATABASE IF"),
+    ("importScriptExternalTest", "feature not supported: CREATE DATABASE sources: Sluice has one catalog and database"),
     ("jsonInDatabaseTest", "Invalid function 'jsonb_array'."),
     ("jsonInStreamTest", "Invalid function 'jsonb_array'."),
     ("lateralJoinTableFunction", "Invalid function 'duplicatestringfunction'."),
