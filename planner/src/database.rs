@@ -65,6 +65,9 @@ pub(crate) struct Entry {
     pub time_attrs: TimeAttrs,
     /// The connector of a table declared `WITH ('connector' = ..)`.
     pub connector: Option<Arc<ConnectorTable>>,
+    /// A table's definition as parsed from its `CREATE TABLE` text with a column list: what
+    /// `CREATE TABLE .. LIKE` copies (computed columns, watermark, key, options).
+    pub table_definition: Option<crate::flink::FlinkCreateTable>,
     /// Changes for the table's sink connector, consumed by its sink task.
     pub sink: Option<mpsc::UnboundedSender<ChangeBatch>>,
     /// Tasks that feed this entry (sources of a job or view) or drain it (a sink); aborted
@@ -419,6 +422,7 @@ impl Catalog {
                 watermark: None,
                 time_attrs: Vec::new(),
                 connector: None,
+                table_definition: None,
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),
@@ -440,6 +444,7 @@ impl Catalog {
                 watermark: None,
                 time_attrs: Vec::new(),
                 connector: None,
+                table_definition: None,
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),
@@ -474,6 +479,7 @@ impl Catalog {
                 watermark: None,
                 time_attrs,
                 connector: None,
+                table_definition: None,
                 sink: None,
                 tasks: Vec::new(),
                 source_counters: Vec::new(),

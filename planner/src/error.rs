@@ -25,6 +25,10 @@ pub enum PlanError {
     DependentObjects(String),
     #[error("{0}")]
     WrongObjectType(String),
+    /// A view definition that cannot stand: it reads itself, or a view reading it no longer
+    /// plans (42P17, invalid_object_definition).
+    #[error("{0}")]
+    InvalidDefinition(String),
     #[error("{0}")]
     UniqueViolation(String),
     #[error("{0}")]
@@ -106,6 +110,7 @@ impl PlanError {
             PlanError::DuplicateObject(_) => "42P07",
             PlanError::DependentObjects(_) => "2BP01",
             PlanError::WrongObjectType(_) => "42809",
+            PlanError::InvalidDefinition(_) => "42P17",
             PlanError::UniqueViolation(_) => "23505",
             PlanError::NotNullViolation(_) => "23502",
             PlanError::InvalidParameter(_) => "22023",

@@ -5,6 +5,7 @@
 //! - [`Session`] executes SQL text for one client connection (DDL, DML, queries, settings).
 //! - [`incremental`] turns an optimized `LogicalPlan` into a [`sluice_runtime::Dataflow`].
 
+mod alter_view;
 mod catalog_lock;
 pub mod database;
 mod durability;

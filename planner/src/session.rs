@@ -262,6 +262,10 @@ impl Session {
             results.push(command("SET"));
             return Ok(());
         }
+        if let Some(statement) = crate::flink::parse_namespace_statement(text)? {
+            results.push(command(statement.apply()?));
+            return Ok(());
+        }
         if let Some(function) = crate::flink::parse_create_function(text)? {
             let builtin = crate::streaming::functions::builtin_for_class(&function.class_name);
             if builtin == Some(function.name.as_str()) {
@@ -273,11 +277,25 @@ impl Session {
                 function.name, function.class_name
             )));
         }
-        if let Ok(Some(table)) = crate::flink::parse_create_table(text) {
-            if crate::streaming::statements::needs_flink_path(&table) {
-                results.push(self.create_flink_table(table).await?);
+        // A table definition with a column list: kept for `CREATE TABLE .. LIKE` of it.
+        let mut definition = crate::flink::parse_create_table(text).ok().flatten();
+        let mut new_table = false;
+        if let Some(table) = definition.take() {
+            new_table = !self
+                .database
+                .catalog
+                .read()
+                .await
+                .entries
+                .contains_key(&table.name);
+            let has_like = table.like.is_some();
+            let table = self.merge_like(table).await?;
+            if has_like || crate::streaming::statements::needs_flink_path(&table) {
+                self.create_table_from_definition(table, new_table, results)
+                    .await?;
                 return Ok(());
             }
+            definition = Some(table);
         }
         let (rewritten, temporal_joins, flink_dialect) = Self::flink_rewrite(text)?;
         let statements = Self::parse(&rewritten)?;
@@ -295,6 +313,9 @@ impl Session {
         }
         self.temporal_joins.clear();
         self.flink_dialect = false;
+        if let (Ok(()), Some(table)) = (&outcome, definition) {
+            self.record_table_definition(table, new_table).await;
+        }
         outcome
     }
 
@@ -338,11 +359,13 @@ impl Session {
         }
         let flink_table = matches!(
             crate::flink::parse_create_table(sql),
-            Ok(Some(ref table)) if crate::streaming::statements::needs_flink_path(table)
+            Ok(Some(ref table))
+                if table.like.is_some() || crate::streaming::statements::needs_flink_path(table)
         );
         if flink_table
             || matches!(crate::flink::parse_set(sql), Ok(Some(_)))
             || matches!(crate::flink::parse_create_function(sql), Ok(Some(_)))
+            || matches!(crate::flink::parse_namespace_statement(sql), Ok(Some(_)))
         {
             return Ok(PreparedStatement {
                 sql: sql.to_string(),
@@ -507,7 +530,7 @@ impl Session {
 
     /// Run one statement, counting the ones that change data or the catalog for
     /// `ROLLBACK TO SAVEPOINT`.
-    async fn execute_statement(
+    pub(crate) async fn execute_statement(
         &mut self,
         statement: DFStatement,
         sql: &str,
@@ -520,6 +543,7 @@ impl Session {
                 | SqlStatement::Delete(_)
                 | SqlStatement::CreateTable(_)
                 | SqlStatement::CreateView(_)
+                | SqlStatement::AlterView { .. }
                 | SqlStatement::Drop { .. }
         ));
         let result = self
@@ -575,6 +599,15 @@ impl Session {
             }
             SqlStatement::CreateTable(_) => self.create_table(statement, sql).await,
             SqlStatement::CreateView(view) => self.create_view(view, sql).await,
+            SqlStatement::AlterView {
+                name,
+                columns,
+                query,
+                with_options,
+            } => {
+                self.alter_view(&name, &columns, &query, &with_options, sql)
+                    .await
+            }
             SqlStatement::Drop {
                 object_type,
                 if_exists,
@@ -904,25 +937,14 @@ impl Session {
             }
             catalog.check_new_name(&name)?;
         }
-        let query_statement =
-            DFStatement::Statement(Box::new(SqlStatement::Query(view.query.clone())));
-        let depends_on: BTreeSet<String> =
-            referenced_relations(&self.database, &query_statement, sql)?
-                .into_iter()
-                .collect();
-        catalog.check_readable(&depends_on.iter().cloned().collect::<Vec<_>>())?;
-        let plan = self.plan(query_statement, sql).await?;
         let columns: Vec<String> = view
             .columns
             .iter()
             .map(|c| normalize_ident(&c.name))
             .collect();
-        let plan = alias_columns(plan, &columns)?;
-        let plan = if self.flink_dialect && columns.is_empty() {
-            crate::database::uniquify_columns(plan)?
-        } else {
-            plan
-        };
+        let (plan, depends_on) = self
+            .plan_view_query(&catalog, &view.query, &columns, sql)
+            .await?;
         let definition = view.query.to_string();
         if view.materialized {
             let optimized = self
@@ -948,22 +970,59 @@ impl Session {
                 return Err(error);
             }
         } else {
-            relation_schema(&plan, "a view")?;
-            // Relations read through table functions (window TVFs) are not named in the
-            // text: take them from the plan after the analyzer inlined those functions.
-            let analyzed = self
-                .database
-                .context
-                .state()
-                .optimize(&plan)
-                .map_err(|e| PlanError::from_datafusion(e, sql))?;
-            let mut depends_on = depends_on;
-            depends_on.extend(crate::relation::scanned_relations(&analyzed));
+            let depends_on = self.plain_view_dependencies(&plan, depends_on, sql)?;
             self.database
                 .register(&name, view_provider(plan, &definition))?;
             catalog.add_view(&name, depends_on, definition);
         }
         Ok(command(tag))
+    }
+
+    /// The plan of a view's defining query with its column names (`columns`, or made unique
+    /// as Calcite does for Flink's dialect), and the relations the query names. Fails when
+    /// one of them is a materialized view whose maintenance failed.
+    pub(crate) async fn plan_view_query(
+        &self,
+        catalog: &Catalog,
+        query: &ast::Query,
+        columns: &[String],
+        sql: &str,
+    ) -> Result<(LogicalPlan, BTreeSet<String>)> {
+        let query_statement =
+            DFStatement::Statement(Box::new(SqlStatement::Query(Box::new(query.clone()))));
+        let depends_on: BTreeSet<String> =
+            referenced_relations(&self.database, &query_statement, sql)?
+                .into_iter()
+                .collect();
+        catalog.check_readable(&depends_on.iter().cloned().collect::<Vec<_>>())?;
+        let plan = self.plan(query_statement, sql).await?;
+        let plan = alias_columns(plan, columns)?;
+        let plan = if self.flink_dialect && columns.is_empty() {
+            crate::database::uniquify_columns(plan)?
+        } else {
+            plan
+        };
+        Ok((plan, depends_on))
+    }
+
+    /// Check a plain view's plan and complete the relations it reads (`depends_on`, those its
+    /// text names) with those it reads through table functions (window TVFs), which only
+    /// the analyzed plan shows.
+    pub(crate) fn plain_view_dependencies(
+        &self,
+        plan: &LogicalPlan,
+        mut depends_on: BTreeSet<String>,
+        sql: &str,
+    ) -> Result<BTreeSet<String>> {
+        relation_schema(plan, "a view")?;
+        let analyzed = self
+            .database
+            .context
+            .state()
+            .optimize(plan)
+            .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        depends_on.extend(crate::relation::scanned_relations(&analyzed));
+        Ok(depends_on)
     }
 
     /// `EXPLAIN CREATE MATERIALIZED VIEW ...`: the incremental dataflow the view would run,
@@ -1125,7 +1184,7 @@ impl Session {
     }
 }
 
-fn command(tag: &str) -> StatementResult {
+pub(crate) fn command(tag: &str) -> StatementResult {
     StatementResult::Command {
         tag: tag.to_string(),
         rows: None,
@@ -1167,7 +1226,7 @@ fn setting_value(expr: &ast::Expr) -> String {
     }
 }
 
-fn normalize_ident(ident: &ast::Ident) -> String {
+pub(crate) fn normalize_ident(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() {
         ident.value.clone()
     } else {
@@ -1176,7 +1235,7 @@ fn normalize_ident(ident: &ast::Ident) -> String {
 }
 
 /// The relation name an object name refers to (schema qualifiers are ignored).
-fn normalize_object_name(name: &ast::ObjectName) -> String {
+pub(crate) fn normalize_object_name(name: &ast::ObjectName) -> String {
     name.0
         .last()
         .and_then(|part| part.as_ident())
@@ -1202,7 +1261,7 @@ pub(crate) fn referenced_relations(
 }
 
 /// `name` and everything that depends on it, transitively.
-fn dependents_closure(catalog: &Catalog, name: &str) -> Vec<String> {
+pub(crate) fn dependents_closure(catalog: &Catalog, name: &str) -> Vec<String> {
     let mut result = vec![name.to_string()];
     let mut index = 0;
     while index < result.len() {

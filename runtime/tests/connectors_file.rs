@@ -14,8 +14,8 @@ use arrow::array::{
 };
 use arrow::compute::concat_batches;
 use arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Field, Fields, Float64Type, Int32Type, Int64Type, Schema,
-    SchemaRef, TimeUnit,
+    DataType, Date32Type, Decimal128Type, Field, Fields, Float32Type, Float64Type, Int32Type,
+    Int64Type, Schema, SchemaRef, TimeUnit,
 };
 use chrono::NaiveDate;
 use sluice_runtime::connectors::format::{encode_json_rows, FormatOptions, RowDecoder, RowFormat};
@@ -677,6 +677,57 @@ fn unknown_option_and_missing_path_are_clear_errors() {
         10,
     )));
     assert!(error.contains("fields.id.length"), "{error}");
+}
+
+/// Random FLOAT and DOUBLE columns without bounds take Flink's default range (0 up to the
+/// type's largest value), and bounds as wide as the type are fine.
+#[tokio::test]
+async fn datagen_floats_cover_wide_ranges() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("d", DataType::Float64, false),
+        Field::new("f", DataType::Float32, false),
+        Field::new("wide", DataType::Float64, false),
+    ]));
+    let options = [
+        ("connector", "datagen"),
+        ("number-of-rows", "200"),
+        ("seed", "7"),
+        ("fields.wide.min", "-1.7976931348623157e308"),
+        ("fields.wide.max", "1.7976931348623157e308"),
+    ];
+    let mut source = create_source(source_spec(
+        schema.clone(),
+        &options,
+        BadRowPolicy::Fail,
+        64,
+    ))
+    .unwrap();
+    let (batches, _) = read_to_end(&mut source).await;
+    let rows = concat(&schema, &batches);
+    assert_eq!(rows.num_rows(), 200);
+    let d = rows.column(0).as_primitive::<Float64Type>();
+    assert!(d.values().iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(
+        d.values().iter().any(|v| *v > 1e300),
+        "spread over the range"
+    );
+    let f = rows.column(1).as_primitive::<Float32Type>();
+    assert!(f.values().iter().all(|v| v.is_finite() && *v >= 0.0));
+    let wide = rows.column(2).as_primitive::<Float64Type>();
+    assert!(wide.values().iter().all(|v| v.is_finite()));
+    assert!(wide.values().iter().any(|v| *v < 0.0) && wide.values().iter().any(|v| *v > 0.0));
+
+    let error = error_text(create_source(source_spec(
+        schema,
+        &[
+            ("connector", "datagen"),
+            ("fields.d.min", "2"),
+            ("fields.d.max", "1"),
+        ],
+        BadRowPolicy::Fail,
+        10,
+    )));
+    assert!(error.contains("fields.d.min"), "{error}");
 }
 
 fn datagen_schema() -> SchemaRef {

@@ -14,6 +14,8 @@
 //!   completes a LIKE definition.
 //! - [`parse_create_function`], [`parse_set`]: `CREATE FUNCTION .. AS 'class'` and
 //!   `SET 'key' = 'value'`.
+//! - [`parse_namespace_statement`]: `CREATE DATABASE`, `CREATE CATALOG`, `USE [CATALOG]`,
+//!   applied to Sluice's one namespace by [`FlinkNamespace::apply`].
 //! - [`rewrite_statement`] / [`extract_temporal_joins`]: any other statement into
 //!   PostgreSQL-dialect text (backquotes, window TVFs -> `sluice_tumble(..)` etc., cast type
 //!   names, `CREATE TEMPORARY VIEW`, default catalog prefixes, `VALUES ROW(..)`), the second
@@ -37,6 +39,7 @@
 mod ddl;
 mod group_window;
 mod lex;
+mod namespace;
 mod rewrite;
 mod script;
 mod tvf;
@@ -48,6 +51,7 @@ pub use ddl::{
     LikeStrategy,
 };
 pub use lex::render_identifier;
+pub use namespace::{parse_namespace_statement, FlinkNamespace, DEFAULT_CATALOG, DEFAULT_DATABASE};
 pub use rewrite::{extract_temporal_joins, rewrite_backquotes, rewrite_statement, TemporalJoin};
 pub use script::{split_script, ScriptStatement};
 pub use tvf::rewrite_window_tvfs;

@@ -69,7 +69,41 @@ pub(crate) fn expression_rendering(lexed: &Lexed) -> Result<Rendering> {
     let mut rendering = Rendering::with_backquotes(lexed);
     add_cast_types(lexed, &mut rendering);
     quote_interval_numbers(lexed, &mut rendering);
+    map_constructors(lexed, &mut rendering);
+    quote_timestampdiff_units(lexed, &mut rendering);
     Ok(rendering)
+}
+
+/// `TIMESTAMPDIFF(SECOND, a, b)` -> `TIMESTAMPDIFF('SECOND', a, b)`: the unit becomes a
+/// string argument of Sluice's `timestampdiff` function.
+fn quote_timestampdiff_units(lexed: &Lexed, rendering: &mut Rendering) {
+    for window in lexed.significant.windows(4) {
+        let [function, open, unit, comma] = [window[0], window[1], window[2], window[3]];
+        let is_call = lexed.tokens[function].is_keyword("TIMESTAMPDIFF")
+            && lexed.tokens[open].token == Token::LParen
+            && lexed.tokens[comma].token == Token::Comma;
+        if let (true, Some(word)) = (is_call, lexed.tokens[unit].bare_word()) {
+            rendering.replace(unit, unit + 1, format!("'{}'", word.to_ascii_uppercase()));
+        }
+    }
+}
+
+/// Flink's map constructor `MAP[k1, v1, k2, v2]` -> `make_map(k1, v1, k2, v2)`. `MAP` is a
+/// reserved word in Flink, so an unquoted `MAP` before `[` is always the constructor.
+fn map_constructors(lexed: &Lexed, rendering: &mut Rendering) {
+    for pair in lexed.significant.windows(2) {
+        let (map, open) = (pair[0], pair[1]);
+        if !lexed.tokens[map].is_keyword("MAP") || lexed.tokens[open].token != Token::LBracket {
+            continue;
+        }
+        let Some(close) = lexed.matching_close(open) else {
+            continue;
+        };
+        if lexed.tokens[close].token == Token::RBracket {
+            rendering.replace(map, open + 1, "make_map(".into());
+            rendering.replace(close, close + 1, ")".into());
+        }
+    }
 }
 
 fn statement_rendering(lexed: &Lexed) -> Result<Rendering> {
@@ -528,6 +562,24 @@ mod tests {
         assert_eq!(
             rewrite_backquotes("SELECT `Price` + `my col` FROM `Bid`").expect("rewrites"),
             "SELECT price + \"my col\" FROM bid"
+        );
+    }
+
+    #[test]
+    fn timestampdiff_units_become_strings() {
+        assert_eq!(
+            rewrite_statement("SELECT TIMESTAMPDIFF(second, `a`, TIMESTAMPDIFF(DAY, b, c)) FROM t")
+                .unwrap(),
+            "SELECT TIMESTAMPDIFF('SECOND', a, TIMESTAMPDIFF('DAY', b, c)) FROM t"
+        );
+    }
+
+    #[test]
+    fn map_constructors_become_make_map() {
+        assert_eq!(
+            rewrite_statement("SELECT MAP['a', `x`, 'b', MAP[1, 2]] AS m, `map`[1] FROM t")
+                .unwrap(),
+            "SELECT make_map('a', x, 'b', make_map(1, 2)) AS m, map[1] FROM t"
         );
     }
 

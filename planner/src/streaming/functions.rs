@@ -1,11 +1,14 @@
 //! Flink built-in scalar functions that DataFusion lacks or names differently, as DataFusion
-//! UDFs: `MOD`, `PROCTIME()`, `HOUR`, `DATE_FORMAT` (Java date patterns), `SPLIT_INDEX`,
-//! `REGEXP_EXTRACT`, and `COUNT_CHAR` (the Nexmark benchmark's UDF, accepted by its class
+//! UDFs: `MOD`, `PROCTIME()`, `HOUR`, `DATE_FORMAT` (Java date patterns), `SPLIT`, `SPLIT_INDEX`,
+//! `REGEXP_EXTRACT`, `TIMESTAMPDIFF` (its unit passed as a string by the Flink rewrite), and `COUNT_CHAR` (the Nexmark benchmark's UDF, accepted by its class
 //! name in `CREATE FUNCTION`).
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    Array, ArrayRef, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+    TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Utc};
 use datafusion::common::{plan_err, DataFusionError, ScalarValue};
@@ -24,7 +27,9 @@ enum Kind {
     Proctime,
     Hour,
     DateFormat,
+    Split,
     SplitIndex,
+    TimestampDiff,
     RegexpExtract,
     CountChar,
     ToTimestampLtz,
@@ -124,8 +129,8 @@ impl FlinkFunction {
             Kind::Mod => (2, Volatility::Immutable),
             Kind::Proctime => (0, Volatility::Volatile),
             Kind::Hour => (1, Volatility::Immutable),
-            Kind::DateFormat | Kind::CountChar => (2, Volatility::Immutable),
-            Kind::SplitIndex => (3, Volatility::Immutable),
+            Kind::DateFormat | Kind::CountChar | Kind::Split => (2, Volatility::Immutable),
+            Kind::SplitIndex | Kind::TimestampDiff => (3, Volatility::Immutable),
             Kind::RegexpExtract => (3, Volatility::Immutable),
             Kind::ToTimestampLtz => (2, Volatility::Immutable),
             Kind::ToJson => (1, Volatility::Immutable),
@@ -154,7 +159,9 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::Proctime => "proctime",
             Kind::Hour => "hour",
             Kind::DateFormat => "date_format",
+            Kind::Split => "split",
             Kind::SplitIndex => "split_index",
+            Kind::TimestampDiff => "timestampdiff",
             Kind::RegexpExtract => "regexp_extract",
             Kind::CountChar => "count_char",
             Kind::ToTimestampLtz => "to_timestamp_ltz",
@@ -180,6 +187,8 @@ impl ScalarUDFImpl for FlinkFunction {
                 DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()))
             }
             Kind::Hour | Kind::CountChar => DataType::Int64,
+            Kind::Split => DataType::new_list(DataType::Utf8, true),
+            Kind::TimestampDiff => DataType::Int32,
             Kind::DateFormat
             | Kind::SplitIndex
             | Kind::RegexpExtract
@@ -240,6 +249,40 @@ impl ScalarUDFImpl for FlinkFunction {
                         })
                         .collect::<StringArray>(),
                 )
+            }
+            Kind::Split => {
+                let text = strings(&args.args[0], rows)?;
+                let delimiter = strings(&args.args[1], rows)?;
+                let mut builder = ListBuilder::new(StringBuilder::new());
+                for r in 0..rows {
+                    if text.is_null(r) || delimiter.is_null(r) {
+                        builder.append_null();
+                        continue;
+                    }
+                    for part in flink_split(text.value(r), delimiter.value(r)) {
+                        builder.values().append_value(part);
+                    }
+                    builder.append(true);
+                }
+                Arc::new(builder.finish())
+            }
+            Kind::TimestampDiff => {
+                let units = strings(&args.args[0], rows)?;
+                let from = datetimes(&args.args[1], rows)?;
+                let to = datetimes(&args.args[2], rows)?;
+                let mut out = Vec::with_capacity(rows);
+                for r in 0..rows {
+                    let (Some(from), Some(to)) = (from[r], to[r]) else {
+                        out.push(None);
+                        continue;
+                    };
+                    if units.is_null(r) {
+                        out.push(None);
+                        continue;
+                    }
+                    out.push(Some(timestamp_diff(units.value(r), from, to)?));
+                }
+                Arc::new(Int32Array::from(out))
             }
             Kind::SplitIndex => {
                 let text = strings(&args.args[0], rows)?;
@@ -392,6 +435,63 @@ impl ScalarUDFImpl for FlinkFunction {
     }
 }
 
+/// Flink's `SPLIT(text, delimiter)`: the pieces between delimiters, empty pieces included
+/// (a leading, trailing or repeated delimiter); an empty delimiter splits into characters.
+fn flink_split<'a>(text: &'a str, delimiter: &str) -> Vec<&'a str> {
+    if delimiter.is_empty() {
+        return text
+            .char_indices()
+            .map(|(at, c)| &text[at..at + c.len_utf8()])
+            .collect();
+    }
+    text.split(delimiter).collect()
+}
+
+/// Flink's `TIMESTAMPDIFF(unit, from, to)`: whole `unit`s from `from` to `to`, truncated
+/// toward zero; months, quarters and years count calendar months as Calcite does (a month
+/// is complete when the day and time of month are reached).
+fn timestamp_diff(unit: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> DfResult<i32> {
+    let millis = (to - from).num_milliseconds();
+    let per_unit: i64 = match unit.to_ascii_uppercase().as_str() {
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        "WEEK" => 7 * 86_400_000,
+        "MONTH" => return months_between(from, to),
+        "QUARTER" => return months_between(from, to).map(|months| months / 3),
+        "YEAR" => return months_between(from, to).map(|months| months / 12),
+        other => {
+            return plan_err!(
+                "TIMESTAMPDIFF unit must be SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR, found {other}"
+            )
+        }
+    };
+    i32::try_from(millis / per_unit)
+        .map_err(|_| DataFusionError::Execution("TIMESTAMPDIFF result out of range".into()))
+}
+
+/// Whole calendar months from `from` to `to` (negative when `to` is earlier).
+fn months_between(from: DateTime<Utc>, to: DateTime<Utc>) -> DfResult<i32> {
+    use chrono::{Datelike, Months};
+    if to < from {
+        return months_between(to, from).map(|months| -months);
+    }
+    let mut months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32;
+    // Adding `months` to `from` (clamped to the month's last day) must not pass `to`.
+    while months > 0 {
+        let reached = u32::try_from(months)
+            .ok()
+            .and_then(|m| from.checked_add_months(Months::new(m)))
+            .is_some_and(|date| date <= to);
+        if reached {
+            break;
+        }
+        months -= 1;
+    }
+    Ok(months)
+}
+
 /// Register the functions in `context`.
 pub fn register(context: &SessionContext) {
     for kind in [
@@ -399,7 +499,9 @@ pub fn register(context: &SessionContext) {
         Kind::Proctime,
         Kind::Hour,
         Kind::DateFormat,
+        Kind::Split,
         Kind::SplitIndex,
+        Kind::TimestampDiff,
         Kind::RegexpExtract,
         Kind::CountChar,
         Kind::ToTimestampLtz,
@@ -412,7 +514,60 @@ pub fn register(context: &SessionContext) {
 
 #[cfg(test)]
 mod tests {
-    use super::java_pattern;
+    use super::{flink_split, java_pattern, timestamp_diff};
+    use chrono::{DateTime, Utc};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("a valid timestamp")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn timestamp_diff_truncates_toward_zero_and_counts_calendar_months() {
+        let cases = [
+            (
+                "SECOND",
+                "1970-01-01T00:00:00Z",
+                "1970-01-01T00:01:01.900Z",
+                61,
+            ),
+            (
+                "second",
+                "1970-01-01T00:01:01.900Z",
+                "1970-01-01T00:00:00Z",
+                -61,
+            ),
+            ("HOUR", "2024-01-01T00:00:00Z", "2024-01-01T05:59:59Z", 5),
+            ("DAY", "2024-01-01T12:00:00Z", "2024-01-03T11:00:00Z", 1),
+            ("WEEK", "2024-01-01T00:00:00Z", "2024-01-15T00:00:00Z", 2),
+            ("MONTH", "2024-01-31T00:00:00Z", "2024-02-29T00:00:00Z", 1),
+            ("MONTH", "2024-01-15T10:00:00Z", "2024-02-15T09:00:00Z", 0),
+            ("MONTH", "2024-03-15T00:00:00Z", "2024-01-20T00:00:00Z", -1),
+            ("QUARTER", "2024-01-01T00:00:00Z", "2024-12-31T00:00:00Z", 3),
+            ("YEAR", "2020-02-29T00:00:00Z", "2024-02-28T00:00:00Z", 3),
+        ];
+        for (unit, from, to, expected) in cases {
+            let diff = timestamp_diff(unit, at(from), at(to)).expect("a unit");
+            assert_eq!(diff, expected, "TIMESTAMPDIFF({unit}, {from}, {to})");
+        }
+        assert!(timestamp_diff(
+            "FORTNIGHT",
+            at("2024-01-01T00:00:00Z"),
+            at("2024-01-02T00:00:00Z")
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn split_keeps_empty_pieces_and_splits_characters_on_an_empty_delimiter() {
+        assert_eq!(flink_split("abcdefg", "c"), ["ab", "defg"]);
+        assert_eq!(flink_split("one, two", ","), ["one", " two"]);
+        assert_eq!(flink_split(",a,,b,", ","), ["", "a", "", "b", ""]);
+        assert_eq!(flink_split("abc", "x"), ["abc"]);
+        assert_eq!(flink_split("añb", ""), ["a", "ñ", "b"]);
+        assert_eq!(flink_split("", ","), [""]);
+    }
 
     #[test]
     fn java_patterns_become_chrono_formats() {

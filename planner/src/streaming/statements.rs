@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::logical_expr::{cast, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::physical_expr::{create_physical_expr, PhysicalExpr};
 use datafusion::sql::parser::Statement as DFStatement;
 use sluice_runtime::connectors::{
@@ -24,6 +24,44 @@ use crate::error::{PlanError, Result};
 use crate::flink::{FlinkColumnKind, FlinkCreateTable};
 use crate::relation::{RelationStore, StoredKind};
 use crate::session::{Session, StatementResult};
+
+/// An INSERT's query, optimized, with each column cast to the type of the target table's
+/// column where they differ. DataFusion matches the query's columns to the table's types
+/// when it plans the INSERT, but its analyzer may change them afterwards: a UNION whose
+/// branches differ (`TIMESTAMP_LTZ(3)` and a nanosecond timestamp) takes their common type.
+/// A continuous job's dataflow must produce exactly the target's types, which its key
+/// encoding and store expect.
+fn cast_to_target_types(plan: LogicalPlan, target: &Schema) -> Result<LogicalPlan> {
+    let source = Arc::clone(plan.schema());
+    if source.fields().len() != target.fields().len() {
+        return Err(PlanError::Internal(format!(
+            "the INSERT query has {} columns for the {} of its target",
+            source.fields().len(),
+            target.fields().len()
+        )));
+    }
+    let differs =
+        |(field, wanted): (&Arc<Field>, &Arc<Field>)| field.data_type() != wanted.data_type();
+    if !source.fields().iter().zip(target.fields()).any(differs) {
+        return Ok(plan);
+    }
+    let columns = source
+        .columns()
+        .into_iter()
+        .zip(source.fields().iter().zip(target.fields()))
+        .map(|(column, (field, wanted))| {
+            let column = Expr::Column(column);
+            if field.data_type() == wanted.data_type() {
+                column
+            } else {
+                cast(column, wanted.data_type().clone()).alias(field.name())
+            }
+        });
+    LogicalPlanBuilder::from(plan)
+        .project(columns)
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(|e| PlanError::from_datafusion(e, ""))
+}
 
 /// Whether a parsed CREATE TABLE needs the Flink path (anything PostgreSQL's lacks).
 pub fn needs_flink_path(table: &FlinkCreateTable) -> bool {
@@ -70,6 +108,65 @@ fn plan_expr(
 }
 
 impl Session {
+    /// Complete a `CREATE TABLE .. LIKE base` with the definition of `base` (see
+    /// [`FlinkCreateTable::merge_like`]); a definition without LIKE is returned as it is.
+    pub(crate) async fn merge_like(&self, table: FlinkCreateTable) -> Result<FlinkCreateTable> {
+        let Some(like) = &table.like else {
+            return Ok(table);
+        };
+        let catalog = self.database.catalog.read().await;
+        let Some(entry) = catalog.entries.get(&like.table) else {
+            return Err(PlanError::UndefinedTable(format!(
+                "table \"{}\" named in LIKE does not exist",
+                like.table
+            )));
+        };
+        let Some(base) = &entry.table_definition else {
+            return Err(PlanError::WrongObjectType(format!(
+                "\"{}\" named in LIKE is a {} without a column list; LIKE copies tables \
+                 created with CREATE TABLE (..)",
+                like.table,
+                entry.kind_name()
+            )));
+        };
+        table.merge_like(base)
+    }
+
+    /// Create a table from its (merged) definition: by the Flink path when it has what
+    /// PostgreSQL's CREATE TABLE lacks, else from its `physical_sql`; then keep the
+    /// definition for LIKE if the table is new.
+    pub(crate) async fn create_table_from_definition(
+        &mut self,
+        table: FlinkCreateTable,
+        new_table: bool,
+        results: &mut Vec<StatementResult>,
+    ) -> Result<()> {
+        if needs_flink_path(&table) {
+            results.push(self.create_flink_table(table.clone()).await?);
+        } else {
+            let sql = table.physical_sql.clone();
+            for statement in Session::parse(&sql)? {
+                results.push(self.execute_statement(statement, &sql, None).await?);
+            }
+        }
+        self.record_table_definition(table, new_table).await;
+        Ok(())
+    }
+
+    /// Keep the definition of table `table.name`, just created by this statement
+    /// (`new_table`), for `CREATE TABLE .. LIKE` of it.
+    pub(crate) async fn record_table_definition(&self, table: FlinkCreateTable, new_table: bool) {
+        if !new_table {
+            return;
+        }
+        let mut catalog = self.database.catalog.write().await;
+        if let Some(entry) = catalog.entries.get_mut(&table.name) {
+            if matches!(entry.kind, EntryKind::Table { .. }) {
+                entry.table_definition = Some(table);
+            }
+        }
+    }
+
     /// `CREATE TABLE` in Flink's dialect.
     pub(crate) async fn create_flink_table(
         &self,
@@ -300,6 +397,13 @@ impl Session {
             .state()
             .optimize(input)
             .map_err(|e| PlanError::from_datafusion(e, sql))?;
+        let target_schema = catalog
+            .store(target)
+            .ok_or_else(|| {
+                PlanError::UndefinedTable(format!("relation \"{target}\" does not exist"))
+            })?
+            .schema();
+        let optimized = cast_to_target_types(optimized, &target_schema)?;
         let (mut dataflow, time_attrs) = catalog.compile(&optimized)?;
         let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
         catalog.check_readable(&relations.iter().cloned().collect::<Vec<_>>())?;

@@ -40,3 +40,22 @@ pub async fn query_rows(session: &mut Session, sql: &str) -> Vec<String> {
     };
     sorted_rows(&batches, "|")
 }
+
+/// Poll `sql` until its rows ([`query_rows`]) are `expected`, sorted (sources run in the
+/// background); fails after 20 seconds with the last rows.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub async fn eventually_rows(session: &mut Session, sql: &str, expected: &[&str]) {
+    let started = std::time::Instant::now();
+    let mut expected: Vec<String> = expected.iter().map(|row| row.to_string()).collect();
+    expected.sort();
+    loop {
+        let actual = query_rows(session, sql).await;
+        if actual == expected {
+            return;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            panic!("{sql}\nexpected: {expected:?}\nactual: {actual:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -92,11 +92,27 @@ enum ValueKind {
     Random(RandomValues),
 }
 
+/// Uniformly distributed floating-point values in `min..=max`, any finite bounds (Flink's
+/// default range of a DOUBLE is all positive doubles, whose width `Uniform` cannot hold).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FloatRange {
+    min: f64,
+    max: f64,
+}
+
+impl Distribution<f64> for FloatRange {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let fraction: f64 = rng.random();
+        // A weighted mean of the bounds: never overflows, unlike `min + (max - min) * u`.
+        (self.min * (1.0 - fraction) + self.max * fraction).clamp(self.min, self.max)
+    }
+}
+
 enum RandomValues {
     Boolean,
     /// Integers and (scaled) decimals.
     Integer(Uniform<i128>),
-    Float(Uniform<f64>),
+    Float(FloatRange),
     Text {
         length: usize,
         variable: bool,
@@ -565,15 +581,14 @@ impl ColumnOptions<'_> {
                     .map(|v| parse("max", v))
                     .transpose()?
                     .unwrap_or(type_max);
-                Uniform::new_inclusive(min, max)
-                    .map(RandomValues::Float)
-                    .map_err(|_| {
-                        self.error(format!(
-                            "'{}' and '{}' must satisfy min <= max and max - min must be finite",
-                            self.key("min"),
-                            self.key("max")
-                        ))
-                    })
+                if min > max {
+                    return Err(self.error(format!(
+                        "'{}' must not be greater than '{}'",
+                        self.key("min"),
+                        self.key("max")
+                    )));
+                }
+                Ok(RandomValues::Float(FloatRange { min, max }))
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(RandomValues::Text {
                 length: if element {
