@@ -57,6 +57,20 @@ fn write_lines(path: &std::path::Path, lines: &[String]) {
     }
 }
 
+/// The two file-source streams and the plain tables that hold the same rows (the oracle).
+fn tables(bids: &std::path::Path, auctions: &std::path::Path) -> String {
+    format!(
+        "CREATE TABLE bids (auction INT, bidder INT, price BIGINT) WITH (
+             'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         CREATE TABLE auctions (id INT, seller INT) WITH (
+             'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         CREATE TABLE bids_t (auction INT, bidder INT, price BIGINT);
+         CREATE TABLE auctions_t (id INT, seller INT);",
+        bids.display(),
+        auctions.display()
+    )
+}
+
 async fn scenario(bids: Vec<(i32, i32, i64)>, auctions: Vec<(i32, i32)>, workers: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let bids_file = dir.path().join("bids.json");
@@ -78,20 +92,7 @@ async fn scenario(bids: Vec<(i32, i32, i64)>, auctions: Vec<(i32, i32)>, workers
     let database = Database::new();
     database.set_workers(workers).await;
     let mut session = Session::new(Arc::clone(&database));
-    run(
-        &mut session,
-        &format!(
-            "CREATE TABLE bids (auction INT, bidder INT, price BIGINT) WITH (
-                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-             CREATE TABLE auctions (id INT, seller INT) WITH (
-                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-             CREATE TABLE bids_t (auction INT, bidder INT, price BIGINT);
-             CREATE TABLE auctions_t (id INT, seller INT);",
-            bids_file.display(),
-            auctions_file.display()
-        ),
-    )
-    .await;
+    run(&mut session, &tables(&bids_file, &auctions_file)).await;
     for (a, b, p) in &bids {
         run(
             &mut session,
@@ -203,16 +204,7 @@ async fn explain_shows_the_bounded_state() {
     write_lines(&file, &[]);
     let database = Database::new();
     let mut session = Session::new(Arc::clone(&database));
-    run(
-        &mut session,
-        &format!(
-            "CREATE TABLE bids (auction INT, bidder INT, price BIGINT) WITH (
-                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
-             CREATE TABLE bids_t (auction INT, bidder INT, price BIGINT);",
-            file.display()
-        ),
-    )
-    .await;
+    run(&mut session, &tables(&file, &file)).await;
     let explain = |table: &str| {
         format!(
             "EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT auction, price FROM (
