@@ -24,8 +24,8 @@ use datafusion::physical_expr::expressions::{
 };
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use sluice_runtime::connectors::{
-    BadRowPolicy, ConnectorOptions, MetadataColumn, SinkSpec, SourceSpec, SINK_CONNECTORS,
-    SOURCE_CONNECTORS,
+    BadRowPolicy, ConnectorOptions, MetadataColumn, SinkSpec, SourceSpec,
+    APPEND_ONLY_SOURCE_CONNECTORS, SINK_CONNECTORS, SOURCE_CONNECTORS,
 };
 
 use crate::error::{PlanError, Result};
@@ -80,10 +80,7 @@ impl ConnectorTable {
     /// Whether the source only ever produces new rows (files, generators, Kafka topics read
     /// as streams), never updates or deletes (`upsert-kafka` is a changelog).
     pub fn is_append_only_source(&self) -> bool {
-        matches!(
-            self.connector(),
-            "filesystem" | "datagen" | "nexmark" | "kafka" | "kafka-safe"
-        )
+        APPEND_ONLY_SOURCE_CONNECTORS.contains(&self.connector())
     }
 
     /// Whether Sluice keeps the rows written to this table (queryable with SELECT).

@@ -326,6 +326,11 @@ pub const SOURCE_CONNECTORS: &[&str] = &[
     "kafka-safe",
     "upsert-kafka-safe",
 ];
+/// Source connectors whose rows are only ever inserted (files, generators, Kafka topics read
+/// as streams). The others (`upsert-kafka`) are changelogs: a record may update or delete an
+/// earlier row. A source added to [`SOURCE_CONNECTORS`] is a changelog until listed here.
+pub const APPEND_ONLY_SOURCE_CONNECTORS: &[&str] =
+    &["filesystem", "datagen", "nexmark", "kafka", "kafka-safe"];
 /// Connectors with a sink side.
 pub const SINK_CONNECTORS: &[&str] = &[
     "filesystem",

@@ -668,8 +668,8 @@ impl Operator for GroupAggregate {
                             }
                             let weight = changes.weights.value(i);
                             let row = encoded.row(i);
-                            let before = values.weight(row);
                             let after = values.add(row, weight);
+                            let before = after - weight;
                             *count += i64::from(after > 0) - i64::from(before > 0);
                         }
                     }
