@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::run;
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -114,11 +116,6 @@ fn sql(op: &Op) -> String {
         }
         Op::DeleteM { g, x: None } => format!("DELETE FROM m WHERE g = {g} AND x IS NULL"),
     }
-}
-
-async fn run(session: &mut Session, statement: &str) {
-    let (_, error) = session.execute(statement).await;
-    assert!(error.is_none(), "{statement}: {error:?}");
 }
 
 async fn check_views(session: &mut Session, context: &str) {

@@ -5,21 +5,14 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sluice_planner::{Database, Session};
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
 
 /// (view, query over `bids`/`auctions`; the oracle runs it over `bids_t`/`auctions_t`).
 const VIEWS: &[(&str, &str)] = &[

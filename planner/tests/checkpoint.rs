@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -36,15 +38,6 @@ async fn open(dir: &Path) -> Arc<Database> {
             Err(error) => panic!("open {}: {error}", dir.display()),
         }
     }
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
 }
 
 fn append(path: &Path, values: impl Iterator<Item = i64>) {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -25,16 +27,7 @@ async fn open(dir: &std::path::Path) -> Arc<Database> {
     }
 }
 
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
 /// The rows of a query as text, sorted.
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
-
 const SCHEMA: &str = "
     CREATE TABLE accounts (id INT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT);
     CREATE TABLE events (account INT, amount BIGINT);

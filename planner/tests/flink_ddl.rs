@@ -5,15 +5,12 @@
 
 mod common;
 
+use common::run;
+
 use std::sync::Arc;
 
 use common::{eventually_rows, query_rows};
 use sluice_planner::{Database, Session};
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
 
 /// A table of orders, three of them, and the view DataSQRL's scripts then redefine.
 const ORDERS: &str = "CREATE TABLE orders (id INT PRIMARY KEY, customer INT, amount INT);

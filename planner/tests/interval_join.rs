@@ -6,19 +6,12 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use sluice_planner::{Database, Session};
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
 
 /// `2024-01-01 00:00:00` plus `seconds` (0 <= seconds < 86400).
 fn timestamp(seconds: i64) -> String {

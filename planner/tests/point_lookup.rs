@@ -4,18 +4,11 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::sync::Arc;
 
 use sluice_planner::{Database, Session};
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
 
 /// `sql` returns `expected`, read through `relation`'s key index (one more index lookup).
 async fn check_lookup(

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -13,15 +15,6 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use sluice_planner::{Database, Session};
 use sluice_storage::DurableOptions;
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
 
 async fn error(session: &mut Session, sql: &str) -> String {
     let (_, error) = session.execute(sql).await;

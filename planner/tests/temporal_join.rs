@@ -5,19 +5,12 @@
 
 mod common;
 
+use common::{query_rows as rows, run};
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use sluice_planner::{Database, Session};
-
-async fn run(session: &mut Session, sql: &str) {
-    let (_, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{sql}: {error:?}");
-}
-
-async fn rows(session: &mut Session, sql: &str) -> Vec<String> {
-    common::query_rows(session, sql).await
-}
 
 /// `2024-01-01 01:00:00` plus `seconds` (which may be negative down to -3600).
 fn timestamp(seconds: i64) -> String {

@@ -59,3 +59,10 @@ pub async fn eventually_rows(session: &mut Session, sql: &str, expected: &[&str]
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Run `sql` (one or more statements), which must succeed.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub async fn run(session: &mut Session, sql: &str) {
+    let (_, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{sql}: {error:?}");
+}
