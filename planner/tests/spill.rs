@@ -1,6 +1,8 @@
 //! Operator state larger than its memory budget: with a budget of 256 KiB per operator
-//! instance, a join over tens of thousands of distinct keys spills most of its state to disk
-//! and still maintains exactly the batch result under inserts, updates and deletes, across a
+//! instance, a join over tens of thousands of distinct keys and an aggregate over tens of
+//! thousands of groups (every kind of call state: retractable accumulators, ordered min/max,
+//! count DISTINCT, exact float sums, recomputed multisets) spill most of their state to disk
+//! and still maintain exactly the batch result under inserts, updates and deletes, across a
 //! checkpoint and restore. (Its own test binary: the budget is process-wide.)
 
 mod common;
@@ -37,7 +39,25 @@ async fn check(session: &mut Session) {
         counts == batch,
         "the aggregate differs from the batch query"
     );
+    let groups = rows(session, "SELECT * FROM per_key ORDER BY k").await;
+    let batch = rows(session, PER_KEY_BATCH).await;
+    assert_eq!(groups.len(), batch.len());
+    assert!(
+        groups == batch,
+        "the per-key aggregate differs from the batch query"
+    );
 }
+
+/// One group per key of `a` (tens of thousands), with one call of each kind of state.
+const PER_KEY: &str = "SELECT a.k AS k, count(*) AS n, sum(b.w) AS total, max(a.v) AS top,
+    count(DISTINCT b.w % 7) AS kinds, avg(CAST(b.w AS DOUBLE) / 3) AS mean,
+    string_agg(CAST(b.w AS VARCHAR), ',' ORDER BY b.w) AS ws
+  FROM a LEFT JOIN b ON a.k / 2 = b.k / 2 GROUP BY a.k";
+
+const PER_KEY_BATCH: &str = "SELECT a.k AS k, count(*) AS n, sum(b.w) AS total, max(a.v) AS top,
+    count(DISTINCT b.w % 7) AS kinds, avg(CAST(b.w AS DOUBLE) / 3) AS mean,
+    string_agg(CAST(b.w AS VARCHAR), ',' ORDER BY b.w) AS ws
+  FROM a LEFT JOIN b ON a.k / 2 = b.k / 2 GROUP BY a.k ORDER BY k";
 
 /// `count` rows `(k, value)` for keys `start..start + count`, as VALUES text.
 fn values(start: u64, count: u64, value: impl Fn(u64) -> String) -> String {
@@ -72,6 +92,11 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
              FROM a LEFT JOIN b ON a.k = b.k GROUP BY a.k % 1000;",
     )
     .await;
+    run(
+        &mut session,
+        &format!("CREATE MATERIALIZED VIEW per_key AS {PER_KEY}"),
+    )
+    .await;
     // 30 000 keys in `a`, two thirds of them in `b`, in statements of 5 000 rows: megabytes of
     // join state per view, against a budget of 256 KiB.
     for start in (0..KEYS).step_by(5_000) {
@@ -92,6 +117,16 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
     }
     let (spilled, _) = sluice_storage::spill::spill_totals();
     assert!(spilled > 10_000, "spilled {spilled} entries");
+    // Both the join-only view and the per-key aggregate have most of their state on disk.
+    for view in ["joined", "per_key"] {
+        let on_disk = rows(
+            &mut session,
+            &format!("SELECT spilled_entries FROM sluice_queries WHERE name = '{view}'"),
+        )
+        .await;
+        let on_disk: u64 = on_disk[0].parse().expect("a count");
+        assert!(on_disk > 10_000, "{view}: {on_disk} entries on disk");
+    }
     check(&mut session).await;
 
     // Updates and deletes scattered over the key space bring spilled keys back.

@@ -7,23 +7,23 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
-use sluice_storage::spill::SpillValue;
-use sluice_storage::{StateReader, StateWriter, StorageError, ZSet};
+use datafusion::common::ScalarValue;
+use sluice_storage::{RowCodec, StateReader, StateWriter, StorageError, ZSet};
 
 use crate::change::ChangeBatch;
 use crate::error::Result;
 
 /// Write a Z-set: count, then (row, weight) pairs (the encoding spilled state uses too).
 pub fn put_zset(out: &mut StateWriter, set: &ZSet) {
-    set.encode(out);
+    set.write_to(out);
 }
 
 /// Read a Z-set written by [`put_zset`].
 pub fn get_zset(input: &mut StateReader) -> Result<ZSet> {
-    Ok(ZSet::decode(input)?)
+    Ok(ZSet::read_from(input)?)
 }
 
 /// Rows ordered by (sort key, row bytes), with weights: a partition of top-N or OVER state.
@@ -108,6 +108,53 @@ pub fn get_batch(input: &mut StateReader, schema: Option<&SchemaRef>) -> Result<
             &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )?),
         _ => Ok(batch),
+    }
+}
+
+/// Scalar values of fixed types written as one byte string: Arrow's row format when it supports
+/// the types, a one-row IPC batch otherwise (per-entry state such as an aggregate group's
+/// accumulator state and output values).
+pub struct ScalarCodec {
+    types: Vec<DataType>,
+    rows: Option<RowCodec>,
+}
+
+impl ScalarCodec {
+    pub fn new(types: Vec<DataType>) -> Self {
+        let rows = RowCodec::new(types.clone()).ok();
+        Self { types, rows }
+    }
+
+    pub fn types(&self) -> &[DataType] {
+        &self.types
+    }
+
+    /// Write `values` (cast to the codec's types).
+    pub fn put(&self, out: &mut StateWriter, values: &[ScalarValue]) -> Result<()> {
+        let arrays = values
+            .iter()
+            .zip(&self.types)
+            .map(|(value, data_type)| Ok(value.cast_to(data_type)?.to_array()?))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        match &self.rows {
+            Some(codec) => {
+                out.put_bytes(codec.encode(&arrays, 1)?.row(0));
+                Ok(())
+            }
+            None => put_columns(out, arrays, 1),
+        }
+    }
+
+    /// Read values written by [`ScalarCodec::put`].
+    pub fn get(&self, input: &mut StateReader) -> Result<Vec<ScalarValue>> {
+        let arrays = match &self.rows {
+            Some(codec) => codec.decode([input.bytes()?])?,
+            None => get_batch(input, None)?.columns().to_vec(),
+        };
+        Ok(arrays
+            .iter()
+            .map(|array| ScalarValue::try_from_array(array, 0))
+            .collect::<std::result::Result<Vec<_>, _>>()?)
     }
 }
 

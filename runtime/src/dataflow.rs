@@ -536,6 +536,11 @@ impl Dataflow {
         self.instances().map(|op| op.state_rows()).sum()
     }
 
+    /// Entries of operator state on disk now (see [`Operator::spilled_entries`]).
+    pub fn spilled_entries(&self) -> usize {
+        self.instances().map(|op| op.spilled_entries()).sum()
+    }
+
     /// The operator tree as indented text, output first (for EXPLAIN).
     pub fn explain(&self) -> Vec<String> {
         let mut lines = Vec::new();

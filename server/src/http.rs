@@ -216,6 +216,12 @@ pub async fn render_metrics(database: &Database, stats: &ServerStats) -> String 
         per_query(&|s| Some(s.state_rows as f64)),
     );
     family(
+        "sluice_query_spilled_entries",
+        "gauge",
+        "Entries of a continuous query's operator state on disk (over the memory budget).",
+        per_query(&|s| Some(s.spilled_entries as f64)),
+    );
+    family(
         "sluice_query_source_rows_total",
         "counter",
         "Rows a continuous query's sources delivered (since this process started).",

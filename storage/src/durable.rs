@@ -32,8 +32,10 @@ const FORMAT_KEY: &[u8] = b"format";
 
 /// The on-disk format. Row bytes use Arrow's row format, which Arrow does not promise to keep
 /// across major versions: the marker names the Arrow major version, and a data directory
-/// written with another one is refused at open instead of being misread.
-pub const FORMAT: &str = "sluice-data-3;arrow-row-59";
+/// written with another one is refused at open instead of being misread. The number changes
+/// with every change to how tables, the catalog or checkpointed operator state are written
+/// (4: aggregate groups as self-contained entries, the encoding spilled groups share).
+pub const FORMAT: &str = "sluice-data-4;arrow-row-59";
 
 /// How a data directory is opened.
 #[derive(Debug, Clone)]

@@ -23,6 +23,8 @@ pub enum StorageError {
     },
     #[error("data directory is corrupt: {0}")]
     Corrupt(String),
+    #[error("operator state encoding failed: {0}")]
+    State(String),
     #[error("storage I/O failed: {0}")]
     Io(String),
 }

@@ -30,16 +30,23 @@ use crate::state::{StateReader, StateWriter};
 use crate::zset::ZSet;
 
 /// A value a [`SpillMap`] can write to disk and read back.
-pub trait SpillValue: Default + Sized {
+pub trait SpillValue: Sized {
+    /// What encoding and decoding need besides the value and its bytes: the operator's
+    /// parameters (types, functions) for values that are not self-describing; `()` otherwise.
+    type Context;
     /// Approximate bytes of memory the value occupies.
     fn memory_size(&self) -> usize;
     /// Rows the value stands for (for state sizes).
     fn rows(&self) -> usize;
-    fn encode(&self, out: &mut StateWriter);
-    fn decode(input: &mut StateReader) -> Result<Self>;
+    /// Write the value (mutable: some values, such as aggregate accumulators, produce their
+    /// state through `&mut self`).
+    fn encode(&mut self, out: &mut StateWriter, context: &Self::Context) -> Result<()>;
+    fn decode(input: &mut StateReader, context: &Self::Context) -> Result<Self>;
 }
 
 impl SpillValue for ZSet {
+    type Context = ();
+
     fn memory_size(&self) -> usize {
         // Per row: its bytes, the boxed slice header, the weight and the hash slot.
         64 + self.iter().map(|(row, _)| row.len() + 40).sum::<usize>()
@@ -49,22 +56,13 @@ impl SpillValue for ZSet {
         self.distinct_len()
     }
 
-    fn encode(&self, out: &mut StateWriter) {
-        out.put_u64(self.distinct_len() as u64);
-        for (row, weight) in self.iter() {
-            out.put_bytes(row);
-            out.put_i64(weight);
-        }
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> Result<()> {
+        self.write_to(out);
+        Ok(())
     }
 
-    fn decode(input: &mut StateReader) -> Result<Self> {
-        let mut set = ZSet::new();
-        for _ in 0..input.len_prefix()? {
-            let row = input.bytes()?;
-            let weight = input.i64()?;
-            set.add(row, weight);
-        }
-        Ok(set)
+    fn decode(input: &mut StateReader, _: &()) -> Result<Self> {
+        ZSet::read_from(input)
     }
 }
 
@@ -206,6 +204,7 @@ impl Cold {
 /// Keyed operator state under a memory budget (see the module documentation).
 pub struct SpillMap<V: SpillValue> {
     hot: HashMap<Box<[u8]>, Hot<V>>,
+    context: V::Context,
     budget: Option<usize>,
     dir: Option<PathBuf>,
     /// Bytes of the in-memory entries (tracked only with a budget).
@@ -219,23 +218,60 @@ pub struct SpillMap<V: SpillValue> {
     reloaded: u64,
 }
 
-impl<V: SpillValue> Default for SpillMap<V> {
+impl<V: SpillValue<Context = ()>> Default for SpillMap<V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<V: SpillValue> SpillMap<V> {
-    /// An empty map with the process's current [`SpillSettings`].
+impl<V: SpillValue<Context = ()>> SpillMap<V> {
+    /// An empty map of self-describing values with the process's current [`SpillSettings`].
     pub fn new() -> Self {
+        Self::with_context(())
+    }
+
+    /// An empty map of self-describing values with its own budget (`None`: all in memory).
+    pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
+        Self::with_budget_and_context(budget, dir, ())
+    }
+}
+
+impl<V: SpillValue + Default> SpillMap<V> {
+    /// The value of `key` (loaded first), inserted empty if absent (the key is copied only
+    /// then).
+    pub fn entry(&mut self, key: &[u8]) -> &mut V {
+        let (budget, batch, touched) = (self.budget, self.batch, &mut self.touched);
+        let entry = self.hot.entry_ref(key).or_insert_with(|| {
+            if budget.is_some() {
+                touched.push(Box::from(key));
+            }
+            Hot {
+                value: V::default(),
+                size: 0,
+                used: batch,
+            }
+        });
+        &mut entry.value
+    }
+}
+
+impl<V: SpillValue> SpillMap<V> {
+    /// An empty map with the process's current [`SpillSettings`]; `context` encodes and
+    /// decodes its values.
+    pub fn with_context(context: V::Context) -> Self {
         let settings = settings();
-        Self::with_budget(settings.budget_bytes, settings.dir)
+        Self::with_budget_and_context(settings.budget_bytes, settings.dir, context)
     }
 
     /// An empty map with its own budget (`None`: all in memory).
-    pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
+    pub fn with_budget_and_context(
+        budget: Option<usize>,
+        dir: Option<PathBuf>,
+        context: V::Context,
+    ) -> Self {
         Self {
             hot: HashMap::new(),
+            context,
             budget,
             dir,
             hot_bytes: 0,
@@ -280,7 +316,7 @@ impl<V: SpillValue> SpillMap<V> {
             let Some(bytes) = value.map_err(rocks)? else {
                 continue;
             };
-            let value = V::decode(&mut StateReader::new(&bytes))?;
+            let value = V::decode(&mut StateReader::new(&bytes), &self.context)?;
             delete.delete(full);
             cold.keys -= 1;
             cold.rows = cold.rows.saturating_sub(value.rows());
@@ -353,9 +389,9 @@ impl<V: SpillValue> SpillMap<V> {
         }
         let mut batch = WriteBatch::default();
         for key in victims {
-            if let Some(entry) = self.hot.remove(&key) {
+            if let Some(mut entry) = self.hot.remove(&key) {
                 let mut out = StateWriter::new();
-                entry.value.encode(&mut out);
+                entry.value.encode(&mut out, &self.context)?;
                 batch.put(cold.key(&key), out.into_bytes());
                 cold.keys += 1;
                 cold.rows += entry.value.rows();
@@ -381,23 +417,6 @@ impl<V: SpillValue> SpillMap<V> {
         self.hot.get_mut(key).map(|e| &mut e.value)
     }
 
-    /// The value of `key` (loaded first), inserted empty if absent (the key is copied only
-    /// then).
-    pub fn entry(&mut self, key: &[u8]) -> &mut V {
-        let (budget, batch, touched) = (self.budget, self.batch, &mut self.touched);
-        let entry = self.hot.entry_ref(key).or_insert_with(|| {
-            if budget.is_some() {
-                touched.push(Box::from(key));
-            }
-            Hot {
-                value: V::default(),
-                size: 0,
-                used: batch,
-            }
-        });
-        &mut entry.value
-    }
-
     /// Remove `key` (loaded first).
     pub fn remove(&mut self, key: &[u8]) {
         if let Some(entry) = self.hot.remove(key) {
@@ -405,7 +424,13 @@ impl<V: SpillValue> SpillMap<V> {
         }
     }
 
-    /// Insert a value (restoring a checkpoint); call [`SpillMap::settle`] after a run of them.
+    /// The codec context the map was made with.
+    pub fn context(&self) -> &V::Context {
+        &self.context
+    }
+
+    /// Insert a value for a key that is absent (loaded first), e.g. a new group or a restored
+    /// entry; call [`SpillMap::settle`] after a run of them.
     pub fn insert(&mut self, key: Box<[u8]>, value: V) {
         if self.budget.is_some() {
             self.touched.push(key.clone());
@@ -449,6 +474,11 @@ impl<V: SpillValue> SpillMap<V> {
         self.len() == 0
     }
 
+    /// Keys whose values are on disk now.
+    pub fn spilled_len(&self) -> usize {
+        self.cold.as_ref().map_or(0, |c| c.keys)
+    }
+
     /// Rows of all values, in memory and on disk.
     pub fn rows(&self) -> usize {
         self.hot.values().map(|e| e.value.rows()).sum::<usize>()
@@ -465,10 +495,11 @@ impl<V: SpillValue> SpillMap<V> {
         (self.spilled, self.reloaded)
     }
 
-    /// Every entry, in memory first, then on disk (decoded one at a time).
-    pub fn visit(&self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
-        for (key, entry) in &self.hot {
-            visit(key, &entry.value)?;
+    /// Every entry, in memory first, then on disk (decoded one at a time; changes to those
+    /// are not written back).
+    pub fn visit(&mut self, mut visit: impl FnMut(&[u8], &mut V) -> Result<()>) -> Result<()> {
+        for (key, entry) in self.hot.iter_mut() {
+            visit(key, &mut entry.value)?;
         }
         let Some(cold) = self.cold.as_ref().filter(|c| c.keys > 0) else {
             return Ok(());
@@ -482,8 +513,8 @@ impl<V: SpillValue> SpillMap<V> {
             if !key.starts_with(&cold.prefix) {
                 break;
             }
-            let value = V::decode(&mut StateReader::new(&value))?;
-            visit(&key[8..], &value)?;
+            let mut value = V::decode(&mut StateReader::new(&value), &self.context)?;
+            visit(&key[8..], &mut value)?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use hashbrown::HashMap;
 
 use crate::codec::RowCodec;
 use crate::error::Result;
+use crate::state::{StateReader, StateWriter};
 
 /// Rows (as memcomparable bytes) with their multiplicities.
 #[derive(Debug, Default, Clone)]
@@ -20,6 +21,26 @@ pub struct ZSet {
 impl ZSet {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Write the set: count, then (row, weight) pairs (checkpoints and spilled state).
+    pub fn write_to(&self, out: &mut StateWriter) {
+        out.put_u64(self.rows.len() as u64);
+        for (row, weight) in &self.rows {
+            out.put_bytes(row);
+            out.put_i64(*weight);
+        }
+    }
+
+    /// Read a set written by [`ZSet::write_to`].
+    pub fn read_from(input: &mut StateReader) -> Result<Self> {
+        let mut set = ZSet::new();
+        for _ in 0..input.len_prefix()? {
+            let row = input.bytes()?;
+            let weight = input.i64()?;
+            set.add(row, weight);
+        }
+        Ok(set)
     }
 
     /// Add `weight` to `row`; returns the new weight.

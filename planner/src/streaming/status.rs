@@ -23,6 +23,7 @@ fn schema() -> SchemaRef {
         Field::new("kind", DataType::Utf8, false),
         Field::new("target", DataType::Utf8, true),
         Field::new("state_rows", DataType::UInt64, false),
+        Field::new("spilled_entries", DataType::UInt64, false),
         Field::new(
             "watermark",
             DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into())),
@@ -45,6 +46,8 @@ pub struct QueryStatus {
     pub target: Option<String>,
     /// Rows or groups held in operator state.
     pub state_rows: u64,
+    /// Entries of operator state (join keys, groups) on disk now, over the memory budget.
+    pub spilled_entries: u64,
     /// The output watermark, nanoseconds since the epoch.
     pub watermark: Option<i64>,
     pub late_rows: u64,
@@ -85,6 +88,7 @@ pub(crate) fn query_statuses(catalog: &Catalog) -> Vec<QueryStatus> {
             },
             target: target.clone(),
             state_rows: dataflow.state_rows() as u64,
+            spilled_entries: dataflow.spilled_entries() as u64,
             watermark: dataflow
                 .output_watermark()
                 .filter(|w| *w != i64::MAX && *w != i64::MIN),
@@ -115,6 +119,9 @@ pub(crate) fn queries_table(catalog: &Catalog) -> Result<MemTable> {
         )),
         Arc::new(UInt64Array::from_iter_values(
             statuses.iter().map(|s| s.state_rows),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            statuses.iter().map(|s| s.spilled_entries),
         )),
         Arc::new(
             TimestampNanosecondArray::from(

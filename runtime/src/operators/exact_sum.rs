@@ -130,6 +130,11 @@ impl ExactSum {
         high
     }
 
+    /// Approximate bytes of memory (the partials are a handful of doubles in practice).
+    pub fn memory_size(&self) -> usize {
+        std::mem::size_of::<Self>() + self.partials.capacity() * std::mem::size_of::<f64>()
+    }
+
     pub fn snapshot(&self, out: &mut StateWriter) {
         out.put_u64(self.partials.len() as u64);
         for partial in &self.partials {

@@ -33,12 +33,13 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
+use sluice_storage::spill::SpillValue;
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, StorageError, ZSet};
 
 use super::exact_sum::ExactSum;
 use super::{evaluate_all, evaluate_predicate, Operator};
 use crate::change::{expand_by_weight, take_columns, ChangeBatch};
-use crate::checkpoint::{get_batch, get_zset, put_columns, put_zset};
+use crate::checkpoint::{get_zset, put_zset, ScalarCodec};
 use crate::error::{Result, RuntimeError};
 
 /// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
@@ -80,6 +81,203 @@ struct Group {
     output: Option<Vec<ScalarValue>>,
 }
 
+/// Encodes and decodes groups, for spilled state and checkpoints: the calls, how each is
+/// maintained, and codecs for accumulator states and output values.
+struct GroupCodec {
+    calls: Vec<AggregateCall>,
+    modes: Vec<Mode>,
+    /// Per retractable call: its sliding accumulator's state values.
+    states: Vec<Option<ScalarCodec>>,
+    /// The output values of all calls (output column types).
+    outputs: ScalarCodec,
+}
+
+impl GroupCodec {
+    fn new(
+        calls: Vec<AggregateCall>,
+        modes: Vec<Mode>,
+        output_types: Vec<DataType>,
+    ) -> Result<Self> {
+        let states = calls
+            .iter()
+            .zip(&modes)
+            .map(|(call, mode)| {
+                if *mode != Mode::Retractable {
+                    return Ok(None);
+                }
+                let types = call
+                    .function
+                    .create_sliding_accumulator()?
+                    .state()?
+                    .iter()
+                    .map(ScalarValue::data_type)
+                    .collect();
+                Ok(Some(ScalarCodec::new(types)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            calls,
+            modes,
+            states,
+            outputs: ScalarCodec::new(output_types),
+        })
+    }
+
+    fn new_group(&self) -> Result<Group> {
+        let calls = self
+            .calls
+            .iter()
+            .zip(&self.modes)
+            .map(|(call, mode)| match mode {
+                Mode::Retractable => Ok(CallState::Retractable(
+                    call.function.create_sliding_accumulator()?,
+                )),
+                Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
+                Mode::Extreme { .. } => Ok(CallState::Ordered(BTreeMap::new())),
+                Mode::DistinctCount => Ok(CallState::Distinct {
+                    values: ZSet::new(),
+                    count: 0,
+                }),
+                Mode::FloatSum { .. } => Ok(CallState::FloatSum {
+                    sum: ExactSum::default(),
+                    count: 0,
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Group {
+            rows: 0,
+            calls,
+            output: None,
+        })
+    }
+
+    /// Row count, output values if any, then each call's state.
+    fn write(&self, group: &mut Group, out: &mut StateWriter) -> Result<()> {
+        out.put_i64(group.rows);
+        out.put_bool(group.output.is_some());
+        if let Some(values) = &group.output {
+            self.outputs.put(out, values)?;
+        }
+        for (state, codec) in group.calls.iter_mut().zip(&self.states) {
+            match (state, codec) {
+                (CallState::Retractable(accumulator), Some(codec)) => {
+                    codec.put(out, &accumulator.state()?)?
+                }
+                (CallState::Retractable(_), None) => {
+                    return Err(RuntimeError::Internal(
+                        "retractable aggregate call without a state codec".into(),
+                    ))
+                }
+                (CallState::Multiset(rows), _) => put_zset(out, rows),
+                (CallState::Ordered(values), _) => {
+                    out.put_u64(values.len() as u64);
+                    for (value, weight) in values.iter() {
+                        out.put_bytes(value);
+                        out.put_i64(*weight);
+                    }
+                }
+                (CallState::Distinct { values, .. }, _) => put_zset(out, values),
+                (CallState::FloatSum { sum, count }, _) => {
+                    sum.snapshot(out);
+                    out.put_i64(*count);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a group written by [`GroupCodec::write`].
+    fn read(&self, input: &mut StateReader) -> Result<Group> {
+        let mut group = self.new_group()?;
+        group.rows = input.i64()?;
+        if input.bool()? {
+            group.output = Some(self.outputs.get(input)?);
+        }
+        for (state, codec) in group.calls.iter_mut().zip(&self.states) {
+            match state {
+                CallState::Retractable(accumulator) => {
+                    let codec = codec.as_ref().ok_or_else(|| {
+                        RuntimeError::Internal(
+                            "retractable aggregate call without a state codec".into(),
+                        )
+                    })?;
+                    let arrays = codec
+                        .get(input)?
+                        .iter()
+                        .map(ScalarValue::to_array)
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    accumulator.merge_batch(&arrays)?;
+                }
+                CallState::Multiset(rows) => *rows = get_zset(input)?,
+                CallState::Ordered(values) => {
+                    for _ in 0..input.len_prefix()? {
+                        let value = Box::from(input.bytes()?);
+                        values.insert(value, input.i64()?);
+                    }
+                }
+                CallState::Distinct { values, count } => {
+                    *values = get_zset(input)?;
+                    *count = values.iter().filter(|(_, weight)| *weight > 0).count() as i64;
+                }
+                CallState::FloatSum { sum, count } => {
+                    *sum = ExactSum::restore(input)?;
+                    *count = input.i64()?;
+                }
+            }
+        }
+        Ok(group)
+    }
+}
+
+fn storage_error(error: RuntimeError) -> StorageError {
+    match error {
+        RuntimeError::Storage(error) => error,
+        other => StorageError::State(other.to_string()),
+    }
+}
+
+impl SpillValue for Group {
+    type Context = Arc<GroupCodec>;
+
+    fn memory_size(&self) -> usize {
+        let calls: usize = self
+            .calls
+            .iter()
+            .map(|state| match state {
+                // The boxed accumulator and its scalar state.
+                CallState::Retractable(_) => 96,
+                CallState::Multiset(rows) => rows.memory_size(),
+                CallState::Ordered(values) => {
+                    48 + values.keys().map(|value| value.len() + 48).sum::<usize>()
+                }
+                CallState::Distinct { values, .. } => values.memory_size() + 8,
+                CallState::FloatSum { sum, .. } => sum.memory_size() + 8,
+            })
+            .sum();
+        let output: usize = self.output.iter().flatten().map(ScalarValue::size).sum();
+        64 + calls + output
+    }
+
+    fn rows(&self) -> usize {
+        1
+    }
+
+    fn encode(
+        &mut self,
+        out: &mut StateWriter,
+        codec: &Arc<GroupCodec>,
+    ) -> sluice_storage::error::Result<()> {
+        codec.write(self, out).map_err(storage_error)
+    }
+
+    fn decode(
+        input: &mut StateReader,
+        codec: &Arc<GroupCodec>,
+    ) -> sluice_storage::error::Result<Self> {
+        codec.read(input).map_err(storage_error)
+    }
+}
+
 /// How each call is maintained.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -103,7 +301,9 @@ pub struct GroupAggregate {
     call_inputs: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     call_codecs: Vec<RowCodec>,
     modes: Vec<Mode>,
-    groups: HashMap<Box<[u8]>, Group>,
+    /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]).
+    groups: SpillMap<Group>,
+    codec: Arc<GroupCodec>,
     schema: SchemaRef,
     input_schema: SchemaRef,
 }
@@ -191,6 +391,11 @@ impl GroupAggregate {
             call_codecs.push(RowCodec::new(types)?);
             call_inputs.push(inputs);
         }
+        let output_types = schema.fields()[group_exprs.len()..]
+            .iter()
+            .map(|field| field.data_type().clone())
+            .collect();
+        let codec = Arc::new(GroupCodec::new(calls.clone(), modes.clone(), output_types)?);
         Ok(Self {
             group_exprs,
             group_codec,
@@ -198,7 +403,8 @@ impl GroupAggregate {
             call_inputs,
             call_codecs,
             modes,
-            groups: HashMap::new(),
+            groups: SpillMap::with_context(Arc::clone(&codec)),
+            codec,
             schema,
             input_schema: input_schema.clone(),
         })
@@ -216,34 +422,6 @@ impl GroupAggregate {
 
     fn is_global(&self) -> bool {
         self.group_exprs.is_empty()
-    }
-
-    fn new_group(&self) -> Result<Group> {
-        let calls = self
-            .calls
-            .iter()
-            .zip(&self.modes)
-            .map(|(call, mode)| match mode {
-                Mode::Retractable => Ok(CallState::Retractable(
-                    call.function.create_sliding_accumulator()?,
-                )),
-                Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
-                Mode::Extreme { .. } => Ok(CallState::Ordered(BTreeMap::new())),
-                Mode::DistinctCount => Ok(CallState::Distinct {
-                    values: ZSet::new(),
-                    count: 0,
-                }),
-                Mode::FloatSum { .. } => Ok(CallState::FloatSum {
-                    sum: ExactSum::default(),
-                    count: 0,
-                }),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Group {
-            rows: 0,
-            calls,
-            output: None,
-        })
     }
 
     /// Current values of every call for `group`.
@@ -392,147 +570,29 @@ impl Operator for GroupAggregate {
         self.groups.len()
     }
 
-    /// Per group: key, row count, whether it has an output row, and the multiset and ordered
-    /// call states; then, per retractable call, one batch with every group's accumulator
-    /// state (a row per group), and one batch with the output values of the groups that have
-    /// one. Batches keep the encoding columnar instead of one IPC message per group.
+    fn spilled_entries(&self) -> usize {
+        self.groups.spilled_len()
+    }
+
+    /// Per group: its key and [`GroupCodec::write`]'s encoding (the same bytes a spilled
+    /// group has), spilled groups included.
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        let calls = self.calls.len();
-        let mut states: Vec<Vec<Vec<ScalarValue>>> = vec![Vec::new(); calls];
-        let mut outputs: Vec<Vec<ScalarValue>> = vec![Vec::new(); calls];
-        let output_types: Vec<DataType> = (0..calls)
-            .map(|c| {
-                self.schema
-                    .field(self.group_exprs.len() + c)
-                    .data_type()
-                    .clone()
-            })
-            .collect();
         out.put_u64(self.groups.len() as u64);
-        for (key, group) in self.groups.iter_mut() {
+        let codec = Arc::clone(&self.codec);
+        self.groups.visit(|key, group| {
             out.put_bytes(key);
-            out.put_i64(group.rows);
-            out.put_bool(group.output.is_some());
-            if let Some(values) = &group.output {
-                for (c, value) in values.iter().enumerate() {
-                    outputs[c].push(value.cast_to(&output_types[c])?);
-                }
-            }
-            for (c, state) in group.calls.iter_mut().enumerate() {
-                match state {
-                    CallState::Retractable(accumulator) => states[c].push(accumulator.state()?),
-                    CallState::Multiset(rows) => put_zset(out, rows),
-                    CallState::Ordered(values) => {
-                        out.put_u64(values.len() as u64);
-                        for (value, weight) in values.iter() {
-                            out.put_bytes(value);
-                            out.put_i64(*weight);
-                        }
-                    }
-                    CallState::Distinct { values, .. } => put_zset(out, values),
-                    CallState::FloatSum { sum, count } => {
-                        sum.snapshot(out);
-                        out.put_i64(*count);
-                    }
-                }
-            }
-        }
-        for (c, mode) in self.modes.iter().enumerate() {
-            if *mode == Mode::Retractable {
-                // The sliding accumulator's own state (its width can differ from
-                // `state_fields`, which describe the non-sliding one).
-                let width = states[c].first().map_or(0, Vec::len);
-                let mut columns = Vec::with_capacity(width);
-                for f in 0..width {
-                    let values = states[c].iter().map(|state| state[f].clone());
-                    columns.push(ScalarValue::iter_to_array(values)?);
-                }
-                put_columns(out, columns, states[c].len())?;
-            }
-        }
-        let mut columns = Vec::with_capacity(calls);
-        for (c, values) in outputs.into_iter().enumerate() {
-            columns.push(if values.is_empty() {
-                arrow::array::new_empty_array(&output_types[c])
-            } else {
-                ScalarValue::iter_to_array(values)?
-            });
-        }
-        let with_output = self.groups.values().filter(|g| g.output.is_some()).count();
-        put_columns(out, columns, with_output)
+            codec.write(group, out).map_err(storage_error)
+        })?;
+        Ok(())
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        self.groups.clear();
-        let count = input.len_prefix()?;
-        let mut order: Vec<(Box<[u8]>, bool)> = Vec::with_capacity(count);
-        for _ in 0..count {
+        self.groups.clear()?;
+        for _ in 0..input.len_prefix()? {
             let key: Box<[u8]> = Box::from(input.bytes()?);
-            let mut group = self.new_group()?;
-            group.rows = input.i64()?;
-            let has_output = input.bool()?;
-            for state in group.calls.iter_mut() {
-                match state {
-                    CallState::Retractable(_) => {}
-                    CallState::Multiset(rows) => *rows = get_zset(input)?,
-                    CallState::Ordered(values) => {
-                        for _ in 0..input.len_prefix()? {
-                            let value = Box::from(input.bytes()?);
-                            values.insert(value, input.i64()?);
-                        }
-                    }
-                    CallState::Distinct { values, count } => {
-                        *values = get_zset(input)?;
-                        *count = values.iter().filter(|(_, weight)| *weight > 0).count() as i64;
-                    }
-                    CallState::FloatSum { sum, count } => {
-                        *sum = ExactSum::restore(input)?;
-                        *count = input.i64()?;
-                    }
-                }
-            }
-            order.push((key.clone(), has_output));
+            let group = self.codec.read(input)?;
             self.groups.insert(key, group);
-        }
-        for (c, mode) in self.modes.iter().enumerate() {
-            if *mode != Mode::Retractable {
-                continue;
-            }
-            let batch = get_batch(input, None)?;
-            if batch.num_rows() != order.len() {
-                return Err(RuntimeError::Internal(format!(
-                    "aggregate state has {} accumulator rows for {} groups",
-                    batch.num_rows(),
-                    order.len()
-                )));
-            }
-            for (row, (key, _)) in order.iter().enumerate() {
-                let columns: Vec<ArrayRef> =
-                    batch.columns().iter().map(|a| a.slice(row, 1)).collect();
-                if let Some(CallState::Retractable(accumulator)) = self
-                    .groups
-                    .get_mut(key)
-                    .and_then(|group| group.calls.get_mut(c))
-                {
-                    accumulator.merge_batch(&columns)?;
-                }
-            }
-        }
-        let outputs = get_batch(input, None)?;
-        let mut row = 0;
-        for (key, has_output) in &order {
-            if !has_output {
-                continue;
-            }
-            let values = outputs
-                .columns()
-                .iter()
-                .map(|column| ScalarValue::try_from_array(column, row))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            row += 1;
-            if let Some(group) = self.groups.get_mut(key) {
-                group.output = Some(values);
-            }
+            self.groups.settle()?;
         }
         Ok(())
     }
@@ -541,7 +601,7 @@ impl Operator for GroupAggregate {
         if !self.is_global() {
             return Ok(None);
         }
-        let mut group = self.new_group()?;
+        let mut group = self.codec.new_group()?;
         let values = Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, &mut group)?;
         group.output = Some(values.clone());
         self.groups.insert(Box::from(&[][..]), group);
@@ -607,11 +667,14 @@ impl Operator for GroupAggregate {
 
         let global = self.is_global();
         let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::new();
+        self.groups.load(touched.iter().map(|(key, _)| *key))?;
         for (group_index, (key, indices)) in touched.iter().enumerate() {
-            let mut group = match self.groups.remove(*key) {
-                Some(group) => group,
-                None => self.new_group()?,
-            };
+            if self.groups.get(key).is_none() {
+                self.groups.insert(Box::from(*key), self.codec.new_group()?);
+            }
+            let group = self.groups.get_mut(key).ok_or_else(|| {
+                RuntimeError::Internal("aggregate group missing after insertion".into())
+            })?;
             for &i in indices {
                 group.rows += changes.weights.value(i as usize);
             }
@@ -716,7 +779,7 @@ impl Operator for GroupAggregate {
                     &self.calls,
                     &self.call_codecs,
                     &self.modes,
-                    &mut group,
+                    group,
                 )?)
             };
             if old != new {
@@ -729,13 +792,11 @@ impl Operator for GroupAggregate {
             }
             if group.rows != 0 || global {
                 group.output = new;
-                self.groups.insert(Box::from(*key), group);
-            } else if group.rows < 0 {
-                return Err(RuntimeError::Internal(
-                    "aggregate group has a negative row count".into(),
-                ));
+            } else {
+                self.groups.remove(key);
             }
         }
+        self.groups.settle()?;
         let keys: Vec<&[u8]> = touched.iter().map(|(key, _)| *key).collect();
         self.build_output(&keys, entries)
     }

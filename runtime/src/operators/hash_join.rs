@@ -568,8 +568,12 @@ impl Operator for HashJoin {
         self.state.iter().map(SpillMap::rows).sum()
     }
 
+    fn spilled_entries(&self) -> usize {
+        self.state.iter().map(SpillMap::spilled_len).sum()
+    }
+
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        for side in &self.state {
+        for side in self.state.iter_mut() {
             out.put_u64(side.len() as u64);
             side.visit(|key, rows| {
                 out.put_bytes(key);

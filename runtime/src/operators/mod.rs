@@ -95,6 +95,12 @@ pub trait Operator: Send + Sync {
         0
     }
 
+    /// Entries of state (join keys, groups) written to disk because the operator was over
+    /// its memory budget, and not read back yet.
+    fn spilled_entries(&self) -> usize {
+        0
+    }
+
     /// Write the operator's state for a checkpoint. Stateless operators write nothing. (`&mut`
     /// because DataFusion accumulators export their state through `&mut self`.)
     fn snapshot(&mut self, _out: &mut StateWriter) -> Result<()> {
