@@ -1,7 +1,8 @@
 //! Operator state larger than its memory budget: with a budget of 256 KiB per operator
 //! instance, a join over tens of thousands of distinct keys and an aggregate over tens of
 //! thousands of groups (every kind of call state: retractable accumulators, ordered min/max,
-//! count DISTINCT, exact float sums, recomputed multisets) spill most of their state to disk
+//! count DISTINCT, exact float sums, recomputed multisets) and a top-N over as many
+//! partitions spill most of their state to disk
 //! and still maintain exactly the batch result under inserts, updates and deletes, across a
 //! checkpoint and restore. (Its own test binary: the budget is process-wide.)
 
@@ -46,7 +47,18 @@ async fn check(session: &mut Session) {
         groups == batch,
         "the per-key aggregate differs from the batch query"
     );
+    let top = rows(session, "SELECT * FROM top_per_pair").await;
+    let batch = rows(session, TOP_PER_PAIR).await;
+    assert_eq!(top.len(), batch.len());
+    assert!(top == batch, "the top-N view differs from the batch query");
 }
+
+/// Top-2 rows per pair of keys (15 000 partitions) of a table, which updates and deletes
+/// change: the operator keeps every row of each partition.
+const TOP_PER_PAIR: &str = "SELECT p, k, v, rn FROM (
+    SELECT a.k / 2 AS p, a.k AS k, a.v AS v,
+           ROW_NUMBER() OVER (PARTITION BY a.k / 2 ORDER BY a.v DESC, a.k) AS rn
+      FROM a) AS ranked WHERE rn <= 2";
 
 /// One group per key of `a` (tens of thousands), with one call of each kind of state.
 const PER_KEY: &str = "SELECT a.k AS k, count(*) AS n, sum(b.w) AS total, max(a.v) AS top,
@@ -97,6 +109,11 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
         &format!("CREATE MATERIALIZED VIEW per_key AS {PER_KEY}"),
     )
     .await;
+    run(
+        &mut session,
+        &format!("CREATE MATERIALIZED VIEW top_per_pair AS {TOP_PER_PAIR}"),
+    )
+    .await;
     // 30 000 keys in `a`, two thirds of them in `b`, in statements of 5 000 rows: megabytes of
     // join state per view, against a budget of 256 KiB.
     for start in (0..KEYS).step_by(5_000) {
@@ -118,7 +135,7 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
     let (spilled, _) = sluice_storage::spill::spill_totals();
     assert!(spilled > 10_000, "spilled {spilled} entries");
     // Both the join-only view and the per-key aggregate have most of their state on disk.
-    for view in ["joined", "per_key"] {
+    for view in ["joined", "per_key", "top_per_pair"] {
         let on_disk = rows(
             &mut session,
             &format!("SELECT spilled_entries FROM sluice_queries WHERE name = '{view}'"),

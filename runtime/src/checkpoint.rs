@@ -11,6 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use datafusion::common::ScalarValue;
+use sluice_storage::spill::SpillValue;
 use sluice_storage::{RowCodec, StateReader, StateWriter, StorageError, ZSet};
 
 use crate::change::ChangeBatch;
@@ -26,24 +27,20 @@ pub fn get_zset(input: &mut StateReader) -> Result<ZSet> {
     Ok(ZSet::read_from(input)?)
 }
 
-/// Rows ordered by (sort key, row bytes), with weights: a partition of top-N or OVER state.
-pub type OrderedRows = std::collections::BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
+pub use sluice_storage::spill::OrderedRows;
 
-/// Write ordered partitions: count, then per partition its key and its weighted rows.
+/// Write ordered partitions: count, then per partition its key and its weighted rows (the
+/// encoding a spilled partition has).
 pub fn put_ordered_partitions(
     out: &mut StateWriter,
-    partitions: &hashbrown::HashMap<Box<[u8]>, OrderedRows>,
-) {
+    partitions: &mut hashbrown::HashMap<Box<[u8]>, OrderedRows>,
+) -> Result<()> {
     out.put_u64(partitions.len() as u64);
-    for (partition, rows) in partitions {
+    for (partition, rows) in partitions.iter_mut() {
         out.put_bytes(partition);
-        out.put_u64(rows.len() as u64);
-        for ((sort_key, row), weight) in rows {
-            out.put_bytes(sort_key);
-            out.put_bytes(row);
-            out.put_i64(*weight);
-        }
+        rows.encode(out, &())?;
     }
+    Ok(())
 }
 
 /// Read partitions written by [`put_ordered_partitions`].
@@ -53,13 +50,7 @@ pub fn get_ordered_partitions(
     let mut partitions = hashbrown::HashMap::new();
     for _ in 0..input.len_prefix()? {
         let partition = Box::from(input.bytes()?);
-        let mut rows = OrderedRows::new();
-        for _ in 0..input.len_prefix()? {
-            let sort_key = Box::from(input.bytes()?);
-            let row = Box::from(input.bytes()?);
-            rows.insert((sort_key, row), input.i64()?);
-        }
-        partitions.insert(partition, rows);
+        partitions.insert(partition, OrderedRows::decode(input, &())?);
     }
     Ok(partitions)
 }

@@ -66,6 +66,45 @@ impl SpillValue for ZSet {
     }
 }
 
+/// Rows ordered by (sort key, row bytes), with weights: a partition of top-N or OVER state.
+pub type OrderedRows = std::collections::BTreeMap<(Box<[u8]>, Box<[u8]>), i64>;
+
+impl SpillValue for OrderedRows {
+    type Context = ();
+
+    fn memory_size(&self) -> usize {
+        // Per entry: both byte strings, their boxed headers, the weight and B-tree overhead.
+        48 + self
+            .keys()
+            .map(|(key, row)| key.len() + row.len() + 64)
+            .sum::<usize>()
+    }
+
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> Result<()> {
+        out.put_u64(self.len() as u64);
+        for ((sort_key, row), weight) in self.iter() {
+            out.put_bytes(sort_key);
+            out.put_bytes(row);
+            out.put_i64(*weight);
+        }
+        Ok(())
+    }
+
+    fn decode(input: &mut StateReader, _: &()) -> Result<Self> {
+        let mut rows = OrderedRows::new();
+        for _ in 0..input.len_prefix()? {
+            let sort_key = Box::from(input.bytes()?);
+            let row = Box::from(input.bytes()?);
+            rows.insert((sort_key, row), input.i64()?);
+        }
+        Ok(rows)
+    }
+}
+
 /// Where spilled state goes and how much memory each map may use.
 #[derive(Debug, Clone, Default)]
 pub struct SpillSettings {

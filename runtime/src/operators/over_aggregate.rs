@@ -542,7 +542,7 @@ impl Operator for OverAggregate {
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        put_ordered_partitions(out, &self.partitions);
+        put_ordered_partitions(out, &mut self.partitions)?;
         Ok(())
     }
 

@@ -17,6 +17,9 @@
 //! operator then keeps only those rows per partition (Flink's append-only rank), so its state
 //! is bounded by partitions × N instead of growing with the input. A retraction arriving
 //! there would be a planner bug and is reported as an internal error.
+//!
+//! Partitions live in a [`SpillMap`]: over the operator memory budget, the least recently
+//! used partitions go to disk and come back when a batch touches them.
 
 use std::sync::Arc;
 
@@ -25,11 +28,12 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter};
+use sluice_storage::spill::SpillValue;
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
-use crate::checkpoint::{get_ordered_partitions, put_ordered_partitions, OrderedRows};
+use crate::checkpoint::OrderedRows;
 use crate::error::{Result, RuntimeError};
 
 /// A selected row: its bytes and, with row numbers, its 1-based position.
@@ -46,7 +50,7 @@ pub struct TopN {
     row_number: bool,
     /// The input is insert-only: keep only the first `offset + limit` rows per partition.
     append_only_input: bool,
-    partitions: HashMap<Box<[u8]>, OrderedRows>,
+    partitions: SpillMap<OrderedRows>,
     input_schema: SchemaRef,
     schema: SchemaRef,
 }
@@ -98,7 +102,7 @@ impl TopN {
             limit,
             row_number,
             append_only_input: false,
-            partitions: HashMap::new(),
+            partitions: SpillMap::new(),
             input_schema: input_schema.clone(),
             schema,
         })
@@ -217,16 +221,31 @@ impl Operator for TopN {
     }
 
     fn state_rows(&self) -> usize {
-        self.partitions.values().map(|rows| rows.len()).sum()
+        self.partitions.rows()
     }
 
+    fn spilled_entries(&self) -> usize {
+        self.partitions.spilled_len()
+    }
+
+    /// The partitions (spilled ones included): count, then per partition its key and rows.
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        put_ordered_partitions(out, &self.partitions);
+        out.put_u64(self.partitions.len() as u64);
+        self.partitions.visit(|partition, rows| {
+            out.put_bytes(partition);
+            rows.encode(out, &())
+        })?;
         Ok(())
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        self.partitions = get_ordered_partitions(input)?;
+        self.partitions.clear()?;
+        for _ in 0..input.len_prefix()? {
+            let partition = Box::from(input.bytes()?);
+            self.partitions
+                .insert(partition, OrderedRows::decode(input, &())?);
+            self.partitions.settle()?;
+        }
         Ok(())
     }
 
@@ -256,6 +275,7 @@ impl Operator for TopN {
                 }
             }
         }
+        self.partitions.load(touched.iter().map(|p| p.as_ref()))?;
         let mut delta: HashMap<Selected, i64> = HashMap::new();
         for partition in &touched {
             for selected in self.selected(partition) {
@@ -263,10 +283,7 @@ impl Operator for TopN {
             }
         }
         for i in 0..count {
-            let ordered = self
-                .partitions
-                .entry(Box::from(partitions.row(i)))
-                .or_default();
+            let ordered = self.partitions.entry(partitions.row(i));
             let entry = (Box::from(keys.row(i)), Box::from(rows.row(i)));
             let weight = ordered.entry(entry.clone()).or_insert(0);
             *weight += changes.weights.value(i);
@@ -287,6 +304,7 @@ impl Operator for TopN {
                 *delta.entry(selected).or_insert(0) += 1;
             }
         }
+        self.partitions.settle()?;
         let delta: Vec<(Selected, i64)> = delta.into_iter().filter(|(_, w)| *w != 0).collect();
         if delta.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
