@@ -1115,7 +1115,7 @@ impl Compiler<'_> {
         }
         let operator = Unnest::new(
             columns,
-            unnest.options.preserve_nulls(),
+            unnest.options.null_handling,
             arrow_schema(&unnest.schema),
         );
         let node = self.builder.add(Box::new(operator), vec![input]);

@@ -15,14 +15,16 @@
 //!   over one empty row becomes those same nodes applied to `left` itself, carrying the left
 //!   columns along (a lateral join with a per-row table function is exactly that). This also
 //!   serves `CROSS JOIN UNNEST(arr) AS t(x)` over arrays of scalars, which DataFusion plans
-//!   the same way but cannot execute.
+//!   the same way but cannot execute. A left join (`LEFT JOIN UNNEST(arr) ON TRUE`) becomes
+//!   the same unnest keeping every left row: a NULL or empty array yields one row whose
+//!   unnested columns are NULL (Flink's left lateral join with a table function).
 
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{Column, DFSchema, JoinType, Result, ScalarValue};
+use datafusion::common::{Column, DFSchema, JoinType, NullHandling, Result, ScalarValue};
 use datafusion::logical_expr::planner::{
     PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning,
 };
@@ -120,7 +122,12 @@ fn rewrite_join(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             .filter
             .as_ref()
             .is_none_or(|f| matches!(f, Expr::Literal(ScalarValue::Boolean(Some(true)), _)));
-    if join.join_type != JoinType::Inner || !unconditional {
+    let keep_left = match join.join_type {
+        JoinType::Inner => false,
+        JoinType::Left => true,
+        _ => return Ok(Transformed::no(node)),
+    };
+    if !unconditional {
         return Ok(Transformed::no(node));
     }
     let subquery = match join.right.as_ref() {
@@ -132,7 +139,7 @@ fn rewrite_join(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         _ => return Ok(Transformed::no(node)),
     };
     let left_columns = join.left.schema().columns();
-    let Some(applied) = per_row(&subquery.subquery, &join.left, &left_columns)? else {
+    let Some(applied) = per_row(&subquery.subquery, &join.left, &left_columns, keep_left)? else {
         return Ok(Transformed::no(node));
     };
     // The join's own output: the left columns, then the subquery's under its alias.
@@ -163,16 +170,19 @@ fn strip_outer(expr: &Expr) -> Result<Expr> {
 }
 
 /// `plan` (a per-row subquery over one empty row) applied to every row of `left`, keeping the
-/// left columns first. `None` when the subquery has another shape.
+/// left columns first; with `keep_left`, a row whose unnest yields nothing still appears
+/// once. `None` when the subquery has another shape (for `keep_left`, also a filter: it would
+/// drop left rows).
 fn per_row(
     plan: &LogicalPlan,
     left: &Arc<LogicalPlan>,
     left_columns: &[Column],
+    keep_left: bool,
 ) -> Result<Option<LogicalPlan>> {
     Ok(Some(match plan {
         LogicalPlan::EmptyRelation(empty) if empty.produce_one_row => left.as_ref().clone(),
         LogicalPlan::Projection(projection) => {
-            let Some(input) = per_row(&projection.input, left, left_columns)? else {
+            let Some(input) = per_row(&projection.input, left, left_columns, keep_left)? else {
                 return Ok(None);
             };
             let mut exprs: Vec<Expr> = left_columns.iter().cloned().map(Expr::Column).collect();
@@ -181,8 +191,9 @@ fn per_row(
             }
             LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input))?)
         }
+        LogicalPlan::Filter(_) if keep_left => return Ok(None),
         LogicalPlan::Filter(filter) => {
-            let Some(input) = per_row(&filter.input, left, left_columns)? else {
+            let Some(input) = per_row(&filter.input, left, left_columns, keep_left)? else {
                 return Ok(None);
             };
             LogicalPlan::Filter(Filter::try_new(
@@ -191,11 +202,15 @@ fn per_row(
             )?)
         }
         LogicalPlan::Unnest(unnest) => {
-            let Some(input) = per_row(&unnest.input, left, left_columns)? else {
+            let Some(input) = per_row(&unnest.input, left, left_columns, keep_left)? else {
                 return Ok(None);
             };
+            let mut options = unnest.options.clone();
+            if keep_left {
+                options = options.with_null_handling(NullHandling::PreserveAndExpandEmpty);
+            }
             LogicalPlanBuilder::from(input)
-                .unnest_columns_with_options(unnest.exec_columns.clone(), unnest.options.clone())?
+                .unnest_columns_with_options(unnest.exec_columns.clone(), options)?
                 .build()?
         }
         _ => return Ok(None),

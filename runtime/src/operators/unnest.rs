@@ -4,13 +4,15 @@
 //! exactly the rows it produced.
 //!
 //! Several list columns unnested together are zipped: row `r` yields `max(len)` rows and
-//! shorter lists are padded with NULL (DataFusion's semantics). A NULL or empty list yields no
-//! row, unless `preserve_nulls` is set, in which case a NULL list yields one row with a NULL
-//! element.
+//! shorter lists are padded with NULL (DataFusion's semantics). What a NULL or empty list
+//! yields follows DataFusion's [`NullHandling`]: no row (`Drop`); one row with a NULL element
+//! for a NULL list (`Preserve`); and also for an empty list (`PreserveAndExpandEmpty`: the
+//! left lateral join `LEFT JOIN UNNEST(..) ON TRUE`, where every left row appears).
 
 use arrow::array::{Array, ArrayRef, GenericListArray, Int64Array, OffsetSizeTrait, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::NullHandling;
 use sluice_storage::codec::batch_with_row_count;
 
 use super::Operator;
@@ -29,15 +31,15 @@ pub enum UnnestColumn {
 #[derive(Clone)]
 pub struct Unnest {
     columns: Vec<UnnestColumn>,
-    preserve_nulls: bool,
+    null_handling: NullHandling,
     schema: SchemaRef,
 }
 
 impl Unnest {
-    pub fn new(columns: Vec<UnnestColumn>, preserve_nulls: bool, schema: SchemaRef) -> Self {
+    pub fn new(columns: Vec<UnnestColumn>, null_handling: NullHandling, schema: SchemaRef) -> Self {
         Self {
             columns,
-            preserve_nulls,
+            null_handling,
             schema,
         }
     }
@@ -104,7 +106,12 @@ impl Operator for Unnest {
                 UnnestColumn::Repeat(_) => None,
             })
             .collect();
-        format!("lists: [{}]", lists.join(", "))
+        let nulls = match self.null_handling {
+            NullHandling::Drop => "",
+            NullHandling::Preserve => ", NULL list: one NULL row",
+            NullHandling::PreserveAndExpandEmpty => ", NULL or empty list: one NULL row",
+        };
+        format!("lists: [{}]{nulls}", lists.join(", "))
     }
 
     fn schema(&self) -> SchemaRef {
@@ -123,8 +130,13 @@ impl Operator for Unnest {
         let counts: Vec<usize> = (0..rows)
             .map(|r| {
                 let longest = lists.iter().map(|(_, (s, _))| s[r].1).max().unwrap_or(0);
-                let all_null = lists.iter().all(|(_, (s, _))| s[r].2);
-                if longest == 0 && self.preserve_nulls && all_null {
+                let one_null_row = longest == 0
+                    && match self.null_handling {
+                        NullHandling::Drop => false,
+                        NullHandling::Preserve => lists.iter().all(|(_, (s, _))| s[r].2),
+                        NullHandling::PreserveAndExpandEmpty => true,
+                    };
+                if one_null_row {
                     1
                 } else {
                     longest
