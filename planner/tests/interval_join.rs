@@ -113,12 +113,21 @@ proptest! {
 
     /// Random keys and times (4 s apart with up to 40 s of disorder against a 30 s watermark
     /// delay, so some rows are late), statements of random size into either input, deletes.
+    /// With `spill`, operators get a memory budget of 1 KiB: join state and the expiry queues
+    /// live on disk almost entirely.
     #[test]
     fn interval_joins_equal_their_batch_meaning(
-        events in proptest::collection::vec((event(), 1..5usize), 1..60)
+        events in proptest::collection::vec((event(), 1..5usize), 1..60),
+        spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
+            // The budget is process-wide and read when an operator is created (the other test
+            // of this binary is indifferent to it).
+            sluice_storage::spill::configure(sluice_storage::SpillSettings {
+                budget_bytes: spill.then_some(1 << 10),
+                dir: None,
+            });
             let database = Database::new();
             let mut session = Session::new(Arc::clone(&database));
             run(&mut session, SCHEMA).await;

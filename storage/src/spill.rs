@@ -559,6 +559,259 @@ impl<V: SpillValue> SpillMap<V> {
     }
 }
 
+/// A queued entry of a [`SpillQueue`]: ordered by time, then by arrival (never by its bytes).
+struct Queued {
+    time: i64,
+    seq: u64,
+    key: Box<[u8]>,
+    row: Box<[u8]>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+/// (key, row) pairs taken out of a [`SpillQueue`] by [`SpillQueue::expire`].
+pub type KeyedRow = (Box<[u8]>, Box<[u8]>);
+
+/// Time-ordered (key, row) entries under a memory budget: what an interval join keeps to
+/// know when its rows expire. Entries are kept in a heap in memory until the heap holds the
+/// budget; later entries go to the scratch database, keyed by (time, arrival), in one write
+/// batch per [`SpillQueue::flush`]. [`SpillQueue::expire`] takes the entries at or below a
+/// time from both: heap pops, and one range scan and range delete on disk. Neither part needs
+/// to be ordered against the other, since expiry takes everything up to the time from each.
+pub struct SpillQueue {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Queued>>,
+    seq: u64,
+    /// The latest time in the heap: a time at or past it empties the heap in one move.
+    latest: i64,
+    budget: Option<usize>,
+    dir: Option<PathBuf>,
+    heap_bytes: usize,
+    cold: Option<Cold>,
+    /// Entries pushed to disk since the last flush: (disk key, value).
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Default for SpillQueue {
+    fn default() -> Self {
+        let settings = settings();
+        Self::with_budget(settings.budget_bytes, settings.dir)
+    }
+}
+
+/// A time as bytes whose order is the time's order.
+fn time_bytes(time: i64) -> [u8; 8] {
+    ((time as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+impl SpillQueue {
+    /// An empty queue with its own budget (`None`: all in memory).
+    pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
+        Self {
+            heap: std::collections::BinaryHeap::new(),
+            seq: 0,
+            latest: i64::MIN,
+            budget,
+            dir,
+            heap_bytes: 0,
+            cold: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queue `key` and `row` to expire at `time` (on disk when the heap holds the budget;
+    /// call [`SpillQueue::flush`] after a run of pushes).
+    pub fn push(&mut self, time: i64, key: &[u8], row: &[u8]) -> Result<()> {
+        self.seq += 1;
+        let size = key.len() + row.len() + 64;
+        if let Some(budget) = self.budget {
+            if self.heap_bytes + size > budget {
+                if self.cold.is_none() {
+                    let store = store(self.dir.as_ref())?;
+                    let id = store.next_id.fetch_add(1, Ordering::Relaxed);
+                    self.cold = Some(Cold {
+                        store,
+                        prefix: id.to_be_bytes(),
+                        keys: 0,
+                        rows: 0,
+                    });
+                }
+                if let Some(cold) = self.cold.as_mut() {
+                    let mut full = Vec::with_capacity(24);
+                    full.extend_from_slice(&cold.prefix);
+                    full.extend_from_slice(&time_bytes(time));
+                    full.extend_from_slice(&self.seq.to_be_bytes());
+                    let mut value = StateWriter::new();
+                    value.put_bytes(key);
+                    value.put_bytes(row);
+                    self.pending.push((full, value.into_bytes()));
+                    cold.keys += 1;
+                    SPILLED.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+            self.heap_bytes += size;
+        }
+        self.latest = if self.heap.is_empty() {
+            time
+        } else {
+            self.latest.max(time)
+        };
+        self.heap.push(std::cmp::Reverse(Queued {
+            time,
+            seq: self.seq,
+            key: Box::from(key),
+            row: Box::from(row),
+        }));
+        Ok(())
+    }
+
+    /// Write the entries pushed to disk since the last flush.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for (key, value) in self.pending.drain(..) {
+            batch.put(key, value);
+        }
+        match self.cold.as_ref() {
+            Some(cold) => cold
+                .store
+                .db
+                .write_opt(batch, &cold.store.write)
+                .map_err(rocks),
+            None => Ok(()),
+        }
+    }
+
+    /// Remove and return the entries whose time is at or below `time`.
+    pub fn expire(&mut self, time: i64) -> Result<Vec<KeyedRow>> {
+        self.flush()?;
+        let mut expired = Vec::new();
+        if !self.heap.is_empty() {
+            if self.latest <= time {
+                expired = std::mem::take(&mut self.heap)
+                    .into_vec()
+                    .into_iter()
+                    .map(|std::cmp::Reverse(e)| (e.key, e.row))
+                    .collect();
+            } else {
+                while self
+                    .heap
+                    .peek()
+                    .is_some_and(|std::cmp::Reverse(e)| e.time <= time)
+                {
+                    if let Some(std::cmp::Reverse(e)) = self.heap.pop() {
+                        expired.push((e.key, e.row));
+                    }
+                }
+            }
+            if self.budget.is_some() {
+                self.heap_bytes = self
+                    .heap
+                    .iter()
+                    .map(|std::cmp::Reverse(e)| e.key.len() + e.row.len() + 64)
+                    .sum();
+            }
+        }
+        let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
+            return Ok(expired);
+        };
+        let start = cold.prefix.to_vec();
+        // Everything of this queue up to `time`: keys below (prefix, time + 1).
+        let end = match time.checked_add(1) {
+            Some(next) => {
+                let mut end = cold.prefix.to_vec();
+                end.extend_from_slice(&time_bytes(next));
+                end
+            }
+            None => cold.range_end(),
+        };
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_upper_bound(end.clone());
+        let iter = cold.store.db.iterator_opt(
+            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
+            options,
+        );
+        let mut taken = 0;
+        for item in iter {
+            let (_, value) = item.map_err(rocks)?;
+            let mut input = StateReader::new(&value);
+            let key = Box::from(input.bytes()?);
+            let row = Box::from(input.bytes()?);
+            expired.push((key, row));
+            taken += 1;
+        }
+        if taken > 0 {
+            let mut batch = WriteBatch::default();
+            batch.delete_range(start, end);
+            cold.store
+                .db
+                .write_opt(batch, &cold.store.write)
+                .map_err(rocks)?;
+            cold.keys = cold.keys.saturating_sub(taken);
+            RELOADED.fetch_add(taken as u64, Ordering::Relaxed);
+        }
+        Ok(expired)
+    }
+
+    /// Entries queued, in memory and on disk.
+    pub fn len(&self) -> usize {
+        self.heap.len() + self.spilled_len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries on disk.
+    pub fn spilled_len(&self) -> usize {
+        self.cold.as_ref().map_or(0, |c| c.keys)
+    }
+
+    /// Drop every entry, in memory and on disk.
+    pub fn clear(&mut self) -> Result<()> {
+        self.heap.clear();
+        self.heap_bytes = 0;
+        self.pending.clear();
+        if let Some(cold) = self.cold.as_mut() {
+            if cold.keys > 0 {
+                let mut batch = WriteBatch::default();
+                batch.delete_range(cold.prefix.to_vec(), cold.range_end());
+                cold.store
+                    .db
+                    .write_opt(batch, &cold.store.write)
+                    .map_err(rocks)?;
+            }
+            cold.keys = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SpillQueue {
+    fn drop(&mut self) {
+        if let Err(error) = self.clear() {
+            tracing::warn!(%error, "could not delete spilled expiry queue");
+        }
+    }
+}
+
 impl<V: SpillValue> Drop for SpillMap<V> {
     fn drop(&mut self) {
         if let Err(error) = self.clear() {
@@ -613,6 +866,50 @@ mod tests {
         assert_eq!((seen, weight_of_7), (1_000, 2));
         map.clear()?;
         assert!(map.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_queue_over_its_budget_expires_from_memory_and_disk() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let mut queue = SpillQueue::with_budget(Some(2_000), Some(dir.path().to_path_buf()));
+        // Times out of order, negative and extreme ones, several entries per time.
+        let times: Vec<i64> = (0..500i64)
+            .map(|i| (i * 7919) % 301 - 150)
+            .chain([i64::MIN, i64::MAX, 0, 0])
+            .collect();
+        for (i, time) in times.iter().enumerate() {
+            queue.push(
+                *time,
+                format!("k{i}").as_bytes(),
+                format!("row {i}").as_bytes(),
+            )?;
+        }
+        queue.flush()?;
+        assert!(queue.spilled_len() > 400, "{}", queue.spilled_len());
+        assert_eq!(queue.len(), times.len());
+        let mut previous = i64::MIN;
+        let mut first = true;
+        for bound in [-151, -100, 0, 149, i64::MAX] {
+            let mut got: Vec<String> = queue
+                .expire(bound)?
+                .iter()
+                .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            got.sort();
+            // Exactly the entries after the previous bound, up to this one.
+            let mut expected: Vec<String> = times
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| (first || **t > previous) && **t <= bound)
+                .map(|(i, _)| format!("k{i}"))
+                .collect();
+            expected.sort();
+            assert_eq!(got, expected, "bound {bound}");
+            previous = bound;
+            first = false;
+        }
+        assert!(queue.is_empty());
         Ok(())
     }
 

@@ -23,8 +23,6 @@
 //! a side stay while the other side's unmatched/matched output depends on them (outer, semi
 //! and anti joins): inner joins forget both sides, LEFT joins the left rows, FULL joins none.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, UInt32Array};
@@ -32,6 +30,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
+use sluice_storage::spill::{KeyedRow, SpillQueue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use crate::checkpoint::{get_zset, put_zset};
@@ -97,91 +96,6 @@ impl TimeBounds {
     }
 }
 
-/// A stored row with its join key: (key, row).
-type KeyedRow = (Box<[u8]>, Box<[u8]>);
-
-/// A queued row: ordered by its expiry time, then by arrival (never by its bytes: rows of
-/// one batch often share a time, and comparing keys and rows would cost a memcmp each).
-struct Expiring {
-    time: i64,
-    seq: u64,
-    key: Box<[u8]>,
-    row: Box<[u8]>,
-}
-
-impl PartialEq for Expiring {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Expiring {}
-impl PartialOrd for Expiring {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Expiring {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
-    }
-}
-
-/// Rows of one side ordered by the time they expire.
-#[derive(Default)]
-struct ExpiryQueue {
-    heap: BinaryHeap<Reverse<Expiring>>,
-    seq: u64,
-    /// The latest expiry time queued: a watermark at or past it expires the whole queue,
-    /// taken in one move instead of popped row by row.
-    latest: i64,
-}
-
-impl ExpiryQueue {
-    fn push(&mut self, time: i64, key: Box<[u8]>, row: Box<[u8]>) {
-        if self.heap.is_empty() {
-            self.latest = time;
-        } else {
-            self.latest = self.latest.max(time);
-        }
-        self.seq += 1;
-        self.heap.push(Reverse(Expiring {
-            time,
-            seq: self.seq,
-            key,
-            row,
-        }));
-    }
-
-    /// Remove and return the rows whose time is at or below `watermark`.
-    fn expire(&mut self, watermark: i64) -> Vec<KeyedRow> {
-        if self.heap.is_empty() {
-            return Vec::new();
-        }
-        if self.latest <= watermark {
-            return std::mem::take(&mut self.heap)
-                .into_vec()
-                .into_iter()
-                .map(|Reverse(e)| (e.key, e.row))
-                .collect();
-        }
-        let mut expired = Vec::new();
-        while self
-            .heap
-            .peek()
-            .is_some_and(|Reverse(e)| e.time <= watermark)
-        {
-            if let Some(Reverse(e)) = self.heap.pop() {
-                expired.push((e.key, e.row));
-            }
-        }
-        expired
-    }
-
-    fn clear(&mut self) {
-        self.heap.clear();
-    }
-}
-
 pub struct HashJoin {
     kind: JoinKind,
     keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
@@ -198,7 +112,7 @@ pub struct HashJoin {
     state: [SpillMap<ZSet>; 2],
     schema: SchemaRef,
     bounds: TimeBounds,
-    expiry: [ExpiryQueue; 2],
+    expiry: [SpillQueue; 2],
     watermark: Option<i64>,
     late: u64,
 }
@@ -235,7 +149,7 @@ impl HashJoin {
             state: [SpillMap::new(), SpillMap::new()],
             schema,
             bounds: TimeBounds::default(),
-            expiry: [ExpiryQueue::default(), ExpiryQueue::default()],
+            expiry: [SpillQueue::default(), SpillQueue::default()],
             watermark: None,
             late: 0,
         })
@@ -316,15 +230,16 @@ impl HashJoin {
             if has_null_key[i] {
                 continue;
             }
-            self.expiry[side].push(time, Box::from(keys.row(i)), Box::from(encoded.row(i)));
+            self.expiry[side].push(time, keys.row(i), encoded.row(i))?;
         }
+        self.expiry[side].flush()?;
         Ok(())
     }
 
     /// Remove the rows whose bound the watermark has reached.
     fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
-            let expired = self.expiry[side].expire(watermark);
+            let expired = self.expiry[side].expire(watermark)?;
             if expired.is_empty() {
                 continue;
             }
@@ -347,7 +262,7 @@ impl HashJoin {
     /// Rebuild the expiry queues from the state (after a restore).
     fn rebuild_expiry(&mut self) -> Result<()> {
         for side in 0..2 {
-            self.expiry[side].clear();
+            self.expiry[side].clear()?;
             if self.bounds.expire[side].is_empty() {
                 continue;
             }
@@ -362,9 +277,10 @@ impl HashJoin {
             let columns = self.row_codecs[side].decode(entries.iter().map(|(_, row)| &**row))?;
             let rows = batch_with_row_count(&self.input_schemas[side], columns, entries.len())?;
             let times = self.expiry_times(side, &rows)?;
-            for ((key, row), time) in entries.into_iter().zip(times) {
-                self.expiry[side].push(time, key, row);
+            for ((key, row), time) in entries.iter().zip(times) {
+                self.expiry[side].push(time, key, row)?;
             }
+            self.expiry[side].flush()?;
         }
         Ok(())
     }
@@ -569,7 +485,12 @@ impl Operator for HashJoin {
     }
 
     fn spilled_entries(&self) -> usize {
-        self.state.iter().map(SpillMap::spilled_len).sum()
+        self.state.iter().map(SpillMap::spilled_len).sum::<usize>()
+            + self
+                .expiry
+                .iter()
+                .map(SpillQueue::spilled_len)
+                .sum::<usize>()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
