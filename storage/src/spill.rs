@@ -228,6 +228,33 @@ struct Cold {
 }
 
 impl Cold {
+    /// A new key prefix in the process's scratch database under `dir`.
+    fn open(dir: Option<&PathBuf>) -> Result<Self> {
+        let store = store(dir)?;
+        let id = store.next_id.fetch_add(1, Ordering::Relaxed);
+        Ok(Cold {
+            store,
+            prefix: id.to_be_bytes(),
+            keys: 0,
+            rows: 0,
+        })
+    }
+
+    /// Delete everything under the prefix.
+    fn clear(&mut self) -> Result<()> {
+        if self.keys > 0 {
+            let mut batch = WriteBatch::default();
+            batch.delete_range(self.prefix.to_vec(), self.range_end());
+            self.store
+                .db
+                .write_opt(batch, &self.store.write)
+                .map_err(rocks)?;
+        }
+        self.keys = 0;
+        self.rows = 0;
+        Ok(())
+    }
+
     fn key(&self, key: &[u8]) -> Vec<u8> {
         let mut full = Vec::with_capacity(8 + key.len());
         full.extend_from_slice(&self.prefix);
@@ -401,14 +428,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// Write the least recently used entries to disk until `target` bytes remain.
     fn spill_to(&mut self, target: usize) -> Result<()> {
         if self.cold.is_none() {
-            let store = store(self.dir.as_ref())?;
-            let id = store.next_id.fetch_add(1, Ordering::Relaxed);
-            self.cold = Some(Cold {
-                store,
-                prefix: id.to_be_bytes(),
-                keys: 0,
-                rows: 0,
-            });
+            self.cold = Some(Cold::open(self.dir.as_ref())?);
         }
         let Some(cold) = self.cold.as_mut() else {
             return Ok(());
@@ -489,19 +509,10 @@ impl<V: SpillValue> SpillMap<V> {
         self.hot.clear();
         self.hot_bytes = 0;
         self.touched.clear();
-        if let Some(cold) = self.cold.as_mut() {
-            if cold.keys > 0 {
-                let mut batch = WriteBatch::default();
-                batch.delete_range(cold.prefix.to_vec(), cold.range_end());
-                cold.store
-                    .db
-                    .write_opt(batch, &cold.store.write)
-                    .map_err(rocks)?;
-            }
-            cold.keys = 0;
-            cold.rows = 0;
+        match self.cold.as_mut() {
+            Some(cold) => cold.clear(),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Distinct keys, in memory and on disk.
@@ -641,14 +652,7 @@ impl SpillQueue {
         if let Some(budget) = self.budget {
             if self.heap_bytes + size > budget {
                 if self.cold.is_none() {
-                    let store = store(self.dir.as_ref())?;
-                    let id = store.next_id.fetch_add(1, Ordering::Relaxed);
-                    self.cold = Some(Cold {
-                        store,
-                        prefix: id.to_be_bytes(),
-                        keys: 0,
-                        rows: 0,
-                    });
+                    self.cold = Some(Cold::open(self.dir.as_ref())?);
                 }
                 if let Some(cold) = self.cold.as_mut() {
                     let mut full = Vec::with_capacity(24);
@@ -789,18 +793,10 @@ impl SpillQueue {
         self.heap.clear();
         self.heap_bytes = 0;
         self.pending.clear();
-        if let Some(cold) = self.cold.as_mut() {
-            if cold.keys > 0 {
-                let mut batch = WriteBatch::default();
-                batch.delete_range(cold.prefix.to_vec(), cold.range_end());
-                cold.store
-                    .db
-                    .write_opt(batch, &cold.store.write)
-                    .map_err(rocks)?;
-            }
-            cold.keys = 0;
+        match self.cold.as_mut() {
+            Some(cold) => cold.clear(),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
