@@ -703,17 +703,26 @@ impl SpillQueue {
         }
     }
 
-    /// Remove and return the entries whose time is at or below `time`.
-    pub fn expire(&mut self, time: i64) -> Result<Vec<KeyedRow>> {
+    /// Remove the entries whose time is at or below `time`, handing them to `take` in chunks
+    /// of at most `chunk` entries (so a caller that loads state for them holds one chunk's
+    /// worth at a time, not everything a watermark at the end of input expires).
+    pub fn expire(
+        &mut self,
+        time: i64,
+        chunk: usize,
+        mut take: impl FnMut(Vec<KeyedRow>) -> Result<()>,
+    ) -> Result<()> {
         self.flush()?;
-        let mut expired = Vec::new();
+        let chunk = chunk.max(1);
         if !self.heap.is_empty() {
+            let mut expired = Vec::new();
             if self.latest <= time {
-                expired = std::mem::take(&mut self.heap)
-                    .into_vec()
-                    .into_iter()
-                    .map(|std::cmp::Reverse(e)| (e.key, e.row))
-                    .collect();
+                for std::cmp::Reverse(e) in std::mem::take(&mut self.heap).into_vec() {
+                    expired.push((e.key, e.row));
+                    if expired.len() == chunk {
+                        take(std::mem::take(&mut expired))?;
+                    }
+                }
             } else {
                 while self
                     .heap
@@ -722,8 +731,14 @@ impl SpillQueue {
                 {
                     if let Some(std::cmp::Reverse(e)) = self.heap.pop() {
                         expired.push((e.key, e.row));
+                        if expired.len() == chunk {
+                            take(std::mem::take(&mut expired))?;
+                        }
                     }
                 }
+            }
+            if !expired.is_empty() {
+                take(expired)?;
             }
             if self.budget.is_some() {
                 self.heap_bytes = self
@@ -734,7 +749,7 @@ impl SpillQueue {
             }
         }
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
-            return Ok(expired);
+            return Ok(());
         };
         let start = cold.prefix.to_vec();
         // Everything of this queue up to `time`: keys below (prefix, time + 1).
@@ -753,6 +768,7 @@ impl SpillQueue {
             options,
         );
         let mut taken = 0;
+        let mut expired = Vec::new();
         for item in iter {
             let (_, value) = item.map_err(rocks)?;
             let mut input = StateReader::new(&value);
@@ -760,6 +776,12 @@ impl SpillQueue {
             let row = Box::from(input.bytes()?);
             expired.push((key, row));
             taken += 1;
+            if expired.len() == chunk {
+                take(std::mem::take(&mut expired))?;
+            }
+        }
+        if !expired.is_empty() {
+            take(expired)?;
         }
         if taken > 0 {
             let mut batch = WriteBatch::default();
@@ -771,7 +793,7 @@ impl SpillQueue {
             cold.keys = cold.keys.saturating_sub(taken);
             RELOADED.fetch_add(taken as u64, Ordering::Relaxed);
         }
-        Ok(expired)
+        Ok(())
     }
 
     /// Entries queued, in memory and on disk.
@@ -887,11 +909,19 @@ mod tests {
         let mut previous = i64::MIN;
         let mut first = true;
         for bound in [-151, -100, 0, 149, i64::MAX] {
-            let mut got: Vec<String> = queue
-                .expire(bound)?
-                .iter()
-                .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
-                .collect();
+            let mut got: Vec<String> = Vec::new();
+            let mut chunks = 0;
+            queue.expire(bound, 64, |chunk| {
+                assert!(chunk.len() <= 64);
+                chunks += 1;
+                got.extend(
+                    chunk
+                        .iter()
+                        .map(|(k, _)| String::from_utf8_lossy(k).into_owned()),
+                );
+                Ok(())
+            })?;
+            assert!(chunks >= got.len() / 64);
             got.sort();
             // Exactly the entries after the previous bound, up to this one.
             let mut expected: Vec<String> = times

@@ -96,6 +96,11 @@ impl TimeBounds {
     }
 }
 
+/// Expired rows removed from the state per step: the keys of one step are loaded (from disk,
+/// if spilled) together, so a watermark that expires everything does not bring the whole
+/// state back into memory at once.
+const EXPIRY_CHUNK: usize = 8192;
+
 pub struct HashJoin {
     kind: JoinKind,
     keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
@@ -239,22 +244,20 @@ impl HashJoin {
     /// Remove the rows whose bound the watermark has reached.
     fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
-            let expired = self.expiry[side].expire(watermark)?;
-            if expired.is_empty() {
-                continue;
-            }
-            let state = &mut self.state[side];
-            state.load(expired.iter().map(|(key, _)| key.as_ref()))?;
-            for (key, row) in &expired {
-                if let Some(set) = state.get_mut(key) {
-                    let weight = set.weight(row);
-                    set.add(row, -weight);
-                    if set.is_empty() {
-                        state.remove(key);
+            let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
+            queue.expire(watermark, EXPIRY_CHUNK, |expired| {
+                state.load(expired.iter().map(|(key, _)| key.as_ref()))?;
+                for (key, row) in &expired {
+                    if let Some(set) = state.get_mut(key) {
+                        let weight = set.weight(row);
+                        set.add(row, -weight);
+                        if set.is_empty() {
+                            state.remove(key);
+                        }
                     }
                 }
-            }
-            state.settle()?;
+                state.settle()
+            })?;
         }
         Ok(())
     }
