@@ -116,10 +116,6 @@ impl ScalarCodec {
         Self { types, rows }
     }
 
-    pub fn types(&self) -> &[DataType] {
-        &self.types
-    }
-
     /// Write `values` (cast to the codec's types).
     pub fn put(&self, out: &mut StateWriter, values: &[ScalarValue]) -> Result<()> {
         let arrays = values

@@ -255,6 +255,25 @@ impl Cold {
         Ok(())
     }
 
+    /// Every entry on disk in key order: its key (without the prefix) and its stored bytes.
+    fn for_each(&self, mut each: impl FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+        if self.keys == 0 {
+            return Ok(());
+        }
+        let iter = self.store.db.iterator(rocksdb::IteratorMode::From(
+            &self.prefix,
+            rocksdb::Direction::Forward,
+        ));
+        for item in iter {
+            let (key, value) = item.map_err(rocks)?;
+            if !key.starts_with(&self.prefix) {
+                break;
+            }
+            each(&key[self.prefix.len()..], &value)?;
+        }
+        Ok(())
+    }
+
     fn key(&self, key: &[u8]) -> Vec<u8> {
         let mut full = Vec::with_capacity(8 + key.len());
         full.extend_from_slice(&self.prefix);
@@ -545,26 +564,48 @@ impl<V: SpillValue> SpillMap<V> {
         (self.spilled, self.reloaded)
     }
 
-    /// Every entry, in memory first, then on disk (decoded one at a time; changes to those
-    /// are not written back).
-    pub fn visit(&mut self, mut visit: impl FnMut(&[u8], &mut V) -> Result<()>) -> Result<()> {
-        for (key, entry) in self.hot.iter_mut() {
-            visit(key, &mut entry.value)?;
+    /// Every entry, in memory first, then on disk (decoded one at a time).
+    pub fn visit(&self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
+        for (key, entry) in &self.hot {
+            visit(key, &entry.value)?;
         }
-        let Some(cold) = self.cold.as_ref().filter(|c| c.keys > 0) else {
-            return Ok(());
-        };
-        let iter = cold.store.db.iterator(rocksdb::IteratorMode::From(
-            &cold.prefix,
-            rocksdb::Direction::Forward,
-        ));
-        for item in iter {
-            let (key, value) = item.map_err(rocks)?;
-            if !key.starts_with(&cold.prefix) {
-                break;
-            }
-            let mut value = V::decode(&mut StateReader::new(&value), &self.context)?;
-            visit(&key[8..], &mut value)?;
+        match self.cold.as_ref() {
+            Some(cold) => cold.for_each(|key, bytes| {
+                let value = V::decode(&mut StateReader::new(bytes), &self.context)?;
+                visit(key, &value)
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Write every entry for a checkpoint: the count, then per entry its key and its value's
+    /// encoding. Spilled entries are on disk in that encoding already and are copied as they
+    /// are, not decoded and encoded again.
+    pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        out.put_u64(self.len() as u64);
+        for (key, entry) in self.hot.iter_mut() {
+            out.put_bytes(key);
+            entry.value.encode(out, &self.context)?;
+        }
+        match self.cold.as_ref() {
+            Some(cold) => cold.for_each(|key, bytes| {
+                out.put_bytes(key);
+                out.put_raw(bytes);
+                Ok(())
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Replace the contents with entries written by [`SpillMap::snapshot`], spilling as they
+    /// come in when over the budget.
+    pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.clear()?;
+        for _ in 0..input.len_prefix()? {
+            let key = Box::from(input.bytes()?);
+            let value = V::decode(input, &self.context)?;
+            self.insert(key, value);
+            self.settle()?;
         }
         Ok(())
     }
@@ -624,6 +665,11 @@ impl Default for SpillQueue {
     }
 }
 
+/// Approximate bytes of memory a queued entry occupies in the heap.
+fn queued_size(key: &[u8], row: &[u8]) -> usize {
+    key.len() + row.len() + 64
+}
+
 /// A time as bytes whose order is the time's order.
 fn time_bytes(time: i64) -> [u8; 8] {
     ((time as u64) ^ (1 << 63)).to_be_bytes()
@@ -648,7 +694,7 @@ impl SpillQueue {
     /// call [`SpillQueue::flush`] after a run of pushes).
     pub fn push(&mut self, time: i64, key: &[u8], row: &[u8]) -> Result<()> {
         self.seq += 1;
-        let size = key.len() + row.len() + 64;
+        let size = queued_size(key, row);
         if let Some(budget) = self.budget {
             if self.heap_bytes + size > budget {
                 if self.cold.is_none() {
@@ -715,37 +761,37 @@ impl SpillQueue {
         self.flush()?;
         let chunk = chunk.max(1);
         if !self.heap.is_empty() {
-            let mut expired = Vec::new();
-            if self.latest <= time {
-                for std::cmp::Reverse(e) in std::mem::take(&mut self.heap).into_vec() {
-                    expired.push((e.key, e.row));
-                    if expired.len() == chunk {
-                        take(std::mem::take(&mut expired))?;
-                    }
-                }
+            let taken: Vec<Queued> = if self.latest <= time {
+                // Everything: the heap's storage, taken in one move.
+                std::mem::take(&mut self.heap)
+                    .into_vec()
+                    .into_iter()
+                    .map(|std::cmp::Reverse(e)| e)
+                    .collect()
             } else {
+                let mut taken = Vec::new();
                 while self
                     .heap
                     .peek()
                     .is_some_and(|std::cmp::Reverse(e)| e.time <= time)
                 {
                     if let Some(std::cmp::Reverse(e)) = self.heap.pop() {
-                        expired.push((e.key, e.row));
-                        if expired.len() == chunk {
-                            take(std::mem::take(&mut expired))?;
-                        }
+                        taken.push(e);
                     }
+                }
+                taken
+            };
+            let mut expired = Vec::with_capacity(chunk.min(taken.len()));
+            for e in taken {
+                // Counted only under a budget (saturating: 0 otherwise).
+                self.heap_bytes = self.heap_bytes.saturating_sub(queued_size(&e.key, &e.row));
+                expired.push((e.key, e.row));
+                if expired.len() == chunk {
+                    take(std::mem::take(&mut expired))?;
                 }
             }
             if !expired.is_empty() {
                 take(expired)?;
-            }
-            if self.budget.is_some() {
-                self.heap_bytes = self
-                    .heap
-                    .iter()
-                    .map(|std::cmp::Reverse(e)| e.key.len() + e.row.len() + 64)
-                    .sum();
             }
         }
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {

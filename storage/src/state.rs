@@ -41,6 +41,11 @@ impl StateWriter {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Bytes already in this encoding (written by another writer), appended as they are.
+    pub fn put_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// A nested section written by `write`, length-prefixed so a reader can skip it whole.
     pub fn put_section<E>(
         &mut self,

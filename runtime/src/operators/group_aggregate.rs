@@ -237,7 +237,7 @@ fn storage_error(error: RuntimeError) -> StorageError {
 }
 
 impl SpillValue for Group {
-    type Context = Arc<GroupCodec>;
+    type Context = GroupCodec;
 
     fn memory_size(&self) -> usize {
         let calls: usize = self
@@ -265,15 +265,12 @@ impl SpillValue for Group {
     fn encode(
         &mut self,
         out: &mut StateWriter,
-        codec: &Arc<GroupCodec>,
+        codec: &GroupCodec,
     ) -> sluice_storage::error::Result<()> {
         codec.write(self, out).map_err(storage_error)
     }
 
-    fn decode(
-        input: &mut StateReader,
-        codec: &Arc<GroupCodec>,
-    ) -> sluice_storage::error::Result<Self> {
+    fn decode(input: &mut StateReader, codec: &GroupCodec) -> sluice_storage::error::Result<Self> {
         codec.read(input).map_err(storage_error)
     }
 }
@@ -301,9 +298,9 @@ pub struct GroupAggregate {
     call_inputs: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     call_codecs: Vec<RowCodec>,
     modes: Vec<Mode>,
-    /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]).
+    /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]); its
+    /// context ([`GroupCodec`]) makes new groups and encodes them.
     groups: SpillMap<Group>,
-    codec: Arc<GroupCodec>,
     schema: SchemaRef,
     input_schema: SchemaRef,
 }
@@ -395,7 +392,7 @@ impl GroupAggregate {
             .iter()
             .map(|field| field.data_type().clone())
             .collect();
-        let codec = Arc::new(GroupCodec::new(calls.clone(), modes.clone(), output_types)?);
+        let codec = GroupCodec::new(calls.clone(), modes.clone(), output_types)?;
         Ok(Self {
             group_exprs,
             group_codec,
@@ -403,8 +400,7 @@ impl GroupAggregate {
             call_inputs,
             call_codecs,
             modes,
-            groups: SpillMap::with_context(Arc::clone(&codec)),
-            codec,
+            groups: SpillMap::with_context(codec),
             schema,
             input_schema: input_schema.clone(),
         })
@@ -577,31 +573,18 @@ impl Operator for GroupAggregate {
     /// Per group: its key and [`GroupCodec::write`]'s encoding (the same bytes a spilled
     /// group has), spilled groups included.
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        out.put_u64(self.groups.len() as u64);
-        let codec = Arc::clone(&self.codec);
-        self.groups.visit(|key, group| {
-            out.put_bytes(key);
-            codec.write(group, out).map_err(storage_error)
-        })?;
-        Ok(())
+        Ok(self.groups.snapshot(out)?)
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        self.groups.clear()?;
-        for _ in 0..input.len_prefix()? {
-            let key: Box<[u8]> = Box::from(input.bytes()?);
-            let group = self.codec.read(input)?;
-            self.groups.insert(key, group);
-            self.groups.settle()?;
-        }
-        Ok(())
+        Ok(self.groups.restore(input)?)
     }
 
     fn initial(&mut self) -> Result<Option<ChangeBatch>> {
         if !self.is_global() {
             return Ok(None);
         }
-        let mut group = self.codec.new_group()?;
+        let mut group = self.groups.context().new_group()?;
         let values = Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, &mut group)?;
         group.output = Some(values.clone());
         self.groups.insert(Box::from(&[][..]), group);
@@ -670,7 +653,8 @@ impl Operator for GroupAggregate {
         self.groups.load(touched.iter().map(|(key, _)| *key))?;
         for (group_index, (key, indices)) in touched.iter().enumerate() {
             if self.groups.get(key).is_none() {
-                self.groups.insert(Box::from(*key), self.codec.new_group()?);
+                let group = self.groups.context().new_group()?;
+                self.groups.insert(Box::from(*key), group);
             }
             let group = self.groups.get_mut(key).ok_or_else(|| {
                 RuntimeError::Internal("aggregate group missing after insertion".into())

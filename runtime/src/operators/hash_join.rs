@@ -33,8 +33,6 @@ use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::spill::{KeyedRow, SpillQueue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
-use crate::checkpoint::{get_zset, put_zset};
-
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
 use crate::change::{take_columns, ChangeBatch};
 use crate::error::Result;
@@ -498,12 +496,7 @@ impl Operator for HashJoin {
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         for side in self.state.iter_mut() {
-            out.put_u64(side.len() as u64);
-            side.visit(|key, rows| {
-                out.put_bytes(key);
-                put_zset(out, rows);
-                Ok(())
-            })?;
+            side.snapshot(out)?;
         }
         if !self.bounds.is_empty() {
             out.put_opt_i64(self.watermark);
@@ -514,12 +507,7 @@ impl Operator for HashJoin {
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         for side in self.state.iter_mut() {
-            side.clear()?;
-            for _ in 0..input.len_prefix()? {
-                let key = Box::from(input.bytes()?);
-                side.insert(key, get_zset(input)?);
-                side.settle()?;
-            }
+            side.restore(input)?;
         }
         if !self.bounds.is_empty() {
             // A checkpoint of the same join before it was planned as an interval join has

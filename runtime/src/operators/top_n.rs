@@ -28,7 +28,6 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::spill::SpillValue;
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
@@ -230,23 +229,11 @@ impl Operator for TopN {
 
     /// The partitions (spilled ones included): count, then per partition its key and rows.
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        out.put_u64(self.partitions.len() as u64);
-        self.partitions.visit(|partition, rows| {
-            out.put_bytes(partition);
-            rows.encode(out, &())
-        })?;
-        Ok(())
+        Ok(self.partitions.snapshot(out)?)
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        self.partitions.clear()?;
-        for _ in 0..input.len_prefix()? {
-            let partition = Box::from(input.bytes()?);
-            self.partitions
-                .insert(partition, OrderedRows::decode(input, &())?);
-            self.partitions.settle()?;
-        }
-        Ok(())
+        Ok(self.partitions.restore(input)?)
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
