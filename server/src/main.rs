@@ -250,7 +250,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let (database, config) = match cli.command {
             Command::Serve {
                 listen,
@@ -353,5 +353,9 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::SUCCESS
             }
         }
-    })
+    });
+    // Spilled operator state is scratch data: it goes with the process.
+    drop(runtime);
+    sluice_storage::spill::remove_spill_dir();
+    code
 }

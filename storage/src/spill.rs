@@ -149,6 +149,60 @@ struct SpillStore {
     db: DB,
     next_id: AtomicU64,
     write: WriteOptions,
+    path: PathBuf,
+}
+
+/// The name prefix of scratch directories; the process id follows.
+const SPILL_DIR_PREFIX: &str = "sluice-spill-";
+
+/// Remove scratch directories under `base` left by Sluice processes that are gone (killed
+/// before they could remove their own). Liveness is read from `/proc`; where there is no
+/// `/proc`, nothing is removed.
+fn remove_stale_dirs(base: &std::path::Path) {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SPILL_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a stale spill directory")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), "cannot remove a stale spill directory: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// Remove the process's scratch directory (at exit: spilled state is not durable). Maps
+/// still open keep working on Linux (their files stay readable until closed) but should be
+/// gone by then.
+pub fn remove_spill_dir() {
+    let Some(slot) = STORE.get() else {
+        return;
+    };
+    let Ok(mut slot) = slot.lock() else {
+        return;
+    };
+    if let Some(store) = slot.take() {
+        if let Err(e) = std::fs::remove_dir_all(&store.path) {
+            tracing::warn!(path = %store.path.display(), "cannot remove the spill directory: {e}");
+        }
+    }
 }
 
 static STORE: OnceLock<Mutex<Option<Arc<SpillStore>>>> = OnceLock::new();
@@ -162,7 +216,8 @@ fn store(dir: Option<&PathBuf>) -> Result<Arc<SpillStore>> {
         return Ok(Arc::clone(store));
     }
     let base = dir.cloned().unwrap_or_else(std::env::temp_dir);
-    let path = base.join(format!("sluice-spill-{}", std::process::id()));
+    remove_stale_dirs(&base);
+    let path = base.join(format!("{SPILL_DIR_PREFIX}{}", std::process::id()));
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(|e| {
             StorageError::Io(format!(
@@ -190,6 +245,7 @@ fn store(dir: Option<&PathBuf>) -> Result<Arc<SpillStore>> {
         db,
         next_id: AtomicU64::new(1),
         write,
+        path,
     });
     *slot = Some(Arc::clone(&store));
     Ok(store)
