@@ -282,6 +282,7 @@ impl Database {
         let context = SessionContext::new_with_state(state);
         crate::streaming::windows::register(&context);
         crate::streaming::functions::register(&context);
+        crate::streaming::json::register(&context);
         // The status table; each statement that reads it refreshes it (see Session::query).
         if let Ok(table) = crate::streaming::status::queries_table(&Catalog::default()) {
             let _ = context.register_table(crate::streaming::status::QUERIES, Arc::new(table));

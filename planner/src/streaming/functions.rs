@@ -33,7 +33,6 @@ enum Kind {
     RegexpExtract,
     CountChar,
     ToTimestampLtz,
-    ToJson,
     HashColumns,
 }
 
@@ -133,7 +132,6 @@ impl FlinkFunction {
             Kind::SplitIndex | Kind::TimestampDiff => (3, Volatility::Immutable),
             Kind::RegexpExtract => (3, Volatility::Immutable),
             Kind::ToTimestampLtz => (2, Volatility::Immutable),
-            Kind::ToJson => (1, Volatility::Immutable),
             Kind::HashColumns => (0, Volatility::Immutable),
         };
         let signature = match kind {
@@ -165,7 +163,6 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::RegexpExtract => "regexp_extract",
             Kind::CountChar => "count_char",
             Kind::ToTimestampLtz => "to_timestamp_ltz",
-            Kind::ToJson => "to_jsonb",
             Kind::HashColumns => "hash_columns",
         }
     }
@@ -189,11 +186,9 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::Hour | Kind::CountChar => DataType::Int64,
             Kind::Split => DataType::new_list(DataType::Utf8, true),
             Kind::TimestampDiff => DataType::Int32,
-            Kind::DateFormat
-            | Kind::SplitIndex
-            | Kind::RegexpExtract
-            | Kind::ToJson
-            | Kind::HashColumns => DataType::Utf8,
+            Kind::DateFormat | Kind::SplitIndex | Kind::RegexpExtract | Kind::HashColumns => {
+                DataType::Utf8
+            }
         })
     }
 
@@ -364,31 +359,6 @@ impl ScalarUDFImpl for FlinkFunction {
                 }
                 Arc::new(TimestampMillisecondArray::from(out).with_timezone("+00:00"))
             }
-            Kind::ToJson => {
-                // DataSQRL's TO_JSONB: the value as JSON text (Sluice has no jsonb type).
-                let array = args.args[0].to_array(rows)?;
-                let field = arrow::datatypes::Field::new("v", array.data_type().clone(), true);
-                let batch = arrow::array::RecordBatch::try_new(
-                    Arc::new(arrow::datatypes::Schema::new(vec![field])),
-                    vec![array],
-                )?;
-                let mut buffer = Vec::new();
-                {
-                    let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
-                    writer.write(&batch)?;
-                    writer.finish()?;
-                }
-                let text = String::from_utf8_lossy(&buffer);
-                Arc::new(
-                    text.lines()
-                        .map(|line| {
-                            line.strip_prefix("{\"v\":")
-                                .and_then(|rest| rest.strip_suffix('}'))
-                                .map(str::to_string)
-                        })
-                        .collect::<StringArray>(),
-                )
-            }
             Kind::HashColumns => {
                 // DataSQRL's HASH_COLUMNS: a stable hash of the argument values, as hex.
                 use std::hash::{Hash, Hasher};
@@ -505,7 +475,6 @@ pub fn register(context: &SessionContext) {
         Kind::RegexpExtract,
         Kind::CountChar,
         Kind::ToTimestampLtz,
-        Kind::ToJson,
         Kind::HashColumns,
     ] {
         context.register_udf(FlinkFunction::udf(kind));

@@ -5,6 +5,7 @@ pub mod connector_table;
 pub mod functions;
 pub mod interval_join;
 pub mod jobs;
+pub mod json;
 pub mod session_window;
 pub mod statements;
 pub mod status;

@@ -85,14 +85,18 @@ fn plan_expr(
     let expr = state
         .create_logical_expr(text, &df_schema)
         .map_err(|e| PlanError::from_datafusion(e, text))?;
-    // Type coercion (e.g. INT = BIGINT literal), as the analyzer does for queries.
+    // Type coercion (e.g. INT = BIGINT literal), as the analyzer does for queries, then the
+    // simplification the optimizer applies (DataFusion plans some functions, e.g. COALESCE,
+    // only in their simplified form).
     let simplifier = datafusion::optimizer::simplify_expressions::ExprSimplifier::new(
         datafusion::logical_expr::simplify::SimplifyContext::builder()
             .with_config_options(state.config_options().clone())
+            .with_schema(Arc::new(df_schema.clone()))
             .build(),
     );
     let expr = simplifier
         .coerce(expr, &df_schema)
+        .and_then(|expr| simplifier.simplify(expr))
         .map_err(|e| PlanError::from_datafusion(e, text))?;
     let physical = create_physical_expr(
         &expr,

@@ -346,6 +346,75 @@ pub struct RowDecoder {
     text_schema: SchemaRef,
     options: FormatOptions,
     policy: BadRowPolicy,
+    /// JSON: match object keys to columns ignoring ASCII case, because every column name
+    /// (nested fields included) is lower case — Sluice folds unquoted and Flink-backquoted
+    /// identifiers, so `lastUpdated` in a file is the column `lastupdated`. A schema with a
+    /// mixed-case name (a double-quoted identifier) matches keys exactly.
+    fold_keys: bool,
+}
+
+/// Whether no field name of `fields`, nested ones included, has an upper-case ASCII letter.
+fn all_lower_case(fields: &arrow::datatypes::Fields) -> bool {
+    fields.iter().all(|field| {
+        !field.name().bytes().any(|b| b.is_ascii_uppercase())
+            && match field.data_type() {
+                DataType::Struct(nested) => all_lower_case(nested),
+                DataType::List(element) | DataType::LargeList(element) => {
+                    all_lower_case(&arrow::datatypes::Fields::from(vec![element
+                        .as_ref()
+                        .clone()]))
+                }
+                _ => true,
+            }
+    })
+}
+
+/// `record` (one JSON value) with the ASCII letters of every object key in lower case;
+/// string values and everything else are left as they are. Borrowed when no byte is upper
+/// case. A malformed record comes back changed only in its keys, for the decoder to reject.
+fn fold_json_keys(record: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !record.iter().any(u8::is_ascii_uppercase) {
+        return std::borrow::Cow::Borrowed(record);
+    }
+    let mut out = record.to_vec();
+    // Open containers: true for an object.
+    let mut objects: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < out.len() {
+        match out[i] {
+            b'{' => {
+                objects.push(true);
+                expect_key = true;
+            }
+            b'[' => {
+                objects.push(false);
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                objects.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = objects.last() == Some(&true),
+            b':' => expect_key = false,
+            b'"' => {
+                let key = expect_key;
+                i += 1;
+                while i < out.len() && out[i] != b'"' {
+                    if out[i] == b'\\' {
+                        i += 1;
+                    } else if key {
+                        out[i].make_ascii_lowercase();
+                    }
+                    i += 1;
+                }
+                expect_key = false;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Marks an array element that belongs to no live row (its parent is NULL).
@@ -374,12 +443,14 @@ impl RowDecoder {
                 .map(|f| Field::new(f.name(), DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         ));
+        let fold_keys = all_lower_case(schema.fields());
         Ok(Self {
             schema,
             relaxed,
             text_schema,
             options,
             policy,
+            fold_keys,
         })
     }
 
@@ -535,7 +606,12 @@ impl RowDecoder {
             .build_decoder()
             .map_err(|e| e.to_string())?;
         for (index, record) in records.iter().enumerate() {
-            for part in [*record, b"\n".as_slice()] {
+            let record = if self.fold_keys {
+                fold_json_keys(record)
+            } else {
+                std::borrow::Cow::Borrowed(*record)
+            };
+            for part in [record.as_ref(), b"\n".as_slice()] {
                 let consumed = decoder.decode(part).map_err(|e| error_text(&e))?;
                 if consumed != part.len() {
                     return Err("expected one JSON object, found several values".into());
@@ -1196,6 +1272,20 @@ pub fn encode_json_rows(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folds_json_keys_not_values() {
+        use super::fold_json_keys;
+        let record = br#"{"lastUpdated": "Mixed \"Case\"", "Nested": {"InnerKey": ["A", {"K": 1}]}, "e": "\\"}"#;
+        assert_eq!(
+            std::str::from_utf8(&fold_json_keys(record)).unwrap(),
+            r#"{"lastupdated": "Mixed \"Case\"", "nested": {"innerkey": ["A", {"k": 1}]}, "e": "\\"}"#
+        );
+        assert!(matches!(
+            fold_json_keys(b"{\"a\": 1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn unescapes_option_values() {
