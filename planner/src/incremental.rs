@@ -72,6 +72,9 @@ pub fn compile_streaming(
     relation_attrs: &dyn Fn(&str) -> Option<TimeAttrs>,
     relation_append_only: &dyn Fn(&str) -> bool,
 ) -> Result<(Dataflow, TimeAttrs)> {
+    let rewritten = crate::subquery_joins::rewrite(plan.clone())
+        .map_err(|e| PlanError::from_datafusion(e, ""))?;
+    let plan = &rewritten;
     reject_volatile(plan)?;
     let props = ExecutionProps::new();
     let mut compiler = Compiler {
@@ -507,7 +510,9 @@ impl Compiler<'_> {
                 }
                 if join.null_aware {
                     return Err(PlanError::Unsupported(
-                        "NOT IN (subquery) in a materialized view; use NOT EXISTS".into(),
+                        "NOT IN over several columns or with a correlated condition in a \
+                         materialized view; use NOT EXISTS"
+                            .into(),
                     ));
                 }
                 let kind = match join.join_type {

@@ -18,6 +18,7 @@ pub mod relation;
 pub mod session;
 pub mod streaming;
 mod struct_fields;
+mod subquery_joins;
 pub mod subscribe;
 /// pg_catalog and information_schema for PostgreSQL clients.
 mod system_catalog;
