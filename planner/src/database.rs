@@ -227,6 +227,43 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// How often processing-time windows are checked against the wall clock.
+const CLOCK_TICK: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Fire processing-time windows on the wall clock while their inputs are quiet: every
+/// [`CLOCK_TICK`] the continuous queries that have such windows are ticked (see
+/// [`Catalog::tick`]), under the catalog lock like any ingested batch. The task holds the
+/// database weakly and ends with it; without a Tokio runtime (nothing runs queries) there is
+/// no task.
+fn spawn_clock(database: &Arc<Database>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(database);
+    runtime.spawn(async move {
+        let mut interval = tokio::time::interval(CLOCK_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            let Some(database) = weak.upgrade() else {
+                break;
+            };
+            let ticking = database.catalog.read().await.ticking();
+            if ticking.is_empty() {
+                continue;
+            }
+            let mut catalog = database.catalog.write().await;
+            for name in ticking {
+                if let Err(error) = catalog.tick(&name) {
+                    let message = format!("firing processing-time windows failed: {error}");
+                    tracing::warn!(query = %name, %message);
+                    catalog.fail(&name, &message);
+                }
+            }
+        }
+    });
+}
+
 /// Operator instances per continuous query unless configured: `SLUICE_WORKERS`, else 1.
 /// (One until the exchange pays off for every query: on 2 cores it speeds up q5, q7, q9 and
 /// q16 but slows q4 and q20, see docs/benchmarks.md.)
@@ -289,7 +326,7 @@ impl Database {
         }
         // System catalogs: pg_catalog, information_schema and the catalog functions read
         // this database's catalog (see `system_catalog`).
-        Arc::new_cyclic(|database| {
+        let database = Arc::new_cyclic(|database| {
             crate::system_catalog::install(&context, database.clone());
             Self {
                 context,
@@ -303,7 +340,9 @@ impl Database {
                 durable,
                 ddl: Arc::new(tokio::sync::Mutex::new(())),
             }
-        })
+        });
+        spawn_clock(&database);
+        database
     }
 
     /// Names of all relations with their kind, in creation order.
@@ -726,6 +765,36 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// The running continuous queries with processing-time windows.
+    fn ticking(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| {
+                matches!(&entry.kind, EntryKind::MaterializedView {
+                    dataflow,
+                    failure: None,
+                    ..
+                } if dataflow.wants_ticks())
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The wall clock advanced: deliver what the processing-time windows of `name` release
+    /// (windows whose end the clock passed, although no input arrived to close them).
+    fn tick(&mut self, name: &str) -> Result<()> {
+        let Some(EntryKind::MaterializedView {
+            dataflow,
+            failure: None,
+            ..
+        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
+        else {
+            return Ok(());
+        };
+        let delta = dataflow.tick()?;
+        self.route(name, delta)
     }
 
     /// The output changes of the dataflow of `name`: applied to its store and propagated, or,

@@ -108,3 +108,51 @@ async fn proctime_only_feeds_processing_time_windows() {
         assert!(message.contains("PROCTIME()"), "{sql}: {message}");
     }
 }
+
+/// Processing-time windows fire on the wall clock: rows written by DML are counted once
+/// their window's end passes, without another row arriving to close the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processing_time_windows_fire_on_a_quiet_input() {
+    let database = Database::new();
+    database.set_workers(2).await;
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE dml (k INT);
+         CREATE VIEW dml_timed AS SELECT k, PROCTIME() AS p FROM dml;
+         CREATE MATERIALIZED VIEW per_second AS SELECT k, count(*) AS n
+           FROM TABLE(TUMBLE(TABLE dml_timed, DESCRIPTOR(p), INTERVAL '1' SECOND))
+          GROUP BY k, window_start, window_end;
+         INSERT INTO dml VALUES (7), (7), (8);",
+    )
+    .await;
+    let explain = run(
+        &mut session,
+        "EXPLAIN CREATE MATERIALIZED VIEW again AS SELECT k, count(*) AS n
+           FROM TABLE(TUMBLE(TABLE dml_timed, DESCRIPTOR(p), INTERVAL '1' SECOND))
+          GROUP BY k, window_start, window_end",
+    )
+    .await;
+    assert!(
+        explain[0].contains("emit by the wall clock"),
+        "{}",
+        explain[0]
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let out = run(
+            &mut session,
+            "SELECT k, sum(n) AS n FROM per_second GROUP BY k ORDER BY k",
+        )
+        .await;
+        if out[0].contains("| 7 | 2 |") && out[0].contains("| 8 | 1 |") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            out[0]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

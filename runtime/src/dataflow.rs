@@ -274,6 +274,22 @@ impl Dataflow {
         self.run(Vec::new(), false, Some((relation, i64::MIN)))
     }
 
+    /// Whether an operator acts on the wall clock (see [`Dataflow::tick`]).
+    pub fn wants_ticks(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|node| node.instances.iter().any(|i| i.wants_ticks()))
+    }
+
+    /// The wall clock advanced while the inputs were quiet: return what processing-time
+    /// windows whose end it passed release.
+    pub fn tick(&mut self) -> Result<ChangeBatch> {
+        if !self.wants_ticks() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.run_step(Vec::new(), false, None, true)
+    }
+
     /// The watermark of the result, once every watermarked input has one.
     pub fn output_watermark(&self) -> Option<i64> {
         self.nodes[self.output].watermark
@@ -380,6 +396,18 @@ impl Dataflow {
         initial: bool,
         watermark: Option<(&str, i64)>,
     ) -> Result<ChangeBatch> {
+        self.run_step(entries, initial, watermark, false)
+    }
+
+    /// One propagation through the nodes in order; `tick` also gives every operator that
+    /// acts on the wall clock an [`Operator::on_tick`] call.
+    fn run_step(
+        &mut self,
+        entries: Vec<(NodeId, ChangeBatch)>,
+        initial: bool,
+        watermark: Option<(&str, i64)>,
+        tick: bool,
+    ) -> Result<ChangeBatch> {
         // `i64::MIN` only asks to recompute the watermarks (after an idleness change).
         if let Some((relation, value)) = watermark.filter(|(_, value)| *value != i64::MIN) {
             for (name, id) in &self.scans {
@@ -419,7 +447,8 @@ impl Dataflow {
                 }
             }
             let work = std::mem::take(&mut queues[id]);
-            if !initial && advanced.is_none() && work.iter().all(|q| q.is_empty()) {
+            let ticked = tick && self.nodes[id].instances.iter().any(|i| i.wants_ticks());
+            if !initial && !ticked && advanced.is_none() && work.iter().all(|q| q.is_empty()) {
                 continue;
             }
             // Where this node's output goes: (consumer, port, its exchange, its instances).
@@ -454,6 +483,9 @@ impl Dataflow {
                 if let Some(watermark) = advanced {
                     outputs.push(operator.on_watermark(watermark)?);
                 }
+                if ticked {
+                    outputs.push(operator.on_tick()?);
+                }
                 let mut step = Step::default();
                 for output in outputs {
                     if output.is_empty() {
@@ -481,7 +513,10 @@ impl Dataflow {
                         .zip(work)
                         .enumerate()
                         .filter(|(index, (_, queue))| {
-                            !queue.is_empty() || advanced.is_some() || (initial && *index == 0)
+                            !queue.is_empty()
+                                || advanced.is_some()
+                                || ticked
+                                || (initial && *index == 0)
                         })
                         .map(|(index, (operator, queue))| step(index, operator, queue))
                         .collect()

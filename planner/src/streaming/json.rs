@@ -495,6 +495,7 @@ impl AggregateUDFImpl for JsonAggregate {
             kind: self.kind,
             fields: args.expr_fields.to_vec(),
             items: Vec::new(),
+            bytes: 0,
         }))
     }
 }
@@ -505,6 +506,15 @@ struct JsonAccumulator {
     kind: AggregateKind,
     fields: Vec<FieldRef>,
     items: Vec<Value>,
+    /// The items' text length, an estimate of their heap size.
+    bytes: usize,
+}
+
+impl JsonAccumulator {
+    fn push(&mut self, item: Value) {
+        self.bytes += json_text(&item).len();
+        self.items.push(item);
+    }
 }
 
 impl Accumulator for JsonAccumulator {
@@ -519,7 +529,7 @@ impl Accumulator for JsonAccumulator {
             match self.kind {
                 AggregateKind::Array => {
                     let value = columns.first().and_then(|c| c[r].clone());
-                    self.items.push(value.unwrap_or(Value::Null));
+                    self.push(value.unwrap_or(Value::Null));
                 }
                 AggregateKind::Object => {
                     let key = match columns.first().and_then(|c| c[r].clone()) {
@@ -528,7 +538,7 @@ impl Accumulator for JsonAccumulator {
                         None => continue,
                     };
                     let value = columns.get(1).and_then(|c| c[r].clone());
-                    self.items.push(Value::Array(vec![
+                    self.push(Value::Array(vec![
                         Value::String(key),
                         value.unwrap_or(Value::Null),
                     ]));
@@ -549,7 +559,7 @@ impl Accumulator for JsonAccumulator {
             .ok_or_else(|| DataFusionError::Internal("JSON aggregate state".into()))?;
         for partial in partials.iter().flatten() {
             match serde_json::from_str(partial) {
-                Ok(Value::Array(items)) => self.items.extend(items),
+                Ok(Value::Array(items)) => items.into_iter().for_each(|item| self.push(item)),
                 _ => return exec_err!("{partial:?} is not a JSON aggregate state"),
             }
         }
@@ -582,11 +592,8 @@ impl Accumulator for JsonAccumulator {
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
-            + self
-                .items
-                .iter()
-                .map(|v| json_text(v).len() + std::mem::size_of::<Value>())
-                .sum::<usize>()
+            + self.bytes
+            + self.items.capacity() * std::mem::size_of::<Value>()
     }
 }
 

@@ -85,6 +85,17 @@ pub trait Operator: Send + Sync {
         Ok(ChangeBatch::empty(self.schema()))
     }
 
+    /// Whether the operator acts on the wall clock (processing-time windows): it then gets
+    /// [`Operator::on_tick`] calls while its inputs are quiet.
+    fn wants_ticks(&self) -> bool {
+        false
+    }
+
+    /// The wall clock advanced (no input arrived): emit what it made final.
+    fn on_tick(&mut self) -> Result<ChangeBatch> {
+        Ok(ChangeBatch::empty(self.schema()))
+    }
+
     /// Input rows dropped because they arrived after the watermark had passed them.
     fn late_rows(&self) -> u64 {
         0

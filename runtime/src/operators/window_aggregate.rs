@@ -148,7 +148,12 @@ impl Operator for WindowAggregate {
 
     fn describe(&self) -> String {
         format!(
-            "emit on watermark, window end: column {}, {}",
+            "emit {}, window end: column {}, {}",
+            if self.processing {
+                "by the wall clock"
+            } else {
+                "on watermark"
+            },
             self.window_end,
             self.template.describe()
         )
@@ -219,6 +224,17 @@ impl Operator for WindowAggregate {
         }
         self.watermark = Some(watermark);
         self.fire_due()
+    }
+
+    fn wants_ticks(&self) -> bool {
+        self.processing
+    }
+
+    fn on_tick(&mut self) -> Result<ChangeBatch> {
+        if self.processing {
+            return self.fire_due();
+        }
+        Ok(ChangeBatch::empty(self.schema.clone()))
     }
 
     fn late_rows(&self) -> u64 {
