@@ -78,13 +78,13 @@ type Tables = (
 
 /// The rows of each query in [`QUERIES`], computed from the tables.
 fn expected((orders, customers): &Tables) -> Vec<Vec<String>> {
-    let foo = customers.get("foo").copied().flatten();
+    let foo_id = customers.get("foo").copied().flatten();
     let max = customers.values().flatten().max().copied();
     let values: Vec<Option<i32>> = customers.values().copied().collect();
     let mut out = vec![Vec::new(); 4];
     for (id, cid) in orders {
-        if let (Some(cid), Some(foo)) = (cid, foo) {
-            if *cid > foo {
+        if let (Some(cid), Some(foo_id)) = (cid, foo_id) {
+            if *cid > foo_id {
                 out[0].push(id.to_string());
             }
         }

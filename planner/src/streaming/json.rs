@@ -226,7 +226,7 @@ impl ScalarUDFImpl for JsonFunction {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
-        if self.kind == Kind::Object && args.arg_fields.len() % 2 != 0 {
+        if self.kind == Kind::Object && !args.arg_fields.len().is_multiple_of(2) {
             return plan_err!(
                 "jsonb_object takes key/value pairs, found {} arguments",
                 args.arg_fields.len()
