@@ -682,12 +682,7 @@ impl Catalog {
         relation: &str,
         watermark: i64,
     ) -> Result<()> {
-        let Some(EntryKind::MaterializedView {
-            dataflow,
-            failure: None,
-            ..
-        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
-        else {
+        let Some(dataflow) = self.running_dataflow(name) else {
             return Ok(());
         };
         let before = dataflow.output_watermark();
@@ -719,12 +714,7 @@ impl Catalog {
         changes: &ChangeBatch,
         watermark: Option<i64>,
     ) -> Result<()> {
-        let Some(EntryKind::MaterializedView {
-            dataflow,
-            failure: None,
-            ..
-        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
-        else {
+        let Some(dataflow) = self.running_dataflow(name) else {
             return Ok(());
         };
         if !changes.is_empty() {
@@ -747,12 +737,7 @@ impl Catalog {
     /// The source of `relation` feeding the query `name` became idle (or active again): its
     /// watermark no longer holds back the query's other inputs.
     pub fn set_source_idle(&mut self, name: &str, relation: &str, idle: bool) -> Result<()> {
-        let Some(EntryKind::MaterializedView {
-            dataflow,
-            failure: None,
-            ..
-        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
-        else {
+        let Some(dataflow) = self.running_dataflow(name) else {
             return Ok(());
         };
         let before = dataflow.output_watermark();
@@ -765,6 +750,18 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// The dataflow of the continuous query `name`, unless it failed.
+    fn running_dataflow(&mut self, name: &str) -> Option<&mut Dataflow> {
+        match self.entries.get_mut(name).map(|e| &mut e.kind) {
+            Some(EntryKind::MaterializedView {
+                dataflow,
+                failure: None,
+                ..
+            }) => Some(&mut **dataflow),
+            _ => None,
+        }
     }
 
     /// The running continuous queries with processing-time windows.
@@ -785,12 +782,7 @@ impl Catalog {
     /// The wall clock advanced: deliver what the processing-time windows of `name` release
     /// (windows whose end the clock passed, although no input arrived to close them).
     fn tick(&mut self, name: &str) -> Result<()> {
-        let Some(EntryKind::MaterializedView {
-            dataflow,
-            failure: None,
-            ..
-        }) = self.entries.get_mut(name).map(|e| &mut e.kind)
-        else {
+        let Some(dataflow) = self.running_dataflow(name) else {
             return Ok(());
         };
         let delta = dataflow.tick()?;

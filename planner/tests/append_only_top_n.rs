@@ -179,12 +179,7 @@ proptest! {
         auctions in prop::collection::vec((0..6i32, 0..3i32), 0..8),
         workers in 1usize..3,
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(scenario(bids, auctions, workers));
+        common::block_on(scenario(bids, auctions, workers));
     }
 }
 

@@ -174,12 +174,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..12),
         workers in 1usize..3,
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(scenario(ops, workers));
+        common::block_on(scenario(ops, workers));
     }
 }
 

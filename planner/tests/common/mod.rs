@@ -66,3 +66,15 @@ pub async fn run(session: &mut Session, sql: &str) {
     let (_, error) = session.execute(sql).await;
     assert!(error.is_none(), "{sql}: {error:?}");
 }
+
+/// Run `future` to completion on a fresh two-thread runtime (for proptest bodies, which are
+/// synchronous).
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
