@@ -308,7 +308,8 @@ impl ScalarUDFImpl for JsonFunction {
                             Some(other) => json_text(other),
                             None => return exec_err!("jsonb_object: a key is NULL"),
                         };
-                        object.insert(key, pair[1][r].clone().unwrap_or(Value::Null));
+                        let value = pair.get(1).and_then(|column| column[r].clone());
+                        object.insert(key, value.unwrap_or(Value::Null));
                     }
                     out.push(Some(json_text(&Value::Object(object))));
                 }
