@@ -171,6 +171,18 @@ fn latest_row(changes: &ChangeBatch, column: usize) -> Result<Option<usize>> {
 }
 
 impl Entry {
+    /// The dataflow of a continuous query that has not failed.
+    fn running(&self) -> Option<&Dataflow> {
+        match &self.kind {
+            EntryKind::MaterializedView {
+                dataflow,
+                failure: None,
+                ..
+            } => Some(dataflow),
+            _ => None,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             EntryKind::Table { .. } => "table",
@@ -659,14 +671,12 @@ impl Catalog {
         let mut readers: Vec<(u64, String)> = self
             .entries
             .iter()
-            .filter_map(|(name, entry)| match &entry.kind {
-                EntryKind::MaterializedView {
-                    dataflow,
-                    failure: None,
-                    ..
-                } if dataflow.relations().any(|r| r == relation) => Some((entry.id, name.clone())),
-                _ => None,
+            .filter(|(_, entry)| {
+                entry
+                    .running()
+                    .is_some_and(|dataflow| dataflow.relations().any(|r| r == relation))
             })
+            .map(|(name, entry)| (entry.id, name.clone()))
             .collect();
         readers.sort();
         for (_, name) in readers {
@@ -768,13 +778,7 @@ impl Catalog {
     fn ticking(&self) -> Vec<String> {
         self.entries
             .iter()
-            .filter(|(_, entry)| {
-                matches!(&entry.kind, EntryKind::MaterializedView {
-                    dataflow,
-                    failure: None,
-                    ..
-                } if dataflow.wants_ticks())
-            })
+            .filter(|(_, entry)| entry.running().is_some_and(Dataflow::wants_ticks))
             .map(|(name, _)| name.clone())
             .collect()
     }

@@ -50,14 +50,18 @@ pub fn builtin_for_class(class: &str) -> Option<&'static str> {
     }
 }
 
-fn strings(value: &ColumnarValue, rows: usize) -> DfResult<StringArray> {
-    let array = value.to_array(rows)?;
-    let array = arrow::compute::cast(&array, &DataType::Utf8)?;
-    array
+/// `array` cast to UTF-8 text.
+pub(crate) fn utf8(array: &ArrayRef) -> DfResult<StringArray> {
+    arrow::compute::cast(array, &DataType::Utf8)?
         .as_any()
         .downcast_ref::<StringArray>()
         .cloned()
         .ok_or_else(|| DataFusionError::Internal("string cast".into()))
+}
+
+/// Each row of an argument as text.
+pub(crate) fn strings(value: &ColumnarValue, rows: usize) -> DfResult<StringArray> {
+    utf8(&value.to_array(rows)?)
 }
 
 fn integers(value: &ColumnarValue, rows: usize) -> DfResult<Int64Array> {

@@ -40,6 +40,8 @@ use datafusion::logical_expr::{
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
+use super::functions::{strings, utf8};
+
 type DfResult<T> = datafusion::common::Result<T>;
 
 /// The field metadata key of Arrow extension types.
@@ -68,12 +70,7 @@ fn json_values(array: &ArrayRef, field: &Field) -> DfResult<Vec<Option<Value>>> 
         return Ok(vec![None; array.len()]);
     }
     if is_json(field) {
-        let text = arrow::compute::cast(array, &DataType::Utf8)?;
-        let text = text
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| DataFusionError::Internal("JSON text column".into()))?;
-        return Ok(text
+        return Ok(utf8(array)?
             .iter()
             .map(|t| t.and_then(|t| serde_json::from_str(t).ok()))
             .collect());
@@ -110,26 +107,37 @@ fn json_values(array: &ArrayRef, field: &Field) -> DfResult<Vec<Option<Value>>> 
     Ok(values)
 }
 
-fn arguments(args: &ScalarFunctionArgs) -> DfResult<Vec<Vec<Option<Value>>>> {
-    args.args
-        .iter()
-        .zip(&args.arg_fields)
-        .map(|(value, field)| json_values(&value.to_array(args.number_rows)?, field))
-        .collect()
+/// Argument `index` of a call as JSON values (see [`json_values`]).
+fn argument(args: &ScalarFunctionArgs, index: usize) -> DfResult<Vec<Option<Value>>> {
+    let (Some(value), Some(field)) = (args.args.get(index), args.arg_fields.get(index)) else {
+        return exec_err!("missing argument {}", index + 1);
+    };
+    json_values(&value.to_array(args.number_rows)?, field)
 }
 
-/// The text of each row of a string argument.
-fn texts(value: &ColumnarValue, rows: usize) -> DfResult<StringArray> {
-    let array = arrow::compute::cast(&value.to_array(rows)?, &DataType::Utf8)?;
-    array
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .cloned()
-        .ok_or_else(|| DataFusionError::Internal("string cast".into()))
+/// Every argument of a call as JSON values.
+fn arguments(args: &ScalarFunctionArgs) -> DfResult<Vec<Vec<Option<Value>>>> {
+    (0..args.args.len())
+        .map(|index| argument(args, index))
+        .collect()
 }
 
 fn json_text(value: &Value) -> String {
     value.to_string()
+}
+
+/// JSON values as a column of their text (NULL stays NULL).
+fn json_column(values: &[Option<Value>]) -> StringArray {
+    values.iter().map(|v| v.as_ref().map(json_text)).collect()
+}
+
+/// A JSON object key from a key argument: a string as it is, any other value as its JSON
+/// text.
+fn object_key(key: Value) -> String {
+    match key {
+        Value::String(key) => key,
+        other => json_text(&other),
+    }
 }
 
 /// Compiled JSONPath expressions, by text (a batch usually repeats one path).
@@ -256,7 +264,7 @@ impl ScalarUDFImpl for JsonFunction {
                 ) && !is_json(field)
                 {
                     // A string is parsed; text that is not JSON gives NULL.
-                    let text = texts(&args.args[0], rows)?;
+                    let text = utf8(&array)?;
                     Arc::new(
                         text.iter()
                             .map(|t| {
@@ -266,23 +274,10 @@ impl ScalarUDFImpl for JsonFunction {
                             .collect::<StringArray>(),
                     )
                 } else {
-                    Arc::new(
-                        json_values(&array, field)?
-                            .iter()
-                            .map(|v| v.as_ref().map(json_text))
-                            .collect::<StringArray>(),
-                    )
+                    Arc::new(json_column(&json_values(&array, field)?))
                 }
             }
-            Kind::ToString => {
-                let values = json_values(&args.args[0].to_array(rows)?, &args.arg_fields[0])?;
-                Arc::new(
-                    values
-                        .iter()
-                        .map(|v| v.as_ref().map(json_text))
-                        .collect::<StringArray>(),
-                )
-            }
+            Kind::ToString => Arc::new(json_column(&argument(&args, 0)?)),
             Kind::Array => {
                 let columns = arguments(&args)?;
                 Arc::new(
@@ -303,10 +298,8 @@ impl ScalarUDFImpl for JsonFunction {
                 for r in 0..rows {
                     let mut object = Map::new();
                     for pair in columns.chunks(2) {
-                        let key = match &pair[0][r] {
-                            Some(Value::String(key)) => key.clone(),
-                            Some(other) => json_text(other),
-                            None => return exec_err!("jsonb_object: a key is NULL"),
+                        let Some(key) = pair[0][r].clone().map(object_key) else {
+                            return exec_err!("jsonb_object: a key is NULL");
                         };
                         let value = pair.get(1).and_then(|column| column[r].clone());
                         object.insert(key, value.unwrap_or(Value::Null));
@@ -316,8 +309,8 @@ impl ScalarUDFImpl for JsonFunction {
                 Arc::new(StringArray::from(out))
             }
             Kind::Concat => {
-                let left = json_values(&args.args[0].to_array(rows)?, &args.arg_fields[0])?;
-                let right = json_values(&args.args[1].to_array(rows)?, &args.arg_fields[1])?;
+                let left = argument(&args, 0)?;
+                let right = argument(&args, 1)?;
                 Arc::new(
                     left.into_iter()
                         .zip(right)
@@ -326,8 +319,8 @@ impl ScalarUDFImpl for JsonFunction {
                 )
             }
             Kind::Extract | Kind::Query | Kind::Exists => {
-                let documents = json_values(&args.args[0].to_array(rows)?, &args.arg_fields[0])?;
-                let paths = texts(&args.args[1], rows)?;
+                let documents = argument(&args, 0)?;
+                let paths = strings(&args.args[1], rows)?;
                 let mut cache = Paths::default();
                 let mut selected = Vec::with_capacity(rows);
                 for (r, document) in documents.iter().enumerate() {
@@ -533,10 +526,10 @@ impl Accumulator for JsonAccumulator {
                     self.push(value.unwrap_or(Value::Null));
                 }
                 AggregateKind::Object => {
-                    let key = match columns.first().and_then(|c| c[r].clone()) {
-                        Some(Value::String(key)) => key,
-                        Some(other) => json_text(&other),
-                        None => continue,
+                    // A NULL key is skipped.
+                    let Some(key) = columns.first().and_then(|c| c[r].clone()).map(object_key)
+                    else {
+                        continue;
                     };
                     let value = columns.get(1).and_then(|c| c[r].clone());
                     self.push(Value::Array(vec![
@@ -553,12 +546,7 @@ impl Accumulator for JsonAccumulator {
         let Some(partials) = states.first() else {
             return Ok(());
         };
-        let partials = arrow::compute::cast(partials, &DataType::Utf8)?;
-        let partials = partials
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| DataFusionError::Internal("JSON aggregate state".into()))?;
-        for partial in partials.iter().flatten() {
+        for partial in utf8(partials)?.iter().flatten() {
             match serde_json::from_str(partial) {
                 Ok(Value::Array(items)) => items.into_iter().for_each(|item| self.push(item)),
                 _ => return exec_err!("{partial:?} is not a JSON aggregate state"),

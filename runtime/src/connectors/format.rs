@@ -355,18 +355,18 @@ pub struct RowDecoder {
 
 /// Whether no field name of `fields`, nested ones included, has an upper-case ASCII letter.
 fn all_lower_case(fields: &arrow::datatypes::Fields) -> bool {
-    fields.iter().all(|field| {
-        !field.name().bytes().any(|b| b.is_ascii_uppercase())
-            && match field.data_type() {
-                DataType::Struct(nested) => all_lower_case(nested),
-                DataType::List(element) | DataType::LargeList(element) => {
-                    all_lower_case(&arrow::datatypes::Fields::from(vec![element
-                        .as_ref()
-                        .clone()]))
-                }
-                _ => true,
-            }
-    })
+    fields.iter().all(|field| lower_case_names(field))
+}
+
+/// Whether `field`'s name and those of its nested fields (rows, list elements) have no
+/// upper-case ASCII letter.
+fn lower_case_names(field: &Field) -> bool {
+    !field.name().bytes().any(|b| b.is_ascii_uppercase())
+        && match field.data_type() {
+            DataType::Struct(nested) => all_lower_case(nested),
+            DataType::List(element) | DataType::LargeList(element) => lower_case_names(element),
+            _ => true,
+        }
 }
 
 /// `record` (one JSON value) with the ASCII letters of every object key in lower case;
