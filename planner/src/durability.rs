@@ -46,7 +46,11 @@ impl Database {
     pub async fn open(dir: &Path, options: &DurableOptions) -> Result<Arc<Self>> {
         let durable = Durable::open(dir, options)?;
         let database = Self::with_durable(Some(durable.clone()));
-        database.catalog.write().await.restored = Some(RestoredCheckpoint::read(&durable)?);
+        {
+            let mut catalog = database.catalog.write().await;
+            catalog.restored = Some(RestoredCheckpoint::read(&durable)?);
+            catalog.subscriptions.use_durable_clock(durable.clone())?;
+        }
         let records = durable.catalog()?;
         let count = records.len();
         for (seq, bytes) in records {

@@ -58,9 +58,34 @@ pub struct PreparedStatement {
     flink_dialect: bool,
     /// A point lookup by key, served from the key index without planning each execution.
     key_lookup: Option<crate::key_lookup::KeyLookup>,
+    /// PostgreSQL types of parameters (by 0-based index) that `parameter_types` cannot tell:
+    /// those cast to `oid` or `oid[]`, which are `Int32`/`List(Int32)` in DataFusion.
+    parameter_pg_types: BTreeMap<usize, u32>,
 }
 
 impl PreparedStatement {
+    /// A statement executed from its text (`direct`) or an empty one: nothing to describe
+    /// but its result columns.
+    fn unplanned(sql: &str, direct: bool, schema: Option<SchemaRef>) -> Self {
+        Self {
+            sql: sql.to_string(),
+            statement: None,
+            direct,
+            parameter_types: vec![],
+            schema,
+            temporal_joins: Vec::new(),
+            flink_dialect: false,
+            key_lookup: None,
+            parameter_pg_types: BTreeMap::new(),
+        }
+    }
+
+    /// The PostgreSQL type OID parameter `index` (0-based) is described with, when its
+    /// DataFusion type alone does not tell it.
+    pub fn parameter_pg_type(&self, index: usize) -> Option<u32> {
+        self.parameter_pg_types.get(&index).copied()
+    }
+
     /// Whether executions read the key index directly (a point lookup by the full key of a
     /// stored relation), without planning each call.
     pub fn is_key_lookup(&self) -> bool {
@@ -173,6 +198,15 @@ impl Session {
     /// Parse SQL text into statements with the PostgreSQL dialect; text that only the generic
     /// dialect accepts (e.g. `STRUCT<a INT>` column types) is parsed with that.
     pub(crate) fn parse(sql: &str) -> Result<Vec<DFStatement>> {
+        Ok(Self::parse_noting_parameters(sql)?
+            .into_iter()
+            .map(|(statement, _)| statement)
+            .collect())
+    }
+
+    /// [`Session::parse`], with the PostgreSQL types of the parameters each statement casts to
+    /// an OID type (see `system_catalog::rewrite::rewrite_noting_parameters`).
+    fn parse_noting_parameters(sql: &str) -> Result<Vec<(DFStatement, BTreeMap<usize, u32>)>> {
         let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
             Ok(statements) => statements,
             Err(error) => DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
@@ -182,7 +216,7 @@ impl Session {
             .into_iter()
             .map(rewrite_row_types)
             // Client catalog queries: pg_catalog names, OID casts (see system_catalog::rewrite).
-            .map(crate::system_catalog::rewrite::rewrite_statement)
+            .map(crate::system_catalog::rewrite::rewrite_noting_parameters)
             .collect())
     }
 
@@ -346,16 +380,7 @@ impl Session {
     async fn prepare_unchecked(&mut self, sql: &str) -> Result<PreparedStatement> {
         if let Some(statement) = crate::subscribe::parse::parse(sql)? {
             let schema = self.describe_subscribe_statement(&statement).await?;
-            return Ok(PreparedStatement {
-                sql: sql.to_string(),
-                statement: None,
-                direct: true,
-                parameter_types: vec![],
-                schema,
-                temporal_joins: Vec::new(),
-                flink_dialect: false,
-                key_lookup: None,
-            });
+            return Ok(PreparedStatement::unplanned(sql, true, schema));
         }
         let flink_table = matches!(
             crate::flink::parse_create_table(sql),
@@ -367,36 +392,18 @@ impl Session {
             || matches!(crate::flink::parse_create_function(sql), Ok(Some(_)))
             || matches!(crate::flink::parse_namespace_statement(sql), Ok(Some(_)))
         {
-            return Ok(PreparedStatement {
-                sql: sql.to_string(),
-                statement: None,
-                direct: true,
-                parameter_types: vec![],
-                schema: None,
-                temporal_joins: Vec::new(),
-                flink_dialect: false,
-                key_lookup: None,
-            });
+            return Ok(PreparedStatement::unplanned(sql, true, None));
         }
         let (rewritten, temporal_joins, flink_dialect) = Self::flink_rewrite(sql)?;
-        let mut statements = Self::parse(&rewritten)?;
+        let mut statements = Self::parse_noting_parameters(&rewritten)?;
         if statements.len() > 1 {
             return Err(PlanError::Syntax {
                 message: "cannot insert multiple commands into a prepared statement".into(),
                 position: None,
             });
         }
-        let Some(statement) = statements.pop() else {
-            return Ok(PreparedStatement {
-                sql: sql.to_string(),
-                statement: None,
-                direct: false,
-                parameter_types: vec![],
-                schema: None,
-                temporal_joins: Vec::new(),
-                flink_dialect: false,
-                key_lookup: None,
-            });
+        let Some((statement, oid_parameters)) = statements.pop() else {
+            return Ok(PreparedStatement::unplanned(sql, false, None));
         };
         self.temporal_joins = temporal_joins.clone();
         let described = self.describe(&statement, sql).await;
@@ -411,6 +418,10 @@ impl Session {
             temporal_joins,
             flink_dialect,
             key_lookup,
+            parameter_pg_types: oid_parameters
+                .into_iter()
+                .filter_map(|(number, pg_type)| Some((number.checked_sub(1)?, pg_type)))
+                .collect(),
         })
     }
 

@@ -743,6 +743,13 @@ impl QueryParser for SluiceQueryParser {
                         return Ok(client.clone());
                     }
                 }
+                if let Some(pg_type) = prepared
+                    .statement
+                    .parameter_pg_type(i)
+                    .and_then(Type::from_oid)
+                {
+                    return Ok(pg_type);
+                }
                 match prepared.statement.parameter_types.get(i) {
                     Some(Some(data_type)) => into_pg_type(data_type),
                     _ => Ok(Type::TEXT),
@@ -765,6 +772,84 @@ impl QueryParser for SluiceQueryParser {
             None => Ok(vec![]),
         }
     }
+}
+
+/// A portal's parameter values: arrow-pg's decoding, told the OID types the planner noted
+/// (`$1::oid`), with `oid[]` (which arrow-pg does not decode) read here as `Int32` lists,
+/// like the catalogs' OID columns.
+fn decode_parameters(
+    portal: &Portal<Prepared>,
+    statement: &PreparedStatement,
+) -> PgWireResult<datafusion::common::ParamValues> {
+    use datafusion::common::{ParamValues, ScalarValue};
+    let inferred: Vec<Option<&DataType>> = statement
+        .parameter_types
+        .iter()
+        .map(|t| t.as_ref())
+        .collect();
+    let count = portal.parameter_len();
+    let client_types = &portal.statement.parameter_types;
+    let described: Vec<Option<Type>> = (0..count)
+        .map(|i| statement.parameter_pg_type(i).and_then(Type::from_oid))
+        .collect();
+    // What the client encoded each parameter as: its declared type, or the described one.
+    let encoded_as = |i: usize| match client_types.get(i) {
+        Some(Some(declared)) if *declared != Type::UNKNOWN => Some(declared.clone()),
+        _ => described[i].clone(),
+    };
+    let oid_arrays: Vec<usize> = (0..count)
+        .filter(|&i| encoded_as(i) == Some(Type::OID_ARRAY))
+        .collect();
+    let server_types: Vec<Option<&Type>> = described.iter().map(|t| t.as_ref()).collect();
+    if oid_arrays.is_empty() {
+        return arrow_pg::datatypes::df::deserialize_parameters_with_server_types(
+            portal,
+            &inferred,
+            &server_types,
+        );
+    }
+    // arrow-pg decodes the others; the oid[] ones it sees as NULL int4[] and they are
+    // replaced below.
+    let mut others: Portal<()> = Portal::default();
+    others.parameter_format = portal.parameter_format.clone();
+    others.parameters = portal.parameters.clone();
+    let mut declared = client_types.clone();
+    declared.resize(count, None);
+    for &i in &oid_arrays {
+        others.parameters[i] = None;
+        declared[i] = Some(Type::INT4_ARRAY);
+    }
+    others.statement = Arc::new(StoredStatement::new(String::new(), (), declared));
+    let ParamValues::List(mut values) =
+        arrow_pg::datatypes::df::deserialize_parameters_with_server_types(
+            &others,
+            &inferred,
+            &server_types,
+        )?
+    else {
+        return Err(PgWireError::ApiError(
+            "positional parameters expected".into(),
+        ));
+    };
+    for i in oid_arrays {
+        let oids = portal.parameter::<Vec<Option<u32>>>(i, &Type::OID_ARRAY)?;
+        let value = match oids {
+            Some(oids) => {
+                let elements: Vec<ScalarValue> = oids
+                    .into_iter()
+                    // An OID is an unsigned 32-bit number; catalogs keep it as Int32.
+                    .map(|oid| ScalarValue::Int32(oid.map(|o| o as i32)))
+                    .collect();
+                ScalarValue::List(ScalarValue::new_list_nullable(&elements, &DataType::Int32))
+            }
+            None => ScalarValue::try_from(DataType::new_list(DataType::Int32, true))
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
+        };
+        if let Some(slot) = values.get_mut(i) {
+            *slot = value.into();
+        }
+    }
+    Ok(ParamValues::List(values))
 }
 
 struct Handler {
@@ -1057,18 +1142,10 @@ impl ExtendedQueryHandler for Handler {
     {
         self.control.ensure_authenticated()?;
         let prepared = &portal.statement.statement;
-        let inferred: Vec<Option<&DataType>> = prepared
-            .statement
-            .parameter_types
-            .iter()
-            .map(|t| t.as_ref())
-            .collect();
         let parameters = if portal.parameter_len() == 0 {
             None
         } else {
-            Some(arrow_pg::datatypes::df::deserialize_parameters(
-                portal, &inferred,
-            )?)
+            Some(decode_parameters(portal, &prepared.statement)?)
         };
         let result = self
             .session

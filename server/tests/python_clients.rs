@@ -29,3 +29,8 @@ async fn psycopg3_client_works() {
 async fn asyncpg_client_works() {
     run_client_script("asyncpg", "asyncpg_smoke.py").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg3_follows_a_view_with_subscribe() {
+    run_client_script("psycopg", "psycopg_subscribe.py").await;
+}

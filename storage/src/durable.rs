@@ -260,6 +260,37 @@ impl Durable {
         self.db.get_cf(self.cf(ROWS)?, full).map_err(rocks)
     }
 
+    /// A 64-bit number kept under `key` in the metadata (written with the WAL's sync
+    /// setting, so it survives a crash once this returns).
+    pub fn put_meta_i64(&self, key: &str, value: i64) -> Result<()> {
+        self.db
+            .put_cf_opt(
+                self.cf(META)?,
+                meta_key(key),
+                value.to_be_bytes(),
+                &self.write,
+            )
+            .map_err(rocks)
+    }
+
+    /// The number [`Durable::put_meta_i64`] last kept under `key`.
+    pub fn meta_i64(&self, key: &str) -> Result<Option<i64>> {
+        match self
+            .db
+            .get_cf(self.cf(META)?, meta_key(key))
+            .map_err(rocks)?
+        {
+            None => Ok(None),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt(format!("metadata {key} is not 8 bytes")))?;
+                Ok(Some(i64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
     /// Flush memtables and the WAL to disk (used by `CHECKPOINT`).
     pub fn flush(&self) -> Result<()> {
         for name in FAMILIES {
@@ -283,6 +314,13 @@ impl Durable {
         }
         total
     }
+}
+
+/// Named metadata lives beside the format marker, under a prefix of its own.
+fn meta_key(key: &str) -> Vec<u8> {
+    let mut full = b"n/".to_vec();
+    full.extend_from_slice(key.as_bytes());
+    full
 }
 
 /// The first key after every key of `table`.
@@ -368,6 +406,9 @@ mod tests {
             durable.write_rows(1, &ops(&[("k1", Some("r1")), ("k2", Some("r2"))]))?;
             durable.write_rows(2, &ops(&[("k1", Some("other"))]))?;
             durable.write_rows(1, &ops(&[("k1", None), ("k3", Some("r3"))]))?;
+            assert_eq!(durable.meta_i64("clock")?, None);
+            durable.put_meta_i64("clock", 7)?;
+            durable.put_meta_i64("clock", -3)?;
         }
         let durable = Durable::open(dir.path(), &DurableOptions::default())?;
         assert_eq!(
@@ -381,6 +422,7 @@ mod tests {
         assert_eq!(rows(&durable, 2), vec![("k1".into(), "other".into())]);
         assert_eq!(durable.get_row(1, b"k3")?, Some(b"r3".to_vec()));
         assert_eq!(durable.get_row(1, b"k1")?, None);
+        assert_eq!(durable.meta_i64("clock")?, Some(-3));
         // Dropping table 1 with the catalog record deletes its rows only.
         durable.append_catalog(3, b"drop a", &[1])?;
         assert!(rows(&durable, 1).is_empty());

@@ -26,6 +26,9 @@
 //!   subscriber is therefore bounded by the buffered commits' changes.
 //! - The subscription ends with an error when a relation it reads is dropped or its view
 //!   fails; dropping the [`Subscription`] (client cancel or disconnect) unregisters it.
+//! - In a durable database timestamps also increase across restarts, even when the wall
+//!   clock went back: the [`Clock`] keeps a reservation ahead of every timestamp it gave
+//!   out in the data directory and starts after it.
 
 pub(crate) mod cursor;
 pub(crate) mod parse;
@@ -37,7 +40,7 @@ use std::sync::{Arc, Weak};
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use sluice_runtime::{ChangeBatch, Dataflow};
-use sluice_storage::RowCodec;
+use sluice_storage::{Durable, RowCodec};
 use tokio::sync::mpsc;
 
 use crate::database::Database;
@@ -146,8 +149,42 @@ pub struct SubscriptionInfo {
 #[derive(Default)]
 pub(crate) struct Subscriptions {
     next_id: u64,
-    last_timestamp: i64,
+    clock: Clock,
     active: BTreeMap<u64, Subscriber>,
+}
+
+/// Where a durable database keeps its clock's reservation.
+const CLOCK_KEY: &str = "subscription-clock";
+/// How far ahead of the timestamps given out a durable clock reserves: one synced write per
+/// this many milliseconds of commits, and a restart's first timestamp at most this far
+/// ahead of the wall clock.
+const CLOCK_RESERVE_MS: i64 = 10_000;
+
+/// The source of `sluice_timestamp`: wall-clock milliseconds, or one more than the last
+/// timestamp if the clock has not moved on (or went back). In a durable database no
+/// timestamp is given out before a reservation at or above it is stored, and a restarted
+/// database starts above the stored reservation, so timestamps never repeat or go back.
+#[derive(Default)]
+struct Clock {
+    last: i64,
+    reserved: i64,
+    durable: Option<Arc<Durable>>,
+}
+
+impl Clock {
+    fn advance(&mut self) -> Result<i64> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let next = now.max(self.last.saturating_add(1));
+        if let Some(durable) = &self.durable {
+            if next > self.reserved {
+                let reserved = next.saturating_add(CLOCK_RESERVE_MS);
+                durable.put_meta_i64(CLOCK_KEY, reserved)?;
+                self.reserved = reserved;
+            }
+        }
+        self.last = next;
+        Ok(next)
+    }
 }
 
 /// What [`Subscriptions::register`] needs besides the spec.
@@ -181,12 +218,13 @@ impl Subscriptions {
             .collect()
     }
 
-    /// A strictly increasing logical timestamp: wall-clock milliseconds, or one more than
-    /// the last one if the clock has not moved on.
-    fn next_timestamp(&mut self) -> i64 {
-        let now = chrono::Utc::now().timestamp_millis();
-        self.last_timestamp = now.max(self.last_timestamp.saturating_add(1));
-        self.last_timestamp
+    /// Keep the clock's reservation in `durable`, continuing after the one stored there.
+    pub fn use_durable_clock(&mut self, durable: Arc<Durable>) -> Result<()> {
+        let stored = durable.meta_i64(CLOCK_KEY)?.unwrap_or(i64::MIN);
+        self.clock.last = self.clock.last.max(stored);
+        self.clock.reserved = self.clock.last;
+        self.clock.durable = Some(durable);
+        Ok(())
     }
 
     /// Register a subscriber (under the write lock) and queue its snapshot.
@@ -211,7 +249,7 @@ impl Subscriptions {
         self.next_id += 1;
         let id = self.next_id;
         if let Some(snapshot) = registration.snapshot {
-            let timestamp = self.next_timestamp();
+            let timestamp = self.clock.advance()?;
             if let Some(batch) = output_batch(&output, &codec, &[snapshot], timestamp)? {
                 sender
                     .try_send(batch)
@@ -322,10 +360,22 @@ impl Subscriptions {
                 continue;
             }
             let pending = std::mem::take(&mut subscriber.pending);
-            let at = *timestamp.get_or_insert_with(|| {
-                let now = chrono::Utc::now().timestamp_millis();
-                now.max(self.last_timestamp.saturating_add(1))
-            });
+            let at = match timestamp {
+                Some(at) => at,
+                None => match self.clock.advance() {
+                    Ok(at) => *timestamp.insert(at),
+                    Err(error) => {
+                        ended.push((
+                            *id,
+                            SubscribeError::Failed {
+                                relation: subscriber.label.clone(),
+                                message: format!("the subscription clock failed: {error}"),
+                            },
+                        ));
+                        continue;
+                    }
+                },
+            };
             let batch = match output_batch(&subscriber.output, &subscriber.codec, &pending, at) {
                 Ok(Some(batch)) => batch,
                 Ok(None) => continue,
@@ -354,9 +404,6 @@ impl Subscriptions {
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => closed.push(*id),
             }
-        }
-        if let Some(at) = timestamp {
-            self.last_timestamp = at;
         }
         for (id, error) in ended {
             self.end(id, |_| error);
@@ -579,6 +626,37 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_durable_clock_never_goes_back_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = sluice_storage::DurableOptions::default();
+        let first = {
+            let durable = Durable::open(dir.path(), &options).unwrap();
+            let mut clock = Subscriptions::default();
+            clock.use_durable_clock(durable.clone()).unwrap();
+            let first = clock.clock.advance().unwrap();
+            let second = clock.clock.advance().unwrap();
+            assert!(first < second);
+            // Many timestamps within one reservation write it once.
+            assert_eq!(
+                durable.meta_i64(CLOCK_KEY).unwrap(),
+                Some(first + CLOCK_RESERVE_MS)
+            );
+            // A run whose clock was an hour ahead (then set back) gave out later times.
+            durable.put_meta_i64(CLOCK_KEY, second + 3_600_000).unwrap();
+            second
+        };
+        let durable = Durable::open(dir.path(), &options).unwrap();
+        let mut clock = Subscriptions::default();
+        clock.use_durable_clock(durable).unwrap();
+        let after = clock.clock.advance().unwrap();
+        assert!(
+            after > first + 3_600_000,
+            "{after} must follow the stored reservation"
+        );
+        assert!(clock.clock.advance().unwrap() > after);
     }
 
     #[tokio::test]

@@ -60,19 +60,52 @@ use super::pg_catalog;
 use super::specs::PG_CATALOG_RELATIONS;
 
 /// Rewrite one parsed statement (see the module documentation).
+#[cfg(test)]
 pub(crate) fn rewrite_statement(statement: DFStatement) -> DFStatement {
+    rewrite_noting_parameters(statement).0
+}
+
+/// [`rewrite_statement`], also returning the PostgreSQL type of each parameter the
+/// statement casts to `oid` or `oid[]` (`$1::oid[]`), by parameter number (1-based).
+/// The cast becomes one to `INT`/`INT[]`, so the inferred type of the parameter alone would
+/// describe it as `int4`/`int4[]`; clients encode what the server describes, and asyncpg
+/// knows `oid[]` (its type introspection query's parameter) but not `int4[]` without
+/// introspecting it first.
+pub(crate) fn rewrite_noting_parameters(
+    statement: DFStatement,
+) -> (DFStatement, std::collections::BTreeMap<usize, u32>) {
     match statement {
         DFStatement::Statement(mut inner) => {
             let mut rewriter = CatalogRewriter::default();
             let _ = inner.visit(&mut rewriter);
-            DFStatement::Statement(inner)
+            (DFStatement::Statement(inner), rewriter.oid_parameters)
         }
         DFStatement::Explain(mut explain) => {
             let inner = explain.statement.as_ref().clone();
-            *explain.statement = rewrite_statement(inner);
-            DFStatement::Explain(explain)
+            let (rewritten, parameters) = rewrite_noting_parameters(inner);
+            *explain.statement = rewritten;
+            (DFStatement::Explain(explain), parameters)
         }
-        other => other,
+        other => (other, Default::default()),
+    }
+}
+
+/// The PostgreSQL type of a parameter cast to `data_type`, when that is `oid` or `oid[]`.
+fn oid_parameter_type(data_type: &DataType) -> Option<u32> {
+    let is_oid = |data_type: &DataType| match data_type {
+        DataType::Custom(name, _) => {
+            let parts = names(name);
+            parts.last().is_some_and(|t| t == "oid")
+                && (parts.len() == 1 || parts.first().is_some_and(|s| s == "pg_catalog"))
+        }
+        _ => false,
+    };
+    match data_type {
+        DataType::Array(ArrayElemTypeDef::SquareBracket(element, _)) if is_oid(element) => {
+            Some(super::types::oids::OID_ARRAY)
+        }
+        other if is_oid(other) => Some(super::types::oids::OID),
+        _ => None,
     }
 }
 
@@ -187,6 +220,9 @@ fn names(name: &ObjectName) -> Vec<String> {
 struct CatalogRewriter {
     /// CTE names of the enclosing queries, innermost last.
     cte_scopes: Vec<Vec<String>>,
+    /// Parameters cast to `oid` or `oid[]`, with that type (see
+    /// [`rewrite_noting_parameters`]).
+    oid_parameters: std::collections::BTreeMap<usize, u32>,
 }
 
 impl CatalogRewriter {
@@ -326,7 +362,19 @@ impl VisitorMut for CatalogRewriter {
                 expr: inner,
                 data_type,
                 ..
-            } => rewrite_cast(inner, data_type),
+            } => {
+                if let Expr::Value(value) = inner.as_ref() {
+                    if let Value::Placeholder(name) = &value.value {
+                        let number = name.strip_prefix('$').and_then(|n| n.parse().ok());
+                        if let (Some(number), Some(pg_type)) =
+                            (number, oid_parameter_type(data_type))
+                        {
+                            self.oid_parameters.insert(number, pg_type);
+                        }
+                    }
+                }
+                rewrite_cast(inner, data_type)
+            }
             Expr::BinaryOp { op, .. } => {
                 if let BinaryOperator::PGCustomBinaryOperator(parts) = op {
                     if let Some(standard) = parts.last().and_then(|o| standard_operator(o)) {

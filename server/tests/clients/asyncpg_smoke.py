@@ -1,5 +1,6 @@
 """asyncpg against a running Sluice: named prepared statements with Flush, binary results,
-fetchval (Execute with max_rows=1), executemany, and a maintained view.
+fetchval (Execute with max_rows=1), executemany, a maintained view, and result types that
+make asyncpg introspect them (arrays, records).
 
 Usage: python3 asyncpg_smoke.py PORT. Exits non-zero with a message on any mismatch.
 """
@@ -34,6 +35,22 @@ async def main(port: int) -> None:
 
     statement = await conn.prepare("SELECT sensor FROM readings WHERE id = $1")
     assert await statement.fetchval(1) == "a"
+
+    # Types asyncpg has no built-in codec for (int8[], float8[], records, arrays of records)
+    # make it introspect them with its typeinfo_tree query over pg_type, whose parameter is
+    # an oid[] it must be told about.
+    rows = await conn.fetch(
+        "SELECT sensor, array_agg(id ORDER BY id) AS ids, array_agg(value ORDER BY id) AS vals "
+        "FROM readings GROUP BY sensor ORDER BY sensor"
+    )
+    assert [tuple(r) for r in rows] == [("a", [1], [1.5]), ("b", [3], [2.0])], rows
+    assert await conn.fetchval("SELECT $1::bigint[] AS p", [5, None, 7]) == [5, None, 7]
+    assert await conn.fetchval("SELECT named_struct('n', 1, 's', 'x')") == (1, "x")
+    assert await conn.fetchval("SELECT [named_struct('n', 2)]") == [(2,)]
+    names = await conn.fetch(
+        "SELECT typname FROM pg_type WHERE oid = ANY($1::oid[]) ORDER BY typname", [20, 1016]
+    )
+    assert [r[0] for r in names] == ["_int8", "int8"], names
 
     try:
         await conn.fetch("SELECT * FROM nothing_here")
