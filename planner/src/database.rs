@@ -1022,7 +1022,11 @@ fn declared_schema(plan: &LogicalPlan, compiled: &SchemaRef) -> Result<SchemaRef
             .iter()
             .zip(compiled.fields())
             .map(|(name, typed)| {
+                // Metadata as declared too: a JSON column stays JSON (`jsonb` to clients).
+                let mut metadata = name.metadata().clone();
+                metadata.extend(typed.metadata().clone());
                 Field::new(name.name(), typed.data_type().clone(), typed.is_nullable())
+                    .with_metadata(metadata)
             })
             .collect();
         Arc::new(Schema::new(fields))

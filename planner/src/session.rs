@@ -868,6 +868,7 @@ impl Session {
 
     async fn create_table(&self, statement: DFStatement, sql: &str) -> Result<StatementResult> {
         let mut catalog = self.database.catalog.write().await;
+        let (statement, json_columns) = json_columns_as_text(statement);
         let plan = self.plan(statement, sql).await?;
         let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
             return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
@@ -892,7 +893,8 @@ impl Session {
                 }
             }
         }
-        let base_schema = relation_schema(&create.input, "a table")?;
+        let base_schema =
+            mark_json_columns(relation_schema(&create.input, "a table")?, &json_columns);
         let schema = with_not_null(&base_schema, &primary_key);
         let store =
             RelationStore::new(name.clone(), StoredKind::Table, schema.clone(), primary_key)?;
@@ -1348,6 +1350,44 @@ fn relax(schema: &SchemaRef) -> SchemaRef {
 }
 
 /// Cast query output to a table's exact schema (types; nullability is checked separately).
+/// `CREATE TABLE` with `JSON`/`JSONB` columns (which DataFusion does not plan): they become
+/// `TEXT`, and their names are returned to mark the planned fields as JSON
+/// ([`mark_json_columns`]), the representation of DataSQRL's JSON functions.
+pub(crate) fn json_columns_as_text(statement: DFStatement) -> (DFStatement, HashSet<String>) {
+    let mut names = HashSet::new();
+    let DFStatement::Statement(mut inner) = statement else {
+        return (statement, names);
+    };
+    if let SqlStatement::CreateTable(create) = inner.as_mut() {
+        for column in &mut create.columns {
+            if matches!(column.data_type, ast::DataType::JSON | ast::DataType::JSONB) {
+                column.data_type = ast::DataType::Text;
+                names.insert(normalize_ident(&column.name));
+            }
+        }
+    }
+    (DFStatement::Statement(inner), names)
+}
+
+/// `schema` with the fields named in `json_columns` marked as JSON.
+pub(crate) fn mark_json_columns(schema: SchemaRef, json_columns: &HashSet<String>) -> SchemaRef {
+    if json_columns.is_empty() {
+        return schema;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            if json_columns.contains(field.name()) {
+                crate::streaming::json::json_field(field.name()).with_nullable(field.is_nullable())
+            } else {
+                field.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 fn conform_batches(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     let relaxed = relax(schema);
     batches
@@ -1361,7 +1401,12 @@ fn conform_batches(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<
                     batch.num_columns()
                 )));
             }
-            let columns = sluice_runtime::change::cast_to_schema(batch.columns(), schema)?;
+            let mut columns = sluice_runtime::change::cast_to_schema(batch.columns(), schema)?;
+            for (column, field) in columns.iter_mut().zip(schema.fields()) {
+                if crate::streaming::json::is_json(field) {
+                    *column = crate::streaming::json::normalize_json_text(column, field.name())?;
+                }
+            }
             Ok(RecordBatch::try_new(relaxed.clone(), columns)?)
         })
         .collect()

@@ -764,24 +764,21 @@ impl QueryParser for SluiceQueryParser {
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         match &prepared.statement.schema {
-            Some(schema) => arrow_schema_to_pg_fields(
-                schema,
-                column_format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
+            Some(schema) => pg_fields(schema, column_format.unwrap_or(&Format::UnifiedText)),
             None => Ok(vec![]),
         }
     }
 }
 
 /// A portal's parameter values: arrow-pg's decoding, told the OID types the planner noted
-/// (`$1::oid`), with `oid[]` (which arrow-pg does not decode) read here as `Int32` lists,
-/// like the catalogs' OID columns.
+/// (`$1::oid`), with the types arrow-pg does not decode read here: `oid[]` as `Int32`
+/// lists (like the catalogs' OID columns), `json`/`jsonb` as their text (arrow-pg asks
+/// for a Rust `String`, which refuses them).
 fn decode_parameters(
     portal: &Portal<Prepared>,
     statement: &PreparedStatement,
 ) -> PgWireResult<datafusion::common::ParamValues> {
-    use datafusion::common::{ParamValues, ScalarValue};
+    use datafusion::common::ParamValues;
     let inferred: Vec<Option<&DataType>> = statement
         .parameter_types
         .iter()
@@ -797,27 +794,30 @@ fn decode_parameters(
         Some(Some(declared)) if *declared != Type::UNKNOWN => Some(declared.clone()),
         _ => described[i].clone(),
     };
-    let oid_arrays: Vec<usize> = (0..count)
-        .filter(|&i| encoded_as(i) == Some(Type::OID_ARRAY))
+    let ours: Vec<(usize, Type)> = (0..count)
+        .filter_map(|i| {
+            encoded_as(i)
+                .filter(|t| matches!(*t, Type::OID_ARRAY | Type::JSON | Type::JSONB))
+                .map(|t| (i, t))
+        })
         .collect();
     let server_types: Vec<Option<&Type>> = described.iter().map(|t| t.as_ref()).collect();
-    if oid_arrays.is_empty() {
+    if ours.is_empty() {
         return arrow_pg::datatypes::df::deserialize_parameters_with_server_types(
             portal,
             &inferred,
             &server_types,
         );
     }
-    // arrow-pg decodes the others; the oid[] ones it sees as NULL int4[] and they are
-    // replaced below.
+    // arrow-pg decodes the others; ours it sees as NULL text and they are replaced below.
     let mut others: Portal<()> = Portal::default();
     others.parameter_format = portal.parameter_format.clone();
     others.parameters = portal.parameters.clone();
     let mut declared = client_types.clone();
     declared.resize(count, None);
-    for &i in &oid_arrays {
+    for &(i, _) in &ours {
         others.parameters[i] = None;
-        declared[i] = Some(Type::INT4_ARRAY);
+        declared[i] = Some(Type::TEXT);
     }
     others.statement = Arc::new(StoredStatement::new(String::new(), (), declared));
     let ParamValues::List(mut values) =
@@ -831,25 +831,66 @@ fn decode_parameters(
             "positional parameters expected".into(),
         ));
     };
-    for i in oid_arrays {
-        let oids = portal.parameter::<Vec<Option<u32>>>(i, &Type::OID_ARRAY)?;
-        let value = match oids {
+    for (i, pg_type) in ours {
+        let value = decode_parameter(portal, i, &pg_type)?;
+        if let Some(slot) = values.get_mut(i) {
+            *slot = value.into();
+        }
+    }
+    Ok(ParamValues::List(values))
+}
+
+/// Parameter `i` of `portal`, encoded as `pg_type` (`oid[]`, `json` or `jsonb`).
+fn decode_parameter(
+    portal: &Portal<Prepared>,
+    i: usize,
+    pg_type: &Type,
+) -> PgWireResult<datafusion::common::ScalarValue> {
+    use datafusion::common::ScalarValue;
+    let invalid = |message: String| {
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_string(),
+            "22P02".to_string(),
+            message,
+        )))
+    };
+    if *pg_type == Type::OID_ARRAY {
+        return match portal.parameter::<Vec<Option<u32>>>(i, pg_type)? {
             Some(oids) => {
                 let elements: Vec<ScalarValue> = oids
                     .into_iter()
                     // An OID is an unsigned 32-bit number; catalogs keep it as Int32.
                     .map(|oid| ScalarValue::Int32(oid.map(|o| o as i32)))
                     .collect();
-                ScalarValue::List(ScalarValue::new_list_nullable(&elements, &DataType::Int32))
+                Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                    &elements,
+                    &DataType::Int32,
+                )))
             }
             None => ScalarValue::try_from(DataType::new_list(DataType::Int32, true))
-                .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
+                .map_err(|e| PgWireError::ApiError(Box::new(e))),
         };
-        if let Some(slot) = values.get_mut(i) {
-            *slot = value.into();
+    }
+    let Some(Some(raw)) = portal.parameters.get(i) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    let mut text: &[u8] = raw;
+    if *pg_type == Type::JSONB && portal.parameter_format.is_binary(i) {
+        // jsonb_send: a version byte (1), then the text.
+        match text.split_first() {
+            Some((1, rest)) => text = rest,
+            _ => {
+                return Err(invalid(format!(
+                    "unsupported jsonb version in binary parameter ${}",
+                    i + 1
+                )))
+            }
         }
     }
-    Ok(ParamValues::List(values))
+    match std::str::from_utf8(text) {
+        Ok(text) => Ok(ScalarValue::Utf8(Some(text.to_string()))),
+        Err(_) => Err(invalid(format!("parameter ${} is not valid UTF-8", i + 1))),
+    }
 }
 
 struct Handler {
@@ -913,7 +954,7 @@ fn rows_response(
     batches: Vec<RecordBatch>,
     format: &Format,
 ) -> PgWireResult<Response> {
-    let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, None)?);
+    let fields = Arc::new(pg_fields(schema, format)?);
     let mut rows: Vec<PgWireResult<DataRow>> = Vec::new();
     for batch in batches {
         encode_batch(&fields, &batch, &mut rows);
@@ -924,6 +965,26 @@ fn rows_response(
     )))
 }
 
+/// The RowDescription fields of `schema`: arrow-pg's, with JSON columns (Arrow's JSON
+/// extension type, what DataSQRL's JSON functions return) described as `jsonb`.
+pub(crate) fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    let mut fields = arrow_schema_to_pg_fields(schema, format, None)?;
+    for (index, field) in schema.fields().iter().enumerate() {
+        if sluice_planner::streaming::json::is_json(field) {
+            if let Some(info) = fields.get_mut(index) {
+                *info = FieldInfo::new(
+                    info.name().to_string(),
+                    None,
+                    None,
+                    Type::JSONB,
+                    info.format(),
+                );
+            }
+        }
+    }
+    Ok(fields)
+}
+
 /// Encode a batch into DataRows. NULLs are written here for every type (arrow-pg 0.16 reads
 /// the slot of a NULL interval as a value); other values are encoded by arrow-pg.
 pub(crate) fn encode_batch(
@@ -931,7 +992,7 @@ pub(crate) fn encode_batch(
     batch: &RecordBatch,
     rows: &mut Vec<PgWireResult<DataRow>>,
 ) {
-    use arrow::array::Array;
+    use arrow::array::{Array, AsArray};
     let schema = batch.schema();
     let mut encoder = DataRowEncoder::new(fields.clone());
     for row in 0..batch.num_rows() {
@@ -940,6 +1001,15 @@ pub(crate) fn encode_batch(
             let pg_field = &fields[index];
             result = if column.is_null(row) {
                 Encoder::encode_field(&mut encoder, &None::<i8>, pg_field)
+            } else if *pg_field.datatype() == Type::JSONB {
+                match column.as_string_opt::<i32>() {
+                    Some(json) => Encoder::encode_field(
+                        &mut encoder,
+                        &crate::text::JsonbText(json.value(row)),
+                        pg_field,
+                    ),
+                    None => encode_value(&mut encoder, column, row, schema.field(index), pg_field),
+                }
             } else if let (FieldFormat::Text, Some(text)) =
                 (pg_field.format(), crate::text::postgres_text(column, row))
             {

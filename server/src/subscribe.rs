@@ -44,11 +44,11 @@ where
     C::Error: Debug,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
-    let fields: Arc<Vec<FieldInfo>> =
-        match arrow_pg::datatypes::arrow_schema_to_pg_fields(subscription.schema(), format, None) {
-            Ok(fields) => Arc::new(fields),
-            Err(error) => return Ok(ErrorInfo::from(error)),
-        };
+    let fields: Arc<Vec<FieldInfo>> = match crate::server::pg_fields(subscription.schema(), format)
+    {
+        Ok(fields) => Arc::new(fields),
+        Err(error) => return Ok(ErrorInfo::from(error)),
+    };
     if describe {
         let description = RowDescription::new(fields.iter().map(Into::into).collect());
         client

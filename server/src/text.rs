@@ -145,3 +145,44 @@ mod tests {
         );
     }
 }
+
+/// A JSON value (compact JSON text, from a column marked with Arrow's JSON extension type)
+/// sent as PostgreSQL's `jsonb`: its text in the text format, and in the binary format the
+/// version byte 1 followed by the text, as `jsonb_send` writes it.
+#[derive(Debug)]
+pub struct JsonbText<'a>(pub &'a str);
+
+impl tokio_postgres::types::ToSql for JsonbText<'_> {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == tokio_postgres::types::Type::JSONB {
+            out.extend_from_slice(&[1]);
+        }
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        matches!(
+            *ty,
+            tokio_postgres::types::Type::JSONB | tokio_postgres::types::Type::JSON
+        )
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl pgwire::types::ToSqlText for JsonbText<'_> {
+    fn to_sql_text(
+        &self,
+        _ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+        _format_options: &pgwire::types::format::FormatOptions,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+}

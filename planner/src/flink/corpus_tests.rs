@@ -775,8 +775,12 @@ async fn converted_physical_ddl_creates_tables() {
     assert_eq!(data_type("price"), DataType::Decimal128(23, 3));
     assert_eq!(data_type("tiny"), DataType::Int8);
     assert_eq!(data_type("raw"), DataType::Binary);
-    // JSON documents are stored as their text, like any string column.
-    assert_eq!(data_type("doc"), data_type("name"));
+    // JSON documents are stored as their text in a column marked as JSON, as the JSON
+    // functions return them.
+    assert_eq!(data_type("doc"), DataType::Utf8);
+    assert!(schema
+        .field_with_name("doc")
+        .is_ok_and(|field| crate::streaming::json::is_json(field)));
     assert!(
         matches!(data_type("tags"), DataType::List(field) if field.data_type() == &data_type("name"))
     );

@@ -22,8 +22,8 @@
 //! - `VARCHAR(n) CHARACTER SET name`: the character set is dropped (Sluice strings are UTF-8).
 //! - `MAP<K, V>` and `MULTISET<T>` parse, but [`FlinkType::to_sql`] reports them unsupported:
 //!   DataFusion's SQL planner has no map type.
-//! - `RAW('class', '..')`: DataSQRL's JSON type (`..FlinkJsonType`) -> `VARCHAR` (the JSON
-//!   text) and its vector type (`..FlinkVectorType`) -> `DOUBLE PRECISION[]`; other RAW
+//! - `RAW('class', '..')`: DataSQRL's JSON type (`..FlinkJsonType`) -> `JSONB` (the JSON
+//!   text in a column marked as JSON) and its vector type (`..FlinkVectorType`) -> `DOUBLE PRECISION[]`; other RAW
 //!   classes are unsupported.
 //! - Any other type name (e.g. PostgreSQL's `JSON`, `INT4`) is copied verbatim.
 
@@ -91,9 +91,10 @@ impl FlinkType {
             FlinkType::Multiset(_) => {
                 return Err(PlanError::Unsupported("MULTISET column types".into()))
             }
-            // DataSQRL's JSON type holds a JSON document: Sluice keeps its text.
+            // DataSQRL's JSON type holds a JSON document: Sluice keeps its text in a column
+            // marked as JSON (`jsonb` to clients, as in DataSQRL's PostgreSQL).
             FlinkType::Raw { class_name } if class_name.ends_with(".FlinkJsonType") => {
-                "VARCHAR".to_string()
+                "JSONB".to_string()
             }
             // DataSQRL's vector type wraps a `double[]`.
             FlinkType::Raw { class_name } if class_name.ends_with(".FlinkVectorType") => {
@@ -513,7 +514,7 @@ mod tests {
         assert_eq!(sql("CHAR(32) CHARACTER SET \"UTF-16LE\""), "VARCHAR");
         assert_eq!(
             sql("RAW('com.datasqrl.flinkrunner.stdlib.json.FlinkJsonType', 'AERjb20=')"),
-            "VARCHAR"
+            "JSONB"
         );
         assert_eq!(
             sql("RAW('com.datasqrl.flinkrunner.stdlib.vector.FlinkVectorType', 'AEhj')"),

@@ -62,6 +62,28 @@ pub fn is_json(field: &Field) -> bool {
     field.metadata().get(EXTENSION_KEY).map(String::as_str) == Some(JSON_EXTENSION)
 }
 
+/// The text stored in a JSON column of a table (`CREATE TABLE t (j JSONB)`): each value of
+/// `array` parsed and written compactly, as the JSON functions write JSON (`{"a": 1}` is
+/// stored as `{"a":1}`); text that is not JSON is refused with PostgreSQL's 22P02.
+pub(crate) fn normalize_json_text(array: &ArrayRef, column: &str) -> crate::Result<ArrayRef> {
+    let texts = utf8(array).map_err(|e| crate::PlanError::from_datafusion(e, ""))?;
+    let mut normalized = Vec::with_capacity(texts.len());
+    for text in texts.iter() {
+        normalized.push(match text {
+            None => None,
+            Some(text) => {
+                let value: Value = serde_json::from_str(text).map_err(|error| {
+                    crate::PlanError::InvalidTextRepresentation(format!(
+                        "invalid input syntax for type json (column \"{column}\"): {error}"
+                    ))
+                })?;
+                Some(value.to_string())
+            }
+        });
+    }
+    Ok(Arc::new(StringArray::from(normalized)))
+}
+
 /// Each row of `array` as a JSON value: SQL NULL is `None`; a JSON-marked column is parsed;
 /// any other column is converted as Arrow's JSON writer converts it (strings, numbers,
 /// booleans, rows as objects, lists as arrays, timestamps as strings).

@@ -194,11 +194,15 @@ impl Session {
         let [statement] = <[DFStatement; 1]>::try_from(statements).map_err(|_| {
             PlanError::Internal("the physical CREATE TABLE is not one statement".into())
         })?;
+        let (statement, json_columns) = crate::session::json_columns_as_text(statement);
         let plan = self.plan(statement, &table.physical_sql).await?;
         let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
             return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
         };
-        let declared: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+        let declared: SchemaRef = crate::session::mark_json_columns(
+            Arc::new(create.input.schema().as_arrow().clone()),
+            &json_columns,
+        );
         let field_of = |column: &str| -> Result<Field> {
             declared.field_with_name(column).cloned().map_err(|_| {
                 PlanError::Internal(format!("column {column} missing from the physical schema"))

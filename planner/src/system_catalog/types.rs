@@ -43,6 +43,7 @@ pub(crate) mod oids {
     pub const BIT: u32 = 1560;
     pub const VARBIT: u32 = 1562;
     pub const NUMERIC: u32 = 1700;
+    pub const JSONB: u32 = 3802;
     pub const RECORD: u32 = 2249;
     pub const RECORD_ARRAY: u32 = 2287;
 }
@@ -266,6 +267,9 @@ pub(crate) fn field_to_pg(field: &Field) -> (u32, i32) {
         if let Some(t) = by_name(alias) {
             return (t.oid, -1);
         }
+    }
+    if crate::streaming::json::is_json(field) {
+        return (oids::JSONB, -1);
     }
     arrow_to_pg(field.data_type())
 }

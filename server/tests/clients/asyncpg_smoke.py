@@ -47,6 +47,8 @@ async def main(port: int) -> None:
     assert await conn.fetchval("SELECT $1::bigint[] AS p", [5, None, 7]) == [5, None, 7]
     assert await conn.fetchval("SELECT named_struct('n', 1, 's', 'x')") == (1, "x")
     assert await conn.fetchval("SELECT [named_struct('n', 2)]") == [(2,)]
+    # jsonb results arrive as their text (asyncpg's default jsonb codec).
+    assert await conn.fetchval("SELECT to_jsonb($1::text)", '{"a": [1]}') == '{"a":[1]}'
     names = await conn.fetch(
         "SELECT typname FROM pg_type WHERE oid = ANY($1::oid[]) ORDER BY typname", [20, 1016]
     )

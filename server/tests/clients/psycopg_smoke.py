@@ -6,6 +6,7 @@ import sys
 from decimal import Decimal
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 port = int(sys.argv[1])
 conn = psycopg.connect(host="127.0.0.1", port=port, user="sluice", dbname="sluice")
@@ -43,6 +44,23 @@ with conn.cursor() as cur:
         cur.execute("SELECT * FROM no_such_table")
         raise AssertionError("expected an error")
     except psycopg.errors.UndefinedTable:
+        conn.rollback()
+
+    # JSONB columns: psycopg's Jsonb parameters (binary, OID 3802) in, parsed values out in
+    # the text and the binary format.
+    cur.execute("CREATE TABLE docs (id BIGINT PRIMARY KEY, body JSONB)")
+    cur.execute("INSERT INTO docs VALUES (%s, %s)", (1, Jsonb({"a": [1, 2], "b": None})))
+    cur.execute("INSERT INTO docs VALUES (%s, %s)", (2, '{"a": []}'))
+    conn.commit()
+    cur.execute("SELECT body, jsonb_extract(body, '$.a[1]') FROM docs ORDER BY id")
+    assert cur.fetchall() == [({"a": [1, 2], "b": None}, "2"), ({"a": []}, None)]
+    cur.execute("SELECT jsonb_array_agg(body) FROM docs", binary=True)
+    assert sorted(cur.fetchone()[0], key=len) == [{"a": []}, {"a": [1, 2], "b": None}]
+    assert cur.description[0].type_code == 3802
+    try:
+        cur.execute("INSERT INTO docs VALUES (%s, %s)", (3, "{not json"))
+        raise AssertionError("expected an error")
+    except psycopg.errors.InvalidTextRepresentation:
         conn.rollback()
 
     cur.execute("SHOW timezone")
