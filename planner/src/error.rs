@@ -342,6 +342,7 @@ impl From<RuntimeError> for PlanError {
             RuntimeError::Arrow(error) => classify_arrow(&error.to_string()),
             RuntimeError::Storage(error) => PlanError::Internal(error.to_string()),
             RuntimeError::Internal(message) => PlanError::Internal(message),
+            RuntimeError::Unsupported(message) => PlanError::Unsupported(message),
             RuntimeError::Connector(message) => PlanError::Connector(message),
             RuntimeError::NumericOutOfRange(message) => PlanError::NumericOutOfRange(message),
             error @ RuntimeError::Io { .. } => PlanError::Connector(error.to_string()),

@@ -739,17 +739,18 @@ impl Compiler<'_> {
         }
         let input = self.node(&session.input)?;
         let input_attrs = self.attrs_of(input, input_columns);
-        match input_attrs.get(session.time).copied().flatten() {
-            Some(TimeAttr::EventTime) => {}
+        let processing = match input_attrs.get(session.time).copied().flatten() {
+            Some(TimeAttr::EventTime) => false,
+            // Its input must only insert: the operator fails the view on a retraction.
+            Some(TimeAttr::ProcessingTime) => true,
             _ => {
                 return Err(PlanError::Unsupported(
-                    "a SESSION window over a column that is not an event-time attribute (the \
-                     table needs a WATERMARK; processing-time session windows are not \
-                     supported)"
+                    "a SESSION window over a column that is neither an event-time attribute \
+                     (the table needs a WATERMARK) nor PROCTIME()"
                         .into(),
                 ))
             }
-        }
+        };
         let project = match projection {
             Some(projection) => {
                 let exprs = projection
@@ -783,11 +784,17 @@ impl Compiler<'_> {
             project,
             grouped,
         )?;
+        let operator = if processing {
+            operator.processing_time()
+        } else {
+            operator
+        };
         let node = self.builder.add(Box::new(operator), vec![input]);
-        // window_time stays an event-time attribute (for windows over the result).
+        // window_time of event-time sessions stays an event-time attribute (for windows over
+        // the result); that of processing-time sessions is a plain timestamp.
         let mut attrs: TimeAttrs = group_positions
             .iter()
-            .map(|p| (*p == Some(input_columns + 2)).then_some(TimeAttr::EventTime))
+            .map(|p| (!processing && *p == Some(input_columns + 2)).then_some(TimeAttr::EventTime))
             .collect();
         attrs.resize(aggregate.schema.fields().len(), None);
         self.set_attrs(node, attrs);

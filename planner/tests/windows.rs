@@ -156,3 +156,93 @@ async fn processing_time_windows_fire_on_a_quiet_input() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Sessions over `PROCTIME()` close by the wall clock once their input has been quiet for
+/// the gap: a burst of inserts is one session per key, a later burst another; a deletion
+/// fails the view (its input must only insert), as Flink refuses updating input there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processing_time_sessions_close_by_the_wall_clock() {
+    let database = Database::new();
+    database.set_workers(2).await;
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE clicks (k INT);
+         CREATE VIEW clicks_timed AS SELECT k, PROCTIME() AS p FROM clicks;
+         CREATE MATERIALIZED VIEW visits AS
+           SELECT k, count(*) AS n, window_end - window_start AS span
+           FROM TABLE(SESSION(TABLE clicks_timed PARTITION BY k, DESCRIPTOR(p), INTERVAL '1' SECOND))
+          GROUP BY k, window_start, window_end;
+         CREATE MATERIALIZED VIEW legacy AS
+           SELECT k, count(*) AS n FROM clicks_timed GROUP BY k, SESSION(p, INTERVAL '1' SECOND);
+         INSERT INTO clicks VALUES (7), (7), (8);",
+    )
+    .await;
+    let explain = run(
+        &mut session,
+        "EXPLAIN CREATE MATERIALIZED VIEW again AS SELECT k, count(*) AS n
+           FROM TABLE(SESSION(TABLE clicks_timed PARTITION BY k, DESCRIPTOR(p), INTERVAL '1' SECOND))
+          GROUP BY k, window_start, window_end",
+    )
+    .await;
+    assert!(
+        explain[0].contains("emit by the wall clock"),
+        "{}",
+        explain[0]
+    );
+    // Nothing is emitted while the sessions are open (the gap has not passed).
+    let early = run(&mut session, "SELECT count(*) AS c FROM visits").await;
+    assert!(early[0].contains("| 0 "), "{}", early[0]);
+    let wait_for = |sql: &'static str, expected: &'static [&'static str]| {
+        let database = Arc::clone(&database);
+        async move {
+            let mut session = Session::new(database);
+            let started = std::time::Instant::now();
+            loop {
+                let out = run(&mut session, sql).await;
+                if expected.iter().all(|row| out[0].contains(row)) {
+                    return out[0].clone();
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(20),
+                    "{}",
+                    out[0]
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // Both sessions close about a second after the burst, without further input.
+    wait_for(
+        "SELECT k, n FROM visits ORDER BY k",
+        &["| 7 | 2 |", "| 8 | 1 |"],
+    )
+    .await;
+    wait_for(
+        "SELECT k, n FROM legacy ORDER BY k",
+        &["| 7 | 2 |", "| 8 | 1 |"],
+    )
+    .await;
+    let spans = run(&mut session, "SELECT span FROM visits").await;
+    // A session lasts from its first arrival to its last arrival plus the gap.
+    assert!(
+        !spans[0].contains("0 days 0 hours 0 mins 0.000"),
+        "{}",
+        spans[0]
+    );
+    // A later burst is a new session.
+    run(&mut session, "INSERT INTO clicks VALUES (7)").await;
+    wait_for(
+        "SELECT k, count(*) AS sessions, sum(n) AS n FROM visits GROUP BY k ORDER BY k",
+        &["| 7 | 2        | 3 |", "| 8 | 1        | 1 |"],
+    )
+    .await;
+    // A deletion cannot be placed in a processing-time session: the view fails, saying why.
+    run(&mut session, "DELETE FROM clicks WHERE k = 8").await;
+    let status = wait_for(
+        "SELECT name, status FROM sluice_queries WHERE name = 'visits'",
+        &["takes inserts only"],
+    )
+    .await;
+    assert!(status.contains("failed"), "{status}");
+}

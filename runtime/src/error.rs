@@ -27,6 +27,10 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// The input holds a change the operator cannot take (e.g. a deletion reaching a
+    /// processing-time session window).
+    #[error("{0}")]
+    Unsupported(String),
     /// A broken invariant: a bug, never caused by input.
     #[error("internal error: {0}")]
     Internal(String),

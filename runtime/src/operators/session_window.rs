@@ -30,6 +30,15 @@
 //!   session that has fired): dropped and counted, as are rows without event time.
 //! - Without a watermark nothing fires; a bounded input ends with the maximal watermark,
 //!   which fires every session, so the output then equals the batch query.
+//!
+//! Processing time ([`SessionWindowAggregate::processing_time`], sessions over `PROCTIME()`):
+//! the time column was set from the wall clock when the row arrived, so no row is late, and a
+//! session fires once the wall clock reaches its end (`last arrival + gap`): checked on every
+//! input batch and every tick of the database's clock (`Operator::on_tick`), so a session
+//! closes while its input is quiet, as Flink's processing-time session windows do. The
+//! maximal watermark (a bounded input that ended) fires every open session. The input must
+//! only insert: a retraction would carry a new arrival time, not its row's, so it fails the
+//! view with an error (Flink refuses updating input for these windows).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -42,7 +51,7 @@ use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, StateReader, StateWriter};
 
-use super::window_aggregate::nanos_per_unit;
+use super::window_aggregate::{nanos_per_unit, now_nanos};
 use super::{GroupAggregate, Operator, Project};
 use crate::change::ChangeBatch;
 use crate::checkpoint::{get_changes, put_changes};
@@ -86,6 +95,8 @@ pub struct SessionWindowAggregate {
     watermark: Option<i64>,
     late: u64,
     schema: SchemaRef,
+    /// Sessions by processing time (closed by the wall clock) instead of event time.
+    processing: bool,
 }
 
 /// Merge a row at `time` into disjoint sessions separated by more than `gap`: returns the
@@ -179,7 +190,48 @@ impl SessionWindowAggregate {
             watermark: None,
             late: 0,
             schema,
+            processing: false,
         })
+    }
+
+    /// The same aggregate over processing-time sessions: the time column holds arrival
+    /// times, and sessions close by the wall clock (see the module documentation).
+    pub fn processing_time(mut self) -> Self {
+        self.processing = true;
+        self
+    }
+
+    /// Close, aggregate and emit every session whose end is at or below `limit`
+    /// (nanoseconds since the epoch).
+    fn close_through(&mut self, limit: i64) -> Result<ChangeBatch> {
+        let mut closed = Vec::new();
+        while let Some(first) = self.timers.first() {
+            if first.0.saturating_mul(self.unit_nanos) > limit {
+                break;
+            }
+            let Some((end, key, start)) = self.timers.pop_first() else {
+                break;
+            };
+            let Some(state) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let Some(last) = state.sessions.remove(&start) else {
+                continue;
+            };
+            // Sessions of a key close in order, so this one holds the key's earliest rows.
+            let rest = state.rows.split_off(&last.saturating_add(1));
+            let rows = std::mem::replace(&mut state.rows, rest);
+            for (_, at_time) in rows {
+                for (row, weight) in at_time {
+                    self.held_rows -= 1;
+                    closed.push((row, weight, start, end));
+                }
+            }
+            if state.rows.is_empty() {
+                self.keys.remove(&key);
+            }
+        }
+        self.emit(closed)
     }
 
     /// Whether time `t` (in units) is at or below the watermark.
@@ -356,7 +408,7 @@ impl Operator for SessionWindowAggregate {
     }
 
     fn fork(&self) -> Result<Box<dyn Operator>> {
-        Ok(Box::new(Self::new(
+        let mut fork = Self::new(
             self.input_schema.clone(),
             self.time,
             self.gap,
@@ -364,7 +416,9 @@ impl Operator for SessionWindowAggregate {
             self.session_schema.clone(),
             self.project.clone(),
             self.template.fork_empty()?,
-        )?))
+        )?;
+        fork.processing = self.processing;
+        Ok(Box::new(fork))
     }
 
     fn name(&self) -> &'static str {
@@ -373,7 +427,12 @@ impl Operator for SessionWindowAggregate {
 
     fn describe(&self) -> String {
         format!(
-            "emit on watermark, session time: column {}, gap {} x {} ns, partition by columns {:?}, {}",
+            "emit {}, session time: column {}, gap {} x {} ns, partition by columns {:?}, {}",
+            if self.processing {
+                "by the wall clock"
+            } else {
+                "on watermark"
+            },
             self.time,
             self.gap,
             self.unit_nanos,
@@ -387,6 +446,20 @@ impl Operator for SessionWindowAggregate {
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        if self.processing {
+            // A retraction is stamped with its own arrival time, not its row's: it cannot
+            // find the row (Flink refuses updating input for these windows).
+            if changes.weights.values().iter().any(|w| *w < 0) {
+                return Err(RuntimeError::Unsupported(
+                    "a processing-time SESSION window takes inserts only: its input deleted or \
+                     updated a row (use an event-time column with a WATERMARK)"
+                        .into(),
+                ));
+            }
+            // Arrival times: never late.
+            self.add(&changes, false)?;
+            return self.close_through(now_nanos());
+        }
         self.add(&changes, true)?;
         Ok(ChangeBatch::empty(self.schema.clone()))
     }
@@ -395,35 +468,23 @@ impl Operator for SessionWindowAggregate {
         if self.watermark.is_some_and(|current| current >= watermark) {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        self.watermark = Some(watermark);
-        let mut closed = Vec::new();
-        while let Some(first) = self.timers.first() {
-            if !self.passed(first.0) {
-                break;
-            }
-            let Some((end, key, start)) = self.timers.pop_first() else {
-                break;
-            };
-            let Some(state) = self.keys.get_mut(&key) else {
-                continue;
-            };
-            let Some(last) = state.sessions.remove(&start) else {
-                continue;
-            };
-            // Sessions of a key close in order, so this one holds the key's earliest rows.
-            let rest = state.rows.split_off(&last.saturating_add(1));
-            let rows = std::mem::replace(&mut state.rows, rest);
-            for (_, at_time) in rows {
-                for (row, weight) in at_time {
-                    self.held_rows -= 1;
-                    closed.push((row, weight, start, end));
-                }
-            }
-            if state.rows.is_empty() {
-                self.keys.remove(&key);
-            }
+        if self.processing && watermark != i64::MAX {
+            // Event time does not close processing-time sessions; the end of input does.
+            return self.close_through(now_nanos());
         }
-        self.emit(closed)
+        self.watermark = Some(watermark);
+        self.close_through(watermark)
+    }
+
+    fn wants_ticks(&self) -> bool {
+        self.processing
+    }
+
+    fn on_tick(&mut self) -> Result<ChangeBatch> {
+        if !self.processing {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.close_through(now_nanos())
     }
 
     fn late_rows(&self) -> u64 {
