@@ -583,7 +583,8 @@ impl Catalog {
         let entry = self.entries.get(name)?;
         if let Some(event_time) = &entry.event_time {
             let columns = self.store(name)?.schema().fields().len();
-            let mut attrs = vec![None; columns];
+            let mut attrs = entry.time_attrs.clone();
+            attrs.resize(columns, None);
             *attrs.get_mut(event_time.column)? = Some(TimeAttr::EventTime);
             return Some(attrs);
         }

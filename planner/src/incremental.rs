@@ -742,7 +742,7 @@ impl Compiler<'_> {
         let processing = match input_attrs.get(session.time).copied().flatten() {
             Some(TimeAttr::EventTime) => false,
             // Its input must only insert: the operator fails the view on a retraction.
-            Some(TimeAttr::ProcessingTime) => true,
+            Some(TimeAttr::ProcessingTime | TimeAttr::ArrivalTime) => true,
             _ => {
                 return Err(PlanError::Unsupported(
                     "a SESSION window over a column that is neither an event-time attribute \

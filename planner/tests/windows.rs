@@ -246,3 +246,67 @@ async fn processing_time_sessions_close_by_the_wall_clock() {
     .await;
     assert!(status.contains("failed"), "{status}");
 }
+
+/// A `PROCTIME()` computed column of a connector table is a processing-time attribute, as
+/// in Flink: a window over it emits by the wall clock (once per window), and since its value
+/// is stored with the row, reading it elsewhere is allowed (unlike `PROCTIME()` in a view).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proctime_computed_column_drives_processing_time_windows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE events (k INT, p AS PROCTIME()) WITH (
+                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                 'source.monitor-interval' = '50 ms');
+             CREATE MATERIALIZED VIEW per_second AS SELECT k, count(*) AS n
+               FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(p), INTERVAL '1' SECOND))
+              GROUP BY k, window_start, window_end;
+             CREATE MATERIALIZED VIEW arrivals AS SELECT k, p FROM events WHERE k > 7;",
+            dir.path().display()
+        ),
+    )
+    .await;
+    let explain = run(
+        &mut session,
+        "EXPLAIN CREATE MATERIALIZED VIEW again AS SELECT k, count(*) AS n
+           FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(p), INTERVAL '1' SECOND))
+          GROUP BY k, window_start, window_end",
+    )
+    .await;
+    assert!(
+        explain[0].contains("emit by the wall clock"),
+        "{}",
+        explain[0]
+    );
+    std::fs::write(
+        dir.path().join("a.json"),
+        "{\"k\": 7}\n{\"k\": 7}\n{\"k\": 8}\n",
+    )
+    .expect("write input");
+    let started = std::time::Instant::now();
+    loop {
+        let out = run(
+            &mut session,
+            "SELECT k, sum(n) AS n FROM per_second GROUP BY k ORDER BY k",
+        )
+        .await;
+        if out[0].contains("| 7 | 2 |") && out[0].contains("| 8 | 1 |") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            out[0]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let arrivals = run(
+        &mut session,
+        "SELECT count(*) AS c FROM arrivals WHERE p IS NOT NULL",
+    )
+    .await;
+    assert!(arrivals[0].contains("| 1 "), "{}", arrivals[0]);
+}

@@ -224,7 +224,12 @@ impl Session {
         // Full schema in declaration order.
         let mut fields = Vec::new();
         let mut origins = Vec::new();
+        // `PROCTIME()` computed columns: the arrival time, a processing-time attribute.
+        let mut time_attrs: crate::incremental::TimeAttrs = Vec::new();
         for column in &table.columns {
+            let arrival = matches!(&column.kind, FlinkColumnKind::Computed { expr }
+                if expr.trim().eq_ignore_ascii_case("proctime()"));
+            time_attrs.push(arrival.then_some(crate::streaming::TimeAttr::ArrivalTime));
             match &column.kind {
                 FlinkColumnKind::Computed { expr } => {
                     let (physical_expr, data_type) = plan_expr(self, expr, &source)?;
@@ -374,6 +379,9 @@ impl Session {
         if let Some(entry) = catalog.entries.get_mut(&name) {
             entry.event_time = event_time;
             entry.connector = connector.clone();
+            if time_attrs.iter().any(Option::is_some) {
+                entry.time_attrs = time_attrs;
+            }
         }
         if catalog.replaying {
             catalog.restore_table_rows(&name)?;

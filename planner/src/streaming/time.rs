@@ -30,6 +30,11 @@ pub enum TimeAttr {
     ProcessingWindowStart,
     /// A window's end derived from processing time: a GROUP BY on it emits by the clock.
     ProcessingWindowEnd,
+    /// A connector table's `PROCTIME()` computed column (Flink's processing-time attribute of
+    /// a table): the wall clock when the row arrived, stored with the row. Windows over it
+    /// are processing-time windows (emitted by the clock); unlike `PROCTIME()` in a view
+    /// its value is stable, so reading it anywhere else is fine.
+    ArrivalTime,
 }
 
 impl TimeAttr {
@@ -60,7 +65,11 @@ pub fn expr_attr(expr: &Expr, schema: &DFSchema, inputs: &[Option<TimeAttr>]) ->
                 return Some(TimeAttr::ProcessingTime);
             }
             let first = function.args.first()?;
-            let argument = expr_attr(first, schema, inputs);
+            // Windows over a stored arrival time are processing-time windows.
+            let argument = match expr_attr(first, schema, inputs) {
+                Some(TimeAttr::ArrivalTime) => Some(TimeAttr::ProcessingTime),
+                other => other,
+            };
             match function.func.name() {
                 TUMBLE_START if argument == Some(TimeAttr::ProcessingTime) => {
                     Some(TimeAttr::ProcessingWindowStart)
