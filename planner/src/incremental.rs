@@ -561,9 +561,19 @@ impl Compiler<'_> {
                     }
                     None => None,
                 };
-                let bounds = match &join.filter {
+                let (mut bounds, kept) = match &join.filter {
                     Some(filter) => self.interval_bounds(join, filter, left, right)?,
-                    None => TimeBounds::default(),
+                    None => (TimeBounds::default(), Default::default()),
+                };
+                // An inner interval join with constant bounds keeps its inputs' event-time
+                // columns as time attributes (windows can follow it), holding its output
+                // watermark back (see `preserved_time_attributes`). Outer joins pad with
+                // NULLs and do not.
+                let kept: [Vec<usize>; 2] = if kind == JoinKind::Inner {
+                    kept
+                } else {
+                    bounds.watermark_delay = 0;
+                    Default::default()
                 };
                 let operator = HashJoin::new(
                     kind,
@@ -583,6 +593,18 @@ impl Compiler<'_> {
                     && self.is_append_only(right);
                 let node = self.builder.add(Box::new(operator), vec![left, right]);
                 self.set_append_only(node, append_only);
+                if kept.iter().any(|columns| !columns.is_empty()) {
+                    let left_columns = join.left.schema().fields().len();
+                    let mut attrs: TimeAttrs = vec![None; join.schema.fields().len()];
+                    for (side, offset) in [(0, 0), (1, left_columns)] {
+                        for &index in &kept[side] {
+                            if let Some(slot) = attrs.get_mut(offset + index) {
+                                *slot = Some(TimeAttr::EventTime);
+                            }
+                        }
+                    }
+                    self.set_attrs(node, attrs);
+                }
                 Ok(node)
             }
             LogicalPlan::Values(values) => {
@@ -637,12 +659,20 @@ impl Compiler<'_> {
         filter: &Expr,
         left: NodeId,
         right: NodeId,
-    ) -> Result<TimeBounds> {
+    ) -> Result<(TimeBounds, [Vec<usize>; 2])> {
         let schemas = [join.left.schema().as_ref(), join.right.schema().as_ref()];
         let left_attrs = self.attrs_of(left, schemas[0].fields().len());
         let right_attrs = self.attrs_of(right, schemas[1].fields().len());
         let found = interval_bounds(filter, schemas, [&left_attrs, &right_attrs]);
-        let mut bounds = TimeBounds::default();
+        let (kept, delay) = crate::streaming::interval_join::preserved_time_attributes(
+            &found,
+            schemas,
+            [&left_attrs, &right_attrs],
+        );
+        let mut bounds = TimeBounds {
+            watermark_delay: delay,
+            ..TimeBounds::default()
+        };
         for (side, schema) in schemas.into_iter().enumerate() {
             for expr in &found.expire[side] {
                 bounds.expire[side].push(self.physical(expr, schema)?);
@@ -651,7 +681,7 @@ impl Compiler<'_> {
                 bounds.late[side].push(self.physical(expr, schema)?);
             }
         }
-        Ok(bounds)
+        Ok((bounds, kept))
     }
 
     /// The physical aggregate calls of `aggregate` over its input.

@@ -48,12 +48,48 @@ const SCHEMA: &str = "
           ON o.k = s.k AND s.ts < o.ts + INTERVAL '15' SECOND;
     CREATE MATERIALIZED VIEW full_join AS
       SELECT o.id AS oid, s.id AS sid FROM orders o FULL JOIN shipments s
-          ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND;";
+          ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND;
+    CREATE VIEW pairs AS
+      SELECT o.v, s.w, s.ts AS sts FROM orders o JOIN shipments s
+          ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND;
+    CREATE MATERIALIZED VIEW pair_windows AS
+      SELECT window_start, count(*) AS n, sum(v + w) AS total
+        FROM TABLE(TUMBLE(TABLE pairs, DESCRIPTOR(sts), INTERVAL '20' SECOND))
+       GROUP BY window_start, window_end;";
+
+/// How far the inner join's output watermark stays behind its inputs': its largest bound
+/// (`s.ts <= o.ts + 20 s`), so that no pair can fall into a window that has fired.
+const JOIN_DELAY: i64 = 20;
 
 const TWO_SIDED: &str =
     "ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND";
 
-async fn check(session: &mut Session) {
+/// The maintained views against their batch meaning; `watermark` is the inner join's input
+/// watermark (seconds), which fires the windows over its output that end at or below it
+/// minus [`JOIN_DELAY`].
+async fn check(session: &mut Session, watermark: Option<i64>) {
+    let fired = watermark.map_or("FALSE".to_string(), |w| {
+        format!(
+            "ws + INTERVAL '20' SECOND <= TIMESTAMP '{}'",
+            timestamp((w - JOIN_DELAY).max(0))
+        )
+    });
+    let windows = format!(
+        "SELECT ws, count(*), sum(v + w) FROM (
+           SELECT o.v, s.w, date_bin(INTERVAL '20' SECOND, s.ts, TIMESTAMP '2024-01-01 00:00:00') AS ws
+           FROM o2 o JOIN s2 s {TWO_SIDED}) AS p
+         WHERE {fired} GROUP BY ws"
+    );
+    let expected = rows(session, &windows).await;
+    assert_eq!(
+        rows(session, "SELECT * FROM pair_windows").await,
+        expected,
+        "pair_windows at join watermark {watermark:?}"
+    );
+    check_joins(session).await;
+}
+
+async fn check_joins(session: &mut Session) {
     let cases = [
         (
             "SELECT * FROM inner_join".to_string(),
@@ -171,7 +207,7 @@ proptest! {
                         }
                     }
                     index += 1;
-                    check(&mut session).await;
+                    check(&mut session, join_watermark(&watermarks)).await;
                     continue;
                 }
                 let Event::Insert { shipment, .. } = first else { unreachable!() };
@@ -210,7 +246,7 @@ proptest! {
                     let side = usize::from(shipment);
                     watermarks[side] = watermarks[side].max(Some(max_time - DELAY));
                 }
-                check(&mut session).await;
+                check(&mut session, join_watermark(&watermarks)).await;
             }
             let late = |name: &str| format!("SELECT late_rows FROM sluice_queries WHERE name = '{name}'");
             let inner: u64 = rows(&mut session, &late("inner_join")).await[0].parse().unwrap();
@@ -218,6 +254,9 @@ proptest! {
             let one: u64 = rows(&mut session, &late("one_sided")).await[0].parse().unwrap();
             let full: u64 = rows(&mut session, &late("full_join")).await[0].parse().unwrap();
             assert_eq!(inner, late_two);
+            // The held-back watermark lets no pair arrive after its window fired.
+            let windows: u64 = rows(&mut session, &late("pair_windows")).await[0].parse().unwrap();
+            assert_eq!(windows, late_two, "only the join's late rows, none at the windows");
             assert_eq!(left + one, late_one);
             assert_eq!(full, 0);
         });

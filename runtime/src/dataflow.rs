@@ -292,7 +292,18 @@ impl Dataflow {
 
     /// The watermark of the result, once every watermarked input has one.
     pub fn output_watermark(&self) -> Option<i64> {
-        self.nodes[self.output].watermark
+        self.emitted_watermark(self.output)
+    }
+
+    /// The watermark node `id` passes on: its inputs', held back by its operator's
+    /// [`Operator::watermark_delay`] (the first and the last watermark pass unchanged).
+    fn emitted_watermark(&self, id: NodeId) -> Option<i64> {
+        let node = &self.nodes[id];
+        let delay = node.instances.first().map_or(0, |i| i.watermark_delay());
+        node.watermark.map(|w| match w {
+            i64::MIN | i64::MAX => w,
+            w => w.saturating_sub(delay),
+        })
     }
 
     /// Run every operator that can be partitioned in `partitions` instances (see the module
@@ -436,7 +447,7 @@ impl Dataflow {
                 let combined = inputs
                     .iter()
                     .filter(|&&input| !self.nodes[input].idle)
-                    .filter_map(|&input| self.nodes[input].watermark)
+                    .filter_map(|&input| self.emitted_watermark(input))
                     .min();
                 self.nodes[id].idle = idle;
                 if let Some(combined) = combined {

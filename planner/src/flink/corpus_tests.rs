@@ -780,7 +780,7 @@ async fn converted_physical_ddl_creates_tables() {
     assert_eq!(data_type("doc"), DataType::Utf8);
     assert!(schema
         .field_with_name("doc")
-        .is_ok_and(|field| crate::streaming::json::is_json(field)));
+        .is_ok_and(crate::streaming::json::is_json));
     assert!(
         matches!(data_type("tags"), DataType::List(field) if field.data_type() == &data_type("name"))
     );

@@ -89,6 +89,79 @@ pub fn interval_bounds(
     bounds
 }
 
+/// The event-time columns of each input (0 = left, 1 = right; indexes into the input's
+/// schema) that can stay event-time attributes of an inner interval join's output, and how
+/// far (nanoseconds) the join's output watermark must then stay behind its inputs'.
+///
+/// A pair is emitted when its later row arrives. A row of input `s` that is not late has
+/// its time above the watermark; the earlier row `x` of the pair, of the other input, is
+/// only bounded by the condition: a bound `x` expires at `x.t + e` (from `y.s <= x.t + e`,
+/// `y.s` the arriving row's event time, above the watermark) means `x.t > watermark - e`.
+/// So `x.t` stays a time attribute when some expiry bound of its input is `x.t` plus a
+/// constant `e`, and the output watermark is held back by the largest such `e` (the
+/// smallest per column); a bound over another expression (Nexmark's `A.expires`) leaves
+/// the column's time unbounded, and it is not kept.
+pub fn preserved_time_attributes(
+    found: &IntervalBounds,
+    schemas: [&DFSchema; 2],
+    attrs: [&[Option<TimeAttr>]; 2],
+) -> ([Vec<usize>; 2], i64) {
+    let mut kept: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+    let mut delay = 0_i64;
+    for side in 0..2 {
+        // Per event-time column of this side: the tightest bound found.
+        let mut tightest: std::collections::BTreeMap<usize, i64> = Default::default();
+        for expire in &found.expire[side] {
+            let Some((column, offset)) = time_column(expire) else {
+                continue;
+            };
+            let Ok(index) = schemas[side].index_of_column(column) else {
+                continue;
+            };
+            if attrs[side].get(index).copied().flatten() != Some(TimeAttr::EventTime) {
+                continue;
+            }
+            let nanos = match offset {
+                None => Some(0),
+                Some((op, amount)) => interval_nanos(amount).map(|n| match op {
+                    Operator::Minus => n.saturating_neg(),
+                    _ => n,
+                }),
+            };
+            if let Some(nanos) = nanos {
+                let entry = tightest.entry(index).or_insert(nanos);
+                *entry = (*entry).min(nanos);
+            }
+        }
+        for (index, nanos) in tightest {
+            kept[side].push(index);
+            delay = delay.max(nanos);
+        }
+    }
+    (kept, delay)
+}
+
+/// The length of an interval literal in nanoseconds (`None` for months, which vary).
+fn interval_nanos(expr: &Expr) -> Option<i64> {
+    const DAY: i64 = 86_400_000_000_000;
+    let Expr::Literal(value, _) = expr else {
+        return None;
+    };
+    match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
+            (v.days as i64).checked_mul(DAY)?.checked_add(v.nanoseconds)
+        }
+        ScalarValue::IntervalDayTime(Some(v)) => (v.days as i64)
+            .checked_mul(DAY)?
+            .checked_add((v.milliseconds as i64).checked_mul(1_000_000)?),
+        ScalarValue::DurationSecond(Some(v)) => v.checked_mul(1_000_000_000),
+        ScalarValue::DurationMillisecond(Some(v)) => v.checked_mul(1_000_000),
+        ScalarValue::DurationMicrosecond(Some(v)) => v.checked_mul(1_000),
+        ScalarValue::DurationNanosecond(Some(v)) => Some(*v),
+        _ => None,
+    }
+}
+
 /// The pairs `(a, b)` a conjunct states `a <= b` (or `a < b`) of.
 fn at_most_pairs(conjunct: &Expr) -> Vec<(&Expr, &Expr)> {
     match conjunct {
@@ -202,6 +275,24 @@ mod tests {
         assert_eq!(bounds.expire[1], vec![col("b.ts") + hour()]);
         assert!(bounds.expire[0].is_empty());
         assert_eq!(bounds.late[0], vec![col("a.ts")]);
+    }
+
+    #[test]
+    fn constant_bounds_keep_time_attributes() {
+        let (a, b) = (schema("a"), schema("b"));
+        // b.ts BETWEEN a.ts - 1 hour AND a.ts: `a.ts - 1 hour <= b.ts` bounds a by b (b rows
+        // expire at b.ts + 1 hour), `b.ts <= a.ts` bounds b by a (a rows expire at a.ts).
+        let filter = col("b.ts").between(col("a.ts") - hour(), col("a.ts"));
+        let bounds = interval_bounds(&filter, [&a, &b], [&EVENT, &EVENT]);
+        let (kept, delay) = preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT]);
+        assert_eq!(kept, [vec![1], vec![1]]);
+        assert_eq!(delay, 3_600_000_000_000);
+        // Nexmark's b.ts BETWEEN a.ts AND a.expires: a's bound is a.expires, not a.ts + c.
+        let filter = col("b.ts").between(col("a.ts"), col("a.expires"));
+        let bounds = interval_bounds(&filter, [&a, &b], [&EVENT, &EVENT]);
+        let (kept, delay) = preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT]);
+        assert_eq!(kept, [vec![], vec![1]]);
+        assert_eq!(delay, 0);
     }
 
     #[test]

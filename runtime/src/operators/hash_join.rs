@@ -86,6 +86,11 @@ pub struct TimeBounds {
     /// Event-time expressions over the side's rows: a row is late, and dropped, when one of
     /// them is at or below the watermark on arrival.
     pub late: [Vec<Arc<dyn PhysicalExpr>>; 2],
+    /// How far (nanoseconds) the join's output watermark stays behind its inputs', when
+    /// event-time columns of the inputs stay time attributes of the output: a pair is
+    /// emitted when its later row arrives, so the earlier row's time can lie this far below
+    /// the watermark (Flink holds an interval join's watermark back the same way).
+    pub watermark_delay: i64,
 }
 
 impl TimeBounds {
@@ -462,7 +467,17 @@ impl Operator for HashJoin {
                 text.push_str(&format!(", {name} rows expire at watermark >= [{bounds}]"));
             }
         }
+        if self.bounds.watermark_delay > 0 {
+            text.push_str(&format!(
+                ", output watermark {} ms behind",
+                self.bounds.watermark_delay / 1_000_000
+            ));
+        }
         text
+    }
+
+    fn watermark_delay(&self) -> i64 {
+        self.bounds.watermark_delay
     }
 
     fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
@@ -668,6 +683,7 @@ mod tests {
         let bounds = TimeBounds {
             expire: [vec![column("ts", 1)], Vec::new()],
             late: [Vec::new(), vec![column("ts", 1)]],
+            watermark_delay: 0,
         };
         HashJoin::new(
             kind,

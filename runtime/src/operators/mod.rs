@@ -85,6 +85,13 @@ pub trait Operator: Send + Sync {
         Ok(ChangeBatch::empty(self.schema()))
     }
 
+    /// How far (nanoseconds) the watermark the operator passes on stays behind the one it
+    /// receives: rows it emits may carry event times that far below its input watermark
+    /// (an interval join whose output keeps time attributes).
+    fn watermark_delay(&self) -> i64 {
+        0
+    }
+
     /// Whether the operator acts on the wall clock (processing-time windows): it then gets
     /// [`Operator::on_tick`] calls while its inputs are quiet.
     fn wants_ticks(&self) -> bool {
