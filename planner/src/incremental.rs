@@ -561,19 +561,15 @@ impl Compiler<'_> {
                     }
                     None => None,
                 };
-                let (mut bounds, kept) = match &join.filter {
-                    Some(filter) => self.interval_bounds(join, filter, left, right)?,
-                    None => (TimeBounds::default(), Default::default()),
-                };
                 // An inner interval join with constant bounds keeps its inputs' event-time
                 // columns as time attributes (windows can follow it), holding its output
                 // watermark back (see `preserved_time_attributes`). Outer joins pad with
                 // NULLs and do not.
-                let kept: [Vec<usize>; 2] = if kind == JoinKind::Inner {
-                    kept
-                } else {
-                    bounds.watermark_delay = 0;
-                    Default::default()
+                let (bounds, kept) = match &join.filter {
+                    Some(filter) => {
+                        self.interval_bounds(join, filter, [left, right], kind == JoinKind::Inner)?
+                    }
+                    None => (TimeBounds::default(), Default::default()),
                 };
                 let operator = HashJoin::new(
                     kind,
@@ -652,23 +648,29 @@ impl Compiler<'_> {
         }
     }
 
-    /// The interval-join bounds of a join condition, as expressions over each input.
+    /// The interval-join bounds of a join condition, as expressions over each input, and
+    /// with `keep_time` the event-time columns of each input the output keeps as time
+    /// attributes (with the watermark delay that needs, in the bounds).
     fn interval_bounds(
         &self,
         join: &datafusion::logical_expr::Join,
         filter: &Expr,
-        left: NodeId,
-        right: NodeId,
+        [left, right]: [NodeId; 2],
+        keep_time: bool,
     ) -> Result<(TimeBounds, [Vec<usize>; 2])> {
         let schemas = [join.left.schema().as_ref(), join.right.schema().as_ref()];
         let left_attrs = self.attrs_of(left, schemas[0].fields().len());
         let right_attrs = self.attrs_of(right, schemas[1].fields().len());
         let found = interval_bounds(filter, schemas, [&left_attrs, &right_attrs]);
-        let (kept, delay) = crate::streaming::interval_join::preserved_time_attributes(
-            &found,
-            schemas,
-            [&left_attrs, &right_attrs],
-        );
+        let (kept, delay) = if keep_time {
+            crate::streaming::interval_join::preserved_time_attributes(
+                &found,
+                schemas,
+                [&left_attrs, &right_attrs],
+            )
+        } else {
+            Default::default()
+        };
         let mut bounds = TimeBounds {
             watermark_delay: delay,
             ..TimeBounds::default()

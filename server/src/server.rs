@@ -847,13 +847,7 @@ fn decode_parameter(
     pg_type: &Type,
 ) -> PgWireResult<datafusion::common::ScalarValue> {
     use datafusion::common::ScalarValue;
-    let invalid = |message: String| {
-        PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".to_string(),
-            "22P02".to_string(),
-            message,
-        )))
-    };
+    let invalid = |message: String| to_pg_error(PlanError::InvalidTextRepresentation(message));
     if *pg_type == Type::OID_ARRAY {
         return match portal.parameter::<Vec<Option<u32>>>(i, pg_type)? {
             Some(oids) => {

@@ -74,11 +74,17 @@ pub fn needs_flink_path(table: &FlinkCreateTable) -> bool {
         || table.primary_key.as_ref().is_some_and(|k| !k.enforced)
 }
 
+/// A computed column's or watermark's expression over `schema`: the physical expression,
+/// its type, and the time attribute it has (`PROCTIME()`: processing time).
 fn plan_expr(
     session: &Session,
     text: &str,
     schema: &SchemaRef,
-) -> Result<(Arc<dyn PhysicalExpr>, arrow::datatypes::DataType)> {
+) -> Result<(
+    Arc<dyn PhysicalExpr>,
+    arrow::datatypes::DataType,
+    Option<crate::streaming::TimeAttr>,
+)> {
     let df_schema = DFSchema::try_from(schema.as_ref().clone())
         .map_err(|e| PlanError::from_datafusion(e, text))?;
     let state = session.database.context.state();
@@ -108,7 +114,8 @@ fn plan_expr(
     let data_type = physical
         .data_type(schema)
         .map_err(|e| PlanError::from_datafusion(e, text))?;
-    Ok((physical, data_type))
+    let attr = crate::streaming::time::expr_attr(&expr, &df_schema, &[]);
+    Ok((physical, data_type, attr))
 }
 
 impl Session {
@@ -224,15 +231,17 @@ impl Session {
         // Full schema in declaration order.
         let mut fields = Vec::new();
         let mut origins = Vec::new();
-        // `PROCTIME()` computed columns: the arrival time, a processing-time attribute.
+        // `PROCTIME()` computed columns: the arrival time, stored with the row, is a
+        // processing-time attribute of the table.
         let mut time_attrs: crate::incremental::TimeAttrs = Vec::new();
         for column in &table.columns {
-            let arrival = matches!(&column.kind, FlinkColumnKind::Computed { expr }
-                if expr.trim().eq_ignore_ascii_case("proctime()"));
-            time_attrs.push(arrival.then_some(crate::streaming::TimeAttr::ArrivalTime));
+            let mut attr = None;
             match &column.kind {
                 FlinkColumnKind::Computed { expr } => {
-                    let (physical_expr, data_type) = plan_expr(self, expr, &source)?;
+                    let (physical_expr, data_type, expr_attr) = plan_expr(self, expr, &source)?;
+                    if expr_attr == Some(crate::streaming::TimeAttr::ProcessingTime) {
+                        attr = Some(crate::streaming::TimeAttr::ArrivalTime);
+                    }
                     fields.push(Field::new(&column.name, data_type, true));
                     origins.push(ColumnOrigin::Computed(physical_expr));
                 }
@@ -247,6 +256,7 @@ impl Session {
                     origins.push(ColumnOrigin::Source(index));
                 }
             }
+            time_attrs.push(attr);
         }
         let mut primary_key = Vec::new();
         if let Some(key) = &table.primary_key {
@@ -282,7 +292,7 @@ impl Session {
                         schema.field(column).data_type()
                     )));
                 }
-                let (expression, data_type) = plan_expr(self, &watermark.expr, &schema)?;
+                let (expression, data_type, _) = plan_expr(self, &watermark.expr, &schema)?;
                 if !matches!(data_type, arrow::datatypes::DataType::Timestamp(_, _)) {
                     return Err(PlanError::DatatypeMismatch(format!(
                         "the watermark expression must return a timestamp, found {data_type}"

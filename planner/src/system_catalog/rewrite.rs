@@ -93,11 +93,7 @@ pub(crate) fn rewrite_noting_parameters(
 /// The PostgreSQL type of a parameter cast to `data_type`, when that is `oid` or `oid[]`.
 fn oid_parameter_type(data_type: &DataType) -> Option<u32> {
     let is_oid = |data_type: &DataType| match data_type {
-        DataType::Custom(name, _) => {
-            let parts = names(name);
-            parts.last().is_some_and(|t| t == "oid")
-                && (parts.len() == 1 || parts.first().is_some_and(|s| s == "pg_catalog"))
-        }
+        DataType::Custom(name, _) => pg_catalog_type_name(name).is_some_and(|t| t == "oid"),
         _ => false,
     };
     match data_type {
@@ -482,6 +478,14 @@ enum CastTarget {
     Keep,
 }
 
+/// The name of a type written unqualified or qualified with `pg_catalog` (`oid`,
+/// `pg_catalog.int4`); `None` for a type of another schema.
+fn pg_catalog_type_name(name: &ObjectName) -> Option<String> {
+    let mut parts = names(name);
+    let qualified_ok = parts.len() == 1 || parts.first().is_some_and(|s| s == "pg_catalog");
+    parts.pop().filter(|_| qualified_ok)
+}
+
 fn cast_target(data_type: &DataType) -> CastTarget {
     match data_type {
         DataType::Regclass => CastTarget::Alias("regclass"),
@@ -489,9 +493,7 @@ fn cast_target(data_type: &DataType) -> CastTarget {
             CastTarget::Text(None)
         }
         DataType::Custom(name, _) => {
-            let parts = names(name);
-            let qualified_ok = parts.len() == 1 || parts.first().is_some_and(|s| s == "pg_catalog");
-            let Some(type_name) = parts.last().filter(|_| qualified_ok) else {
+            let Some(type_name) = pg_catalog_type_name(name) else {
                 return CastTarget::Keep;
             };
             match type_name.as_str() {

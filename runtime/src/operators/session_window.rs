@@ -206,7 +206,7 @@ impl SessionWindowAggregate {
     fn close_through(&mut self, limit: i64) -> Result<ChangeBatch> {
         let mut closed = Vec::new();
         while let Some(first) = self.timers.first() {
-            if first.0.saturating_mul(self.unit_nanos) > limit {
+            if !self.reached(first.0, limit) {
                 break;
             }
             let Some((end, key, start)) = self.timers.pop_first() else {
@@ -236,8 +236,12 @@ impl SessionWindowAggregate {
 
     /// Whether time `t` (in units) is at or below the watermark.
     fn passed(&self, t: i64) -> bool {
-        self.watermark
-            .is_some_and(|w| t.saturating_mul(self.unit_nanos) <= w)
+        self.watermark.is_some_and(|w| self.reached(t, w))
+    }
+
+    /// Whether time `t` (in units) is at or below `limit` (nanoseconds).
+    fn reached(&self, t: i64, limit: i64) -> bool {
+        t.saturating_mul(self.unit_nanos) <= limit
     }
 
     fn times(&self, batch: &RecordBatch) -> Result<Int64Array> {
