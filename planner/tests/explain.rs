@@ -32,7 +32,7 @@ async fn explain_shows_operators_keys_and_state_kinds() {
     let text = lines.join("\n");
     assert!(text.contains("GroupAggregate"), "{text}");
     assert!(
-        text.contains("(retractable)") && text.contains("(ordered)"),
+        text.contains("count(Int64(1)) (counter)") && text.contains("(ordered)"),
         "{text}"
     );
     assert!(text.contains("HashJoin: type: Inner"), "{text}");

@@ -35,7 +35,7 @@ const FORMAT_KEY: &[u8] = b"format";
 /// written with another one is refused at open instead of being misread. The number changes
 /// with every change to how tables, the catalog or checkpointed operator state are written
 /// (4: aggregate groups as self-contained entries, the encoding spilled groups share).
-pub const FORMAT: &str = "sluice-data-4;arrow-row-59";
+pub const FORMAT: &str = "sluice-data-5;arrow-row-59";
 
 /// How a data directory is opened.
 #[derive(Debug, Clone)]

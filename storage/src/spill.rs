@@ -634,6 +634,32 @@ impl<V: SpillValue> SpillMap<V> {
         }
     }
 
+    /// Take every entry out of the map, in memory first, then from disk (decoded one at a
+    /// time), handing each to `each` by value; the map is empty afterwards (also when `each`
+    /// fails part way).
+    pub fn drain(&mut self, mut each: impl FnMut(&[u8], V) -> Result<()>) -> Result<()> {
+        let hot = std::mem::take(&mut self.hot);
+        self.hot_bytes = 0;
+        self.touched.clear();
+        let mut result = Ok(());
+        for (key, entry) in hot {
+            if result.is_ok() {
+                result = each(&key, entry.value);
+            }
+        }
+        if let (Ok(()), Some(cold)) = (&result, self.cold.as_ref()) {
+            result = cold.for_each(|key, bytes| {
+                let value = V::decode(&mut StateReader::new(bytes), &self.context)?;
+                each(key, value)
+            });
+        }
+        let cleared = match self.cold.as_mut() {
+            Some(cold) => cold.clear(),
+            None => Ok(()),
+        };
+        result.and(cleared)
+    }
+
     /// Write every entry for a checkpoint: the count, then per entry its key and its value's
     /// encoding. Spilled entries are on disk in that encoding already and are copied as they
     /// are, not decoded and encoded again.
@@ -984,8 +1010,19 @@ mod tests {
             Ok(())
         })?;
         assert_eq!((seen, weight_of_7), (1_000, 2));
-        map.clear()?;
+        // Draining hands out every entry, from memory and disk, and empties the map.
+        let mut drained = Vec::new();
+        map.drain(|k, value| {
+            drained.push((k.to_vec(), value.total_weight()));
+            Ok(())
+        })?;
+        drained.sort();
+        let expected: Vec<(Vec<u8>, i64)> = (0..1_000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), if i == 7 { 2 } else { 1 }))
+            .collect();
+        assert_eq!(drained, expected);
         assert!(map.is_empty());
+        assert_eq!(map.spilled_len(), 0);
         Ok(())
     }
 

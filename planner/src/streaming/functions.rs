@@ -126,6 +126,85 @@ fn java_pattern(pattern: &str) -> String {
     out
 }
 
+/// `DATE_FORMAT(ts, pattern)`. With a constant pattern (the usual case) the pattern is
+/// translated and parsed once per batch, and consecutive rows in the same second (or the same
+/// millisecond, for a pattern with fractions of a second) reuse the previous row's text, so a
+/// stream of nearby timestamps formats each distinct value once.
+fn date_format(time: &ColumnarValue, pattern: &ColumnarValue, rows: usize) -> DfResult<ArrayRef> {
+    use std::fmt::Write;
+
+    let ColumnarValue::Scalar(pattern) = pattern else {
+        let times = datetimes(time, rows)?;
+        let patterns = strings(pattern, rows)?;
+        let mut builder = StringBuilder::with_capacity(rows, rows * 16);
+        for (time, pattern) in times.iter().zip(patterns.iter()) {
+            match (time, pattern) {
+                (Some(time), Some(pattern)) => {
+                    let translated = java_pattern(pattern);
+                    let items = chrono::format::StrftimeItems::new(&translated);
+                    let mut text = String::new();
+                    write!(text, "{}", time.format_with_items(items)).map_err(|_| {
+                        DataFusionError::Execution(format!(
+                            "DATE_FORMAT: unsupported pattern '{pattern}'"
+                        ))
+                    })?;
+                    builder.append_value(text);
+                }
+                _ => builder.append_null(),
+            }
+        }
+        return Ok(Arc::new(builder.finish()));
+    };
+    let pattern = match pattern {
+        ScalarValue::Utf8(p) | ScalarValue::LargeUtf8(p) | ScalarValue::Utf8View(p) => p.clone(),
+        ScalarValue::Null => None,
+        other => match other.cast_to(&DataType::Utf8)? {
+            ScalarValue::Utf8(p) => p,
+            _ => None,
+        },
+    };
+    let Some(pattern) = pattern else {
+        return Ok(arrow::array::new_null_array(&DataType::Utf8, rows));
+    };
+    let translated = java_pattern(&pattern);
+    let items: Vec<chrono::format::Item<'_>> =
+        chrono::format::StrftimeItems::new(&translated).collect();
+    if items.contains(&chrono::format::Item::Error) {
+        return plan_err!("DATE_FORMAT: unsupported pattern '{pattern}'");
+    }
+    // Rows in the same unit of this size format alike.
+    let unit_millis = if pattern.contains('S') { 1 } else { 1000 };
+    let array = time.to_array(rows)?;
+    let millis = arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+    let millis = millis
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| DataFusionError::Internal("timestamp cast".into()))?;
+    let mut builder = StringBuilder::with_capacity(rows, rows * translated.len().max(8));
+    let mut text = String::new();
+    let mut last_unit: Option<i64> = None;
+    for value in millis.iter() {
+        let Some(value) = value else {
+            builder.append_null();
+            continue;
+        };
+        let unit = value.div_euclid(unit_millis);
+        if last_unit != Some(unit) {
+            let Some(time) = DateTime::<Utc>::from_timestamp_millis(value) else {
+                builder.append_null();
+                last_unit = None;
+                continue;
+            };
+            text.clear();
+            write!(text, "{}", time.format_with_items(items.iter()))
+                .map_err(|e| DataFusionError::Execution(format!("DATE_FORMAT: {e}")))?;
+            last_unit = Some(unit);
+        }
+        builder.append_value(&text);
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
 impl FlinkFunction {
     fn udf(kind: Kind) -> ScalarUDF {
         let (arguments, volatility) = match kind {
@@ -235,20 +314,7 @@ impl ScalarUDFImpl for FlinkFunction {
                         .collect::<Int64Array>(),
                 )
             }
-            Kind::DateFormat => {
-                let times = datetimes(&args.args[0], rows)?;
-                let patterns = strings(&args.args[1], rows)?;
-                Arc::new(
-                    times
-                        .iter()
-                        .zip(patterns.iter())
-                        .map(|(t, p)| match (t, p) {
-                            (Some(t), Some(p)) => Some(t.format(&java_pattern(p)).to_string()),
-                            _ => None,
-                        })
-                        .collect::<StringArray>(),
-                )
-            }
+            Kind::DateFormat => date_format(&args.args[0], &args.args[1], rows)?,
             Kind::Split => {
                 let text = strings(&args.args[0], rows)?;
                 let delimiter = strings(&args.args[1], rows)?;
@@ -540,6 +606,61 @@ mod tests {
         assert_eq!(flink_split("abc", "x"), ["abc"]);
         assert_eq!(flink_split("añb", ""), ["a", "ñ", "b"]);
         assert_eq!(flink_split("", ","), [""]);
+    }
+
+    #[test]
+    fn date_format_reuses_text_within_a_second_and_keeps_milliseconds_apart() {
+        use super::date_format;
+        use arrow::array::{Array, StringArray, TimestampMillisecondArray};
+        use datafusion::common::ScalarValue;
+        use datafusion::logical_expr::ColumnarValue;
+        use std::sync::Arc;
+
+        let base = at("2026-11-30T10:15:59Z").timestamp_millis();
+        let times = ColumnarValue::Array(Arc::new(TimestampMillisecondArray::from(vec![
+            Some(base),
+            Some(base + 999),
+            Some(base + 1000),
+            None,
+            Some(base + 1001),
+            Some(base - 1),
+        ])));
+        let text = |pattern: &str| -> Vec<Option<String>> {
+            let pattern = ColumnarValue::Scalar(ScalarValue::Utf8(Some(pattern.into())));
+            let array = date_format(&times, &pattern, 6).expect("formats");
+            let strings = array.as_any().downcast_ref::<StringArray>().expect("text");
+            (0..strings.len())
+                .map(|i| strings.is_valid(i).then(|| strings.value(i).to_string()))
+                .collect()
+        };
+        let owned = |values: &[Option<&str>]| -> Vec<Option<String>> {
+            values.iter().map(|v| v.map(String::from)).collect()
+        };
+        assert_eq!(
+            text("HH:mm:ss"),
+            owned(&[
+                Some("10:15:59"),
+                Some("10:15:59"),
+                Some("10:16:00"),
+                None,
+                Some("10:16:00"),
+                Some("10:15:58"),
+            ])
+        );
+        assert_eq!(
+            text("ss.SSS"),
+            owned(&[
+                Some("59.000"),
+                Some("59.999"),
+                Some("00.000"),
+                None,
+                Some("00.001"),
+                Some("58.999"),
+            ])
+        );
+        let null = ColumnarValue::Scalar(ScalarValue::Utf8(None));
+        let array = date_format(&times, &null, 6).expect("formats");
+        assert_eq!(array.null_count(), 6);
     }
 
     #[test]

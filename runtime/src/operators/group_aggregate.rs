@@ -23,16 +23,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, UInt32Array};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, UInt32Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::PhysicalExpr;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
+use sluice_storage::codec::EncodedRows;
 use sluice_storage::spill::SpillValue;
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, StorageError, ZSet};
 
@@ -71,6 +73,14 @@ enum CallState {
     /// sum/avg over floats: the exact sum and the (weighted) number of non-NULL values.
     FloatSum {
         sum: ExactSum,
+        count: i64,
+    },
+    /// `count(..)`: the weighted number of rows whose arguments are all non-NULL.
+    Count(i64),
+    /// `sum(bigint)`: the wrapping sum (as DataFusion's and Flink's sum of BIGINT wrap, and a
+    /// wrapping sum retracts exactly) and the weighted number of non-NULL values.
+    IntegerSum {
+        sum: i64,
         count: i64,
     },
 }
@@ -142,6 +152,8 @@ impl GroupCodec {
                     sum: ExactSum::default(),
                     count: 0,
                 }),
+                Mode::Count => Ok(CallState::Count(0)),
+                Mode::IntegerSum => Ok(CallState::IntegerSum { sum: 0, count: 0 }),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Group {
@@ -179,6 +191,11 @@ impl GroupCodec {
                 (CallState::Distinct { values, .. }, _) => put_zset(out, values),
                 (CallState::FloatSum { sum, count }, _) => {
                     sum.snapshot(out);
+                    out.put_i64(*count);
+                }
+                (CallState::Count(count), _) => out.put_i64(*count),
+                (CallState::IntegerSum { sum, count }, _) => {
+                    out.put_i64(*sum);
                     out.put_i64(*count);
                 }
             }
@@ -223,6 +240,11 @@ impl GroupCodec {
                     *sum = ExactSum::restore(input)?;
                     *count = input.i64()?;
                 }
+                CallState::Count(count) => *count = input.i64()?,
+                CallState::IntegerSum { sum, count } => {
+                    *sum = input.i64()?;
+                    *count = input.i64()?;
+                }
             }
         }
         Ok(group)
@@ -252,6 +274,7 @@ impl SpillValue for Group {
                 }
                 CallState::Distinct { values, .. } => values.memory_size() + 8,
                 CallState::FloatSum { sum, .. } => sum.memory_size() + 8,
+                CallState::Count(_) | CallState::IntegerSum { .. } => 16,
             })
             .sum();
         let output: usize = self.output.iter().flatten().map(ScalarValue::size).sum();
@@ -289,6 +312,10 @@ enum Mode {
     FloatSum {
         avg: bool,
     },
+    /// `count(..)` without DISTINCT or ORDER BY: a counter.
+    Count,
+    /// `sum` of a BIGINT argument with a BIGINT result.
+    IntegerSum,
 }
 
 pub struct GroupAggregate {
@@ -297,12 +324,20 @@ pub struct GroupAggregate {
     calls: Vec<AggregateCall>,
     call_inputs: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     call_codecs: Vec<RowCodec>,
+    /// Per call: an earlier call with the same argument (and ORDER BY) expressions, whose
+    /// evaluated and encoded inputs it reuses.
+    shared_inputs: Vec<Option<usize>>,
+    /// Per call with a FILTER: an earlier call with the same FILTER expression.
+    shared_filters: Vec<Option<usize>>,
     modes: Vec<Mode>,
     /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]); its
     /// context ([`GroupCodec`]) makes new groups and encodes them.
     groups: SpillMap<Group>,
     schema: SchemaRef,
     input_schema: SchemaRef,
+    /// Output deferred (window aggregates): `process` only updates the groups and emits
+    /// nothing; [`GroupAggregate::drain_output`] evaluates each group once at the end.
+    deferred: bool,
 }
 
 fn is_exact_numeric(data_type: &DataType) -> bool {
@@ -318,14 +353,45 @@ impl GroupAggregate {
         self.input_schema.clone()
     }
 
-    /// An instance with the same parameters and no groups.
+    /// An instance with the same parameters (deferred output included) and no groups.
     pub(crate) fn fork_empty(&self) -> Result<Self> {
-        Self::new(
+        let mut fork = Self::new(
             &self.input_schema,
             self.group_exprs.clone(),
             self.calls.clone(),
             self.schema.clone(),
-        )
+        )?;
+        fork.deferred = self.deferred;
+        Ok(fork)
+    }
+
+    /// Defer the output: `process` emits nothing and keeps no previous output per group;
+    /// [`GroupAggregate::drain_output`] hands out the final rows. For an aggregate whose
+    /// result is read once (a window that fires), this saves evaluating every touched group
+    /// on every batch.
+    pub(crate) fn defer_output(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Every group's current row (as insertions), evaluated once; the aggregate is empty
+    /// afterwards.
+    pub(crate) fn drain_output(&mut self) -> Result<ChangeBatch> {
+        let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(self.groups.len());
+        let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::with_capacity(keys.capacity());
+        let (calls, codecs, modes) = (&self.calls, &self.call_codecs, &self.modes);
+        let global = self.group_exprs.is_empty();
+        self.groups.drain(|key, mut group| {
+            if group.rows == 0 && !global {
+                return Ok(());
+            }
+            let values =
+                Self::evaluate_group(calls, codecs, modes, &mut group).map_err(storage_error)?;
+            entries.push((keys.len() as u32, values, 1));
+            keys.push(Box::from(key));
+            Ok(())
+        })?;
+        let keys: Vec<&[u8]> = keys.iter().map(|key| key.as_ref()).collect();
+        self.build_output(&keys, entries)
     }
 
     /// `input_schema` is the schema of incoming changes; `schema` the output (group columns
@@ -374,7 +440,18 @@ impl GroupAggregate {
                 && !function.is_distinct()
                 && function.order_bys().is_empty()
                 && matches!(types.as_slice(), [DataType::Float32 | DataType::Float64]);
-            modes.push(if retractable {
+            let plain = !function.is_distinct() && function.order_bys().is_empty();
+            let output_type = function.field().data_type().clone();
+            let count = plain && name == "count" && output_type == DataType::Int64;
+            let integer_sum = plain
+                && name == "sum"
+                && matches!(types.as_slice(), [DataType::Int64])
+                && output_type == DataType::Int64;
+            modes.push(if count {
+                Mode::Count
+            } else if integer_sum {
+                Mode::IntegerSum
+            } else if retractable {
                 Mode::Retractable
             } else if ordered_extreme {
                 Mode::Extreme { max: name == "max" }
@@ -393,27 +470,31 @@ impl GroupAggregate {
             .map(|field| field.data_type().clone())
             .collect();
         let codec = GroupCodec::new(calls.clone(), modes.clone(), output_types)?;
+        let shared_filters = shared_expressions(
+            &calls
+                .iter()
+                .map(|call| call.filter.iter().cloned().collect())
+                .collect::<Vec<_>>(),
+        );
         Ok(Self {
             group_exprs,
             group_codec,
             calls,
+            shared_inputs: shared_expressions(&call_inputs),
+            shared_filters,
             call_inputs,
             call_codecs,
             modes,
             groups: SpillMap::with_context(codec),
             schema,
             input_schema: input_schema.clone(),
+            deferred: false,
         })
     }
 
     /// A new aggregate with the same keys and calls and no groups.
     pub fn empty_like(&self) -> Result<Self> {
-        Self::new(
-            &self.input_schema,
-            self.group_exprs.clone(),
-            self.calls.clone(),
-            self.schema.clone(),
-        )
+        self.fork_empty()
     }
 
     fn is_global(&self) -> bool {
@@ -437,6 +518,9 @@ impl GroupAggregate {
             let value = match state {
                 CallState::Retractable(accumulator) => accumulator.evaluate()?,
                 CallState::Distinct { count, .. } => ScalarValue::Int64(Some(*count)),
+                CallState::Count(count) => ScalarValue::Int64(Some(*count)),
+                CallState::IntegerSum { count: 0, .. } => ScalarValue::Int64(None),
+                CallState::IntegerSum { sum, .. } => ScalarValue::Int64(Some(*sum)),
                 CallState::FloatSum { count: 0, .. } => ScalarValue::Float64(None),
                 CallState::FloatSum { sum, count } => {
                     let total = sum.value();
@@ -513,6 +597,25 @@ impl GroupAggregate {
     }
 }
 
+/// Per list of expressions: the first earlier list equal to it (empty lists share nothing).
+fn shared_expressions(lists: &[Vec<Arc<dyn PhysicalExpr>>]) -> Vec<Option<usize>> {
+    let same = |a: &[Arc<dyn PhysicalExpr>], b: &[Arc<dyn PhysicalExpr>]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_ref() == y.as_ref())
+    };
+    lists
+        .iter()
+        .enumerate()
+        .map(|(index, list)| {
+            if list.is_empty() {
+                return None;
+            }
+            lists[..index]
+                .iter()
+                .position(|earlier| same(earlier, list))
+        })
+        .collect()
+}
+
 fn cast_to(array: ArrayRef, data_type: &DataType) -> Result<ArrayRef> {
     if array.data_type() == data_type {
         Ok(array)
@@ -547,6 +650,8 @@ impl Operator for GroupAggregate {
                     Mode::Extreme { .. } => "ordered",
                     Mode::DistinctCount => "distinct count",
                     Mode::FloatSum { .. } => "exact sum",
+                    Mode::Count => "counter",
+                    Mode::IntegerSum => "integer sum",
                 };
                 format!("{} ({mode})", c.function.name())
             })
@@ -613,22 +718,45 @@ impl Operator for GroupAggregate {
         }
 
         // Per call: its input arrays, which rows pass its FILTER, and (multiset) encoded rows.
-        let mut call_arrays = Vec::with_capacity(self.calls.len());
-        let mut call_masks = Vec::with_capacity(self.calls.len());
-        let mut call_rows = Vec::with_capacity(self.calls.len());
+        let mut call_arrays: Vec<Vec<ArrayRef>> = Vec::with_capacity(self.calls.len());
+        let mut call_masks: Vec<Option<BooleanArray>> = Vec::with_capacity(self.calls.len());
+        let mut call_rows: Vec<Option<Rc<EncodedRows>>> = Vec::with_capacity(self.calls.len());
         let mut call_floats: Vec<Option<Float64Array>> = Vec::with_capacity(self.calls.len());
+        let mut call_integers: Vec<Option<Int64Array>> = Vec::with_capacity(self.calls.len());
         for (index, call) in self.calls.iter().enumerate() {
-            let arrays = evaluate_all(&self.call_inputs[index], &changes.data)?;
-            let mask = match &call.filter {
-                Some(filter) => Some(evaluate_predicate(filter, &changes.data)?),
-                None => None,
+            // Calls with the same arguments (or FILTER) as an earlier call share its arrays,
+            // encoded rows (or mask): e.g. `count(DISTINCT x) FILTER (..)` over several ranges.
+            let shared = self.shared_inputs[index];
+            let arrays = match shared {
+                Some(earlier) => call_arrays[earlier].clone(),
+                None => evaluate_all(&self.call_inputs[index], &changes.data)?,
+            };
+            let mask = match (&call.filter, self.shared_filters[index]) {
+                (Some(_), Some(earlier)) => call_masks[earlier].clone(),
+                (Some(filter), None) => Some(evaluate_predicate(filter, &changes.data)?),
+                (None, _) => None,
             };
             let encoded = match self.modes[index] {
                 Mode::Multiset | Mode::Extreme { .. } | Mode::DistinctCount => {
-                    Some(self.call_codecs[index].encode(&arrays, rows)?)
+                    match shared.and_then(|earlier: usize| call_rows[earlier].clone()) {
+                        Some(rows) => Some(rows),
+                        None => Some(Rc::new(self.call_codecs[index].encode(&arrays, rows)?)),
+                    }
                 }
-                Mode::Retractable | Mode::FloatSum { .. } => None,
+                Mode::Retractable | Mode::FloatSum { .. } | Mode::Count | Mode::IntegerSum => None,
             };
+            call_integers.push(match self.modes[index] {
+                Mode::IntegerSum => Some(
+                    arrays[0]
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .ok_or_else(|| {
+                            RuntimeError::Internal("integer sum argument is not a bigint".into())
+                        })?
+                        .clone(),
+                ),
+                _ => None,
+            });
             call_floats.push(match self.modes[index] {
                 Mode::FloatSum { .. } => {
                     let array = cast_to(arrays[0].clone(), &DataType::Float64)?;
@@ -651,6 +779,7 @@ impl Operator for GroupAggregate {
         let global = self.is_global();
         let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::new();
         self.groups.load(touched.iter().map(|(key, _)| *key))?;
+        let mut selected: Vec<u32> = Vec::new();
         for (group_index, (key, indices)) in touched.iter().enumerate() {
             if self.groups.get(key).is_none() {
                 let group = self.groups.context().new_group()?;
@@ -663,15 +792,39 @@ impl Operator for GroupAggregate {
                 group.rows += changes.weights.value(i as usize);
             }
             for (call, state) in group.calls.iter_mut().enumerate() {
-                let selected: Vec<u32> = match &call_masks[call] {
-                    Some(mask) => indices
-                        .iter()
-                        .copied()
-                        .filter(|&i| mask.is_valid(i as usize) && mask.value(i as usize))
-                        .collect(),
-                    None => indices.clone(),
+                selected.clear();
+                match &call_masks[call] {
+                    Some(mask) => selected.extend(
+                        indices
+                            .iter()
+                            .copied()
+                            .filter(|&i| mask.is_valid(i as usize) && mask.value(i as usize)),
+                    ),
+                    None => selected.extend_from_slice(indices),
                 };
                 match state {
+                    CallState::Count(count) => {
+                        let arguments = &call_arrays[call];
+                        for &i in &selected {
+                            let i = i as usize;
+                            if arguments.iter().all(|a| a.is_valid(i)) {
+                                *count += changes.weights.value(i);
+                            }
+                        }
+                    }
+                    CallState::IntegerSum { sum, count } => {
+                        let integers = call_integers[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("integer sum without its argument".into())
+                        })?;
+                        for &i in &selected {
+                            let i = i as usize;
+                            if integers.is_valid(i) {
+                                let weight = changes.weights.value(i);
+                                *sum = sum.wrapping_add(integers.value(i).wrapping_mul(weight));
+                                *count += weight;
+                            }
+                        }
+                    }
                     CallState::Retractable(accumulator) => {
                         let selected_weights: arrow::array::Int64Array = selected
                             .iter()
@@ -746,14 +899,26 @@ impl Operator for GroupAggregate {
                             }
                             let weight = changes.weights.value(i);
                             let row = encoded.row(i);
-                            let entry = values.entry(Box::from(row)).or_insert(0);
-                            *entry += weight;
-                            if *entry == 0 {
-                                values.remove(row);
+                            match values.get_mut(row) {
+                                Some(entry) => {
+                                    *entry += weight;
+                                    if *entry == 0 {
+                                        values.remove(row);
+                                    }
+                                }
+                                None => {
+                                    values.insert(Box::from(row), weight);
+                                }
                             }
                         }
                     }
                 }
+            }
+            if self.deferred {
+                if group.rows == 0 && !global {
+                    self.groups.remove(key);
+                }
+                continue;
             }
             let old = group.output.take();
             let new = if group.rows == 0 && !global {
@@ -781,6 +946,9 @@ impl Operator for GroupAggregate {
             }
         }
         self.groups.settle()?;
+        if self.deferred {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
         let keys: Vec<&[u8]> = touched.iter().map(|(key, _)| *key).collect();
         self.build_output(&keys, entries)
     }

@@ -2,8 +2,9 @@
 //! CUMULATE table functions), emitted once per window when the event-time watermark passes
 //! the window's end, as Flink's window aggregation does.
 //!
-//! State: one [`GroupAggregate`] per open window (keyed by the window end) and the changes it
-//! has produced so far. Invariants:
+//! State: one [`GroupAggregate`] per open window (keyed by the window end), with its output
+//! deferred: batches only update the window's groups, and each group is evaluated once, when
+//! the window fires. Invariants:
 //! - A window `[start, end)` fires when the watermark reaches `end - 1` (its largest
 //!   timestamp, in the unit of the window-end column): from then on no row that is not late
 //!   can fall into it. Firing emits the window's consolidated result (inserts only) and drops
@@ -26,19 +27,15 @@ use arrow::array::{Array, Int64Array, UInt32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use hashbrown::HashMap;
-use sluice_storage::{RowCodec, StateReader, StateWriter};
-
-use crate::checkpoint::{get_changes, put_changes};
+use sluice_storage::{StateReader, StateWriter};
 
 use super::{GroupAggregate, Operator};
 use crate::change::ChangeBatch;
 use crate::error::{Result, RuntimeError};
 
 struct OpenWindow {
+    /// The window's groups (output deferred until it fires).
     aggregate: GroupAggregate,
-    /// Changes the aggregate produced so far; their sum is the window's current result.
-    pending: Vec<ChangeBatch>,
-    pending_rows: usize,
 }
 
 pub struct WindowAggregate {
@@ -50,7 +47,6 @@ pub struct WindowAggregate {
     windows: BTreeMap<i64, OpenWindow>,
     watermark: Option<i64>,
     late: u64,
-    output_codec: RowCodec,
     schema: SchemaRef,
     /// Windows by processing time (fired by the wall clock) instead of event time.
     processing: bool,
@@ -81,17 +77,17 @@ pub fn nanos_per_unit(data_type: &DataType) -> Result<i64> {
 impl WindowAggregate {
     /// `aggregate` groups by keys that include input column `window_end` (a timestamp).
     pub fn new(
-        aggregate: GroupAggregate,
+        mut aggregate: GroupAggregate,
         input_schema: &SchemaRef,
         window_end: usize,
     ) -> Result<Self> {
+        aggregate.defer_output();
         let field = input_schema.fields().get(window_end).ok_or_else(|| {
             RuntimeError::Internal(format!("window end column {window_end} out of range"))
         })?;
         let unit_nanos = nanos_per_unit(field.data_type())?;
         let schema = aggregate.schema();
         Ok(Self {
-            output_codec: RowCodec::for_schema(&schema)?,
             template: aggregate,
             window_end,
             unit_nanos,
@@ -190,24 +186,11 @@ impl Operator for WindowAggregate {
                 Some(window) => window,
                 None => {
                     let aggregate = self.template.empty_like()?;
-                    self.windows.entry(end).or_insert(OpenWindow {
-                        aggregate,
-                        pending: Vec::new(),
-                        pending_rows: 0,
-                    })
+                    self.windows.entry(end).or_insert(OpenWindow { aggregate })
                 }
             };
-            let delta = window.aggregate.process(0, part)?;
-            if !delta.is_empty() {
-                window.pending_rows += delta.num_rows();
-                window.pending.push(delta);
-            }
-            if window.pending_rows > 4 * (window.aggregate.state_rows() + 16) {
-                let merged = ChangeBatch::concat(&self.schema, &window.pending)?
-                    .consolidate(&self.output_codec)?;
-                window.pending_rows = merged.num_rows();
-                window.pending = vec![merged];
-            }
+            // Deferred output: nothing comes back until the window fires.
+            window.aggregate.process(0, part)?;
         }
         if self.processing {
             return self.fire_due();
@@ -268,23 +251,22 @@ impl WindowAggregate {
             .collect();
         let mut results = Vec::new();
         for end in fired {
-            if let Some(window) = self.windows.remove(&end) {
-                results.extend(window.pending);
+            if let Some(mut window) = self.windows.remove(&end) {
+                // Each group once, as an insertion: windows differ in their end, a group
+                // column, so the rows of different windows never cancel.
+                results.push(window.aggregate.drain_output()?);
             }
         }
-        ChangeBatch::concat(&self.schema, &results)?.consolidate(&self.output_codec)
+        ChangeBatch::concat(&self.schema, &results)
     }
 
     fn snapshot_state(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
         out.put_u64(self.windows.len() as u64);
-        let schema = self.schema.clone();
         for (end, window) in self.windows.iter_mut() {
             out.put_i64(*end);
             out.put_section(|inner| window.aggregate.snapshot(inner))?;
-            let pending = ChangeBatch::concat(&schema, &window.pending)?;
-            put_changes(out, &pending)?;
         }
         Ok(())
     }
@@ -299,16 +281,7 @@ impl WindowAggregate {
             let mut section = input.section()?;
             aggregate.restore(&mut section)?;
             section.finish()?;
-            let pending = get_changes(input, &self.schema)?;
-            let pending_rows = pending.num_rows();
-            self.windows.insert(
-                end,
-                OpenWindow {
-                    aggregate,
-                    pending: vec![pending],
-                    pending_rows,
-                },
-            );
+            self.windows.insert(end, OpenWindow { aggregate });
         }
         Ok(())
     }
