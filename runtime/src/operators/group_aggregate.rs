@@ -583,7 +583,7 @@ impl GroupAggregate {
         let mut columns = take_columns(&key_columns, &indices)?;
         for call in 0..self.calls.len() {
             let field = self.schema.field(self.group_exprs.len() + call);
-            let array = ScalarValue::iter_to_array(entries.iter().map(|e| e.1[call].clone()))?;
+            let array = scalars_to_array(entries.iter().map(|e| &e.1[call]))?;
             columns.push(cast_to(array, field.data_type())?);
         }
         let columns = columns
@@ -594,6 +594,46 @@ impl GroupAggregate {
         let data = batch_with_row_count(&self.schema, columns, entries.len())?;
         let weights = entries.iter().map(|e| e.2).collect::<Vec<i64>>().into();
         ChangeBatch::new(data, weights)
+    }
+}
+
+/// One column from scalar values of one type: BIGINT, DOUBLE and text (what most aggregates
+/// return) are built directly, without cloning each value as `ScalarValue::iter_to_array`
+/// does; other types go through it.
+fn scalars_to_array<'a>(
+    values: impl ExactSizeIterator<Item = &'a ScalarValue> + Clone,
+) -> Result<ArrayRef> {
+    let mut peek = values.clone();
+    let first = peek.next();
+    let all = |matches: fn(&ScalarValue) -> bool| values.clone().all(matches);
+    match first {
+        Some(ScalarValue::Int64(_)) if all(|v| matches!(v, ScalarValue::Int64(_))) => Ok(Arc::new(
+            values
+                .map(|v| match v {
+                    ScalarValue::Int64(v) => *v,
+                    _ => None,
+                })
+                .collect::<Int64Array>(),
+        )),
+        Some(ScalarValue::Float64(_)) if all(|v| matches!(v, ScalarValue::Float64(_))) => {
+            Ok(Arc::new(
+                values
+                    .map(|v| match v {
+                        ScalarValue::Float64(v) => *v,
+                        _ => None,
+                    })
+                    .collect::<Float64Array>(),
+            ))
+        }
+        Some(ScalarValue::Utf8(_)) if all(|v| matches!(v, ScalarValue::Utf8(_))) => Ok(Arc::new(
+            values
+                .map(|v| match v {
+                    ScalarValue::Utf8(v) => v.as_deref(),
+                    _ => None,
+                })
+                .collect::<arrow::array::StringArray>(),
+        )),
+        _ => Ok(ScalarValue::iter_to_array(values.cloned())?),
     }
 }
 
