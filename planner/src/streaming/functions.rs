@@ -73,15 +73,20 @@ fn integers(value: &ColumnarValue, rows: usize) -> DfResult<Int64Array> {
         .ok_or_else(|| DataFusionError::Internal("integer cast".into()))
 }
 
-/// Timestamps as UTC date-times (millisecond precision, Flink's TIMESTAMP(3)).
-fn datetimes(value: &ColumnarValue, rows: usize) -> DfResult<Vec<Option<DateTime<Utc>>>> {
+/// Timestamps in milliseconds (Flink's TIMESTAMP(3)).
+fn timestamp_millis(value: &ColumnarValue, rows: usize) -> DfResult<TimestampMillisecondArray> {
     let array = value.to_array(rows)?;
     let millis = arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
-    let millis = millis
+    millis
         .as_any()
         .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| DataFusionError::Internal("timestamp cast".into()))?;
-    Ok(millis
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("timestamp cast".into()))
+}
+
+/// Timestamps as UTC date-times (millisecond precision, Flink's TIMESTAMP(3)).
+fn datetimes(value: &ColumnarValue, rows: usize) -> DfResult<Vec<Option<DateTime<Utc>>>> {
+    Ok(timestamp_millis(value, rows)?
         .iter()
         .map(|m| m.and_then(DateTime::<Utc>::from_timestamp_millis))
         .collect())
@@ -174,12 +179,7 @@ fn date_format(time: &ColumnarValue, pattern: &ColumnarValue, rows: usize) -> Df
     }
     // Rows in the same unit of this size format alike.
     let unit_millis = if pattern.contains('S') { 1 } else { 1000 };
-    let array = time.to_array(rows)?;
-    let millis = arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
-    let millis = millis
-        .as_any()
-        .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| DataFusionError::Internal("timestamp cast".into()))?;
+    let millis = timestamp_millis(time, rows)?;
     let mut builder = StringBuilder::with_capacity(rows, rows * translated.len().max(8));
     let mut text = String::new();
     let mut last_unit: Option<i64> = None;
