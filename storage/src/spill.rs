@@ -639,8 +639,6 @@ impl<V: SpillValue> SpillMap<V> {
     /// fails part way).
     pub fn drain(&mut self, mut each: impl FnMut(&[u8], V) -> Result<()>) -> Result<()> {
         let hot = std::mem::take(&mut self.hot);
-        self.hot_bytes = 0;
-        self.touched.clear();
         let mut result = Ok(());
         for (key, entry) in hot {
             if result.is_ok() {
@@ -653,11 +651,7 @@ impl<V: SpillValue> SpillMap<V> {
                 each(key, value)
             });
         }
-        let cleared = match self.cold.as_mut() {
-            Some(cold) => cold.clear(),
-            None => Ok(()),
-        };
-        result.and(cleared)
+        result.and(self.clear())
     }
 
     /// Write every entry for a checkpoint: the count, then per entry its key and its value's

@@ -379,7 +379,7 @@ impl GroupAggregate {
         let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(self.groups.len());
         let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::with_capacity(keys.capacity());
         let (calls, codecs, modes) = (&self.calls, &self.call_codecs, &self.modes);
-        let global = self.group_exprs.is_empty();
+        let global = self.is_global();
         self.groups.drain(|key, mut group| {
             if group.rows == 0 && !global {
                 return Ok(());
@@ -418,13 +418,17 @@ impl GroupAggregate {
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let function = &call.function;
             let name = function.fun().name().to_ascii_lowercase();
-            let retractable = !function.is_distinct()
-                && function.order_bys().is_empty()
-                && match name.as_str() {
-                    "count" => true,
-                    "sum" | "avg" | "mean" => types.iter().all(is_exact_numeric),
-                    _ => false,
-                }
+            // Neither DISTINCT nor ORDER BY.
+            let plain = !function.is_distinct() && function.order_bys().is_empty();
+            let output_type = function.field().data_type().clone();
+            let count = plain && name == "count" && output_type == DataType::Int64;
+            let integer_sum = plain
+                && name == "sum"
+                && matches!(types.as_slice(), [DataType::Int64])
+                && output_type == DataType::Int64;
+            let retractable = plain
+                && matches!(name.as_str(), "sum" | "avg" | "mean")
+                && types.iter().all(is_exact_numeric)
                 && function
                     .create_sliding_accumulator()
                     .map(|a| a.supports_retract_batch())
@@ -436,17 +440,9 @@ impl GroupAggregate {
                 && !types[0].is_nested();
             let distinct_count =
                 name == "count" && function.is_distinct() && function.order_bys().is_empty();
-            let float_sum = matches!(name.as_str(), "sum" | "avg" | "mean")
-                && !function.is_distinct()
-                && function.order_bys().is_empty()
+            let float_sum = plain
+                && matches!(name.as_str(), "sum" | "avg" | "mean")
                 && matches!(types.as_slice(), [DataType::Float32 | DataType::Float64]);
-            let plain = !function.is_distinct() && function.order_bys().is_empty();
-            let output_type = function.field().data_type().clone();
-            let count = plain && name == "count" && output_type == DataType::Int64;
-            let integer_sum = plain
-                && name == "sum"
-                && matches!(types.as_slice(), [DataType::Int64])
-                && output_type == DataType::Int64;
             modes.push(if count {
                 Mode::Count
             } else if integer_sum {
@@ -597,14 +593,25 @@ impl GroupAggregate {
     }
 }
 
+/// The `selected` rows whose `arguments` are all non-NULL, with their weights: what every
+/// call but a multiset consumes (count, sum, min/max and count(DISTINCT) skip NULLs).
+fn rows_without_nulls<'a>(
+    selected: &'a [u32],
+    arguments: &'a [ArrayRef],
+    weights: &'a Int64Array,
+) -> impl Iterator<Item = (usize, i64)> + 'a {
+    selected
+        .iter()
+        .map(|&i| i as usize)
+        .filter(|&i| arguments.iter().all(|a| a.is_valid(i)))
+        .map(|i| (i, weights.value(i)))
+}
+
 /// One column from scalar values of one type: BIGINT, DOUBLE and text (what most aggregates
 /// return) are built directly, without cloning each value as `ScalarValue::iter_to_array`
 /// does; other types go through it.
-fn scalars_to_array<'a>(
-    values: impl ExactSizeIterator<Item = &'a ScalarValue> + Clone,
-) -> Result<ArrayRef> {
-    let mut peek = values.clone();
-    let first = peek.next();
+fn scalars_to_array<'a>(values: impl Iterator<Item = &'a ScalarValue> + Clone) -> Result<ArrayRef> {
+    let first = values.clone().next();
     let all = |matches: fn(&ScalarValue) -> bool| values.clone().all(matches);
     match first {
         Some(ScalarValue::Int64(_)) if all(|v| matches!(v, ScalarValue::Int64(_))) => Ok(Arc::new(
@@ -844,25 +851,21 @@ impl Operator for GroupAggregate {
                 };
                 match state {
                     CallState::Count(count) => {
-                        let arguments = &call_arrays[call];
-                        for &i in &selected {
-                            let i = i as usize;
-                            if arguments.iter().all(|a| a.is_valid(i)) {
-                                *count += changes.weights.value(i);
-                            }
+                        for (_, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
+                            *count += weight;
                         }
                     }
                     CallState::IntegerSum { sum, count } => {
                         let integers = call_integers[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("integer sum without its argument".into())
                         })?;
-                        for &i in &selected {
-                            let i = i as usize;
-                            if integers.is_valid(i) {
-                                let weight = changes.weights.value(i);
-                                *sum = sum.wrapping_add(integers.value(i).wrapping_mul(weight));
-                                *count += weight;
-                            }
+                        for (i, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
+                            *sum = sum.wrapping_add(integers.value(i).wrapping_mul(weight));
+                            *count += weight;
                         }
                     }
                     CallState::Retractable(accumulator) => {
@@ -900,13 +903,10 @@ impl Operator for GroupAggregate {
                         let encoded = call_rows[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("distinct call without encoded rows".into())
                         })?;
-                        let arguments = &call_arrays[call];
-                        for &i in &selected {
-                            let i = i as usize;
-                            if arguments.iter().any(|a| a.is_null(i)) {
-                                continue; // count(DISTINCT ..) ignores rows with a NULL
-                            }
-                            let weight = changes.weights.value(i);
+                        // count(DISTINCT ..) ignores rows with a NULL.
+                        for (i, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
                             let row = encoded.row(i);
                             let after = values.add(row, weight);
                             let before = after - weight;
@@ -917,12 +917,9 @@ impl Operator for GroupAggregate {
                         let floats = call_floats[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("float sum without its argument".into())
                         })?;
-                        for &i in &selected {
-                            let i = i as usize;
-                            if floats.is_null(i) {
-                                continue;
-                            }
-                            let weight = changes.weights.value(i);
+                        for (i, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
                             sum.add(floats.value(i), weight)?;
                             *count += weight;
                         }
@@ -931,13 +928,10 @@ impl Operator for GroupAggregate {
                         let encoded = call_rows[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("ordered call without encoded rows".into())
                         })?;
-                        let argument = &call_arrays[call][0];
-                        for &i in &selected {
-                            let i = i as usize;
-                            if argument.is_null(i) {
-                                continue; // min/max ignore NULLs
-                            }
-                            let weight = changes.weights.value(i);
+                        // min/max ignore NULLs.
+                        for (i, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
                             let row = encoded.row(i);
                             match values.get_mut(row) {
                                 Some(entry) => {
