@@ -116,6 +116,7 @@ async fn read_to_end(source: &mut Box<dyn Source>) -> (Vec<RecordBatch>, Vec<Bad
             SourceEvent::Idle => {}
             SourceEvent::End => return (batches, bad),
             SourceEvent::Changes { .. } => panic!("an append-only source produced retractions"),
+            SourceEvent::Round { .. } => panic!("a source of one split produced a round"),
         }
     }
 }
@@ -525,6 +526,7 @@ async fn poll_rows(source: &mut Box<dyn Source>, rows: &mut Vec<RecordBatch>, wa
             SourceEvent::Idle => idles += 1,
             SourceEvent::End => panic!("a monitored source never ends"),
             SourceEvent::Changes { .. } => panic!("an append-only source produced retractions"),
+            SourceEvent::Round { .. } => panic!("a source of one split produced a round"),
         }
     }
 }
@@ -896,6 +898,7 @@ async fn datagen_rate_is_roughly_respected() {
             SourceEvent::Idle => idles += 1,
             SourceEvent::End => panic!("an unbounded datagen never ends"),
             SourceEvent::Changes { .. } => panic!("datagen produced retractions"),
+            SourceEvent::Round { .. } => panic!("datagen produced a round"),
         }
     }
     assert!(

@@ -291,6 +291,11 @@ async fn read_source(source: &mut dyn Source, idle_polls: usize) -> Read {
                 read.rows.push(rows);
                 read.bad_rows.extend(bad_rows);
             }
+            SourceEvent::Round { batches, bad_rows } => {
+                idle = 0;
+                read.rows.extend(batches);
+                read.bad_rows.extend(bad_rows);
+            }
             SourceEvent::Changes { changes, bad_rows } => {
                 idle = 0;
                 read.changes.push(changes);

@@ -16,7 +16,8 @@ use arrow::row::{RowConverter, SortField};
 
 use sluice_runtime::connectors::nexmark::{nexmark_schema, NexmarkSource};
 use sluice_runtime::connectors::{
-    create_source, BadRowPolicy, ConnectorOptions, Source, SourceEvent, SourceSpec,
+    create_source, create_split_source, BadRowPolicy, ConnectorOptions, Source, SourceEvent,
+    SourceSpec,
 };
 use sluice_runtime::Result;
 
@@ -688,5 +689,131 @@ fn nexmark_generator_speed() -> Result<()> {
          million events/s",
         events as f64 / seconds / 1e6
     );
+    Ok(())
+}
+
+/// All batches of a source polled through [`Source::next`] until it ends.
+async fn drain_source(source: &mut dyn Source) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    loop {
+        match source.next().await? {
+            SourceEvent::Batch { rows, .. } => batches.push(rows),
+            // The batches of a round are one generator batch.
+            SourceEvent::Round { batches: round, .. } => {
+                batches.push(arrow::compute::concat_batches(&round[0].schema(), &round)?)
+            }
+            SourceEvent::End => return Ok(batches),
+            SourceEvent::Idle => {}
+            SourceEvent::Changes { .. } => panic!("nexmark produced changes"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_source_delivers_the_rounds_of_one_generator() -> Result<()> {
+    let opts = [("events.num", "10001")];
+    // Three splits of 1000-event batches: round r is exactly the events 3000 r .. 3000 (r+1),
+    // what one generator with 3000-event batches delivers as its batch r.
+    let whole = drain(&mut source(&opts, 3000)?)?;
+    let mut split = create_split_source(spec(&opts, 1000), 3)?;
+    let rounds = drain_source(split.as_mut()).await?;
+    assert_eq!(rounds.len(), whole.len());
+    for (round, batch) in rounds.iter().zip(&whole) {
+        assert_eq!(
+            row_multiset(std::slice::from_ref(round))?,
+            row_multiset(std::slice::from_ref(batch))?
+        );
+    }
+    assert_eq!(
+        split
+            .counters()
+            .rows
+            .load(std::sync::atomic::Ordering::Relaxed),
+        10001
+    );
+
+    // Resuming from the position after two rounds delivers the remaining rounds.
+    let mut original = create_split_source(spec(&opts, 1000), 3)?;
+    for _ in 0..2 {
+        assert!(matches!(original.next().await?, SourceEvent::Round { .. }));
+    }
+    let offset = original.offset().expect("an offset");
+    let mut resumed = create_split_source(spec(&opts, 1000), 3)?;
+    resumed.seek(&offset)?;
+    let rest = drain_source(resumed.as_mut()).await?;
+    assert_eq!(rest.len(), rounds.len() - 2);
+    for (got, expected) in rest.iter().zip(&rounds[2..]) {
+        assert_eq!(
+            row_multiset(std::slice::from_ref(got))?,
+            row_multiset(std::slice::from_ref(expected))?
+        );
+    }
+
+    // A position of another split count, or of one generator, is refused with a reason.
+    let mut two = create_split_source(spec(&opts, 1000), 2)?;
+    let error = two.seek(&offset).expect_err("3 splits into 2").to_string();
+    assert!(error.contains("3 splits"), "{error}");
+    let single = source(&opts, 1000)?.offset().expect("an offset");
+    let error = two.seek(&single).expect_err("single offset").to_string();
+    assert!(error.contains("number of workers"), "{error}");
+
+    // One split, or a table that fixes its split, reads as one source.
+    let fixed = [
+        ("events.num", "100"),
+        ("split.index", "0"),
+        ("split.count", "2"),
+    ];
+    let mut one = create_split_source(spec(&fixed, 1000), 4)?;
+    let rows: usize = drain_source(one.as_mut())
+        .await?
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 50);
+    Ok(())
+}
+
+/// Strings produced as `Utf8View` (the type DataFusion gives `VARCHAR`), which point into the
+/// generated buffer, equal the `Utf8` strings of the same events, NULLs included (short
+/// inline and long referenced values alike).
+#[test]
+fn string_views_equal_the_strings() -> Result<()> {
+    let plain = nexmark_schema(TimeUnit::Millisecond);
+    let as_view = |field: &Arc<Field>| -> Field {
+        match field.data_type() {
+            DataType::Utf8 => field.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => field.as_ref().clone(),
+        }
+    };
+    let views = Arc::new(Schema::new(
+        plain
+            .fields()
+            .iter()
+            .map(|field| match field.data_type() {
+                DataType::Struct(children) => field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Struct(children.iter().map(as_view).collect())),
+                _ => as_view(field),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let opts = [("events.num", "700")];
+    let expected = drain(&mut source(&opts, 256)?)?;
+    let got = drain(&mut NexmarkSource::new(spec_with_schema(
+        views.clone(),
+        &opts,
+        256,
+    ))?)?;
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(got.schema(), views);
+        let person = got.column(1).as_struct();
+        assert_eq!(person.column(1).data_type(), &DataType::Utf8View);
+        for (column, want) in got.columns().iter().zip(expected.columns()) {
+            let cast = arrow::compute::cast(column, want.data_type())?;
+            assert_eq!(&cast, want);
+        }
+    }
     Ok(())
 }

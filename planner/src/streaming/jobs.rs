@@ -13,7 +13,9 @@
 
 use std::sync::Arc;
 
-use sluice_runtime::connectors::{create_sink, create_source, BadRow, SourceCounters, SourceEvent};
+use sluice_runtime::connectors::{
+    create_sink, create_split_source, BadRow, SourceCounters, SourceEvent,
+};
 use sluice_runtime::ChangeBatch;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -42,7 +44,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Start reading `table` for the continuous query `reader`.
+/// Start reading `table` for the continuous query `reader`, whose operators run in `splits`
+/// instances (a generator that can divide its stream then runs as that many splits).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_source(
     database: Arc<Database>,
     reader: String,
@@ -51,8 +55,9 @@ pub(crate) fn spawn_source(
     dead_letter: Option<String>,
     idle_timeout: Option<std::time::Duration>,
     resume_at: Option<&[u8]>,
+    splits: usize,
 ) -> Result<(AbortHandle, Arc<SourceCounters>)> {
-    let mut source = create_source(table.source_spec(SOURCE_BATCH_SIZE))?;
+    let mut source = create_split_source(table.source_spec(SOURCE_BATCH_SIZE), splits)?;
     if let Some(offset) = resume_at {
         source.seek(offset)?;
         tracing::info!(query = %reader, table = %table.name, "source resumes from its checkpointed offset");
@@ -82,6 +87,7 @@ pub(crate) fn spawn_source(
             let last = !matches!(
                 event,
                 Ok(SourceEvent::Batch { .. })
+                    | Ok(SourceEvent::Round { .. })
                     | Ok(SourceEvent::Changes { .. })
                     | Ok(SourceEvent::Idle)
             );
@@ -104,7 +110,9 @@ pub(crate) fn spawn_source(
             };
             let has_data = matches!(
                 event,
-                Ok(SourceEvent::Batch { .. }) | Ok(SourceEvent::Changes { .. })
+                Ok(SourceEvent::Batch { .. })
+                    | Ok(SourceEvent::Round { .. })
+                    | Ok(SourceEvent::Changes { .. })
             );
             if has_data {
                 last_data = std::time::Instant::now();
@@ -122,7 +130,27 @@ pub(crate) fn spawn_source(
             }
             let result = match event {
                 Ok(SourceEvent::Batch { rows, bad_rows }) => {
-                    let changes = table.complete(&rows).map(ChangeBatch::inserts);
+                    let changes = table
+                        .complete(&rows)
+                        .map(|data| vec![ChangeBatch::inserts(data)]);
+                    deliver(
+                        &database,
+                        &reader,
+                        &table,
+                        event_time.as_deref(),
+                        &mut watermark,
+                        changes,
+                        bad_rows,
+                        dead_letter.as_deref(),
+                        offset,
+                    )
+                    .await
+                }
+                Ok(SourceEvent::Round { batches, bad_rows }) => {
+                    let changes = batches
+                        .iter()
+                        .map(|rows| table.complete(rows).map(ChangeBatch::inserts))
+                        .collect();
                     deliver(
                         &database,
                         &reader,
@@ -139,7 +167,7 @@ pub(crate) fn spawn_source(
                 Ok(SourceEvent::Changes { changes, bad_rows }) => {
                     let completed = table
                         .complete(&changes.data)
-                        .and_then(|data| Ok(ChangeBatch::new(data, changes.weights)?));
+                        .and_then(|data| Ok(vec![ChangeBatch::new(data, changes.weights)?]));
                     deliver(
                         &database,
                         &reader,
@@ -178,6 +206,8 @@ pub(crate) fn spawn_source(
     Ok((task.abort_handle(), counters))
 }
 
+/// Deliver the batches of one source event (several for a round of a split source): in
+/// order, and a watermark they advance only with the last, so none of them is late for it.
 #[allow(clippy::too_many_arguments)]
 async fn deliver(
     database: &Database,
@@ -185,7 +215,7 @@ async fn deliver(
     table: &ConnectorTable,
     event_time: Option<&EventTime>,
     watermark: &mut Option<i64>,
-    changes: Result<ChangeBatch>,
+    changes: Result<Vec<ChangeBatch>>,
     bad_rows: Vec<BadRow>,
     dead_letter: Option<&str>,
     offset: Option<Vec<u8>>,
@@ -193,10 +223,12 @@ async fn deliver(
     let changes = changes?;
     let mut advanced = None;
     if let Some(event_time) = event_time {
-        if let Some(candidate) = event_time.candidate(&changes)? {
-            if watermark.is_none_or(|w| w < candidate) {
-                *watermark = Some(candidate);
-                advanced = Some(candidate);
+        for batch in &changes {
+            if let Some(candidate) = event_time.candidate(batch)? {
+                if watermark.is_none_or(|w| w < candidate) {
+                    *watermark = Some(candidate);
+                    advanced = Some(candidate);
+                }
             }
         }
     }
@@ -205,7 +237,15 @@ async fn deliver(
         let batch = dead_letter_batch(&table.name, &bad_rows)?;
         catalog.apply_and_propagate(dead_letter, ChangeBatch::inserts(batch))?;
     }
-    catalog.ingest(reader, &table.name, &changes, advanced)?;
+    let last = changes.len().saturating_sub(1);
+    for (index, batch) in changes.iter().enumerate() {
+        catalog.ingest(
+            reader,
+            &table.name,
+            batch,
+            advanced.filter(|_| index == last),
+        )?;
+    }
     // In the same critical section as the ingest: a checkpoint sees the offset together with
     // the state that includes the batch.
     catalog.record_source_offset(reader, &table.name, offset);

@@ -524,6 +524,7 @@ impl Session {
             return Ok(());
         };
         let relations: BTreeSet<String> = dataflow.relations().map(str::to_string).collect();
+        let splits = dataflow.partitions();
         let mut tasks = Vec::new();
         let mut counters = Vec::new();
         for relation in relations {
@@ -558,6 +559,7 @@ impl Session {
                 dead_letter,
                 idle_timeout,
                 resume_at.as_deref(),
+                splits,
             )?;
             tasks.push(task);
             counters.push((relation.clone(), source_counters));

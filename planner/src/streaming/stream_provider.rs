@@ -98,6 +98,13 @@ impl TableProvider for StreamTableProvider {
                     SourceEvent::Batch { rows, .. } => batches.push(ChangeBatch::inserts(
                         self.table.complete(&rows).map_err(external)?,
                     )),
+                    SourceEvent::Round { batches: round, .. } => {
+                        for rows in round {
+                            batches.push(ChangeBatch::inserts(
+                                self.table.complete(&rows).map_err(external)?,
+                            ));
+                        }
+                    }
                     SourceEvent::Changes { changes, .. } => {
                         let data = self.table.complete(&changes.data).map_err(external)?;
                         batches.push(

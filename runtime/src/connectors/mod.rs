@@ -22,6 +22,7 @@ pub mod format;
 pub mod jdbc;
 pub mod kafka;
 pub mod nexmark;
+pub mod parallel;
 pub mod print;
 
 use std::collections::BTreeMap;
@@ -203,6 +204,13 @@ pub enum SourceEvent {
         rows: RecordBatch,
         bad_rows: Vec<BadRow>,
     },
+    /// Several batches of new rows to deliver together, in order, as one step of event time:
+    /// a watermark derived from them applies only after the last (one round of a
+    /// [`parallel::ParallelSource`], whose splits' batches interleave in event time).
+    Round {
+        batches: Vec<RecordBatch>,
+        bad_rows: Vec<BadRow>,
+    },
     /// Changes with retractions, for changelog sources (e.g. `upsert-kafka`: an update is the
     /// retraction of the key's previous row plus the new row; a tombstone retracts the row).
     /// `changes.data` has exactly [`SourceSpec::schema`].
@@ -362,6 +370,33 @@ pub fn create_source(spec: SourceSpec) -> Result<Box<dyn Source>> {
         "nexmark" => Ok(Box::new(nexmark::NexmarkSource::new(spec)?)),
         other => Err(unknown_connector(other, SOURCE_CONNECTORS, "source")),
     }
+}
+
+/// Create the source for a table read by a continuous query whose operators run in `splits`
+/// instances: a generator that can divide its stream (`nexmark`, unless the table fixes its
+/// own `split.index`) runs as that many splits on parallel tasks, delivered in rounds that
+/// keep its order (see [`parallel`]); every other source runs as one.
+pub fn create_split_source(spec: SourceSpec, splits: usize) -> Result<Box<dyn Source>> {
+    let splittable = spec.options.connector() == Some("nexmark")
+        && spec.options.get("split.index").is_none()
+        && spec.options.get("split.count").is_none();
+    if splits <= 1 || !splittable {
+        return create_source(spec);
+    }
+    let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(splits);
+    for index in 0..splits {
+        let mut split = spec.clone();
+        split
+            .options
+            .options
+            .insert("split.index".into(), index.to_string());
+        split
+            .options
+            .options
+            .insert("split.count".into(), splits.to_string());
+        sources.push(Box::new(nexmark::NexmarkSource::new(split)?));
+    }
+    Ok(Box::new(parallel::ParallelSource::new(sources)?))
 }
 
 /// Create the sink for a table, validating its options.

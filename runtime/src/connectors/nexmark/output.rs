@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-    StructArray, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    StringViewArray, StructArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{can_cast_types, cast};
@@ -405,6 +405,9 @@ fn take_array(
             if !valid_offsets {
                 return Err(wrong_length());
             }
+            if data_type == &DataType::Utf8View {
+                return string_view_array(column, nulls);
+            }
             // Offsets start at 0, never decrease (rows only append) and end at the value length.
             let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets));
             let array = StringArray::try_new(offsets, Buffer::from_vec(column.values), nulls)?;
@@ -454,6 +457,57 @@ fn take_array(
             Ok(array)
         }
     }
+}
+
+/// Generated strings as a `Utf8View` array over their buffer, without copying it (a cast from
+/// `Utf8` copies every byte into a builder): per row a view, inline up to 12 bytes, else
+/// pointing into the one buffer. Rows without a value (NULL) have empty views.
+fn string_view_array(column: Utf8Column, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
+    let Utf8Column { offsets, values } = column;
+    // Validating each view (`StringViewArray::try_new`) costs more than generating the
+    // strings: there are a dozen string columns, mostly NULL. Generated text is ASCII (checked
+    // here once, quickly), so every slice of it is valid UTF-8.
+    let bounds_valid = offsets.windows(2).all(|pair| pair[0] <= pair[1])
+        && offsets.first().is_some_and(|&first| first >= 0)
+        && offsets
+            .last()
+            .and_then(|&last| usize::try_from(last).ok())
+            .is_some_and(|last| last <= values.len());
+    if !bounds_valid || !values.is_ascii() {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let array = StringArray::try_new(offsets, Buffer::from_vec(values), nulls)?;
+        return Ok(cast(&array, &DataType::Utf8View)?);
+    }
+    let views: Vec<u128> = offsets
+        .windows(2)
+        .map(|pair| view(&values[pair[0] as usize..pair[1] as usize], pair[0] as u32))
+        .collect();
+    let values = Buffer::from_vec(values);
+    // SAFETY: each view was made by `view` from the bytes `start..end` of `values`
+    // (buffer 0), with `0 <= start <= end <= values.len()` checked above, and `values` is
+    // ASCII, so every view's bytes are valid UTF-8; `nulls` has one bit per row (the caller
+    // checked `offsets.len() == rows + 1`).
+    let array = unsafe { StringViewArray::new_unchecked(views.into(), vec![values], nulls) };
+    Ok(Arc::new(array))
+}
+
+/// The view of `bytes`, found at `offset` of buffer 0 (Arrow's layout, as
+/// `arrow::array::builder::make_view`, which is not inlined and costs as much again): length,
+/// then up to 12 bytes inline, or the first 4 bytes, buffer index and offset.
+#[inline]
+fn view(bytes: &[u8], offset: u32) -> u128 {
+    let len = bytes.len();
+    if len == 0 {
+        return 0;
+    }
+    if len <= 12 {
+        let mut view = [0_u8; 16];
+        view[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        view[4..4 + len].copy_from_slice(bytes);
+        return u128::from_le_bytes(view);
+    }
+    let prefix = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    (len as u128) | (u128::from(prefix) << 32) | (u128::from(offset) << 96)
 }
 
 /// `array` as `data_type` (a no-op when it already is).
