@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use sluice_runtime::connectors::{
-    create_sink, create_split_source, BadRow, SourceCounters, SourceEvent,
+    create_sink, create_split_source, read_ahead, BadRow, SourceCounters, SourceEvent,
 };
 use sluice_runtime::ChangeBatch;
 use tokio::sync::mpsc;
@@ -75,29 +75,8 @@ pub(crate) fn spawn_source(
     // running source does not keep a closed database (and its data directory) alive.
     let weak = Arc::downgrade(&database);
     drop(database);
-    // The source runs in a task of its own, a few batches ahead of the task that delivers
-    // them: reading and decoding (or generating) the next batch overlaps with maintaining the
-    // views for the previous one, on another core. Each event travels with the source
-    // position just after it, so a checkpoint records the offset of what was delivered.
-    let (events, mut received) =
-        mpsc::channel::<(Result<SourceEvent>, Option<Vec<u8>>)>(SOURCE_READ_AHEAD);
-    let reader_task = tokio::spawn(async move {
-        loop {
-            let event = source.next().await.map_err(PlanError::from);
-            let last = !matches!(
-                event,
-                Ok(SourceEvent::Batch { .. })
-                    | Ok(SourceEvent::Round { .. })
-                    | Ok(SourceEvent::Changes { .. })
-                    | Ok(SourceEvent::Idle)
-            );
-            // The delivering task ended (query dropped or failed): stop reading.
-            if events.send((event, source.offset())).await.is_err() || last {
-                break;
-            }
-        }
-    });
-    let reading = reader_task.abort_handle();
+    // The source runs a few batches ahead of this task (see `read_ahead`).
+    let (mut received, reading) = read_ahead(source, SOURCE_READ_AHEAD);
     let task = tokio::spawn(async move {
         // Stop the reader however this task ends (including being aborted).
         let _reading = AbortOnDrop(reading);
@@ -128,60 +107,28 @@ pub(crate) fn spawn_source(
                     tracing::warn!(query = %reader, %error, "idle watermark update failed");
                 }
             }
-            let result = match event {
-                Ok(SourceEvent::Batch { rows, bad_rows }) => {
-                    let changes = table
+            // An event with data is one or more batches in the table's schema.
+            let data = match event {
+                Ok(SourceEvent::Batch { rows, bad_rows }) => Ok(Some((
+                    table
                         .complete(&rows)
-                        .map(|data| vec![ChangeBatch::inserts(data)]);
-                    deliver(
-                        &database,
-                        &reader,
-                        &table,
-                        event_time.as_deref(),
-                        &mut watermark,
-                        changes,
-                        bad_rows,
-                        dead_letter.as_deref(),
-                        offset,
-                    )
-                    .await
-                }
-                Ok(SourceEvent::Round { batches, bad_rows }) => {
-                    let changes = batches
+                        .map(|data| vec![ChangeBatch::inserts(data)]),
+                    bad_rows,
+                ))),
+                Ok(SourceEvent::Round { batches, bad_rows }) => Ok(Some((
+                    batches
                         .iter()
                         .map(|rows| table.complete(rows).map(ChangeBatch::inserts))
-                        .collect();
-                    deliver(
-                        &database,
-                        &reader,
-                        &table,
-                        event_time.as_deref(),
-                        &mut watermark,
-                        changes,
-                        bad_rows,
-                        dead_letter.as_deref(),
-                        offset,
-                    )
-                    .await
-                }
-                Ok(SourceEvent::Changes { changes, bad_rows }) => {
-                    let completed = table
+                        .collect(),
+                    bad_rows,
+                ))),
+                Ok(SourceEvent::Changes { changes, bad_rows }) => Ok(Some((
+                    table
                         .complete(&changes.data)
-                        .and_then(|data| Ok(vec![ChangeBatch::new(data, changes.weights)?]));
-                    deliver(
-                        &database,
-                        &reader,
-                        &table,
-                        event_time.as_deref(),
-                        &mut watermark,
-                        completed,
-                        bad_rows,
-                        dead_letter.as_deref(),
-                        offset,
-                    )
-                    .await
-                }
-                Ok(SourceEvent::Idle) => Ok(()),
+                        .and_then(|data| Ok(vec![ChangeBatch::new(data, changes.weights)?])),
+                    bad_rows,
+                ))),
+                Ok(SourceEvent::Idle) => Ok(None),
                 Ok(SourceEvent::End) => {
                     let mut catalog = database.catalog.write().await;
                     let empty = ChangeBatch::empty(table.schema.clone());
@@ -193,6 +140,24 @@ pub(crate) fn spawn_source(
                     tracing::info!(query = %reader, table = %table.name, "source finished");
                     break;
                 }
+                Err(error) => Err(PlanError::from(error)),
+            };
+            let result = match data {
+                Ok(Some((changes, bad_rows))) => {
+                    deliver(
+                        &database,
+                        &reader,
+                        &table,
+                        event_time.as_deref(),
+                        &mut watermark,
+                        changes,
+                        bad_rows,
+                        dead_letter.as_deref(),
+                        offset,
+                    )
+                    .await
+                }
+                Ok(None) => Ok(()),
                 Err(error) => Err(error),
             };
             if let Err(error) = result {

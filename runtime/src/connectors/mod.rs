@@ -224,6 +224,41 @@ pub enum SourceEvent {
     End,
 }
 
+impl SourceEvent {
+    /// Whether the source may produce more after this event (not after `End`).
+    pub fn continues(&self) -> bool {
+        !matches!(self, SourceEvent::End)
+    }
+}
+
+/// A source's event with the source's position just after it (see [`Source::offset`]).
+pub type PositionedEvent = (Result<SourceEvent>, Option<Vec<u8>>);
+
+/// Poll `source` on a task of its own, up to `ahead` events ahead of the receiver: reading
+/// and decoding (or generating) the next batches overlaps with the receiver's work, on
+/// another core. Each event travels with the position just after it, so the receiver can
+/// record the offset of what it consumed. The task stops after the source ends or fails, when
+/// the receiver is dropped, or when aborted.
+pub fn read_ahead(
+    mut source: Box<dyn Source>,
+    ahead: usize,
+) -> (
+    tokio::sync::mpsc::Receiver<PositionedEvent>,
+    tokio::task::AbortHandle,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<PositionedEvent>(ahead.max(1));
+    let task = tokio::spawn(async move {
+        loop {
+            let event = source.next().await;
+            let last = !event.as_ref().is_ok_and(SourceEvent::continues);
+            if sender.send((event, source.offset())).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    (receiver, task.abort_handle())
+}
+
 /// Counters a source maintains; shared so the database can show them while it runs.
 #[derive(Debug, Default)]
 pub struct SourceCounters {

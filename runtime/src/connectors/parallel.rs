@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::connectors::{BadRow, Source, SourceCounters, SourceEvent};
+use crate::connectors::{read_ahead, BadRow, PositionedEvent, Source, SourceCounters, SourceEvent};
 use crate::error::{Result, RuntimeError};
 
 /// Batches each split may produce ahead of delivery.
@@ -29,12 +29,10 @@ const READ_AHEAD: usize = 2;
 /// First bytes of an encoded offset (so a single split's offset is refused clearly).
 const OFFSET_MAGIC: &[u8; 4] = b"SPLT";
 
-type Received = (Result<SourceEvent>, Option<Vec<u8>>);
-
 enum Split {
     /// Not started yet (a seek may still position it).
     Waiting(Box<dyn Source>),
-    Running(mpsc::Receiver<Received>),
+    Running(mpsc::Receiver<PositionedEvent>),
     Ended,
 }
 
@@ -70,30 +68,13 @@ impl ParallelSource {
     /// Start a task per split that has not started.
     fn start(&mut self) {
         for split in self.splits.iter_mut() {
-            let Split::Waiting(_) = split else {
-                continue;
-            };
-            let Split::Waiting(mut source) = std::mem::replace(split, Split::Ended) else {
-                continue;
-            };
-            let (sender, receiver) = mpsc::channel::<Received>(READ_AHEAD);
-            let task = tokio::spawn(async move {
-                loop {
-                    let event = source.next().await;
-                    let last = !matches!(
-                        event,
-                        Ok(SourceEvent::Batch { .. })
-                            | Ok(SourceEvent::Round { .. })
-                            | Ok(SourceEvent::Changes { .. })
-                            | Ok(SourceEvent::Idle)
-                    );
-                    if sender.send((event, source.offset())).await.is_err() || last {
-                        break;
-                    }
+            if let Split::Waiting(_) = split {
+                if let Split::Waiting(source) = std::mem::replace(split, Split::Ended) {
+                    let (receiver, task) = read_ahead(source, READ_AHEAD);
+                    self.tasks.push(task);
+                    *split = Split::Running(receiver);
                 }
-            });
-            self.tasks.push(task.abort_handle());
-            *split = Split::Running(receiver);
+            }
         }
     }
 
