@@ -240,23 +240,51 @@ pub type PositionedEvent = (Result<SourceEvent>, Option<Vec<u8>>);
 /// record the offset of what it consumed. The task stops after the source ends or fails, when
 /// the receiver is dropped, or when aborted.
 pub fn read_ahead(
-    mut source: Box<dyn Source>,
+    source: Box<dyn Source>,
     ahead: usize,
 ) -> (
     tokio::sync::mpsc::Receiver<PositionedEvent>,
     tokio::task::AbortHandle,
 ) {
     let (sender, receiver) = tokio::sync::mpsc::channel::<PositionedEvent>(ahead.max(1));
-    let task = tokio::spawn(async move {
-        loop {
-            let event = source.next().await;
-            let last = !event.as_ref().is_ok_and(SourceEvent::continues);
-            if sender.send((event, source.offset())).await.is_err() || last {
-                break;
-            }
-        }
-    });
+    let task = tokio::spawn(pump(source, sender));
     (receiver, task.abort_handle())
+}
+
+/// [`read_ahead`] on an OS thread of its own (named `name`) instead of a task of the shared
+/// runtime: for CPU-bound sources (generators) that must not wait for a runtime worker while
+/// the dataflow occupies them. The thread stops after the source ends or fails, or once the
+/// receiver is dropped (at its next event).
+pub fn read_ahead_on_thread(
+    source: Box<dyn Source>,
+    ahead: usize,
+    name: String,
+) -> Result<tokio::sync::mpsc::Receiver<PositionedEvent>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<PositionedEvent>(ahead.max(1));
+    let io_error = |context: &str, source| RuntimeError::Io {
+        context: context.to_string(),
+        source,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| io_error("starting a source thread's runtime", e))?;
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || runtime.block_on(pump(source, sender)))
+        .map_err(|e| io_error("starting a source thread", e))?;
+    Ok(receiver)
+}
+
+/// Send `source`'s events with their positions until it ends or fails, or nobody receives.
+async fn pump(mut source: Box<dyn Source>, sender: tokio::sync::mpsc::Sender<PositionedEvent>) {
+    loop {
+        let event = source.next().await;
+        let last = !event.as_ref().is_ok_and(SourceEvent::continues);
+        if sender.send((event, source.offset())).await.is_err() || last {
+            break;
+        }
+    }
 }
 
 /// Counters a source maintains; shared so the database can show them while it runs.

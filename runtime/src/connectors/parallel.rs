@@ -1,4 +1,4 @@
-//! A source read as several splits in parallel: one task per split generates (or reads and
+//! A source read as several splits in parallel: one thread per split generates (or reads and
 //! decodes) its share on a core of its own, and [`ParallelSource`] delivers the splits'
 //! output in rounds.
 //!
@@ -19,9 +19,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
-use crate::connectors::{read_ahead, BadRow, PositionedEvent, Source, SourceCounters, SourceEvent};
+use crate::connectors::{
+    read_ahead_on_thread, BadRow, PositionedEvent, Source, SourceCounters, SourceEvent,
+};
 use crate::error::{Result, RuntimeError};
 
 /// Batches each split may produce ahead of delivery.
@@ -36,7 +37,7 @@ enum Split {
     Ended,
 }
 
-/// The splits of one source, run on parallel tasks and delivered in rounds (see the module
+/// The splits of one source, run on parallel threads and delivered in rounds (see the module
 /// documentation). The splits must be append-only sources of the same schema.
 pub struct ParallelSource {
     splits: Vec<Split>,
@@ -45,7 +46,6 @@ pub struct ParallelSource {
     /// Per split, its own counters; [`ParallelSource`]'s are their sums.
     split_counters: Vec<Arc<SourceCounters>>,
     counters: Arc<SourceCounters>,
-    tasks: Vec<AbortHandle>,
 }
 
 impl ParallelSource {
@@ -61,21 +61,22 @@ impl ParallelSource {
             split_counters: splits.iter().map(|s| s.counters()).collect(),
             splits: splits.into_iter().map(Split::Waiting).collect(),
             counters: Arc::new(SourceCounters::default()),
-            tasks: Vec::new(),
         })
     }
 
-    /// Start a task per split that has not started.
-    fn start(&mut self) {
-        for split in self.splits.iter_mut() {
+    /// Start a thread per split that has not started. Threads, not runtime tasks: the
+    /// dataflow runs on a runtime worker while it maintains the views, and on two cores the
+    /// splits would then share the one worker left.
+    fn start(&mut self) -> Result<()> {
+        for (index, split) in self.splits.iter_mut().enumerate() {
             if let Split::Waiting(_) = split {
                 if let Split::Waiting(source) = std::mem::replace(split, Split::Ended) {
-                    let (receiver, task) = read_ahead(source, READ_AHEAD);
-                    self.tasks.push(task);
-                    *split = Split::Running(receiver);
+                    let name = format!("sluice-split-{index}");
+                    *split = Split::Running(read_ahead_on_thread(source, READ_AHEAD, name)?);
                 }
             }
         }
+        Ok(())
     }
 
     fn update_counters(&self) {
@@ -97,18 +98,10 @@ impl ParallelSource {
     }
 }
 
-impl Drop for ParallelSource {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl Source for ParallelSource {
     async fn next(&mut self) -> Result<SourceEvent> {
-        self.start();
+        self.start()?;
         let mut batches = Vec::new();
         let mut bad_rows: Vec<BadRow> = Vec::new();
         for (index, split) in self.splits.iter_mut().enumerate() {
