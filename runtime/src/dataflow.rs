@@ -102,9 +102,14 @@ impl Exchange {
                         Some(mask) => hash & mask,
                         None => hash % count,
                     } as usize;
-                    if let Some(rows) = indices.get_mut(target) {
-                        rows.push(row as u32);
-                    }
+                    indices
+                        .get_mut(target)
+                        .ok_or_else(|| {
+                            RuntimeError::Internal(format!(
+                                "exchange routed a row to instance {target} of {instances}"
+                            ))
+                        })?
+                        .push(row as u32);
                 }
                 indices
                     .into_iter()

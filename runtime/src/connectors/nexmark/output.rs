@@ -405,8 +405,12 @@ fn take_array(
             if !valid_offsets {
                 return Err(wrong_length());
             }
-            if data_type == &DataType::Utf8View {
-                return string_view_array(column, nulls);
+            // Generated text is ASCII, so a view of any slice of it is valid UTF-8 (checked
+            // once, quickly: validating each view costs more than generating the strings).
+            let ascii_in_order = column.values.is_ascii()
+                && column.offsets.windows(2).all(|pair| pair[0] <= pair[1]);
+            if data_type == &DataType::Utf8View && ascii_in_order {
+                return Ok(string_view_array(column, nulls));
             }
             // Offsets start at 0, never decrease (rows only append) and end at the value length.
             let offsets = OffsetBuffer::new(ScalarBuffer::from(column.offsets));
@@ -461,34 +465,20 @@ fn take_array(
 
 /// Generated strings as a `Utf8View` array over their buffer, without copying it (a cast from
 /// `Utf8` copies every byte into a builder): per row a view, inline up to 12 bytes, else
-/// pointing into the one buffer. Rows without a value (NULL) have empty views.
-fn string_view_array(column: Utf8Column, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
+/// pointing into the one buffer. Rows without a value (NULL) have empty views. The caller has
+/// checked that the offsets start at 0, never decrease and end at the values' length, that
+/// there is one row per bit of `nulls`, and that the values are ASCII.
+fn string_view_array(column: Utf8Column, nulls: Option<NullBuffer>) -> ArrayRef {
     let Utf8Column { offsets, values } = column;
-    // Validating each view (`StringViewArray::try_new`) costs more than generating the
-    // strings: there are a dozen string columns, mostly NULL. Generated text is ASCII (checked
-    // here once, quickly), so every slice of it is valid UTF-8.
-    let bounds_valid = offsets.windows(2).all(|pair| pair[0] <= pair[1])
-        && offsets.first().is_some_and(|&first| first >= 0)
-        && offsets
-            .last()
-            .and_then(|&last| usize::try_from(last).ok())
-            .is_some_and(|last| last <= values.len());
-    if !bounds_valid || !values.is_ascii() {
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-        let array = StringArray::try_new(offsets, Buffer::from_vec(values), nulls)?;
-        return Ok(cast(&array, &DataType::Utf8View)?);
-    }
     let views: Vec<u128> = offsets
         .windows(2)
         .map(|pair| view(&values[pair[0] as usize..pair[1] as usize], pair[0] as u32))
         .collect();
     let values = Buffer::from_vec(values);
     // SAFETY: each view was made by `view` from the bytes `start..end` of `values`
-    // (buffer 0), with `0 <= start <= end <= values.len()` checked above, and `values` is
-    // ASCII, so every view's bytes are valid UTF-8; `nulls` has one bit per row (the caller
-    // checked `offsets.len() == rows + 1`).
-    let array = unsafe { StringViewArray::new_unchecked(views.into(), vec![values], nulls) };
-    Ok(Arc::new(array))
+    // (buffer 0), with `0 <= start <= end <= values.len()` (checked by the caller), and
+    // `values` is ASCII, so every view's bytes are valid UTF-8; `nulls` has one bit per row.
+    Arc::new(unsafe { StringViewArray::new_unchecked(views.into(), vec![values], nulls) })
 }
 
 /// The view of `bytes`, found at `offset` of buffer 0 (Arrow's layout, as
