@@ -29,6 +29,7 @@
 //! Anything else is rejected with an error naming the feature. Scans ignore pushed-down
 //! filters: the stored-table provider declares no pushdown, so filters stay in the plan.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -84,6 +85,7 @@ pub fn compile_streaming(
         append_only: Vec::new(),
         relation_attrs,
         relation_append_only,
+        built: HashMap::new(),
     };
     let output = compiler.node(plan)?;
     let attrs = compiler.attrs_of(output, plan.schema().fields().len());
@@ -230,6 +232,11 @@ struct Compiler<'a> {
     append_only: Vec<bool>,
     relation_attrs: &'a dyn Fn(&str) -> Option<TimeAttrs>,
     relation_append_only: &'a dyn Fn(&str) -> bool,
+    /// The node built for each sub-plan so far (by [`crate::plan_key::canonical`]): a
+    /// sub-plan that occurs more than once (the same scan, or the same windowed aggregate in
+    /// both inputs of a join, as in Nexmark q5) is built once and feeds all its consumers,
+    /// so its state is kept and its changes computed once (Flink's sub-plan reuse).
+    built: HashMap<LogicalPlan, NodeId>,
 }
 
 fn arrow_schema(schema: &DFSchema) -> SchemaRef {
@@ -273,11 +280,16 @@ impl Compiler<'_> {
     }
 
     fn node(&mut self, plan: &LogicalPlan) -> Result<NodeId> {
+        let key = crate::plan_key::canonical(plan).unwrap_or_else(|| plan.clone());
+        if let Some(&node) = self.built.get(&key) {
+            return Ok(node);
+        }
         let node = self.node_inner(plan)?;
         if self.attrs.get(node).is_none_or(|a| a.is_empty()) {
             // Operators that do not state otherwise drop time attributes.
             self.set_attrs(node, vec![None; plan.schema().fields().len()]);
         }
+        self.built.insert(key, node);
         Ok(node)
     }
 
@@ -472,12 +484,21 @@ impl Compiler<'_> {
                     }
                 }
                 let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
+                // An event-time window aggregate keeps its event-time keys and its window
+                // bounds (Flink's window properties): a GROUP BY on the window end of its
+                // output is a window aggregate again (cascaded windows, Nexmark q5's max per
+                // window), and a join on the window ends of two such inputs is a window join
+                // (see `window_join_bounds`). Its rows of window `e` are emitted when the
+                // watermark reaches `e - 1`, before the watermark moves on downstream, so no
+                // downstream operator sees them as late.
                 let mut attrs: TimeAttrs = group_attrs
                     .iter()
                     .map(|a| match a {
-                        Some(TimeAttr::EventTime) if window_end.is_some() => {
-                            Some(TimeAttr::EventTime)
-                        }
+                        Some(
+                            attr @ (TimeAttr::EventTime
+                            | TimeAttr::WindowStart
+                            | TimeAttr::WindowEnd),
+                        ) if window_end.is_some() => Some(*attr),
                         _ => None,
                     })
                     .collect();
@@ -565,12 +586,25 @@ impl Compiler<'_> {
                 // columns as time attributes (windows can follow it), holding its output
                 // watermark back (see `preserved_time_attributes`). Outer joins pad with
                 // NULLs and do not.
-                let (bounds, kept) = match &join.filter {
+                let (mut bounds, kept) = match &join.filter {
                     Some(filter) => {
                         self.interval_bounds(join, filter, [left, right], kind == JoinKind::Inner)?
                     }
                     None => (TimeBounds::default(), Default::default()),
                 };
+                let window_ends = self.window_join_keys(join, [left, right]);
+                for &(l, r) in &window_ends {
+                    for (side, index, schema) in
+                        [(0, l, join.left.schema()), (1, r, join.right.schema())]
+                    {
+                        let column = Expr::Column(datafusion::common::Column::from(
+                            schema.qualified_field(index),
+                        ));
+                        let bound = self.physical(&column, schema)?;
+                        bounds.expire[side].push(bound.clone());
+                        bounds.late[side].push(bound);
+                    }
+                }
                 let operator = HashJoin::new(
                     kind,
                     arrow_schema(join.left.schema()),
@@ -589,13 +623,26 @@ impl Compiler<'_> {
                     && self.is_append_only(right);
                 let node = self.builder.add(Box::new(operator), vec![left, right]);
                 self.set_append_only(node, append_only);
-                if kept.iter().any(|columns| !columns.is_empty()) {
+                let window_join = kind == JoinKind::Inner && !window_ends.is_empty();
+                if kept.iter().any(|columns| !columns.is_empty()) || window_join {
                     let left_columns = join.left.schema().fields().len();
                     let mut attrs: TimeAttrs = vec![None; join.schema.fields().len()];
                     for (side, offset) in [(0, 0), (1, left_columns)] {
                         for &index in &kept[side] {
                             if let Some(slot) = attrs.get_mut(offset + index) {
                                 *slot = Some(TimeAttr::EventTime);
+                            }
+                        }
+                    }
+                    // An inner window join emits a pair of window `e` while the watermark is
+                    // below `e` (later rows of `e` are late), so the output keeps the window
+                    // ends of both inputs, as Flink's window join keeps its window bounds.
+                    if window_join {
+                        for &(l, r) in &window_ends {
+                            for index in [l, left_columns + r] {
+                                if let Some(slot) = attrs.get_mut(index) {
+                                    *slot = Some(TimeAttr::WindowEnd);
+                                }
                             }
                         }
                     }
@@ -646,6 +693,34 @@ impl Compiler<'_> {
                 other.display()
             ))),
         }
+    }
+
+    /// The equi-join keys of `join` that equate the window ends of both inputs (event-time
+    /// window bounds, from window TVFs or window aggregates): as (left, right) column
+    /// indexes. Such a join is a window join: no row of a window ending at `e` arrives once
+    /// the watermark reaches `e` (it would be late upstream, or it is late here), so a row
+    /// leaves the join's state then, as Flink's window join forgets a window when it fires.
+    fn window_join_keys(
+        &self,
+        join: &datafusion::logical_expr::Join,
+        [left, right]: [NodeId; 2],
+    ) -> Vec<(usize, usize)> {
+        let schemas = [join.left.schema(), join.right.schema()];
+        let attrs = [
+            self.attrs_of(left, schemas[0].fields().len()),
+            self.attrs_of(right, schemas[1].fields().len()),
+        ];
+        join.on
+            .iter()
+            .filter_map(|(l, r)| {
+                let index = |side: usize, expr: &Expr| {
+                    plain_column(expr)
+                        .and_then(|c| schemas[side].index_of_column(c).ok())
+                        .filter(|&i| attrs[side].get(i) == Some(&Some(TimeAttr::WindowEnd)))
+                };
+                Some((index(0, l)?, index(1, r)?))
+            })
+            .collect()
     }
 
     /// The interval-join bounds of a join condition, as expressions over each input, and

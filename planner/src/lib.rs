@@ -14,6 +14,7 @@ pub mod flink;
 pub mod incremental;
 mod key_lookup;
 mod lateral_unnest;
+mod plan_key;
 pub mod relation;
 pub mod session;
 pub mod streaming;

@@ -57,3 +57,46 @@ async fn explain_shows_operators_keys_and_state_kinds() {
     let (_, error) = session.execute("SELECT * FROM v").await;
     assert_eq!(error.map(|e| e.sqlstate()), Some("42P01"));
 }
+
+#[tokio::test]
+async fn explain_shows_a_repeated_sub_plan_built_once() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    let sql = "CREATE TABLE b (a INT, p INT);
+               EXPLAIN CREATE MATERIALIZED VIEW v AS
+                 SELECT x.a, x.n FROM (SELECT a, count(*) AS n FROM b GROUP BY a) x
+                 JOIN (SELECT max(n) AS m FROM (SELECT a, count(*) AS n FROM b GROUP BY a) y) z
+                 ON x.n = z.m";
+    let (results, error) = session.execute(sql).await;
+    assert!(error.is_none(), "{error:?}");
+    let StatementResult::Query { batches, .. } = &results[1] else {
+        panic!("EXPLAIN returned no rows");
+    };
+    let text: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let text = text.join("\n");
+    // The per-`a` count feeds both the join and the max: one operator, listed once in full.
+    let counts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("GroupAggregate: keys: [a@0]"))
+        .collect();
+    assert_eq!(counts.len(), 1, "{text}");
+    assert!(counts[0].contains("[shared #"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("GroupAggregate [shared #")
+                && l.ends_with("shown above]"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("Scan: relation: b").count(), 1, "{text}");
+}

@@ -23,6 +23,8 @@ const VIEWS: &[(&str, &str)] = &[
     ("v_left_residual", "SELECT l.k, r.k AS rk FROM l LEFT JOIN r ON l.g = r.g AND r.w > l.v"),
     ("v_full_residual", "SELECT l.k, r.k AS rk FROM l FULL JOIN r ON l.g = r.g AND r.w < l.v"),
     ("v_self", "SELECT a.k, b.k AS bk FROM l a JOIN l b ON a.g = b.g AND a.k < b.k"),
+    // The same aggregate on both sides of a join (Nexmark q5's shape): built once, shared.
+    ("v_shared_agg", "SELECT a.g, a.n FROM (SELECT g, count(*) AS n FROM l GROUP BY g) a JOIN (SELECT max(n) AS top FROM (SELECT g, count(*) AS n FROM l GROUP BY g) b) t ON a.n >= t.top"),
     ("v_semi", "SELECT k, v FROM l WHERE EXISTS (SELECT 1 FROM r WHERE r.g = l.g)"),
     ("v_anti", "SELECT k, v FROM l WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.g = l.g AND r.w > 2)"),
     ("v_agg", "SELECT g, count(*) AS n, count(v) AS nv, sum(v) AS sv, min(v) AS lo, max(v) AS hi, avg(v) AS av FROM l GROUP BY g"),

@@ -203,3 +203,40 @@ async fn processing_time_windows_count_every_bid() {
     .expect("structure");
     assert_eq!(misshapen, vec!["0"]);
 }
+
+/// q5 counts bids per auction and window on both sides of its join: the count is built once
+/// and shared, the max per window over it is a window aggregate (cascaded window), and the
+/// join on the windows' bounds is a window join whose rows leave the state when the
+/// watermark passes their window's end (so its state holds open windows only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q5_shares_its_window_count_and_joins_by_window() {
+    let dir = nexmark_dir().unwrap_or_else(|| panic!("{NEXMARK} not found"));
+    let (mut session, select) = prepare("q5", dir).await.unwrap();
+    let plan = rows(
+        &mut session,
+        &format!("EXPLAIN CREATE MATERIALIZED VIEW result AS {select}"),
+    )
+    .await
+    .unwrap();
+    let text = plan.join("\n");
+    let counts = plan
+        .iter()
+        .filter(|l| l.contains("WindowAggregate:") && l.contains("count(Int64(1))"))
+        .count();
+    assert_eq!(counts, 1, "{text}");
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("WindowAggregate") && l.contains("shown above")),
+        "{text}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("WindowAggregate:") && l.contains("max(")),
+        "{text}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("HashJoin") && l.contains("rows expire at watermark")),
+        "{text}"
+    );
+}

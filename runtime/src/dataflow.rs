@@ -2,9 +2,11 @@
 //!
 //! Nodes are added in topological order (a node's inputs exist before it), so one pass in id
 //! order delivers every change: each node processes its queued inputs, in arrival order, and
-//! queues its output for its consumers. Changes to one relation that feed several scans (a
-//! self-join) are delivered to each scan; bilinear operators process them one port at a time,
-//! which yields the exact change of the result.
+//! queues its output for its consumers. A node may feed several consumers, or both ports of
+//! one (the planner builds a sub-plan that occurs twice, such as the scan of a self-join,
+//! once); changes to one relation that feed several scans are delivered to each scan.
+//! Bilinear operators process their ports' changes one port at a time, which yields the
+//! exact change of the result also when both ports receive the same change.
 //!
 //! Parallelism: a dataflow runs its operators in `partitions` instances each (see
 //! [`Dataflow::parallelize`]). A keyed operator (group, join key, top-N partition) gets the
@@ -602,18 +604,30 @@ impl Dataflow {
         self.instances().map(|op| op.spilled_entries()).sum()
     }
 
-    /// The operator tree as indented text, output first (for EXPLAIN).
+    /// The operator tree as indented text, output first (for EXPLAIN). A node that feeds
+    /// several consumers (a shared sub-plan) is marked `[shared #id]` and its inputs are
+    /// listed at its first occurrence only.
     pub fn explain(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        self.explain_node(self.output, 0, &mut lines);
+        let mut shown = vec![false; self.nodes.len()];
+        self.explain_node(self.output, 0, &mut shown, &mut lines);
         lines
     }
 
-    fn explain_node(&self, id: NodeId, depth: usize, lines: &mut Vec<String>) {
+    fn explain_node(&self, id: NodeId, depth: usize, shown: &mut [bool], lines: &mut Vec<String>) {
         let node = &self.nodes[id];
         let operator = &node.instances[0];
-        let describe = operator.describe();
         let indent = "  ".repeat(depth);
+        let shared = node.consumers.len() > 1;
+        if shared && shown[id] {
+            lines.push(format!(
+                "{indent}{} [shared #{id}, shown above]",
+                operator.name()
+            ));
+            return;
+        }
+        shown[id] = true;
+        let describe = operator.describe();
         let mut line = if describe.is_empty() {
             format!("{indent}{}", operator.name())
         } else {
@@ -627,9 +641,12 @@ impl Dataflow {
             let how = if keyed { "by key" } else { "stateless" };
             line.push_str(&format!(" [{} partitions, {how}]", node.instances.len()));
         }
+        if shared {
+            line.push_str(&format!(" [shared #{id}]"));
+        }
         lines.push(line);
         for &input in &node.inputs {
-            self.explain_node(input, depth + 1, lines);
+            self.explain_node(input, depth + 1, shown, lines);
         }
     }
 }
