@@ -79,6 +79,64 @@ fn values(start: u64, count: u64, value: impl Fn(u64) -> String) -> String {
         .join(", ")
 }
 
+/// A window aggregate over HOP windows holds every open window's groups (Nexmark q5's
+/// shape): 10 000 keys in 5 open windows against one budget for all of them spill, and the
+/// windows, once closed, equal the batch query.
+async fn hopping_windows_share_one_budget(session: &mut Session) {
+    const HOPPED: &str = "SELECT window_start, window_end, k, count(*) AS n, sum(k) AS total
+        FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '5' SECOND))
+       GROUP BY window_start, window_end, k";
+    run(
+        session,
+        &format!(
+            "CREATE TABLE e (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '10' SECOND);
+             CREATE MATERIALIZED VIEW hopped AS {HOPPED};"
+        ),
+    )
+    .await;
+    for start in (0..10_000u64).step_by(5_000) {
+        let rows = (start..start + 5_000)
+            .map(|k| {
+                format!(
+                    "({k}, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL '{}' MILLISECOND)",
+                    k % 900
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        run(session, &format!("INSERT INTO e VALUES {rows}")).await;
+    }
+    let on_disk = rows(
+        session,
+        "SELECT spilled_entries FROM sluice_queries WHERE name = 'hopped'",
+    )
+    .await;
+    let on_disk: u64 = on_disk[0].parse().expect("a count");
+    assert!(on_disk > 20_000, "hopped: {on_disk} entries on disk");
+    // A row far ahead closes every window.
+    run(
+        session,
+        "INSERT INTO e VALUES (0, TIMESTAMP '2024-01-01 00:01:00')",
+    )
+    .await;
+    let view = rows(
+        session,
+        "SELECT * FROM hopped WHERE window_end < TIMESTAMP '2024-01-01 00:00:30'",
+    )
+    .await;
+    let batch = rows(
+        session,
+        &format!("SELECT * FROM ({HOPPED}) t WHERE window_end < TIMESTAMP '2024-01-01 00:00:30'"),
+    )
+    .await;
+    assert_eq!(view.len(), 50_000);
+    assert!(
+        view == batch,
+        "the window aggregate differs from the batch query"
+    );
+    run(session, "DROP MATERIALIZED VIEW hopped; DROP TABLE e").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
     let spill = tempfile::tempdir().expect("spill dir");
@@ -145,6 +203,7 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
         assert!(on_disk > 10_000, "{view}: {on_disk} entries on disk");
     }
     check(&mut session).await;
+    hopping_windows_share_one_budget(&mut session).await;
 
     // Updates and deletes scattered over the key space bring spilled keys back.
     run(&mut session, "UPDATE a SET v = 'changed' WHERE k % 97 = 3").await;

@@ -26,8 +26,9 @@ struct EngineArgs {
     /// `SLUICE_WORKERS`, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     workers: Option<u32>,
-    /// Memory each stateful operator instance (a join side, ..) may use for its keyed state
-    /// before it spills the least recently used keys to local disk (default: no limit).
+    /// Memory each stateful operator instance (a join with both its sides, a window
+    /// aggregate with all its open windows, ..) may use for its keyed state before it spills
+    /// the least recently used keys to local disk (default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_mb: Option<u64>,
     /// Directory for spilled operator state (default: the system temp directory; wiped at

@@ -24,6 +24,6 @@ pub use codec::{EncodedRows, RowCodec};
 pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
-pub use spill::{SpillMap, SpillSettings};
+pub use spill::{Budget, SpillMap, SpillSettings};
 pub use state::{StateReader, StateWriter};
 pub use zset::ZSet;

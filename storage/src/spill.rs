@@ -19,7 +19,7 @@
 //! a key prefix (a process-unique id) and deletes its range when dropped.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use hashbrown::HashMap;
@@ -108,8 +108,8 @@ impl SpillValue for OrderedRows {
 /// Where spilled state goes and how much memory each map may use.
 #[derive(Debug, Clone, Default)]
 pub struct SpillSettings {
-    /// Bytes of memory per map (per stateful operator instance) before it spills; `None`:
-    /// never spill.
+    /// Bytes of memory per stateful operator instance (a [`Budget`] its maps and queues
+    /// share) before it spills; `None`: never spill.
     pub budget_bytes: Option<usize>,
     /// Directory of the scratch database (default: the system temp directory).
     pub dir: Option<PathBuf>,
@@ -142,6 +142,72 @@ pub fn configure(settings: SpillSettings) {
 /// The settings maps are created with now.
 pub fn settings() -> SpillSettings {
     SETTINGS.read().map(|s| s.clone()).unwrap_or_default()
+}
+
+/// The memory budget of one operator instance, shared by all its maps and queues (a join's
+/// two sides and expiry queues, every open window of a window aggregate): their in-memory
+/// bytes together stay near the limit. Clones share the count; `Budget::default()` is no
+/// limit (nothing tracked).
+#[derive(Clone, Default)]
+pub struct Budget(Option<Arc<SharedBudget>>);
+
+struct SharedBudget {
+    limit: usize,
+    /// In-memory bytes of the members, as each last reported them.
+    used: AtomicUsize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes (`None`: unlimited).
+    pub fn limited(limit: Option<usize>) -> Self {
+        Self(limit.map(|limit| {
+            Arc::new(SharedBudget {
+                limit,
+                used: AtomicUsize::new(0),
+            })
+        }))
+    }
+
+    /// A new budget of the size the process's current [`SpillSettings`] give an operator.
+    pub fn from_settings() -> Self {
+        Self::limited(settings().budget_bytes)
+    }
+
+    /// The limit in bytes, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.0.as_ref().map(|b| b.limit)
+    }
+
+    /// In-memory bytes of all members, as last reported.
+    pub fn used(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |b| b.used.load(Ordering::Relaxed))
+    }
+
+    /// Change a member's reported bytes from `*reported` to `now`.
+    fn report(&self, reported: &mut usize, now: usize) {
+        if let Some(shared) = &self.0 {
+            if now > *reported {
+                shared.used.fetch_add(now - *reported, Ordering::Relaxed);
+            } else {
+                shared.used.fetch_sub(*reported - now, Ordering::Relaxed);
+            }
+        }
+        *reported = now;
+    }
+
+    /// How far a member holding `own` bytes must shrink when the members together are over
+    /// the limit: to its share of three quarters of the limit, in proportion to what it
+    /// holds (a lone member: three quarters of the limit). `None` when under the limit.
+    fn spill_target(&self, own: usize) -> Option<usize> {
+        let limit = self.limit()?;
+        let used = self.used();
+        (used > limit).then(|| {
+            let share = (own as u128) * ((limit / 4 * 3) as u128) / (used.max(1) as u128);
+            usize::try_from(share).unwrap_or(usize::MAX)
+        })
+    }
 }
 
 /// The process's scratch database, opened on first use.
@@ -346,10 +412,15 @@ impl Cold {
 pub struct SpillMap<V: SpillValue> {
     hot: HashMap<Box<[u8]>, Hot<V>>,
     context: V::Context,
+    /// The limit of `shared` (cached: `Some` means sizes are tracked).
     budget: Option<usize>,
+    /// The budget this map shares with the other state of its operator.
+    shared: Budget,
     dir: Option<PathBuf>,
-    /// Bytes of the in-memory entries (tracked only with a budget).
+    /// Bytes of the in-memory entries (tracked only with a budget), and as last reported
+    /// to `shared`.
     hot_bytes: usize,
+    reported: usize,
     /// The current batch (see `load`), and the keys it used.
     batch: u64,
     touched: Vec<Box<[u8]>>,
@@ -374,6 +445,12 @@ impl<V: SpillValue<Context = ()>> SpillMap<V> {
     /// An empty map of self-describing values with its own budget (`None`: all in memory).
     pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
         Self::with_budget_and_context(budget, dir, ())
+    }
+
+    /// An empty map of self-describing values in an operator's shared `budget` (spilling
+    /// to the directory of the process's current [`SpillSettings`]).
+    pub fn in_budget(budget: &Budget) -> Self {
+        Self::with_context_in((), budget)
     }
 }
 
@@ -404,18 +481,44 @@ impl<V: SpillValue> SpillMap<V> {
         Self::with_budget_and_context(settings.budget_bytes, settings.dir, context)
     }
 
+    /// An empty map in an operator's shared `budget`; `context` encodes and decodes its
+    /// values.
+    pub fn with_context_in(context: V::Context, budget: &Budget) -> Self {
+        Self::in_shared(budget.clone(), settings().dir, context)
+    }
+
+    /// The budget this map counts its memory against.
+    pub fn budget(&self) -> &Budget {
+        &self.shared
+    }
+
+    /// Count this map's memory against `budget` from now on (another member's, so that
+    /// both share one limit).
+    pub fn share_budget(&mut self, budget: &Budget) {
+        self.shared.report(&mut self.reported, 0);
+        self.shared = budget.clone();
+        self.budget = budget.limit();
+        self.shared.report(&mut self.reported, self.hot_bytes);
+    }
+
     /// An empty map with its own budget (`None`: all in memory).
     pub fn with_budget_and_context(
         budget: Option<usize>,
         dir: Option<PathBuf>,
         context: V::Context,
     ) -> Self {
+        Self::in_shared(Budget::limited(budget), dir, context)
+    }
+
+    fn in_shared(shared: Budget, dir: Option<PathBuf>, context: V::Context) -> Self {
         Self {
             hot: HashMap::new(),
             context,
-            budget,
+            budget: shared.limit(),
+            shared,
             dir,
             hot_bytes: 0,
+            reported: 0,
             batch: 0,
             touched: Vec::new(),
             cold: None,
@@ -482,11 +585,12 @@ impl<V: SpillValue> SpillMap<V> {
         Ok(())
     }
 
-    /// Re-measure what this batch touched and spill down to the budget if over it.
+    /// Re-measure what this batch touched and, when the operator's state is over its
+    /// budget, spill this map down to its share (see [`Budget`]).
     pub fn settle(&mut self) -> Result<()> {
-        let Some(budget) = self.budget else {
+        if self.budget.is_none() {
             return Ok(());
-        };
+        }
         for key in std::mem::take(&mut self.touched) {
             if let Some(entry) = self.hot.get_mut(&key) {
                 let size = entry.value.memory_size() + key.len();
@@ -494,8 +598,10 @@ impl<V: SpillValue> SpillMap<V> {
                 entry.size = size;
             }
         }
-        if self.hot_bytes > budget {
-            self.spill_to(budget / 4 * 3)?;
+        self.shared.report(&mut self.reported, self.hot_bytes);
+        if let Some(target) = self.shared.spill_target(self.hot_bytes) {
+            self.spill_to(target)?;
+            self.shared.report(&mut self.reported, self.hot_bytes);
         }
         Ok(())
     }
@@ -583,6 +689,7 @@ impl<V: SpillValue> SpillMap<V> {
     pub fn clear(&mut self) -> Result<()> {
         self.hot.clear();
         self.hot_bytes = 0;
+        self.shared.report(&mut self.reported, 0);
         self.touched.clear();
         match self.cold.as_mut() {
             Some(cold) => cold.clear(),
@@ -726,13 +833,23 @@ pub struct SpillQueue {
     seq: u64,
     /// The latest time in the heap: a time at or past it empties the heap in one move.
     latest: i64,
+    /// The limit of `shared` (cached: `Some` means sizes are tracked).
     budget: Option<usize>,
+    /// The budget this queue shares with the other state of its operator.
+    shared: Budget,
     dir: Option<PathBuf>,
     heap_bytes: usize,
+    /// `heap_bytes` as last reported to `shared`.
+    reported: usize,
     cold: Option<Cold>,
-    /// Entries pushed to disk since the last flush: (disk key, value).
+    /// Entries pushed to disk since the last flush: (disk key, value), and their bytes.
     pending: Vec<(Vec<u8>, Vec<u8>)>,
+    pending_bytes: usize,
 }
+
+/// Bytes of queue entries bound for disk that [`SpillQueue::push`] collects before it writes
+/// them out in one batch.
+const PENDING_FLUSH_BYTES: usize = 1 << 20;
 
 impl Default for SpillQueue {
     fn default() -> Self {
@@ -754,15 +871,28 @@ fn time_bytes(time: i64) -> [u8; 8] {
 impl SpillQueue {
     /// An empty queue with its own budget (`None`: all in memory).
     pub fn with_budget(budget: Option<usize>, dir: Option<PathBuf>) -> Self {
+        Self::in_shared(Budget::limited(budget), dir)
+    }
+
+    /// An empty queue in an operator's shared `budget` (spilling to the directory of the
+    /// process's current [`SpillSettings`]).
+    pub fn in_budget(budget: &Budget) -> Self {
+        Self::in_shared(budget.clone(), settings().dir)
+    }
+
+    fn in_shared(shared: Budget, dir: Option<PathBuf>) -> Self {
         Self {
             heap: std::collections::BinaryHeap::new(),
             seq: 0,
             latest: i64::MIN,
-            budget,
+            budget: shared.limit(),
+            shared,
             dir,
             heap_bytes: 0,
+            reported: 0,
             cold: None,
             pending: Vec::new(),
+            pending_bytes: 0,
         }
     }
 
@@ -772,7 +902,13 @@ impl SpillQueue {
         self.seq += 1;
         let size = queued_size(key, row);
         if let Some(budget) = self.budget {
-            if self.heap_bytes + size > budget {
+            // To disk when over the operator's budget (the other members as last reported,
+            // this queue as it is now), or over an eighth of it: entries wait for their
+            // expiry and a range scan reads them back in order, so memory is worth more to
+            // the operator's keyed state (whose maps shrink to make room, never the heap).
+            let others = self.shared.used().saturating_sub(self.reported);
+            let heap = self.heap_bytes + size;
+            if others + heap > budget || heap > budget / 8 {
                 if self.cold.is_none() {
                     self.cold = Some(Cold::open(self.dir.as_ref())?);
                 }
@@ -784,9 +920,17 @@ impl SpillQueue {
                     let mut value = StateWriter::new();
                     value.put_bytes(key);
                     value.put_bytes(row);
-                    self.pending.push((full, value.into_bytes()));
+                    let value = value.into_bytes();
+                    self.pending_bytes += full.len() + value.len();
+                    self.pending.push((full, value));
                     cold.keys += 1;
                     SPILLED.fetch_add(1, Ordering::Relaxed);
+                }
+                // A large input (a window that fires emits all its rows at once) goes out in
+                // write batches of a bounded size, not one batch (and memtable) as large as
+                // the input.
+                if self.pending_bytes >= PENDING_FLUSH_BYTES {
+                    self.flush()?;
                 }
                 return Ok(());
             }
@@ -808,6 +952,7 @@ impl SpillQueue {
 
     /// Write the entries pushed to disk since the last flush.
     pub fn flush(&mut self) -> Result<()> {
+        self.shared.report(&mut self.reported, self.heap_bytes);
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -815,6 +960,7 @@ impl SpillQueue {
         for (key, value) in self.pending.drain(..) {
             batch.put(key, value);
         }
+        self.pending_bytes = 0;
         match self.cold.as_ref() {
             Some(cold) => cold
                 .store
@@ -869,6 +1015,7 @@ impl SpillQueue {
             if !expired.is_empty() {
                 take(expired)?;
             }
+            self.shared.report(&mut self.reported, self.heap_bytes);
         }
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
             return Ok(());
@@ -936,7 +1083,9 @@ impl SpillQueue {
     pub fn clear(&mut self) -> Result<()> {
         self.heap.clear();
         self.heap_bytes = 0;
+        self.shared.report(&mut self.reported, 0);
         self.pending.clear();
+        self.pending_bytes = 0;
         match self.cold.as_mut() {
             Some(cold) => cold.clear(),
             None => Ok(()),
@@ -1017,6 +1166,49 @@ mod tests {
         assert_eq!(drained, expected);
         assert!(map.is_empty());
         assert_eq!(map.spilled_len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn maps_and_a_queue_of_one_operator_share_its_budget() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let budget = Budget::limited(Some(8_000));
+        let mut maps: Vec<SpillMap<ZSet>> = (0..2)
+            .map(|_| {
+                let mut map = SpillMap::with_budget(None, Some(dir.path().to_path_buf()));
+                map.share_budget(&budget);
+                map
+            })
+            .collect();
+        let mut queue = SpillQueue::in_shared(budget.clone(), Some(dir.path().to_path_buf()));
+        // The first map alone fills the budget; then both grow, and the queue takes entries.
+        for i in 0..3_000u32 {
+            let key = i.to_be_bytes();
+            let map = &mut maps[usize::from(i >= 500 && i % 2 == 1)];
+            map.load([key.as_slice()])?;
+            map.entry(&key).add(format!("row {i}").as_bytes(), 1);
+            map.settle()?;
+            queue.push(i64::from(i), &key, b"r")?;
+            queue.flush()?;
+            let held = maps.iter().map(SpillMap::memory_bytes).sum::<usize>() + queue.heap_bytes;
+            assert_eq!(budget.used(), held);
+            assert!(held <= 8_000 + 400, "{held} bytes held at {i}");
+        }
+        // Each map holds part of the memory, and every entry is still there.
+        assert!(maps
+            .iter()
+            .all(|m| m.memory_bytes() > 0 && m.spilled_len() > 0));
+        assert_eq!(maps.iter().map(SpillMap::len).sum::<usize>(), 3_000);
+        assert_eq!(queue.len(), 3_000);
+        // Dropping a member gives its bytes back.
+        let first = maps.remove(0);
+        let bytes = first.memory_bytes();
+        drop(first);
+        assert_eq!(
+            budget.used(),
+            maps[0].memory_bytes() + queue.heap_bytes,
+            "{bytes} bytes returned"
+        );
         Ok(())
     }
 

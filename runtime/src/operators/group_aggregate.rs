@@ -60,19 +60,22 @@ impl AggregateCall {
     }
 }
 
+/// One call's state in a group. Collections are boxed so that the state is 24 bytes and a
+/// group of one call (the common case: `count(*)` per key and window) holds it inline,
+/// without an allocation of its own (see [`Group`]).
 enum CallState {
     Retractable(Box<dyn Accumulator>),
-    Multiset(ZSet),
-    Ordered(BTreeMap<Box<[u8]>, i64>),
+    Multiset(Box<ZSet>),
+    Ordered(Box<BTreeMap<Box<[u8]>, i64>>),
     /// `count(DISTINCT ..)`: argument rows with their weights, and how many have a positive
     /// weight.
     Distinct {
-        values: ZSet,
+        values: Box<ZSet>,
         count: i64,
     },
     /// sum/avg over floats: the exact sum and the (weighted) number of non-NULL values.
     FloatSum {
-        sum: ExactSum,
+        sum: Box<ExactSum>,
         count: i64,
     },
     /// `count(..)`: the weighted number of rows whose arguments are all non-NULL.
@@ -85,10 +88,53 @@ enum CallState {
     },
 }
 
+/// The call states of a group: inline when there is one (no allocation of its own).
+enum Calls {
+    One(CallState),
+    Many(Box<[CallState]>),
+}
+
+impl std::ops::Deref for Calls {
+    type Target = [CallState];
+
+    fn deref(&self) -> &[CallState] {
+        match self {
+            Calls::One(state) => std::slice::from_ref(state),
+            Calls::Many(states) => states,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Calls {
+    fn deref_mut(&mut self) -> &mut [CallState] {
+        match self {
+            Calls::One(state) => std::slice::from_mut(state),
+            Calls::Many(states) => states,
+        }
+    }
+}
+
+impl FromIterator<CallState> for Calls {
+    fn from_iter<I: IntoIterator<Item = CallState>>(states: I) -> Self {
+        let mut states: Vec<CallState> = states.into_iter().collect();
+        match (states.pop(), states.is_empty()) {
+            (Some(state), true) => Calls::One(state),
+            (Some(last), false) => {
+                states.push(last);
+                Calls::Many(states.into_boxed_slice())
+            }
+            (None, _) => Calls::Many(Box::default()),
+        }
+    }
+}
+
+/// A group's state: its row count, each call's state (inline for one call), and its current
+/// output row (not kept for deferred output). 56 bytes plus what the calls hold: a window
+/// aggregate of Nexmark q5 keeps millions of them.
 struct Group {
     rows: i64,
-    calls: Vec<CallState>,
-    output: Option<Vec<ScalarValue>>,
+    calls: Calls,
+    output: Option<Box<[ScalarValue]>>,
 }
 
 /// Encodes and decodes groups, for spilled state and checkpoints: the calls, how each is
@@ -142,20 +188,20 @@ impl GroupCodec {
                 Mode::Retractable => Ok(CallState::Retractable(
                     call.function.create_sliding_accumulator()?,
                 )),
-                Mode::Multiset => Ok(CallState::Multiset(ZSet::new())),
-                Mode::Extreme { .. } => Ok(CallState::Ordered(BTreeMap::new())),
+                Mode::Multiset => Ok(CallState::Multiset(Box::default())),
+                Mode::Extreme { .. } => Ok(CallState::Ordered(Box::default())),
                 Mode::DistinctCount => Ok(CallState::Distinct {
-                    values: ZSet::new(),
+                    values: Box::default(),
                     count: 0,
                 }),
                 Mode::FloatSum { .. } => Ok(CallState::FloatSum {
-                    sum: ExactSum::default(),
+                    sum: Box::default(),
                     count: 0,
                 }),
                 Mode::Count => Ok(CallState::Count(0)),
                 Mode::IntegerSum => Ok(CallState::IntegerSum { sum: 0, count: 0 }),
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Calls>>()?;
         Ok(Group {
             rows: 0,
             calls,
@@ -208,7 +254,7 @@ impl GroupCodec {
         let mut group = self.new_group()?;
         group.rows = input.i64()?;
         if input.bool()? {
-            group.output = Some(self.outputs.get(input)?);
+            group.output = Some(self.outputs.get(input)?.into_boxed_slice());
         }
         for (state, codec) in group.calls.iter_mut().zip(&self.states) {
             match state {
@@ -225,7 +271,7 @@ impl GroupCodec {
                         .collect::<std::result::Result<Vec<_>, _>>()?;
                     accumulator.merge_batch(&arrays)?;
                 }
-                CallState::Multiset(rows) => *rows = get_zset(input)?,
+                CallState::Multiset(rows) => **rows = get_zset(input)?,
                 CallState::Ordered(values) => {
                     for _ in 0..input.len_prefix()? {
                         let value = Box::from(input.bytes()?);
@@ -233,11 +279,11 @@ impl GroupCodec {
                     }
                 }
                 CallState::Distinct { values, count } => {
-                    *values = get_zset(input)?;
+                    **values = get_zset(input)?;
                     *count = values.iter().filter(|(_, weight)| *weight > 0).count() as i64;
                 }
                 CallState::FloatSum { sum, count } => {
-                    *sum = ExactSum::restore(input)?;
+                    **sum = ExactSum::restore(input)?;
                     *count = input.i64()?;
                 }
                 CallState::Count(count) => *count = input.i64()?,
@@ -493,6 +539,15 @@ impl GroupAggregate {
         self.fork_empty()
     }
 
+    /// A new aggregate with the same keys and calls and no groups, whose groups count
+    /// against this one's memory budget (the windows of one window aggregate share the
+    /// operator's budget).
+    pub(crate) fn empty_sharing_budget(&self) -> Result<Self> {
+        let mut fork = self.fork_empty()?;
+        fork.groups.share_budget(self.groups.budget());
+        Ok(fork)
+    }
+
     fn is_global(&self) -> bool {
         self.group_exprs.is_empty()
     }
@@ -738,7 +793,7 @@ impl Operator for GroupAggregate {
         }
         let mut group = self.groups.context().new_group()?;
         let values = Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, &mut group)?;
-        group.output = Some(values.clone());
+        group.output = Some(values.clone().into_boxed_slice());
         self.groups.insert(Box::from(&[][..]), group);
         let keys: [&[u8]; 1] = [&[]];
         Ok(Some(self.build_output(&keys, vec![(0, values, 1)])?))
@@ -958,19 +1013,17 @@ impl Operator for GroupAggregate {
             let new = if group.rows == 0 && !global {
                 None
             } else {
-                Some(Self::evaluate_group(
-                    &self.calls,
-                    &self.call_codecs,
-                    &self.modes,
-                    group,
-                )?)
+                Some(
+                    Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, group)?
+                        .into_boxed_slice(),
+                )
             };
             if old != new {
                 if let Some(old) = old {
-                    entries.push((group_index as u32, old, -1));
+                    entries.push((group_index as u32, old.into_vec(), -1));
                 }
                 if let Some(new) = &new {
-                    entries.push((group_index as u32, new.clone(), 1));
+                    entries.push((group_index as u32, new.to_vec(), 1));
                 }
             }
             if group.rows != 0 || global {

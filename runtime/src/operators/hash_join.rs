@@ -30,7 +30,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::spill::{KeyedRow, SpillQueue};
+use sluice_storage::spill::{Budget, KeyedRow, SpillQueue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
@@ -99,6 +99,9 @@ impl TimeBounds {
     }
 }
 
+/// Rows of one input batch a join applies at a time under a memory budget.
+const BUDGETED_CHUNK: usize = 16 * 1024;
+
 /// Expired rows removed from the state per step: the keys of one step are loaded (from disk,
 /// if spilled) together, so a watermark that expires everything does not bring the whole
 /// state back into memory at once.
@@ -142,6 +145,8 @@ impl HashJoin {
     ) -> Result<Self> {
         let key_types = super::key_types(&left_keys, &left_schema)?;
         let combined_schema = super::combined_join_schema(&left_schema, &right_schema);
+        // Both sides and their expiry queues count against one memory budget.
+        let budget = Budget::from_settings();
         Ok(Self {
             kind,
             key_codec: RowCodec::new(key_types)?,
@@ -154,10 +159,13 @@ impl HashJoin {
             filter,
             combined_schema,
             nulls_equal,
-            state: [SpillMap::new(), SpillMap::new()],
+            state: [SpillMap::in_budget(&budget), SpillMap::in_budget(&budget)],
             schema,
             bounds: TimeBounds::default(),
-            expiry: [SpillQueue::default(), SpillQueue::default()],
+            expiry: [
+                SpillQueue::in_budget(&budget),
+                SpillQueue::in_budget(&budget),
+            ],
             watermark: None,
             late: 0,
         })
@@ -421,6 +429,114 @@ impl HashJoin {
         }
         ChangeBatch::concat(&self.schema, &batches)
     }
+
+    /// Apply one batch of changes arriving on `side` (see [`Operator::process`]).
+    fn process_batch(&mut self, side: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+        let changes = self.drop_late(side, changes)?;
+        if changes.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        let other = 1 - side;
+        let rows = changes.num_rows();
+        let key_columns = evaluate_all(&self.keys[side], &changes.data)?;
+        let keys = self.key_codec.encode(&key_columns, rows)?;
+        let has_null_key: Vec<bool> = (0..rows)
+            .map(|i| !self.nulls_equal && key_columns.iter().any(|c| c.is_null(i)))
+            .collect();
+        let encoded = self.row_codecs[side].encode(changes.data.columns(), rows)?;
+
+        let mut touched: Vec<&[u8]> = Vec::new();
+        {
+            let mut seen = hashbrown::HashSet::new();
+            for (i, null_key) in has_null_key.iter().enumerate() {
+                if !null_key && seen.insert(keys.row(i)) {
+                    touched.push(keys.row(i));
+                }
+            }
+        }
+        for state in self.state.iter_mut() {
+            state.load(touched.iter().copied())?;
+        }
+        let mut side_delta: HashMap<SideRow, i64> = HashMap::new();
+        self.side_output_for(&touched, -1, &mut side_delta)?;
+
+        // Matched pairs: delta rows joined with the other side's current rows.
+        let mut delta_index: Vec<u32> = Vec::new();
+        let mut other_rows: Vec<&[u8]> = Vec::new();
+        let mut pair_weights: Vec<i64> = Vec::new();
+        if self.kind.emits_pairs() {
+            for (i, null_key) in has_null_key.iter().enumerate() {
+                if *null_key {
+                    continue;
+                }
+                if let Some(set) = self.state[other].get(keys.row(i)) {
+                    let weight = changes.weights.value(i);
+                    for (row, other_weight) in set.iter() {
+                        delta_index.push(i as u32);
+                        other_rows.push(row);
+                        pair_weights.push(weight * other_weight);
+                    }
+                }
+            }
+        }
+        let mut outputs = Vec::new();
+        if !delta_index.is_empty() {
+            let pairs = delta_index.len();
+            let own = take_columns(changes.data.columns(), &UInt32Array::from(delta_index))?;
+            let others = self.row_codecs[other].decode(other_rows)?;
+            let batch = if side == 0 {
+                self.combine(own, others, pairs)?
+            } else {
+                self.combine(others, own, pairs)?
+            };
+            let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
+            let mut matched = ChangeBatch::new(data, pair_weights.into())?;
+            if let Some(filter) = &self.filter {
+                let mask: BooleanArray = evaluate_predicate(filter, &batch)?;
+                matched = matched.filter(&mask)?;
+            }
+            outputs.push(matched);
+        }
+
+        // Apply the delta to this side's state; rows with NULL keys pass straight through
+        // when this side's unmatched rows are output.
+        let mut passthrough: Vec<(SideRow, i64)> = Vec::new();
+        for (i, null_key) in has_null_key.iter().enumerate() {
+            let weight = changes.weights.value(i);
+            if *null_key {
+                if matches!(
+                    self.kind.side_output(side),
+                    Some(SideOutput::Unmatched | SideOutput::UnmatchedPadded)
+                ) {
+                    passthrough.push(((side, Box::from(encoded.row(i))), weight));
+                }
+                continue;
+            }
+            let key = keys.row(i);
+            let set = self.state[side].entry(key);
+            set.add(encoded.row(i), weight);
+            if set.is_empty() {
+                self.state[side].remove(key);
+            }
+        }
+
+        self.side_output_for(&touched, 1, &mut side_delta)?;
+        self.enqueue_expiry(side, &changes, &keys, &encoded, &has_null_key)?;
+        if let Some(watermark) = self.watermark {
+            // Rows already past their bound (they matched what they could) leave at once.
+            self.expire(watermark)?;
+        }
+        let mut side_rows: Vec<(SideRow, i64)> =
+            side_delta.into_iter().filter(|(_, w)| *w != 0).collect();
+        side_rows.extend(passthrough);
+        if !side_rows.is_empty() {
+            outputs.push(self.side_rows_output(side_rows)?);
+        }
+        for state in self.state.iter_mut() {
+            state.settle()?;
+        }
+        ChangeBatch::concat(&self.schema, &outputs)
+    }
 }
 
 impl Operator for HashJoin {
@@ -537,108 +653,17 @@ impl Operator for HashJoin {
     }
 
     fn process(&mut self, side: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
-        let changes = self.drop_late(side, changes)?;
-        if changes.is_empty() {
-            return Ok(ChangeBatch::empty(self.schema.clone()));
-        }
-        let other = 1 - side;
+        // Under a memory budget, a large input (a window that fires emits all its rows at
+        // once) is applied in chunks, each loaded and settled (spilled) before the next, so
+        // the state held in memory stays near the budget instead of growing by the input.
         let rows = changes.num_rows();
-        let key_columns = evaluate_all(&self.keys[side], &changes.data)?;
-        let keys = self.key_codec.encode(&key_columns, rows)?;
-        let has_null_key: Vec<bool> = (0..rows)
-            .map(|i| !self.nulls_equal && key_columns.iter().any(|c| c.is_null(i)))
-            .collect();
-        let encoded = self.row_codecs[side].encode(changes.data.columns(), rows)?;
-
-        let mut touched: Vec<&[u8]> = Vec::new();
-        {
-            let mut seen = hashbrown::HashSet::new();
-            for (i, null_key) in has_null_key.iter().enumerate() {
-                if !null_key && seen.insert(keys.row(i)) {
-                    touched.push(keys.row(i));
-                }
-            }
+        if rows <= BUDGETED_CHUNK || self.state[0].budget().limit().is_none() {
+            return self.process_batch(side, changes);
         }
-        for state in self.state.iter_mut() {
-            state.load(touched.iter().copied())?;
-        }
-        let mut side_delta: HashMap<SideRow, i64> = HashMap::new();
-        self.side_output_for(&touched, -1, &mut side_delta)?;
-
-        // Matched pairs: delta rows joined with the other side's current rows.
-        let mut delta_index: Vec<u32> = Vec::new();
-        let mut other_rows: Vec<&[u8]> = Vec::new();
-        let mut pair_weights: Vec<i64> = Vec::new();
-        if self.kind.emits_pairs() {
-            for (i, null_key) in has_null_key.iter().enumerate() {
-                if *null_key {
-                    continue;
-                }
-                if let Some(set) = self.state[other].get(keys.row(i)) {
-                    let weight = changes.weights.value(i);
-                    for (row, other_weight) in set.iter() {
-                        delta_index.push(i as u32);
-                        other_rows.push(row);
-                        pair_weights.push(weight * other_weight);
-                    }
-                }
-            }
-        }
-        let mut outputs = Vec::new();
-        if !delta_index.is_empty() {
-            let pairs = delta_index.len();
-            let own = take_columns(changes.data.columns(), &UInt32Array::from(delta_index))?;
-            let others = self.row_codecs[other].decode(other_rows)?;
-            let batch = if side == 0 {
-                self.combine(own, others, pairs)?
-            } else {
-                self.combine(others, own, pairs)?
-            };
-            let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
-            let mut matched = ChangeBatch::new(data, pair_weights.into())?;
-            if let Some(filter) = &self.filter {
-                let mask: BooleanArray = evaluate_predicate(filter, &batch)?;
-                matched = matched.filter(&mask)?;
-            }
-            outputs.push(matched);
-        }
-
-        // Apply the delta to this side's state; rows with NULL keys pass straight through
-        // when this side's unmatched rows are output.
-        let mut passthrough: Vec<(SideRow, i64)> = Vec::new();
-        for (i, null_key) in has_null_key.iter().enumerate() {
-            let weight = changes.weights.value(i);
-            if *null_key {
-                if matches!(
-                    self.kind.side_output(side),
-                    Some(SideOutput::Unmatched | SideOutput::UnmatchedPadded)
-                ) {
-                    passthrough.push(((side, Box::from(encoded.row(i))), weight));
-                }
-                continue;
-            }
-            let key = keys.row(i);
-            let set = self.state[side].entry(key);
-            set.add(encoded.row(i), weight);
-            if set.is_empty() {
-                self.state[side].remove(key);
-            }
-        }
-
-        self.side_output_for(&touched, 1, &mut side_delta)?;
-        self.enqueue_expiry(side, &changes, &keys, &encoded, &has_null_key)?;
-        if let Some(watermark) = self.watermark {
-            // Rows already past their bound (they matched what they could) leave at once.
-            self.expire(watermark)?;
-        }
-        let mut side_rows: Vec<(SideRow, i64)> =
-            side_delta.into_iter().filter(|(_, w)| *w != 0).collect();
-        side_rows.extend(passthrough);
-        if !side_rows.is_empty() {
-            outputs.push(self.side_rows_output(side_rows)?);
-        }
-        for state in self.state.iter_mut() {
-            state.settle()?;
+        let mut outputs = Vec::with_capacity(rows.div_ceil(BUDGETED_CHUNK));
+        for start in (0..rows).step_by(BUDGETED_CHUNK) {
+            let chunk = changes.slice(start, BUDGETED_CHUNK.min(rows - start));
+            outputs.push(self.process_batch(side, chunk)?);
         }
         ChangeBatch::concat(&self.schema, &outputs)
     }

@@ -185,7 +185,7 @@ impl Operator for WindowAggregate {
             let window = match self.windows.get_mut(&end) {
                 Some(window) => window,
                 None => {
-                    let aggregate = self.template.empty_like()?;
+                    let aggregate = self.template.empty_sharing_budget()?;
                     self.windows.entry(end).or_insert(OpenWindow { aggregate })
                 }
             };
@@ -228,6 +228,13 @@ impl Operator for WindowAggregate {
         self.windows
             .values()
             .map(|w| w.aggregate.state_rows())
+            .sum()
+    }
+
+    fn spilled_entries(&self) -> usize {
+        self.windows
+            .values()
+            .map(|w| w.aggregate.spilled_entries())
             .sum()
     }
 
@@ -277,7 +284,7 @@ impl WindowAggregate {
         self.windows.clear();
         for _ in 0..input.len_prefix()? {
             let end = input.i64()?;
-            let mut aggregate = self.template.empty_like()?;
+            let mut aggregate = self.template.empty_sharing_budget()?;
             let mut section = input.section()?;
             aggregate.restore(&mut section)?;
             section.finish()?;
