@@ -5,18 +5,11 @@ use std::sync::Arc;
 use arrow::array::AsArray;
 use sluice_planner::{Database, Session, StatementResult};
 
-#[tokio::test]
-async fn explain_shows_operators_keys_and_state_kinds() {
-    let database = Database::new();
-    database.set_workers(3).await;
-    let mut session = Session::new(Arc::clone(&database));
-    let sql = "CREATE TABLE o (id INT PRIMARY KEY, c INT, amt INT);
-               CREATE TABLE c (id INT PRIMARY KEY, city TEXT);
-               EXPLAIN CREATE MATERIALIZED VIEW v AS
-                 SELECT city, count(*) AS n, max(amt) AS top FROM o JOIN c ON o.c = c.id GROUP BY city";
+/// Run `sql` (its last statement an EXPLAIN) and return the dataflow's lines as text.
+async fn explain(session: &mut Session, sql: &str) -> String {
     let (results, error) = session.execute(sql).await;
     assert!(error.is_none(), "{error:?}");
-    let StatementResult::Query { batches, .. } = &results[2] else {
+    let Some(StatementResult::Query { batches, .. }) = results.last() else {
         panic!("EXPLAIN returned no rows");
     };
     let lines: Vec<String> = batches
@@ -29,7 +22,19 @@ async fn explain_shows_operators_keys_and_state_kinds() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let text = lines.join("\n");
+    lines.join("\n")
+}
+
+#[tokio::test]
+async fn explain_shows_operators_keys_and_state_kinds() {
+    let database = Database::new();
+    database.set_workers(3).await;
+    let mut session = Session::new(Arc::clone(&database));
+    let sql = "CREATE TABLE o (id INT PRIMARY KEY, c INT, amt INT);
+               CREATE TABLE c (id INT PRIMARY KEY, city TEXT);
+               EXPLAIN CREATE MATERIALIZED VIEW v AS
+                 SELECT city, count(*) AS n, max(amt) AS top FROM o JOIN c ON o.c = c.id GROUP BY city";
+    let text = explain(&mut session, sql).await;
     assert!(text.contains("GroupAggregate"), "{text}");
     assert!(
         text.contains("count(Int64(1)) (counter)") && text.contains("(ordered)"),
@@ -67,22 +72,7 @@ async fn explain_shows_a_repeated_sub_plan_built_once() {
                  SELECT x.a, x.n FROM (SELECT a, count(*) AS n FROM b GROUP BY a) x
                  JOIN (SELECT max(n) AS m FROM (SELECT a, count(*) AS n FROM b GROUP BY a) y) z
                  ON x.n = z.m";
-    let (results, error) = session.execute(sql).await;
-    assert!(error.is_none(), "{error:?}");
-    let StatementResult::Query { batches, .. } = &results[1] else {
-        panic!("EXPLAIN returned no rows");
-    };
-    let text: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            b.column(0)
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap_or_default().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let text = text.join("\n");
+    let text = explain(&mut session, sql).await;
     // The per-`a` count feeds both the join and the max: one operator, listed once in full.
     let counts: Vec<&str> = text
         .lines()
