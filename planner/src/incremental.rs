@@ -488,7 +488,7 @@ impl Compiler<'_> {
                 // bounds (Flink's window properties): a GROUP BY on the window end of its
                 // output is a window aggregate again (cascaded windows, Nexmark q5's max per
                 // window), and a join on the window ends of two such inputs is a window join
-                // (see `window_join_bounds`). Its rows of window `e` are emitted when the
+                // (see `window_join_keys`). Its rows of window `e` are emitted when the
                 // watermark reaches `e - 1`, before the watermark moves on downstream, so no
                 // downstream operator sees them as late.
                 let mut attrs: TimeAttrs = group_attrs

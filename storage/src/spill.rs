@@ -184,29 +184,66 @@ impl Budget {
             .as_ref()
             .map_or(0, |b| b.used.load(Ordering::Relaxed))
     }
+}
 
-    /// Change a member's reported bytes from `*reported` to `now`.
-    fn report(&self, reported: &mut usize, now: usize) {
-        if let Some(shared) = &self.0 {
-            if now > *reported {
-                shared.used.fetch_add(now - *reported, Ordering::Relaxed);
-            } else {
-                shared.used.fetch_sub(*reported - now, Ordering::Relaxed);
-            }
+/// One member's part of a [`Budget`] (a map's or a queue's): the budget and the bytes the
+/// member last reported to it.
+struct Share {
+    budget: Budget,
+    reported: usize,
+}
+
+impl Share {
+    fn new(budget: Budget) -> Self {
+        Self {
+            budget,
+            reported: 0,
         }
-        *reported = now;
     }
 
-    /// How far a member holding `own` bytes must shrink when the members together are over
-    /// the limit: to its share of three quarters of the limit, in proportion to what it
+    /// The budget's limit (`Some`: the member tracks its sizes).
+    fn limit(&self) -> Option<usize> {
+        self.budget.limit()
+    }
+
+    /// Report that the member now holds `now` bytes.
+    fn report(&mut self, now: usize) {
+        if let Some(shared) = &self.budget.0 {
+            if now > self.reported {
+                shared
+                    .used
+                    .fetch_add(now - self.reported, Ordering::Relaxed);
+            } else {
+                shared
+                    .used
+                    .fetch_sub(self.reported - now, Ordering::Relaxed);
+            }
+        }
+        self.reported = now;
+    }
+
+    /// Bytes the other members hold, as last reported.
+    fn others(&self) -> usize {
+        self.budget.used().saturating_sub(self.reported)
+    }
+
+    /// How far the member, holding `own` bytes, must shrink when the members together are
+    /// over the limit: to its share of three quarters of the limit, in proportion to what it
     /// holds (a lone member: three quarters of the limit). `None` when under the limit.
     fn spill_target(&self, own: usize) -> Option<usize> {
         let limit = self.limit()?;
-        let used = self.used();
+        let used = self.budget.used();
         (used > limit).then(|| {
             let share = (own as u128) * ((limit / 4 * 3) as u128) / (used.max(1) as u128);
             usize::try_from(share).unwrap_or(usize::MAX)
         })
+    }
+
+    /// Move the member, holding `own` bytes, to `budget`.
+    fn move_to(&mut self, budget: &Budget, own: usize) {
+        self.report(0);
+        self.budget = budget.clone();
+        self.report(own);
     }
 }
 
@@ -412,15 +449,11 @@ impl Cold {
 pub struct SpillMap<V: SpillValue> {
     hot: HashMap<Box<[u8]>, Hot<V>>,
     context: V::Context,
-    /// The limit of `shared` (cached: `Some` means sizes are tracked).
-    budget: Option<usize>,
     /// The budget this map shares with the other state of its operator.
-    shared: Budget,
+    share: Share,
     dir: Option<PathBuf>,
-    /// Bytes of the in-memory entries (tracked only with a budget), and as last reported
-    /// to `shared`.
+    /// Bytes of the in-memory entries (tracked only with a budget).
     hot_bytes: usize,
-    reported: usize,
     /// The current batch (see `load`), and the keys it used.
     batch: u64,
     touched: Vec<Box<[u8]>>,
@@ -458,7 +491,7 @@ impl<V: SpillValue + Default> SpillMap<V> {
     /// The value of `key` (loaded first), inserted empty if absent (the key is copied only
     /// then).
     pub fn entry(&mut self, key: &[u8]) -> &mut V {
-        let (budget, batch, touched) = (self.budget, self.batch, &mut self.touched);
+        let (budget, batch, touched) = (self.share.limit(), self.batch, &mut self.touched);
         let entry = self.hot.entry_ref(key).or_insert_with(|| {
             if budget.is_some() {
                 touched.push(Box::from(key));
@@ -489,16 +522,13 @@ impl<V: SpillValue> SpillMap<V> {
 
     /// The budget this map counts its memory against.
     pub fn budget(&self) -> &Budget {
-        &self.shared
+        &self.share.budget
     }
 
     /// Count this map's memory against `budget` from now on (another member's, so that
     /// both share one limit).
     pub fn share_budget(&mut self, budget: &Budget) {
-        self.shared.report(&mut self.reported, 0);
-        self.shared = budget.clone();
-        self.budget = budget.limit();
-        self.shared.report(&mut self.reported, self.hot_bytes);
+        self.share.move_to(budget, self.hot_bytes);
     }
 
     /// An empty map with its own budget (`None`: all in memory).
@@ -514,11 +544,9 @@ impl<V: SpillValue> SpillMap<V> {
         Self {
             hot: HashMap::new(),
             context,
-            budget: shared.limit(),
-            shared,
+            share: Share::new(shared),
             dir,
             hot_bytes: 0,
-            reported: 0,
             batch: 0,
             touched: Vec::new(),
             cold: None,
@@ -529,7 +557,7 @@ impl<V: SpillValue> SpillMap<V> {
 
     /// Bring `keys` into memory and mark them used by a new batch.
     pub fn load<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) -> Result<()> {
-        if self.budget.is_none() {
+        if self.share.limit().is_none() {
             return Ok(());
         }
         self.batch += 1;
@@ -588,7 +616,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// Re-measure what this batch touched and, when the operator's state is over its
     /// budget, spill this map down to its share (see [`Budget`]).
     pub fn settle(&mut self) -> Result<()> {
-        if self.budget.is_none() {
+        if self.share.limit().is_none() {
             return Ok(());
         }
         for key in std::mem::take(&mut self.touched) {
@@ -598,10 +626,10 @@ impl<V: SpillValue> SpillMap<V> {
                 entry.size = size;
             }
         }
-        self.shared.report(&mut self.reported, self.hot_bytes);
-        if let Some(target) = self.shared.spill_target(self.hot_bytes) {
+        self.share.report(self.hot_bytes);
+        if let Some(target) = self.share.spill_target(self.hot_bytes) {
             self.spill_to(target)?;
-            self.shared.report(&mut self.reported, self.hot_bytes);
+            self.share.report(self.hot_bytes);
         }
         Ok(())
     }
@@ -672,7 +700,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// Insert a value for a key that is absent (loaded first), e.g. a new group or a restored
     /// entry; call [`SpillMap::settle`] after a run of them.
     pub fn insert(&mut self, key: Box<[u8]>, value: V) {
-        if self.budget.is_some() {
+        if self.share.limit().is_some() {
             self.touched.push(key.clone());
         }
         self.hot.insert(
@@ -689,7 +717,7 @@ impl<V: SpillValue> SpillMap<V> {
     pub fn clear(&mut self) -> Result<()> {
         self.hot.clear();
         self.hot_bytes = 0;
-        self.shared.report(&mut self.reported, 0);
+        self.share.report(0);
         self.touched.clear();
         match self.cold.as_mut() {
             Some(cold) => cold.clear(),
@@ -833,14 +861,10 @@ pub struct SpillQueue {
     seq: u64,
     /// The latest time in the heap: a time at or past it empties the heap in one move.
     latest: i64,
-    /// The limit of `shared` (cached: `Some` means sizes are tracked).
-    budget: Option<usize>,
     /// The budget this queue shares with the other state of its operator.
-    shared: Budget,
+    share: Share,
     dir: Option<PathBuf>,
     heap_bytes: usize,
-    /// `heap_bytes` as last reported to `shared`.
-    reported: usize,
     cold: Option<Cold>,
     /// Entries pushed to disk since the last flush: (disk key, value), and their bytes.
     pending: Vec<(Vec<u8>, Vec<u8>)>,
@@ -885,11 +909,9 @@ impl SpillQueue {
             heap: std::collections::BinaryHeap::new(),
             seq: 0,
             latest: i64::MIN,
-            budget: shared.limit(),
-            shared,
+            share: Share::new(shared),
             dir,
             heap_bytes: 0,
-            reported: 0,
             cold: None,
             pending: Vec::new(),
             pending_bytes: 0,
@@ -901,14 +923,13 @@ impl SpillQueue {
     pub fn push(&mut self, time: i64, key: &[u8], row: &[u8]) -> Result<()> {
         self.seq += 1;
         let size = queued_size(key, row);
-        if let Some(budget) = self.budget {
+        if let Some(budget) = self.share.limit() {
             // To disk when over the operator's budget (the other members as last reported,
             // this queue as it is now), or over an eighth of it: entries wait for their
             // expiry and a range scan reads them back in order, so memory is worth more to
             // the operator's keyed state (whose maps shrink to make room, never the heap).
-            let others = self.shared.used().saturating_sub(self.reported);
             let heap = self.heap_bytes + size;
-            if others + heap > budget || heap > budget / 8 {
+            if self.share.others() + heap > budget || heap > budget / 8 {
                 if self.cold.is_none() {
                     self.cold = Some(Cold::open(self.dir.as_ref())?);
                 }
@@ -952,7 +973,7 @@ impl SpillQueue {
 
     /// Write the entries pushed to disk since the last flush.
     pub fn flush(&mut self) -> Result<()> {
-        self.shared.report(&mut self.reported, self.heap_bytes);
+        self.share.report(self.heap_bytes);
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -1015,7 +1036,7 @@ impl SpillQueue {
             if !expired.is_empty() {
                 take(expired)?;
             }
-            self.shared.report(&mut self.reported, self.heap_bytes);
+            self.share.report(self.heap_bytes);
         }
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
             return Ok(());
@@ -1083,7 +1104,7 @@ impl SpillQueue {
     pub fn clear(&mut self) -> Result<()> {
         self.heap.clear();
         self.heap_bytes = 0;
-        self.shared.report(&mut self.reported, 0);
+        self.share.report(0);
         self.pending.clear();
         self.pending_bytes = 0;
         match self.cold.as_mut() {

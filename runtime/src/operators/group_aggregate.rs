@@ -120,14 +120,12 @@ impl std::ops::DerefMut for Calls {
 impl FromIterator<CallState> for Calls {
     fn from_iter<I: IntoIterator<Item = CallState>>(states: I) -> Self {
         let mut states: Vec<CallState> = states.into_iter().collect();
-        match (states.pop(), states.is_empty()) {
-            (Some(state), true) => Calls::One(state),
-            (Some(last), false) => {
-                states.push(last);
-                Calls::Many(states.into_boxed_slice())
+        if states.len() == 1 {
+            if let Some(state) = states.pop() {
+                return Calls::One(state);
             }
-            (None, _) => Calls::Many(Box::default()),
         }
+        Calls::Many(states.into_boxed_slice())
     }
 }
 
