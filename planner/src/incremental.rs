@@ -483,7 +483,8 @@ impl Compiler<'_> {
                         ));
                     }
                 }
-                let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?;
+                let operator = GroupAggregate::new(&input_schema, group_exprs, calls, schema)?
+                    .append_only_input(self.is_append_only(input))?;
                 // An event-time window aggregate keeps its event-time keys and its window
                 // bounds (Flink's window properties): a GROUP BY on the window end of its
                 // output is a window aggregate again (cascaded windows, Nexmark q5's max per

@@ -1,6 +1,7 @@
 //! Top-N over append-only inputs (file sources, an inner join of two) keeps only N rows per
-//! partition, and still equals the batch query over the same rows: random rows with ties and
-//! duplicates, ROW_NUMBER top-N and dedup, ORDER BY .. LIMIT .. OFFSET, a top-1 over a join.
+//! partition, and min/max only the extreme per group, and both still equal the batch query
+//! over the same rows: random rows with ties and duplicates, ROW_NUMBER top-N and dedup,
+//! ORDER BY .. LIMIT .. OFFSET, a top-1 over a join, min/max over a source and over a join.
 //! The oracle is the same query over plain tables holding the rows the files hold.
 
 mod common;
@@ -40,6 +41,16 @@ const VIEWS: &[(&str, &str)] = &[
              SELECT a.id, a.seller, b.bidder, b.price,
                     ROW_NUMBER() OVER (PARTITION BY a.id ORDER BY b.price DESC, b.bidder, a.seller) AS rn
              FROM auctions a JOIN bids b ON a.id = b.auction) WHERE rn <= 1",
+    ),
+    (
+        "extremes",
+        "SELECT auction, max(price) AS hi, min(price) AS lo, max(bidder) AS top, count(*) AS n
+         FROM bids WHERE bidder > 0 GROUP BY auction",
+    ),
+    (
+        "seller_max",
+        "SELECT a.seller, max(b.price) AS hi, min(b.bidder) AS lo
+         FROM auctions a JOIN bids b ON a.id = b.auction GROUP BY a.seller",
     ),
 ];
 
@@ -207,5 +218,20 @@ async fn explain_shows_the_bounded_state() {
     );
     let table = rows(&mut session, &explain("bids_t")).await.join("\n");
     assert!(table.contains("TopN"), "{table}");
+    assert!(!table.contains("append-only"), "{table}");
+
+    // min/max over a stream keep the extreme alone; over a table, every value (a deleted
+    // maximum must be replaced by the next one).
+    let extremes = |table: &str| {
+        format!("EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT auction, max(price), min(bidder) FROM {table} GROUP BY auction")
+    };
+    let stream = rows(&mut session, &extremes("bids")).await.join("\n");
+    assert_eq!(
+        stream.matches("(append-only extreme)").count(),
+        2,
+        "{stream}"
+    );
+    let table = rows(&mut session, &extremes("bids_t")).await.join("\n");
+    assert_eq!(table.matches("(ordered)").count(), 2, "{table}");
     assert!(!table.contains("append-only"), "{table}");
 }

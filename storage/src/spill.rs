@@ -42,14 +42,56 @@ pub trait SpillValue: Sized {
     /// state through `&mut self`).
     fn encode(&mut self, out: &mut StateWriter, context: &Self::Context) -> Result<()>;
     fn decode(input: &mut StateReader, context: &Self::Context) -> Result<Self>;
+
+    /// Whether changes to a spilled value can be appended to its bytes on disk without
+    /// reading them (see [`SpillMap::add_row`]): the stored bytes are then one encoding
+    /// followed by any number of deltas, which [`SpillValue::absorb`] folds in.
+    const APPENDABLE: bool = false;
+
+    /// Fold `later`, a delta stored after this value, into it.
+    fn absorb(&mut self, _later: Self) {}
+
+    /// The earliest expiry timer its owner has queued for the value (`i64::MAX`: none); a
+    /// spilled key keeps it in memory so that appending to the key needs no read.
+    fn timer(&self) -> i64 {
+        i64::MAX
+    }
+
+    fn set_timer(&mut self, _time: i64) {}
+}
+
+/// A value as stored: one encoding, and for appendable values the deltas after it, folded.
+fn decode_stored<V: SpillValue>(bytes: &[u8], context: &V::Context) -> Result<V> {
+    let mut input = StateReader::new(bytes);
+    let mut value = V::decode(&mut input, context)?;
+    if V::APPENDABLE {
+        while !input.is_empty() {
+            let later = V::decode(&mut input, context)?;
+            value.absorb(later);
+        }
+    }
+    Ok(value)
+}
+
+/// RocksDB merge operator of the scratch database: a delta appended to a spilled value is
+/// stored after its bytes (see [`SpillValue::APPENDABLE`]).
+fn append_merge(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
+    let mut merged = existing.map(<[u8]>::to_vec).unwrap_or_default();
+    for operand in operands {
+        merged.extend_from_slice(operand);
+    }
+    Some(merged)
 }
 
 impl SpillValue for ZSet {
     type Context = ();
 
     fn memory_size(&self) -> usize {
-        // Per row: its bytes, the boxed slice header, the weight and the hash slot.
-        64 + self.iter().map(|(row, _)| row.len() + 40).sum::<usize>()
+        ZSet::memory_size(self)
     }
 
     fn rows(&self) -> usize {
@@ -63,6 +105,23 @@ impl SpillValue for ZSet {
 
     fn decode(input: &mut StateReader, _: &()) -> Result<Self> {
         ZSet::read_from(input)
+    }
+
+    const APPENDABLE: bool = true;
+
+    fn absorb(&mut self, later: Self) {
+        for (row, weight, time) in later.iter_timed() {
+            self.add_at(row, weight, time);
+        }
+        self.set_scheduled(self.scheduled().min(later.scheduled()));
+    }
+
+    fn timer(&self) -> i64 {
+        self.scheduled()
+    }
+
+    fn set_timer(&mut self, time: i64) {
+        self.set_scheduled(time);
     }
 }
 
@@ -333,8 +392,14 @@ fn store(dir: Option<&PathBuf>) -> Result<Arc<SpillStore>> {
     options.create_if_missing(true);
     options.set_max_open_files(256);
     // Small memtables: spilled state is meant to leave memory, not to sit in a write buffer.
-    options.set_write_buffer_size(4 << 20);
+    options.set_write_buffer_size(8 << 20);
     options.set_max_write_buffer_number(2);
+    // Scratch data, written once and read back rarely: no compression (snappy took a quarter
+    // of a spilling join's CPU) and universal compaction (rewrites the data fewer times than
+    // leveled compaction).
+    options.set_compression_type(rocksdb::DBCompressionType::None);
+    options.set_compaction_style(rocksdb::DBCompactionStyle::Universal);
+    options.set_merge_operator_associative("sluice-append", append_merge);
     let db = DB::open(&options, &path).map_err(|e| {
         StorageError::Io(format!(
             "cannot open spill directory {}: {e}",
@@ -378,7 +443,7 @@ struct Hot<V> {
     used: u64,
 }
 
-/// The spilled part of a map: its store, key prefix and how much it holds.
+/// The spilled part of a map or queue: its store, key prefix and how much it holds.
 struct Cold {
     store: Arc<SpillStore>,
     prefix: [u8; 8],
@@ -458,6 +523,14 @@ pub struct SpillMap<V: SpillValue> {
     batch: u64,
     touched: Vec<Box<[u8]>>,
     cold: Option<Cold>,
+    /// The keys on disk, each with its expiry timer (see [`SpillValue::timer`]). Knowing them
+    /// saves a read for every key that is not on disk, and lets [`SpillMap::add_row`] append
+    /// to a spilled key without reading it. Costs the keys' bytes and about 40 bytes per key,
+    /// outside the budget.
+    spilled_keys: HashMap<Box<[u8]>, i64>,
+    /// Changes to spilled keys made by the current batch, appended to their bytes on disk
+    /// when the batch settles (appendable values only).
+    pending: HashMap<Box<[u8]>, V>,
     /// Entries written to disk and read back over the map's life.
     spilled: u64,
     reloaded: u64,
@@ -491,13 +564,21 @@ impl<V: SpillValue + Default> SpillMap<V> {
     /// The value of `key` (loaded first), inserted empty if absent (the key is copied only
     /// then).
     pub fn entry(&mut self, key: &[u8]) -> &mut V {
+        self.entry_with(key, V::default)
+    }
+}
+
+impl<V: SpillValue> SpillMap<V> {
+    /// The value of `key` (loaded first), inserted as `make()` if absent (the key is copied
+    /// only then).
+    pub fn entry_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
         let (budget, batch, touched) = (self.share.limit(), self.batch, &mut self.touched);
         let entry = self.hot.entry_ref(key).or_insert_with(|| {
             if budget.is_some() {
                 touched.push(Box::from(key));
             }
             Hot {
-                value: V::default(),
+                value: make(),
                 size: 0,
                 used: batch,
             }
@@ -550,9 +631,57 @@ impl<V: SpillValue> SpillMap<V> {
             batch: 0,
             touched: Vec::new(),
             cold: None,
+            spilled_keys: HashMap::new(),
+            pending: HashMap::new(),
             spilled: 0,
             reloaded: 0,
         }
+    }
+
+    /// Mark `keys` used by a new batch, like [`SpillMap::load`], without reading the spilled
+    /// ones: for a batch that only adds to them with [`SpillMap::add_row`].
+    pub fn touch<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if self.share.limit().is_none() {
+            return;
+        }
+        self.batch += 1;
+        for key in keys {
+            self.mark_used(key);
+        }
+    }
+
+    /// Mark `key` used by the current batch if it is in memory; returns whether it is.
+    fn mark_used(&mut self, key: &[u8]) -> bool {
+        let Some(entry) = self.hot.get_mut(key) else {
+            return false;
+        };
+        if entry.used != self.batch {
+            entry.used = self.batch;
+            self.touched.push(Box::from(key));
+        }
+        true
+    }
+
+    /// Append the changes the batch made to spilled keys to their bytes on disk.
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(cold) = self.cold.as_ref() else {
+            return Err(StorageError::State(
+                "changes to spilled keys without a spill store".into(),
+            ));
+        };
+        let mut batch = WriteBatch::default();
+        for (key, mut delta) in self.pending.drain() {
+            let mut out = StateWriter::new();
+            delta.encode(&mut out, &self.context)?;
+            batch.merge(cold.key(&key), out.into_bytes());
+        }
+        cold.store
+            .db
+            .write_opt(batch, &cold.store.write)
+            .map_err(rocks)
     }
 
     /// Bring `keys` into memory and mark them used by a new batch.
@@ -560,17 +689,12 @@ impl<V: SpillValue> SpillMap<V> {
         if self.share.limit().is_none() {
             return Ok(());
         }
+        self.write_pending()?;
         self.batch += 1;
         let mut missing: Vec<&[u8]> = Vec::new();
         for key in keys {
-            match self.hot.get_mut(key) {
-                Some(entry) => {
-                    if entry.used != self.batch {
-                        entry.used = self.batch;
-                        self.touched.push(Box::from(key));
-                    }
-                }
-                None => missing.push(key),
+            if !self.mark_used(key) && self.spilled_keys.contains_key(key) {
+                missing.push(key);
             }
         }
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
@@ -588,10 +712,16 @@ impl<V: SpillValue> SpillMap<V> {
             let Some(bytes) = value.map_err(rocks)? else {
                 continue;
             };
-            let value = V::decode(&mut StateReader::new(&bytes), &self.context)?;
+            let mut value: V = decode_stored(&bytes, &self.context)?;
+            if let Some(timer) = self.spilled_keys.remove(*key) {
+                value.set_timer(value.timer().min(timer));
+            }
             delete.delete(full);
             cold.keys -= 1;
             cold.rows = cold.rows.saturating_sub(value.rows());
+            if V::APPENDABLE && value.rows() == 0 {
+                continue; // appended changes cancelled every row
+            }
             self.reloaded += 1;
             RELOADED.fetch_add(1, Ordering::Relaxed);
             let size = value.memory_size() + key.len();
@@ -619,6 +749,7 @@ impl<V: SpillValue> SpillMap<V> {
         if self.share.limit().is_none() {
             return Ok(());
         }
+        self.write_pending()?;
         for key in std::mem::take(&mut self.touched) {
             if let Some(entry) = self.hot.get_mut(&key) {
                 let size = entry.value.memory_size() + key.len();
@@ -661,6 +792,7 @@ impl<V: SpillValue> SpillMap<V> {
                 let mut out = StateWriter::new();
                 entry.value.encode(&mut out, &self.context)?;
                 batch.put(cold.key(&key), out.into_bytes());
+                self.spilled_keys.insert(key, entry.value.timer());
                 cold.keys += 1;
                 cold.rows += entry.value.rows();
                 self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
@@ -716,6 +848,8 @@ impl<V: SpillValue> SpillMap<V> {
     /// Drop every entry, in memory and on disk.
     pub fn clear(&mut self) -> Result<()> {
         self.hot.clear();
+        self.spilled_keys = HashMap::new();
+        self.pending.clear();
         self.hot_bytes = 0;
         self.share.report(0);
         self.touched.clear();
@@ -756,13 +890,17 @@ impl<V: SpillValue> SpillMap<V> {
     }
 
     /// Every entry, in memory first, then on disk (decoded one at a time).
-    pub fn visit(&self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
+    pub fn visit(&mut self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
+        self.write_pending()?;
         for (key, entry) in &self.hot {
             visit(key, &entry.value)?;
         }
         match self.cold.as_ref() {
             Some(cold) => cold.for_each(|key, bytes| {
-                let value = V::decode(&mut StateReader::new(bytes), &self.context)?;
+                let mut value: V = decode_stored(bytes, &self.context)?;
+                if let Some(timer) = self.spilled_keys.get(key) {
+                    value.set_timer(value.timer().min(*timer));
+                }
                 visit(key, &value)
             }),
             None => Ok(()),
@@ -773,6 +911,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// time), handing each to `each` by value; the map is empty afterwards (also when `each`
     /// fails part way).
     pub fn drain(&mut self, mut each: impl FnMut(&[u8], V) -> Result<()>) -> Result<()> {
+        self.write_pending()?;
         let hot = std::mem::take(&mut self.hot);
         let mut result = Ok(());
         for (key, entry) in hot {
@@ -782,7 +921,10 @@ impl<V: SpillValue> SpillMap<V> {
         }
         if let (Ok(()), Some(cold)) = (&result, self.cold.as_ref()) {
             result = cold.for_each(|key, bytes| {
-                let value = V::decode(&mut StateReader::new(bytes), &self.context)?;
+                let mut value: V = decode_stored(bytes, &self.context)?;
+                if let Some(timer) = self.spilled_keys.get(key) {
+                    value.set_timer(value.timer().min(*timer));
+                }
                 each(key, value)
             });
         }
@@ -791,8 +933,9 @@ impl<V: SpillValue> SpillMap<V> {
 
     /// Write every entry for a checkpoint: the count, then per entry its key and its value's
     /// encoding. Spilled entries are on disk in that encoding already and are copied as they
-    /// are, not decoded and encoded again.
+    /// are, not decoded and encoded again (unless changes were appended to them).
     pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        self.write_pending()?;
         out.put_u64(self.len() as u64);
         for (key, entry) in self.hot.iter_mut() {
             out.put_bytes(key);
@@ -801,8 +944,16 @@ impl<V: SpillValue> SpillMap<V> {
         match self.cold.as_ref() {
             Some(cold) => cold.for_each(|key, bytes| {
                 out.put_bytes(key);
-                out.put_raw(bytes);
-                Ok(())
+                if V::APPENDABLE {
+                    let mut value: V = decode_stored(bytes, &self.context)?;
+                    if let Some(timer) = self.spilled_keys.get(key) {
+                        value.set_timer(value.timer().min(*timer));
+                    }
+                    value.encode(out, &self.context)
+                } else {
+                    out.put_raw(bytes);
+                    Ok(())
+                }
             }),
             None => Ok(()),
         }
@@ -819,6 +970,41 @@ impl<V: SpillValue> SpillMap<V> {
             self.settle()?;
         }
         Ok(())
+    }
+}
+
+impl SpillMap<ZSet> {
+    /// Add `weight` to `row` in `key`'s set (timed sets: `timed`, the row expiring at
+    /// `time`): in memory when the key is in memory or new; appended to the key's bytes on
+    /// disk, without reading them, when it is spilled (a join's side that only receives rows
+    /// never reads its own cold keys). Mark the key with [`SpillMap::touch`] or
+    /// [`SpillMap::load`] first. Returns whether `time` is earlier than the timer queued for
+    /// the key, which the caller then queues (see [`ZSet::schedule`]).
+    pub fn add_row(&mut self, key: &[u8], row: &[u8], weight: i64, time: i64, timed: bool) -> bool {
+        let make = || if timed { ZSet::timed() } else { ZSet::new() };
+        if let Some(timer) = self.spilled_keys.get_mut(key) {
+            self.pending
+                .entry_ref(key)
+                .or_insert_with(make)
+                .add_at(row, weight, time);
+            if let Some(cold) = self.cold.as_mut() {
+                cold.rows = match weight > 0 {
+                    true => cold.rows + 1,
+                    false => cold.rows.saturating_sub(1),
+                };
+            }
+            return timed && time < *timer && {
+                *timer = time;
+                true
+            };
+        }
+        let set = self.entry_with(key, make);
+        set.add_at(row, weight, time);
+        if set.is_empty() {
+            self.remove(key);
+            return false;
+        }
+        timed && set.schedule(time)
     }
 }
 
@@ -1282,6 +1468,82 @@ mod tests {
             first = false;
         }
         assert!(queue.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn rows_added_to_spilled_keys_are_appended_without_reading() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let mut map: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(6_000), Some(dir.path().to_path_buf()));
+        let mut model: std::collections::BTreeMap<(u32, String), i64> = Default::default();
+        let mut timers: HashMap<u32, i64> = HashMap::new();
+        // 200 keys, rows arriving over and over (keys spill and are appended to), some
+        // deleted again; every row of key k expires at time k + row number.
+        for step in 0..4_000u32 {
+            let k = (step * 7919) % 200;
+            let n = step % 13;
+            let weight = if step % 5 == 4 { -1 } else { 1 };
+            let row = format!("row {n}");
+            let key = k.to_be_bytes();
+            map.touch([key.as_slice()]);
+            let time = i64::from(k + n);
+            if map.add_row(&key, row.as_bytes(), weight, time, true) {
+                timers.insert(k, time);
+            }
+            map.settle()?;
+            let entry = model.entry((k, row.clone())).or_insert(0);
+            *entry += weight;
+            if *entry == 0 {
+                model.remove(&(k, row));
+            }
+        }
+        let (spilled, reloaded) = map.spill_counts();
+        assert!(spilled > 100, "{spilled} entries spilled");
+        assert_eq!(reloaded, 0, "appending reads nothing back");
+        // Every key's timer is one the caller queued, at most the earliest time of its rows
+        // (so no row outlives its time).
+        let check = |key: &[u8], set: &ZSet| {
+            let k = u32::from_be_bytes(key.try_into().expect("key"));
+            if let Some(earliest) = set.iter_timed().map(|(_, _, t)| t).min() {
+                assert!(set.scheduled() <= earliest, "key {k}");
+                assert!(
+                    timers.get(&k).is_some_and(|t| *t <= set.scheduled()),
+                    "key {k}"
+                );
+            }
+        };
+        // A checkpoint folds the appended changes; restored, the map equals the model.
+        let mut out = StateWriter::new();
+        map.snapshot(&mut out)?;
+        let bytes = out.into_bytes();
+        let mut restored: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(6_000), Some(dir.path().to_path_buf()));
+        restored.restore(&mut StateReader::new(&bytes))?;
+        for map in [&mut map, &mut restored] {
+            let mut got: std::collections::BTreeMap<(u32, String), i64> = Default::default();
+            map.visit(|key, set| {
+                check(key, set);
+                let k = u32::from_be_bytes(key.try_into().expect("key"));
+                for (row, weight) in set.iter() {
+                    got.insert((k, String::from_utf8_lossy(row).into_owned()), weight);
+                }
+                Ok(())
+            })?;
+            assert_eq!(got, model);
+        }
+        // Loading brings a spilled key back whole, with its timer.
+        let key = 5u32.to_be_bytes();
+        map.load([key.as_slice()])?;
+        let set = map.get(&key).expect("key 5 in memory after load");
+        check(&key, set);
+        let rows: i64 = set.iter().map(|(_, w)| w).sum();
+        let expected: i64 = model
+            .iter()
+            .filter(|((k, _), _)| *k == 5)
+            .map(|(_, w)| w)
+            .sum();
+        assert_eq!(rows, expected);
         Ok(())
     }
 

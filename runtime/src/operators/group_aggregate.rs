@@ -70,6 +70,9 @@ enum CallState {
     // every call state 32 bytes.
     #[allow(clippy::box_collection)]
     Ordered(Box<BTreeMap<Box<[u8]>, i64>>),
+    /// min/max over an append-only input: the extreme value so far (encoded), all a value
+    /// that only ever gains rows needs (Flink's min/max without retraction).
+    Extreme(Option<Box<[u8]>>),
     /// `count(DISTINCT ..)`: argument rows with their weights, and how many have a positive
     /// weight.
     Distinct {
@@ -191,6 +194,7 @@ impl GroupCodec {
                 )),
                 Mode::Multiset => Ok(CallState::Multiset(Box::default())),
                 Mode::Extreme { .. } => Ok(CallState::Ordered(Box::default())),
+                Mode::AppendExtreme { .. } => Ok(CallState::Extreme(None)),
                 Mode::DistinctCount => Ok(CallState::Distinct {
                     values: Box::default(),
                     count: 0,
@@ -241,6 +245,12 @@ impl GroupCodec {
                     out.put_i64(*count);
                 }
                 (CallState::Count(count), _) => out.put_i64(*count),
+                (CallState::Extreme(value), _) => {
+                    out.put_bool(value.is_some());
+                    if let Some(value) = value {
+                        out.put_bytes(value);
+                    }
+                }
                 (CallState::IntegerSum { sum, count }, _) => {
                     out.put_i64(*sum);
                     out.put_i64(*count);
@@ -292,6 +302,12 @@ impl GroupCodec {
                     *sum = input.i64()?;
                     *count = input.i64()?;
                 }
+                CallState::Extreme(value) => {
+                    *value = match input.bool()? {
+                        true => Some(Box::from(input.bytes()?)),
+                        false => None,
+                    }
+                }
             }
         }
         Ok(group)
@@ -322,6 +338,7 @@ impl SpillValue for Group {
                 CallState::Distinct { values, .. } => values.memory_size() + 8,
                 CallState::FloatSum { sum, .. } => sum.memory_size() + 8,
                 CallState::Count(_) | CallState::IntegerSum { .. } => 16,
+                CallState::Extreme(value) => value.as_ref().map_or(0, |v| v.len() + 16),
             })
             .sum();
         let output: usize = self.output.iter().flatten().map(ScalarValue::size).sum();
@@ -352,6 +369,10 @@ enum Mode {
     Multiset,
     /// min (`false`) or max (`true`) from an ordered multiset.
     Extreme {
+        max: bool,
+    },
+    /// min (`false`) or max (`true`) over an append-only input: the extreme so far.
+    AppendExtreme {
         max: bool,
     },
     DistinctCount,
@@ -385,6 +406,8 @@ pub struct GroupAggregate {
     /// Output deferred (window aggregates): `process` only updates the groups and emits
     /// nothing; [`GroupAggregate::drain_output`] evaluates each group once at the end.
     deferred: bool,
+    /// The input only ever inserts (see [`GroupAggregate::append_only_input`]).
+    append_only_input: bool,
 }
 
 fn is_exact_numeric(data_type: &DataType) -> bool {
@@ -409,6 +432,9 @@ impl GroupAggregate {
             self.schema.clone(),
         )?;
         fork.deferred = self.deferred;
+        if self.append_only_input {
+            fork = fork.append_only_input(true)?;
+        }
         Ok(fork)
     }
 
@@ -532,7 +558,30 @@ impl GroupAggregate {
             schema,
             input_schema: input_schema.clone(),
             deferred: false,
+            append_only_input: false,
         })
+    }
+
+    /// Declare the input insert-only (the planner proves it): min and max then keep only
+    /// the extreme value of each group instead of every value with its count. A retraction
+    /// arriving anyway is reported as an internal error.
+    pub fn append_only_input(mut self, append_only: bool) -> Result<Self> {
+        if !append_only || self.append_only_input {
+            return Ok(self);
+        }
+        self.append_only_input = true;
+        for mode in &mut self.modes {
+            if let Mode::Extreme { max } = *mode {
+                *mode = Mode::AppendExtreme { max };
+            }
+        }
+        let output_types = self.schema.fields()[self.group_exprs.len()..]
+            .iter()
+            .map(|field| field.data_type().clone())
+            .collect();
+        let codec = GroupCodec::new(self.calls.clone(), self.modes.clone(), output_types)?;
+        self.groups = SpillMap::with_context(codec);
+        Ok(self)
     }
 
     /// A new aggregate with the same keys and calls and no groups.
@@ -595,6 +644,13 @@ impl GroupAggregate {
                         None => ScalarValue::try_from(&output_type)?,
                     }
                 }
+                CallState::Extreme(value) => match value {
+                    Some(row) => {
+                        let arrays = codec.decode([row.as_ref()])?;
+                        ScalarValue::try_from_array(&arrays[0], 0)?
+                    }
+                    None => ScalarValue::try_from(call.function.field().data_type())?,
+                },
                 CallState::Multiset(rows) => {
                     let mut entries: Vec<(&[u8], i64)> =
                         rows.iter().filter(|(_, weight)| *weight > 0).collect();
@@ -751,6 +807,7 @@ impl Operator for GroupAggregate {
                     Mode::Retractable => "retractable",
                     Mode::Multiset => "multiset",
                     Mode::Extreme { .. } => "ordered",
+                    Mode::AppendExtreme { .. } => "append-only extreme",
                     Mode::DistinctCount => "distinct count",
                     Mode::FloatSum { .. } => "exact sum",
                     Mode::Count => "counter",
@@ -840,7 +897,10 @@ impl Operator for GroupAggregate {
                 (None, _) => None,
             };
             let encoded = match self.modes[index] {
-                Mode::Multiset | Mode::Extreme { .. } | Mode::DistinctCount => {
+                Mode::Multiset
+                | Mode::Extreme { .. }
+                | Mode::AppendExtreme { .. }
+                | Mode::DistinctCount => {
                     match shared.and_then(|earlier: usize| call_rows[earlier].clone()) {
                         Some(rows) => Some(rows),
                         None => Some(Rc::new(self.call_codecs[index].encode(&arrays, rows)?)),
@@ -978,6 +1038,31 @@ impl Operator for GroupAggregate {
                         {
                             sum.add(floats.value(i), weight)?;
                             *count += weight;
+                        }
+                    }
+                    CallState::Extreme(value) => {
+                        let encoded = call_rows[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("extreme call without encoded rows".into())
+                        })?;
+                        let max = matches!(self.modes[call], Mode::AppendExtreme { max: true });
+                        for (i, weight) in
+                            rows_without_nulls(&selected, &call_arrays[call], &changes.weights)
+                        {
+                            if weight < 0 {
+                                return Err(RuntimeError::Internal(
+                                    "min/max over an append-only input received a retraction"
+                                        .into(),
+                                ));
+                            }
+                            let row = encoded.row(i);
+                            let better = match value.as_deref() {
+                                None => true,
+                                Some(current) if max => row > current,
+                                Some(current) => row < current,
+                            };
+                            if better {
+                                *value = Some(Box::from(row));
+                            }
                         }
                     }
                     CallState::Ordered(values) => {

@@ -30,7 +30,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::spill::{Budget, KeyedRow, SpillQueue};
+use sluice_storage::spill::{Budget, SpillQueue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
@@ -227,72 +227,59 @@ impl HashJoin {
         changes.filter(&BooleanArray::from(keep))
     }
 
-    /// Queue the rows of `changes` (encoded as `encoded`, keyed `keys`) by expiry. Deletes
-    /// are queued too: the delete of a row that already expired leaves a negative weight
-    /// (its retraction was emitted right), which must leave the state in turn.
-    fn enqueue_expiry(
-        &mut self,
-        side: usize,
-        changes: &ChangeBatch,
-        keys: &sluice_storage::codec::EncodedRows,
-        encoded: &sluice_storage::codec::EncodedRows,
-        has_null_key: &[bool],
-    ) -> Result<()> {
-        if self.bounds.expire[side].is_empty() {
-            return Ok(());
-        }
-        let times = self.expiry_times(side, &changes.data)?;
-        for (i, time) in times.into_iter().enumerate() {
-            if has_null_key[i] {
-                continue;
-            }
-            self.expiry[side].push(time, keys.row(i), encoded.row(i))?;
-        }
-        self.expiry[side].flush()?;
-        Ok(())
-    }
-
-    /// Remove the rows whose bound the watermark has reached.
+    /// Remove the rows whose bound the watermark has reached. A bounded side's sets are
+    /// timed: every row carries its expiry time, and the side's queue holds one timer per
+    /// key, at the earliest time of its rows (see [`ZSet::schedule`]), not a copy of each
+    /// row. A timer that fires drops the key's rows due and sets the next one.
     fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
+            let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
             let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
             queue.expire(watermark, EXPIRY_CHUNK, |expired| {
                 state.load(expired.iter().map(|(key, _)| key.as_ref()))?;
-                for (key, row) in &expired {
-                    if let Some(set) = state.get_mut(key) {
-                        let weight = set.weight(row);
-                        set.add(row, -weight);
-                        if set.is_empty() {
-                            state.remove(key);
-                        }
+                for (key, _) in expired {
+                    let Some(set) = state.get_mut(&key) else {
+                        continue; // the key's rows all left before its timer fired
+                    };
+                    if set.scheduled() > watermark {
+                        continue; // a timer superseded by an earlier one, already handled
+                    }
+                    let next = set.expire(watermark);
+                    if set.is_empty() {
+                        state.remove(&key);
+                    } else if let Some(next) = next {
+                        set.set_scheduled(next);
+                        next_timers.push((next, key));
                     }
                 }
                 state.settle()
             })?;
+            for (time, key) in next_timers {
+                self.expiry[side].push(time, &key, &[])?;
+            }
+            self.expiry[side].flush()?;
         }
         Ok(())
     }
 
-    /// Rebuild the expiry queues from the state (after a restore).
+    /// Rebuild the expiry timers from the state (after a restore): one per key, at the time
+    /// its set had scheduled.
     fn rebuild_expiry(&mut self) -> Result<()> {
         for side in 0..2 {
             self.expiry[side].clear()?;
             if self.bounds.expire[side].is_empty() {
                 continue;
             }
-            let mut entries: Vec<KeyedRow> = Vec::new();
+            let mut timers: Vec<(i64, Box<[u8]>)> = Vec::new();
             self.state[side].visit(|key, set| {
-                entries.extend(set.iter().map(|(row, _)| (Box::from(key), Box::from(row))));
+                let earliest = set.iter_timed().map(|(_, _, time)| time).min();
+                if let Some(earliest) = earliest {
+                    timers.push((set.scheduled().min(earliest), Box::from(key)));
+                }
                 Ok(())
             })?;
-            if entries.is_empty() {
-                continue;
-            }
-            let columns = self.row_codecs[side].decode(entries.iter().map(|(_, row)| &**row))?;
-            let rows = batch_with_row_count(&self.input_schemas[side], columns, entries.len())?;
-            let times = self.expiry_times(side, &rows)?;
-            for ((key, row), time) in entries.iter().zip(times) {
-                self.expiry[side].push(time, key, row)?;
+            for (time, key) in timers {
+                self.expiry[side].push(time, &key, &[])?;
             }
             self.expiry[side].flush()?;
         }
@@ -454,8 +441,17 @@ impl HashJoin {
                 }
             }
         }
-        for state in self.state.iter_mut() {
-            state.load(touched.iter().copied())?;
+        // An inner join reads only the other side's rows under the batch's keys: this side's
+        // rows are only added to, and those of spilled keys are appended on disk without
+        // being read (see `SpillMap::add_row`). Outer, semi and anti joins read both sides
+        // (whether a row is matched depends on the other side's rows).
+        let blind = self.kind == JoinKind::Inner;
+        for (index, state) in self.state.iter_mut().enumerate() {
+            if blind && index == side {
+                state.touch(touched.iter().copied());
+            } else {
+                state.load(touched.iter().copied())?;
+            }
         }
         let mut side_delta: HashMap<SideRow, i64> = HashMap::new();
         self.side_output_for(&touched, -1, &mut side_delta)?;
@@ -501,6 +497,13 @@ impl HashJoin {
         // Apply the delta to this side's state; rows with NULL keys pass straight through
         // when this side's unmatched rows are output.
         let mut passthrough: Vec<(SideRow, i64)> = Vec::new();
+        // A bounded side's rows carry their expiry times. Deletes are timed too: the delete
+        // of a row that already expired leaves a negative weight (its retraction was emitted
+        // right), which must leave the state in turn.
+        let times = match self.bounds.expire[side].is_empty() {
+            true => None,
+            false => Some(self.expiry_times(side, &changes.data)?),
+        };
         for (i, null_key) in has_null_key.iter().enumerate() {
             let weight = changes.weights.value(i);
             if *null_key {
@@ -513,15 +516,16 @@ impl HashJoin {
                 continue;
             }
             let key = keys.row(i);
-            let set = self.state[side].entry(key);
-            set.add(encoded.row(i), weight);
-            if set.is_empty() {
-                self.state[side].remove(key);
+            let time = times.as_ref().map_or(i64::MAX, |times| times[i]);
+            if self.state[side].add_row(key, encoded.row(i), weight, time, times.is_some()) {
+                self.expiry[side].push(time, key, &[])?;
             }
+        }
+        if times.is_some() {
+            self.expiry[side].flush()?;
         }
 
         self.side_output_for(&touched, 1, &mut side_delta)?;
-        self.enqueue_expiry(side, &changes, &keys, &encoded, &has_null_key)?;
         if let Some(watermark) = self.watermark {
             // Rows already past their bound (they matched what they could) leave at once.
             self.expire(watermark)?;

@@ -17,6 +17,7 @@ pub mod group_aggregate;
 pub mod hash_join;
 pub mod over_aggregate;
 pub mod project;
+mod ranked;
 pub mod scan;
 pub mod session_window;
 pub mod temporal_join;

@@ -30,9 +30,9 @@ use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter};
 
+use super::ranked::RankedRows;
 use super::{evaluate_all, Operator};
 use crate::change::ChangeBatch;
-use crate::checkpoint::OrderedRows;
 use crate::error::{Result, RuntimeError};
 
 /// A selected row: its bytes and, with row numbers, its 1-based position.
@@ -49,7 +49,7 @@ pub struct TopN {
     row_number: bool,
     /// The input is insert-only: keep only the first `offset + limit` rows per partition.
     append_only_input: bool,
-    partitions: SpillMap<OrderedRows>,
+    partitions: SpillMap<RankedRows>,
     input_schema: SchemaRef,
     schema: SchemaRef,
 }
@@ -122,26 +122,8 @@ impl TopN {
 
     /// Drop the rows of `partition` after the first `keep` (by weight).
     fn truncate(&mut self, partition: &[u8], keep: u64) {
-        let Some(rows) = self.partitions.get_mut(partition) else {
-            return;
-        };
-        let mut position = 0u64;
-        let mut cut = None;
-        for (entry, weight) in rows.iter_mut() {
-            if position >= keep {
-                cut = Some(entry.clone());
-                break;
-            }
-            let weight_u = (*weight).max(0) as u64;
-            if position + weight_u > keep {
-                // Keep only as many copies of this row as fit.
-                *weight = (keep - position) as i64;
-            }
-            position += weight_u.min(keep - position);
-        }
-        if let Some(first_dropped) = cut {
-            // `split_off` keeps [.., first_dropped) here and returns the rest, dropped.
-            drop(rows.split_off(&first_dropped));
+        if let Some(rows) = self.partitions.get_mut(partition) {
+            rows.truncate(keep);
         }
     }
 
@@ -154,13 +136,16 @@ impl TopN {
         let end = self.limit.map(|l| first + l as u64).unwrap_or(u64::MAX);
         let mut position = 0u64;
         let mut out = Vec::new();
-        for ((_, row), &weight) in rows {
+        for (_, row, weight) in rows.iter() {
             if position >= end {
                 break;
             }
             for _ in 0..weight.max(0) {
                 if position >= first && position < end {
-                    out.push((row.clone(), if self.row_number { position + 1 } else { 0 }));
+                    out.push((
+                        Box::from(row),
+                        if self.row_number { position + 1 } else { 0 },
+                    ));
                 }
                 position += 1;
                 if position >= end {
@@ -271,12 +256,7 @@ impl Operator for TopN {
         }
         for i in 0..count {
             let ordered = self.partitions.entry(partitions.row(i));
-            let entry = (Box::from(keys.row(i)), Box::from(rows.row(i)));
-            let weight = ordered.entry(entry.clone()).or_insert(0);
-            *weight += changes.weights.value(i);
-            if *weight == 0 {
-                ordered.remove(&entry);
-            }
+            ordered.add(keys.row(i), rows.row(i), changes.weights.value(i));
             if ordered.is_empty() {
                 self.partitions.remove(partitions.row(i));
             }
