@@ -60,7 +60,8 @@ pub trait SpillValue: Sized {
     fn set_timer(&mut self, _time: i64) {}
 }
 
-/// A value as stored: one encoding, and for appendable values the deltas after it, folded.
+/// A value as stored: one encoding, and for appendable values the deltas after it, folded
+/// (see [`SpillMap::read_spilled`], which also applies the key's timer).
 fn decode_stored<V: SpillValue>(bytes: &[u8], context: &V::Context) -> Result<V> {
     let mut input = StateReader::new(bytes);
     let mut value = V::decode(&mut input, context)?;
@@ -662,6 +663,16 @@ impl<V: SpillValue> SpillMap<V> {
         true
     }
 
+    /// The spilled value of `key` from its stored `bytes`, with the timer the map kept for the
+    /// key while it was on disk.
+    fn read_spilled(&self, key: &[u8], bytes: &[u8]) -> Result<V> {
+        let mut value: V = decode_stored(bytes, &self.context)?;
+        if let Some(timer) = self.spilled_keys.get(key) {
+            value.set_timer(value.timer().min(*timer));
+        }
+        Ok(value)
+    }
+
     /// Append the changes the batch made to spilled keys to their bytes on disk.
     fn write_pending(&mut self) -> Result<()> {
         if self.pending.is_empty() {
@@ -897,10 +908,7 @@ impl<V: SpillValue> SpillMap<V> {
         }
         match self.cold.as_ref() {
             Some(cold) => cold.for_each(|key, bytes| {
-                let mut value: V = decode_stored(bytes, &self.context)?;
-                if let Some(timer) = self.spilled_keys.get(key) {
-                    value.set_timer(value.timer().min(*timer));
-                }
+                let value = self.read_spilled(key, bytes)?;
                 visit(key, &value)
             }),
             None => Ok(()),
@@ -920,13 +928,7 @@ impl<V: SpillValue> SpillMap<V> {
             }
         }
         if let (Ok(()), Some(cold)) = (&result, self.cold.as_ref()) {
-            result = cold.for_each(|key, bytes| {
-                let mut value: V = decode_stored(bytes, &self.context)?;
-                if let Some(timer) = self.spilled_keys.get(key) {
-                    value.set_timer(value.timer().min(*timer));
-                }
-                each(key, value)
-            });
+            result = cold.for_each(|key, bytes| each(key, self.read_spilled(key, bytes)?));
         }
         result.and(self.clear())
     }
@@ -945,11 +947,7 @@ impl<V: SpillValue> SpillMap<V> {
             Some(cold) => cold.for_each(|key, bytes| {
                 out.put_bytes(key);
                 if V::APPENDABLE {
-                    let mut value: V = decode_stored(bytes, &self.context)?;
-                    if let Some(timer) = self.spilled_keys.get(key) {
-                        value.set_timer(value.timer().min(*timer));
-                    }
-                    value.encode(out, &self.context)
+                    self.read_spilled(key, bytes)?.encode(out, &self.context)
                 } else {
                     out.put_raw(bytes);
                     Ok(())
@@ -1008,12 +1006,11 @@ impl SpillMap<ZSet> {
     }
 }
 
-/// A queued entry of a [`SpillQueue`]: ordered by time, then by arrival (never by its bytes).
+/// A queued timer of a [`SpillQueue`]: ordered by time, then by arrival (never by its key).
 struct Queued {
     time: i64,
     seq: u64,
     key: Box<[u8]>,
-    row: Box<[u8]>,
 }
 
 impl PartialEq for Queued {
@@ -1033,11 +1030,9 @@ impl Ord for Queued {
     }
 }
 
-/// (key, row) pairs taken out of a [`SpillQueue`] by [`SpillQueue::expire`].
-pub type KeyedRow = (Box<[u8]>, Box<[u8]>);
-
-/// Time-ordered (key, row) entries under a memory budget: what an interval join keeps to
-/// know when its rows expire. Entries are kept in a heap in memory until the heap holds the
+/// Time-ordered timers (a key each) under a memory budget: what an interval join keeps to
+/// know when the rows of a key expire (one timer per key, at the earliest expiry of its rows;
+/// the rows carry their own times, see [`ZSet::expire`]). Entries are kept in a heap in memory until the heap holds the
 /// budget; later entries go to the scratch database, keyed by (time, arrival), in one write
 /// batch per [`SpillQueue::flush`]. [`SpillQueue::expire`] takes the entries at or below a
 /// time from both: heap pops, and one range scan and range delete on disk. Neither part needs
@@ -1069,8 +1064,8 @@ impl Default for SpillQueue {
 }
 
 /// Approximate bytes of memory a queued entry occupies in the heap.
-fn queued_size(key: &[u8], row: &[u8]) -> usize {
-    key.len() + row.len() + 64
+fn queued_size(key: &[u8]) -> usize {
+    key.len() + 48
 }
 
 /// A time as bytes whose order is the time's order.
@@ -1104,11 +1099,11 @@ impl SpillQueue {
         }
     }
 
-    /// Queue `key` and `row` to expire at `time` (on disk when the heap holds the budget;
-    /// call [`SpillQueue::flush`] after a run of pushes).
-    pub fn push(&mut self, time: i64, key: &[u8], row: &[u8]) -> Result<()> {
+    /// Queue a timer for `key` at `time` (on disk when the heap holds the budget; call
+    /// [`SpillQueue::flush`] after a run of pushes).
+    pub fn push(&mut self, time: i64, key: &[u8]) -> Result<()> {
         self.seq += 1;
-        let size = queued_size(key, row);
+        let size = queued_size(key);
         if let Some(budget) = self.share.limit() {
             // To disk when over the operator's budget (the other members as last reported,
             // this queue as it is now), or over an eighth of it: entries wait for their
@@ -1124,10 +1119,7 @@ impl SpillQueue {
                     full.extend_from_slice(&cold.prefix);
                     full.extend_from_slice(&time_bytes(time));
                     full.extend_from_slice(&self.seq.to_be_bytes());
-                    let mut value = StateWriter::new();
-                    value.put_bytes(key);
-                    value.put_bytes(row);
-                    let value = value.into_bytes();
+                    let value = key.to_vec();
                     self.pending_bytes += full.len() + value.len();
                     self.pending.push((full, value));
                     cold.keys += 1;
@@ -1152,7 +1144,6 @@ impl SpillQueue {
             time,
             seq: self.seq,
             key: Box::from(key),
-            row: Box::from(row),
         }));
         Ok(())
     }
@@ -1185,7 +1176,7 @@ impl SpillQueue {
         &mut self,
         time: i64,
         chunk: usize,
-        mut take: impl FnMut(Vec<KeyedRow>) -> Result<()>,
+        mut take: impl FnMut(Vec<Box<[u8]>>) -> Result<()>,
     ) -> Result<()> {
         self.flush()?;
         let chunk = chunk.max(1);
@@ -1213,8 +1204,8 @@ impl SpillQueue {
             let mut expired = Vec::with_capacity(chunk.min(taken.len()));
             for e in taken {
                 // Counted only under a budget (saturating: 0 otherwise).
-                self.heap_bytes = self.heap_bytes.saturating_sub(queued_size(&e.key, &e.row));
-                expired.push((e.key, e.row));
+                self.heap_bytes = self.heap_bytes.saturating_sub(queued_size(&e.key));
+                expired.push(e.key);
                 if expired.len() == chunk {
                     take(std::mem::take(&mut expired))?;
                 }
@@ -1246,11 +1237,8 @@ impl SpillQueue {
         let mut taken = 0;
         let mut expired = Vec::new();
         for item in iter {
-            let (_, value) = item.map_err(rocks)?;
-            let mut input = StateReader::new(&value);
-            let key = Box::from(input.bytes()?);
-            let row = Box::from(input.bytes()?);
-            expired.push((key, row));
+            let (_, key) = item.map_err(rocks)?;
+            expired.push(key);
             taken += 1;
             if expired.len() == chunk {
                 take(std::mem::take(&mut expired))?;
@@ -1395,7 +1383,7 @@ mod tests {
             map.load([key.as_slice()])?;
             map.entry(&key).add(format!("row {i}").as_bytes(), 1);
             map.settle()?;
-            queue.push(i64::from(i), &key, b"r")?;
+            queue.push(i64::from(i), &key)?;
             queue.flush()?;
             let held = maps.iter().map(SpillMap::memory_bytes).sum::<usize>() + queue.heap_bytes;
             assert_eq!(budget.used(), held);
@@ -1429,11 +1417,7 @@ mod tests {
             .chain([i64::MIN, i64::MAX, 0, 0])
             .collect();
         for (i, time) in times.iter().enumerate() {
-            queue.push(
-                *time,
-                format!("k{i}").as_bytes(),
-                format!("row {i}").as_bytes(),
-            )?;
+            queue.push(*time, format!("k{i}").as_bytes())?;
         }
         queue.flush()?;
         assert!(queue.spilled_len() > 400, "{}", queue.spilled_len());
@@ -1449,7 +1433,7 @@ mod tests {
                 got.extend(
                     chunk
                         .iter()
-                        .map(|(k, _)| String::from_utf8_lossy(k).into_owned()),
+                        .map(|k| String::from_utf8_lossy(k).into_owned()),
                 );
                 Ok(())
             })?;

@@ -410,6 +410,26 @@ pub struct GroupAggregate {
     append_only_input: bool,
 }
 
+/// A min/max call's result from its extreme value (encoded), NULL without one.
+fn extreme_value(
+    call: &AggregateCall,
+    codec: &RowCodec,
+    row: Option<&[u8]>,
+) -> Result<ScalarValue> {
+    Ok(match row {
+        Some(row) => ScalarValue::try_from_array(&codec.decode([row])?[0], 0)?,
+        None => ScalarValue::try_from(call.function.field().data_type())?,
+    })
+}
+
+/// The types of the aggregate columns of `schema` (after its `keys` group columns).
+fn output_types(schema: &SchemaRef, keys: usize) -> Vec<DataType> {
+    schema.fields()[keys..]
+        .iter()
+        .map(|field| field.data_type().clone())
+        .collect()
+}
+
 fn is_exact_numeric(data_type: &DataType) -> bool {
     data_type.is_integer()
         || matches!(
@@ -534,11 +554,11 @@ impl GroupAggregate {
             call_codecs.push(RowCodec::new(types)?);
             call_inputs.push(inputs);
         }
-        let output_types = schema.fields()[group_exprs.len()..]
-            .iter()
-            .map(|field| field.data_type().clone())
-            .collect();
-        let codec = GroupCodec::new(calls.clone(), modes.clone(), output_types)?;
+        let codec = GroupCodec::new(
+            calls.clone(),
+            modes.clone(),
+            output_types(&schema, group_exprs.len()),
+        )?;
         let shared_filters = shared_expressions(
             &calls
                 .iter()
@@ -575,11 +595,11 @@ impl GroupAggregate {
                 *mode = Mode::AppendExtreme { max };
             }
         }
-        let output_types = self.schema.fields()[self.group_exprs.len()..]
-            .iter()
-            .map(|field| field.data_type().clone())
-            .collect();
-        let codec = GroupCodec::new(self.calls.clone(), self.modes.clone(), output_types)?;
+        let codec = GroupCodec::new(
+            self.calls.clone(),
+            self.modes.clone(),
+            output_types(&self.schema, self.group_exprs.len()),
+        )?;
         self.groups = SpillMap::with_context(codec);
         Ok(self)
     }
@@ -635,22 +655,9 @@ impl GroupAggregate {
                     } else {
                         values.iter().find(|(_, w)| **w > 0)
                     };
-                    let output_type = call.function.field().data_type().clone();
-                    match extreme {
-                        Some((row, _)) => {
-                            let arrays = codec.decode([row.as_ref()])?;
-                            ScalarValue::try_from_array(&arrays[0], 0)?
-                        }
-                        None => ScalarValue::try_from(&output_type)?,
-                    }
+                    extreme_value(call, codec, extreme.map(|(row, _)| row.as_ref()))?
                 }
-                CallState::Extreme(value) => match value {
-                    Some(row) => {
-                        let arrays = codec.decode([row.as_ref()])?;
-                        ScalarValue::try_from_array(&arrays[0], 0)?
-                    }
-                    None => ScalarValue::try_from(call.function.field().data_type())?,
-                },
+                CallState::Extreme(value) => extreme_value(call, codec, value.as_deref())?,
                 CallState::Multiset(rows) => {
                     let mut entries: Vec<(&[u8], i64)> =
                         rows.iter().filter(|(_, weight)| *weight > 0).collect();

@@ -236,8 +236,8 @@ impl HashJoin {
             let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
             let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
             queue.expire(watermark, EXPIRY_CHUNK, |expired| {
-                state.load(expired.iter().map(|(key, _)| key.as_ref()))?;
-                for (key, _) in expired {
+                state.load(expired.iter().map(|key| key.as_ref()))?;
+                for key in expired {
                     let Some(set) = state.get_mut(&key) else {
                         continue; // the key's rows all left before its timer fired
                     };
@@ -255,7 +255,7 @@ impl HashJoin {
                 state.settle()
             })?;
             for (time, key) in next_timers {
-                self.expiry[side].push(time, &key, &[])?;
+                self.expiry[side].push(time, &key)?;
             }
             self.expiry[side].flush()?;
         }
@@ -279,7 +279,7 @@ impl HashJoin {
                 Ok(())
             })?;
             for (time, key) in timers {
-                self.expiry[side].push(time, &key, &[])?;
+                self.expiry[side].push(time, &key)?;
             }
             self.expiry[side].flush()?;
         }
@@ -518,7 +518,7 @@ impl HashJoin {
             let key = keys.row(i);
             let time = times.as_ref().map_or(i64::MAX, |times| times[i]);
             if self.state[side].add_row(key, encoded.row(i), weight, time, times.is_some()) {
-                self.expiry[side].push(time, key, &[])?;
+                self.expiry[side].push(time, key)?;
             }
         }
         if times.is_some() {
