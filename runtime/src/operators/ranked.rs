@@ -188,13 +188,7 @@ impl SpillValue for RankedRows {
                 32 + entries.capacity() * std::mem::size_of::<Entry>()
                     + entries.iter().map(|e| e.bytes.len() + 16).sum::<usize>()
             }
-            // Both byte strings, their boxed headers, the weight and B-tree overhead.
-            RankedRows::Large(rows) => {
-                48 + rows
-                    .keys()
-                    .map(|(key, row)| key.len() + row.len() + 64)
-                    .sum::<usize>()
-            }
+            RankedRows::Large(rows) => rows.memory_size(),
         }
     }
 
@@ -203,13 +197,18 @@ impl SpillValue for RankedRows {
     }
 
     fn encode(&mut self, out: &mut StateWriter, _: &()) -> sluice_storage::error::Result<()> {
-        out.put_u64(self.len() as u64);
-        for (key, row, weight) in self.iter() {
-            out.put_bytes(key);
-            out.put_bytes(row);
-            out.put_i64(weight);
+        match self {
+            RankedRows::Large(rows) => rows.encode(out, &()),
+            RankedRows::Small(entries) => {
+                out.put_u64(entries.len() as u64);
+                for entry in entries.iter() {
+                    out.put_bytes(entry.key());
+                    out.put_bytes(entry.row());
+                    out.put_i64(entry.weight);
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn decode(input: &mut StateReader, _: &()) -> sluice_storage::error::Result<Self> {
