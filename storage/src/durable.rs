@@ -35,8 +35,9 @@ const FORMAT_KEY: &[u8] = b"format";
 /// written with another one is refused at open instead of being misread. The number changes
 /// with every change to how tables, the catalog or checkpointed operator state are written
 /// (4: aggregate groups as self-contained entries, the encoding spilled groups share; 6: an
-/// interval join's rows carry their expiry times).
-pub const FORMAT: &str = "sluice-data-6;arrow-row-59";
+/// interval join's rows carry their expiry times; 7: an aggregate group's current output is
+/// one encoded row).
+pub const FORMAT: &str = "sluice-data-7;arrow-row-59";
 
 /// How a data directory is opened.
 #[derive(Debug, Clone)]

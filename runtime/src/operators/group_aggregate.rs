@@ -44,6 +44,8 @@ use crate::change::{expand_by_weight, take_columns, ChangeBatch};
 use crate::checkpoint::{get_zset, put_zset, ScalarCodec};
 use crate::error::{Result, RuntimeError};
 
+use super::aggregate_output::{CallColumn, CallColumns};
+
 /// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
 #[derive(Clone)]
 pub struct AggregateCall {
@@ -133,31 +135,25 @@ impl FromIterator<CallState> for Calls {
 }
 
 /// A group's state: its row count, each call's state (inline for one call), and its current
-/// output row (not kept for deferred output). 56 bytes plus what the calls hold: a window
-/// aggregate of Nexmark q5 keeps millions of them.
+/// output values, encoded by the aggregate's output codec (not kept for deferred output). 56
+/// bytes plus what the calls hold: a window aggregate of Nexmark q5 keeps millions of them.
 struct Group {
     rows: i64,
     calls: Calls,
-    output: Option<Box<[ScalarValue]>>,
+    output: Option<Box<[u8]>>,
 }
 
 /// Encodes and decodes groups, for spilled state and checkpoints: the calls, how each is
-/// maintained, and codecs for accumulator states and output values.
+/// maintained, and codecs for accumulator states.
 struct GroupCodec {
     calls: Vec<AggregateCall>,
     modes: Vec<Mode>,
     /// Per retractable call: its sliding accumulator's state values.
     states: Vec<Option<ScalarCodec>>,
-    /// The output values of all calls (output column types).
-    outputs: ScalarCodec,
 }
 
 impl GroupCodec {
-    fn new(
-        calls: Vec<AggregateCall>,
-        modes: Vec<Mode>,
-        output_types: Vec<DataType>,
-    ) -> Result<Self> {
+    fn new(calls: Vec<AggregateCall>, modes: Vec<Mode>) -> Result<Self> {
         let states = calls
             .iter()
             .zip(&modes)
@@ -179,7 +175,6 @@ impl GroupCodec {
             calls,
             modes,
             states,
-            outputs: ScalarCodec::new(output_types),
         })
     }
 
@@ -219,7 +214,7 @@ impl GroupCodec {
         out.put_i64(group.rows);
         out.put_bool(group.output.is_some());
         if let Some(values) = &group.output {
-            self.outputs.put(out, values)?;
+            out.put_bytes(values);
         }
         for (state, codec) in group.calls.iter_mut().zip(&self.states) {
             match (state, codec) {
@@ -265,7 +260,7 @@ impl GroupCodec {
         let mut group = self.new_group()?;
         group.rows = input.i64()?;
         if input.bool()? {
-            group.output = Some(self.outputs.get(input)?.into_boxed_slice());
+            group.output = Some(Box::from(input.bytes()?));
         }
         for (state, codec) in group.calls.iter_mut().zip(&self.states) {
             match state {
@@ -341,7 +336,7 @@ impl SpillValue for Group {
                 CallState::Extreme(value) => value.as_ref().map_or(0, |v| v.len() + 16),
             })
             .sum();
-        let output: usize = self.output.iter().flatten().map(ScalarValue::size).sum();
+        let output = self.output.as_ref().map_or(0, |values| values.len() + 16);
         64 + calls + output
     }
 
@@ -401,6 +396,10 @@ pub struct GroupAggregate {
     /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]); its
     /// context ([`GroupCodec`]) makes new groups and encodes them.
     groups: SpillMap<Group>,
+    /// The types of the aggregate output columns, and their codec: a group keeps its output
+    /// values encoded, to compare with the next and retract them.
+    output_types: Vec<DataType>,
+    output_codec: RowCodec,
     schema: SchemaRef,
     input_schema: SchemaRef,
     /// Output deferred (window aggregates): `process` only updates the groups and emits
@@ -408,18 +407,6 @@ pub struct GroupAggregate {
     deferred: bool,
     /// The input only ever inserts (see [`GroupAggregate::append_only_input`]).
     append_only_input: bool,
-}
-
-/// A min/max call's result from its extreme value (encoded), NULL without one.
-fn extreme_value(
-    call: &AggregateCall,
-    codec: &RowCodec,
-    row: Option<&[u8]>,
-) -> Result<ScalarValue> {
-    Ok(match row {
-        Some(row) => ScalarValue::try_from_array(&codec.decode([row])?[0], 0)?,
-        None => ScalarValue::try_from(call.function.field().data_type())?,
-    })
 }
 
 /// The types of the aggregate columns of `schema` (after its `keys` group columns).
@@ -470,21 +457,22 @@ impl GroupAggregate {
     /// afterwards.
     pub(crate) fn drain_output(&mut self) -> Result<ChangeBatch> {
         let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(self.groups.len());
-        let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::with_capacity(keys.capacity());
+        let mut columns = self.output_columns();
         let (calls, codecs, modes) = (&self.calls, &self.call_codecs, &self.modes);
         let global = self.is_global();
         self.groups.drain(|key, mut group| {
             if group.rows == 0 && !global {
                 return Ok(());
             }
-            let values =
-                Self::evaluate_group(calls, codecs, modes, &mut group).map_err(storage_error)?;
-            entries.push((keys.len() as u32, values, 1));
+            Self::evaluate_group(calls, codecs, modes, &mut group, &mut columns)
+                .map_err(storage_error)?;
             keys.push(Box::from(key));
             Ok(())
         })?;
+        let new = columns.finish(&self.call_codecs, &self.output_types)?;
         let keys: Vec<&[u8]> = keys.iter().map(|key| key.as_ref()).collect();
-        self.build_output(&keys, entries)
+        let insertions = (0..keys.len() as u32).map(|i| (i, i)).collect();
+        self.build_output(&keys, Vec::new(), insertions, &new)
     }
 
     /// `input_schema` is the schema of incoming changes; `schema` the output (group columns
@@ -554,11 +542,9 @@ impl GroupAggregate {
             call_codecs.push(RowCodec::new(types)?);
             call_inputs.push(inputs);
         }
-        let codec = GroupCodec::new(
-            calls.clone(),
-            modes.clone(),
-            output_types(&schema, group_exprs.len()),
-        )?;
+        let codec = GroupCodec::new(calls.clone(), modes.clone())?;
+        let output_types = output_types(&schema, group_exprs.len());
+        let output_codec = RowCodec::new(output_types.clone())?;
         let shared_filters = shared_expressions(
             &calls
                 .iter()
@@ -575,6 +561,8 @@ impl GroupAggregate {
             call_codecs,
             modes,
             groups: SpillMap::with_context(codec),
+            output_types,
+            output_codec,
             schema,
             input_schema: input_schema.clone(),
             deferred: false,
@@ -595,11 +583,7 @@ impl GroupAggregate {
                 *mode = Mode::AppendExtreme { max };
             }
         }
-        let codec = GroupCodec::new(
-            self.calls.clone(),
-            self.modes.clone(),
-            output_types(&self.schema, self.group_exprs.len()),
-        )?;
+        let codec = GroupCodec::new(self.calls.clone(), self.modes.clone())?;
         self.groups = SpillMap::with_context(codec);
         Ok(self)
     }
@@ -622,42 +606,62 @@ impl GroupAggregate {
         self.group_exprs.is_empty()
     }
 
-    /// Current values of every call for `group`.
+    /// Empty output columns, one per call, of the kind its mode produces.
+    fn output_columns(&self) -> CallColumns {
+        CallColumns::new(
+            self.modes
+                .iter()
+                .map(|mode| match mode {
+                    Mode::Count | Mode::DistinctCount | Mode::IntegerSum => {
+                        CallColumn::Int64(Vec::new())
+                    }
+                    Mode::FloatSum { .. } => CallColumn::Float64(Vec::new()),
+                    Mode::Extreme { .. } | Mode::AppendExtreme { .. } => CallColumn::Encoded {
+                        bytes: Vec::new(),
+                        ranges: Vec::new(),
+                    },
+                    Mode::Retractable | Mode::Multiset => CallColumn::Scalars(Vec::new()),
+                })
+                .collect(),
+        )
+    }
+
+    /// Append the current value of every call of `group` to `columns`.
     fn evaluate_group(
         calls: &[AggregateCall],
         codecs: &[RowCodec],
         modes: &[Mode],
         group: &mut Group,
-    ) -> Result<Vec<ScalarValue>> {
-        let mut values = Vec::with_capacity(calls.len());
-        for (((call, codec), mode), state) in calls
+        columns: &mut CallColumns,
+    ) -> Result<()> {
+        for ((((call, codec), mode), state), column) in calls
             .iter()
             .zip(codecs)
             .zip(modes)
             .zip(group.calls.iter_mut())
+            .zip(columns.columns.iter_mut())
         {
-            let value = match state {
-                CallState::Retractable(accumulator) => accumulator.evaluate()?,
-                CallState::Distinct { count, .. } => ScalarValue::Int64(Some(*count)),
-                CallState::Count(count) => ScalarValue::Int64(Some(*count)),
-                CallState::IntegerSum { count: 0, .. } => ScalarValue::Int64(None),
-                CallState::IntegerSum { sum, .. } => ScalarValue::Int64(Some(*sum)),
-                CallState::FloatSum { count: 0, .. } => ScalarValue::Float64(None),
+            match state {
+                CallState::Retractable(accumulator) => column.push_scalar(accumulator.evaluate()?),
+                CallState::Distinct { count, .. } => column.push_int64(Some(*count)),
+                CallState::Count(count) => column.push_int64(Some(*count)),
+                CallState::IntegerSum { count: 0, .. } => column.push_int64(None),
+                CallState::IntegerSum { sum, .. } => column.push_int64(Some(*sum)),
+                CallState::FloatSum { count: 0, .. } => column.push_float64(None),
                 CallState::FloatSum { sum, count } => {
                     let total = sum.value();
                     let avg = matches!(mode, Mode::FloatSum { avg: true });
-                    ScalarValue::Float64(Some(if avg { total / *count as f64 } else { total }))
+                    column.push_float64(Some(if avg { total / *count as f64 } else { total }))
                 }
                 CallState::Ordered(values) => {
-                    let max = call.function.fun().name().eq_ignore_ascii_case("max");
-                    let extreme = if max {
+                    let extreme = if matches!(mode, Mode::Extreme { max: true }) {
                         values.iter().rev().find(|(_, w)| **w > 0)
                     } else {
                         values.iter().find(|(_, w)| **w > 0)
                     };
-                    extreme_value(call, codec, extreme.map(|(row, _)| row.as_ref()))?
+                    column.push_encoded(extreme.map(|(row, _)| row.as_ref()))
                 }
-                CallState::Extreme(value) => extreme_value(call, codec, value.as_deref())?,
+                CallState::Extreme(value) => column.push_encoded(value.as_deref()),
                 CallState::Multiset(rows) => {
                     let mut entries: Vec<(&[u8], i64)> =
                         rows.iter().filter(|(_, weight)| *weight > 0).collect();
@@ -676,38 +680,69 @@ impl GroupAggregate {
                         let arrays = codec.decode(fed)?;
                         accumulator.update_batch(&arrays)?;
                     }
-                    accumulator.evaluate()?
+                    column.push_scalar(accumulator.evaluate()?)
                 }
-            };
-            values.push(value);
+            }?;
         }
-        Ok(values)
+        columns.rows += 1;
+        Ok(())
     }
 
-    /// Build output changes from (group index into `keys`, values, weight) entries.
+    /// The output changes: for each `(group, old values)` of `retractions` a retraction of
+    /// the group's previous row, then for each `(group, row)` of `insertions` the row `row`
+    /// of the `new` output values as an insertion; groups index `keys`.
     fn build_output(
         &self,
         keys: &[&[u8]],
-        entries: Vec<(u32, Vec<ScalarValue>, i64)>,
+        retractions: Vec<(u32, Box<[u8]>)>,
+        insertions: Vec<(u32, u32)>,
+        new: &[ArrayRef],
     ) -> Result<ChangeBatch> {
-        if entries.is_empty() {
+        let count = retractions.len() + insertions.len();
+        if count == 0 {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         let key_columns = self.group_codec.decode(keys.iter().copied())?;
-        let indices = UInt32Array::from(entries.iter().map(|e| e.0).collect::<Vec<_>>());
-        let mut columns = take_columns(&key_columns, &indices)?;
+        let groups = UInt32Array::from_iter_values(
+            retractions
+                .iter()
+                .map(|(group, _)| *group)
+                .chain(insertions.iter().map(|(group, _)| *group)),
+        );
+        let mut columns = take_columns(&key_columns, &groups)?;
+        let old = self
+            .output_codec
+            .decode(retractions.iter().map(|(_, values)| values.as_ref()))?;
+        let rows = UInt32Array::from_iter_values(insertions.iter().map(|(_, row)| *row));
+        let identity = rows.len() == new.first().map_or(0, |a| a.len())
+            && rows
+                .values()
+                .iter()
+                .enumerate()
+                .all(|(i, &r)| i == r as usize);
         for call in 0..self.calls.len() {
-            let field = self.schema.field(self.group_exprs.len() + call);
-            let array = scalars_to_array(entries.iter().map(|e| &e.1[call]))?;
-            columns.push(cast_to(array, field.data_type())?);
+            let inserted = match new.get(call) {
+                Some(array) if identity => array.clone(),
+                Some(array) => arrow::compute::take(array, &rows, None)?,
+                None => return Err(RuntimeError::Internal("aggregate output missing".into())),
+            };
+            columns.push(match old.get(call) {
+                Some(old) if !retractions.is_empty() => {
+                    arrow::compute::concat(&[old.as_ref(), inserted.as_ref()])?
+                }
+                _ => inserted,
+            });
         }
         let columns = columns
             .into_iter()
             .zip(self.schema.fields())
             .map(|(c, f)| cast_to(c, f.data_type()))
             .collect::<Result<Vec<_>>>()?;
-        let data = batch_with_row_count(&self.schema, columns, entries.len())?;
-        let weights = entries.iter().map(|e| e.2).collect::<Vec<i64>>().into();
+        let data = batch_with_row_count(&self.schema, columns, count)?;
+        let weights = std::iter::repeat_n(-1, retractions.len())
+            .chain(std::iter::repeat_n(1, insertions.len()))
+            .collect::<Vec<i64>>()
+            .into();
         ChangeBatch::new(data, weights)
     }
 }
@@ -724,43 +759,6 @@ fn rows_without_nulls<'a>(
         .map(|&i| i as usize)
         .filter(|&i| arguments.iter().all(|a| a.is_valid(i)))
         .map(|i| (i, weights.value(i)))
-}
-
-/// One column from scalar values of one type: BIGINT, DOUBLE and text (what most aggregates
-/// return) are built directly, without cloning each value as `ScalarValue::iter_to_array`
-/// does; other types go through it.
-fn scalars_to_array<'a>(values: impl Iterator<Item = &'a ScalarValue> + Clone) -> Result<ArrayRef> {
-    let first = values.clone().next();
-    let all = |matches: fn(&ScalarValue) -> bool| values.clone().all(matches);
-    match first {
-        Some(ScalarValue::Int64(_)) if all(|v| matches!(v, ScalarValue::Int64(_))) => Ok(Arc::new(
-            values
-                .map(|v| match v {
-                    ScalarValue::Int64(v) => *v,
-                    _ => None,
-                })
-                .collect::<Int64Array>(),
-        )),
-        Some(ScalarValue::Float64(_)) if all(|v| matches!(v, ScalarValue::Float64(_))) => {
-            Ok(Arc::new(
-                values
-                    .map(|v| match v {
-                        ScalarValue::Float64(v) => *v,
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            ))
-        }
-        Some(ScalarValue::Utf8(_)) if all(|v| matches!(v, ScalarValue::Utf8(_))) => Ok(Arc::new(
-            values
-                .map(|v| match v {
-                    ScalarValue::Utf8(v) => v.as_deref(),
-                    _ => None,
-                })
-                .collect::<arrow::array::StringArray>(),
-        )),
-        _ => Ok(ScalarValue::iter_to_array(values.cloned())?),
-    }
 }
 
 /// Per list of expressions: the first earlier list equal to it (empty lists share nothing).
@@ -857,11 +855,24 @@ impl Operator for GroupAggregate {
             return Ok(None);
         }
         let mut group = self.groups.context().new_group()?;
-        let values = Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, &mut group)?;
-        group.output = Some(values.clone().into_boxed_slice());
+        let mut columns = self.output_columns();
+        Self::evaluate_group(
+            &self.calls,
+            &self.call_codecs,
+            &self.modes,
+            &mut group,
+            &mut columns,
+        )?;
+        let new = columns.finish(&self.call_codecs, &self.output_types)?;
+        group.output = Some(Box::from(self.output_codec.encode(&new, 1)?.row(0)));
         self.groups.insert(Box::from(&[][..]), group);
         let keys: [&[u8]; 1] = [&[]];
-        Ok(Some(self.build_output(&keys, vec![(0, values, 1)])?))
+        Ok(Some(self.build_output(
+            &keys,
+            Vec::new(),
+            vec![(0, 0)],
+            &new,
+        )?))
     }
 
     fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
@@ -947,7 +958,11 @@ impl Operator for GroupAggregate {
         }
 
         let global = self.is_global();
-        let mut entries: Vec<(u32, Vec<ScalarValue>, i64)> = Vec::new();
+        // Previous rows of groups whose output changed or that disappeared; the groups
+        // evaluated (index into `touched`), in the order of `columns`.
+        let mut retractions: Vec<(u32, Box<[u8]>)> = Vec::new();
+        let mut evaluated: Vec<u32> = Vec::new();
+        let mut columns = self.output_columns();
         self.groups.load(touched.iter().map(|(key, _)| *key))?;
         let mut selected: Vec<u32> = Vec::new();
         for (group_index, (key, indices)) in touched.iter().enumerate() {
@@ -1102,34 +1117,48 @@ impl Operator for GroupAggregate {
                 }
                 continue;
             }
-            let old = group.output.take();
-            let new = if group.rows == 0 && !global {
-                None
-            } else {
-                Some(
-                    Self::evaluate_group(&self.calls, &self.call_codecs, &self.modes, group)?
-                        .into_boxed_slice(),
-                )
-            };
-            if old != new {
-                if let Some(old) = old {
-                    entries.push((group_index as u32, old.into_vec(), -1));
+            if group.rows == 0 && !global {
+                if let Some(old) = group.output.take() {
+                    retractions.push((group_index as u32, old));
                 }
-                if let Some(new) = &new {
-                    entries.push((group_index as u32, new.to_vec(), 1));
-                }
-            }
-            if group.rows != 0 || global {
-                group.output = new;
-            } else {
                 self.groups.remove(key);
+            } else {
+                Self::evaluate_group(
+                    &self.calls,
+                    &self.call_codecs,
+                    &self.modes,
+                    group,
+                    &mut columns,
+                )?;
+                evaluated.push(group_index as u32);
             }
         }
-        self.groups.settle()?;
         if self.deferred {
+            self.groups.settle()?;
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
+        // Encode the new values of all evaluated groups at once; a group whose encoding
+        // differs from the one it keeps emits a retraction of the old row and the new row.
+        let new = columns.finish(&self.call_codecs, &self.output_types)?;
+        let encoded = self.output_codec.encode(&new, evaluated.len())?;
+        let mut insertions: Vec<(u32, u32)> = Vec::with_capacity(evaluated.len());
+        for (row, &group_index) in evaluated.iter().enumerate() {
+            let (key, _) = touched[group_index as usize];
+            let group = self.groups.get_mut(key).ok_or_else(|| {
+                RuntimeError::Internal("aggregate group missing after evaluation".into())
+            })?;
+            let values = encoded.row(row);
+            match group.output.as_mut() {
+                Some(old) if old.as_ref() == values => continue,
+                Some(old) => {
+                    retractions.push((group_index, std::mem::replace(old, Box::from(values))));
+                }
+                None => group.output = Some(Box::from(values)),
+            }
+            insertions.push((group_index, row as u32));
+        }
+        self.groups.settle()?;
         let keys: Vec<&[u8]> = touched.iter().map(|(key, _)| *key).collect();
-        self.build_output(&keys, entries)
+        self.build_output(&keys, retractions, insertions, &new)
     }
 }

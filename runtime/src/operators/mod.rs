@@ -10,6 +10,7 @@ use sluice_storage::{StateReader, StateWriter};
 use crate::change::ChangeBatch;
 use crate::error::Result;
 
+mod aggregate_output;
 pub mod constant;
 pub mod exact_sum;
 pub mod filter;
