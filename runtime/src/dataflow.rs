@@ -15,14 +15,16 @@
 //! stable hash of their memcomparable encoding, so a restored checkpoint routes keys where
 //! their state is). Stateless operators process their input where it is (split evenly when it
 //! comes from a single instance); operators with unkeyed state (global aggregates) keep one
-//! instance. The instances of a node run on parallel threads, node after node.
+//! instance. Worker `w` runs instance `w` of every node, node after node, on a thread of its
+//! own; a worker waits at a node only for the instances that can send to it (see
+//! `Dataflow::run_step`).
 //!
 //! Event time: each scan carries its relation's watermark; every other node's watermark is
 //! the minimum over those of its inputs that have one. When a node's watermark advances, the
 //! node first processes the changes queued for it and then [`Operator::on_watermark`], whose
 //! output flows on like any change. Watermarks only move forward.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use arrow::array::UInt32Array;
 use arrow::datatypes::SchemaRef;
@@ -141,12 +143,215 @@ fn stable_hash(bytes: &[u8]) -> u64 {
     hash ^ (hash >> 29)
 }
 
-/// What one operator instance produced in one step: its output divided among the consumer
-/// instances, and the output itself if the node is the dataflow's result.
+/// The consumer instances that instance `from` of a `producers`-instance node can send to
+/// over `exchange` into a node of `instances` instances (what [`Exchange::route`] may pick).
+fn targets(
+    exchange: &Exchange,
+    from: usize,
+    producers: usize,
+    instances: usize,
+) -> std::ops::Range<usize> {
+    if instances <= 1 {
+        return 0..1;
+    }
+    match exchange {
+        Exchange::Single => 0..1,
+        Exchange::Forward if producers == instances => from..from + 1,
+        Exchange::Forward | Exchange::Hash { .. } => 0..instances,
+    }
+}
+
+/// Where a node's output goes: a consumer's input port, its exchange and instance count.
+struct Route {
+    consumer: NodeId,
+    port: usize,
+    exchange: Exchange,
+    instances: usize,
+}
+
+/// What a step asks of one node, settled before any operator runs.
+struct NodeTask {
+    /// The node's watermark advanced to this value.
+    advanced: Option<i64>,
+    /// The node's operators get an [`Operator::on_tick`] call.
+    ticked: bool,
+    routes: Vec<Route>,
+    producers: usize,
+}
+
+/// Orders the changes an instance receives: (producer node, producer instance, sequence).
+type Tag = (NodeId, usize, usize);
+
+/// One worker's operator instances of a step: (node, instance index, operator).
+type WorkerInstances<'a> = Vec<(NodeId, usize, &'a mut Box<dyn Operator>)>;
+
+/// The changes queued for one operator instance in one step, and how many producer
+/// instances have yet to finish.
 #[derive(Default)]
-struct Step {
-    routed: Vec<(NodeId, usize, usize, ChangeBatch)>,
-    results: Vec<ChangeBatch>,
+struct Inbox {
+    state: Mutex<InboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    queue: Vec<(Tag, usize, ChangeBatch)>,
+    waiting: usize,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        // A panic never happens while the lock is held; a poisoned lock holds valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn expect_one(&mut self) {
+        self.state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waiting += 1;
+    }
+
+    fn deliver(&self, tag: Tag, port: usize, changes: ChangeBatch) {
+        self.lock().queue.push((tag, port, changes));
+    }
+
+    /// One producer instance finished.
+    fn finish_one(&self) {
+        let mut state = self.lock();
+        state.waiting = state.waiting.saturating_sub(1);
+        if state.waiting == 0 {
+            self.ready.notify_all();
+        }
+    }
+
+    /// Wait until every producer finished, then take the changes in delivery order.
+    fn take(&self) -> Vec<(Tag, usize, ChangeBatch)> {
+        let mut state = self.lock();
+        while state.waiting > 0 {
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let mut queue = std::mem::take(&mut state.queue);
+        queue.sort_by_key(|(tag, _, _)| *tag);
+        queue
+    }
+}
+
+/// What the workers of one step share.
+struct StepContext<'a> {
+    tasks: &'a [NodeTask],
+    inboxes: &'a [Vec<Inbox>],
+    output: NodeId,
+    initial: bool,
+    /// The first error; once set, workers only pass on "finished" (so none waits forever).
+    failure: Mutex<Option<RuntimeError>>,
+}
+
+impl StepContext<'_> {
+    fn fail(&self, error: RuntimeError) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        failure.get_or_insert(error);
+    }
+
+    fn failed(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn take_failure(&self) -> Option<RuntimeError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Run one worker's instances in node order; returns the outputs of the result node,
+    /// tagged for ordering.
+    fn work(&self, operators: WorkerInstances) -> Vec<((usize, usize), ChangeBatch)> {
+        let mut results = Vec::new();
+        for (id, index, operator) in operators {
+            let task = &self.tasks[id];
+            let queue = self.inboxes[id][index].take();
+            if !self.failed() {
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.run_instance(id, index, operator, queue, &mut results)
+                }));
+                match run {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => self.fail(error),
+                    Err(_) => self.fail(RuntimeError::Internal(format!(
+                        "operator {} panicked",
+                        operator.name()
+                    ))),
+                }
+            }
+            for route in &task.routes {
+                for target in targets(&route.exchange, index, task.producers, route.instances) {
+                    self.inboxes[route.consumer][target].finish_one();
+                }
+            }
+        }
+        results
+    }
+
+    /// Process instance `index` of node `id` and deliver its output to its consumers.
+    fn run_instance(
+        &self,
+        id: NodeId,
+        index: usize,
+        operator: &mut Box<dyn Operator>,
+        queue: Vec<(Tag, usize, ChangeBatch)>,
+        results: &mut Vec<((usize, usize), ChangeBatch)>,
+    ) -> Result<()> {
+        let task = &self.tasks[id];
+        let first = self.initial && index == 0;
+        if !first && !task.ticked && task.advanced.is_none() && queue.is_empty() {
+            return Ok(());
+        }
+        let mut outputs = Vec::new();
+        if first {
+            if let Some(changes) = operator.initial()? {
+                outputs.push(changes);
+            }
+        }
+        for (_, port, changes) in queue {
+            outputs.push(operator.process(port, changes)?);
+        }
+        if let Some(watermark) = task.advanced {
+            outputs.push(operator.on_watermark(watermark)?);
+        }
+        if task.ticked {
+            outputs.push(operator.on_tick()?);
+        }
+        let routes = task.routes.len();
+        for (sequence, output) in outputs.into_iter().enumerate() {
+            if output.is_empty() {
+                continue;
+            }
+            for (r, route) in task.routes.iter().enumerate() {
+                for (instance, part) in
+                    route
+                        .exchange
+                        .route(&output, index, task.producers, route.instances)?
+                {
+                    self.inboxes[route.consumer][instance].deliver(
+                        (id, index, sequence * routes + r),
+                        route.port,
+                        part,
+                    );
+                }
+            }
+            if id == self.output {
+                results.push(((index, sequence), output));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Builds a dataflow node by node.
@@ -429,6 +634,15 @@ impl Dataflow {
 
     /// One propagation through the nodes in order; `tick` also gives every operator that
     /// acts on the wall clock an [`Operator::on_tick`] call.
+    ///
+    /// With several partitions, worker `w` runs instance `w` of every partitioned node (and
+    /// worker 0 the single-instance nodes), node after node, worker 0 on this thread and the
+    /// others on threads of their own: one thread per worker and step, not per node. A worker
+    /// waits at a node only until every instance that can send to its instance has finished
+    /// (see [`targets`]), so chains of stateless and co-partitioned operators run without
+    /// meeting the other workers. An instance processes its queued changes in the order a
+    /// sequential run delivers them (by producer node, producer instance, sequence), so
+    /// results do not depend on thread timing.
     fn run_step(
         &mut self,
         entries: Vec<(NodeId, ChangeBatch)>,
@@ -445,18 +659,9 @@ impl Dataflow {
                 }
             }
         }
-        // Per node, per instance: the changes queued for it, with their input port.
-        let mut queues: Vec<Vec<Vec<(usize, ChangeBatch)>>> = self
-            .nodes
-            .iter()
-            .map(|n| n.instances.iter().map(|_| Vec::new()).collect())
-            .collect();
-        for (id, changes) in entries {
-            queues[id][0].push((0, changes));
-        }
-        let mut results = Vec::new();
+        // Watermarks follow only the inputs' watermarks: settle every node's first.
+        let mut tasks = Vec::with_capacity(self.nodes.len());
         for id in 0..self.nodes.len() {
-            // The node's watermark follows its inputs' (already final for this step).
             let mut advanced = None;
             if watermark.is_some() && !self.nodes[id].inputs.is_empty() {
                 let inputs = &self.nodes[id].inputs;
@@ -474,112 +679,87 @@ impl Dataflow {
                     }
                 }
             }
-            let work = std::mem::take(&mut queues[id]);
-            let ticked = tick && self.nodes[id].instances.iter().any(|i| i.wants_ticks());
-            if !initial && !ticked && advanced.is_none() && work.iter().all(|q| q.is_empty()) {
-                continue;
-            }
-            // Where this node's output goes: (consumer, port, its exchange, its instances).
-            let routes: Vec<(NodeId, usize, Exchange, usize)> = self.nodes[id]
+            let node = &self.nodes[id];
+            let routes = node
                 .consumers
                 .iter()
-                .map(|&(consumer, port)| {
-                    let node = &self.nodes[consumer];
-                    (
-                        consumer,
-                        port,
-                        node.exchanges[port].clone(),
-                        node.instances.len(),
-                    )
+                .map(|&(consumer, port)| Route {
+                    consumer,
+                    port,
+                    exchange: self.nodes[consumer].exchanges[port].clone(),
+                    instances: self.nodes[consumer].instances.len(),
                 })
                 .collect();
-            let is_output = id == self.output;
-            let producers = self.nodes[id].instances.len();
-            let step = |index: usize,
-                        operator: &mut Box<dyn Operator>,
-                        queue: Vec<(usize, ChangeBatch)>|
-             -> Result<Step> {
-                let mut outputs = Vec::new();
-                if initial && index == 0 {
-                    if let Some(changes) = operator.initial()? {
-                        outputs.push(changes);
+            tasks.push(NodeTask {
+                advanced,
+                ticked: tick && node.instances.iter().any(|i| i.wants_ticks()),
+                routes,
+                producers: node.instances.len(),
+            });
+        }
+        // Each instance's inbox expects one "finished" from every producer instance that
+        // can send to it, per input port.
+        let mut inboxes: Vec<Vec<Inbox>> = self
+            .nodes
+            .iter()
+            .map(|n| n.instances.iter().map(|_| Inbox::default()).collect())
+            .collect();
+        for task in &tasks {
+            for route in &task.routes {
+                for from in 0..task.producers {
+                    for target in targets(&route.exchange, from, task.producers, route.instances) {
+                        inboxes[route.consumer][target].expect_one();
                     }
                 }
-                for (port, changes) in queue {
-                    outputs.push(operator.process(port, changes)?);
-                }
-                if let Some(watermark) = advanced {
-                    outputs.push(operator.on_watermark(watermark)?);
-                }
-                if ticked {
-                    outputs.push(operator.on_tick()?);
-                }
-                let mut step = Step::default();
-                for output in outputs {
-                    if output.is_empty() {
-                        continue;
-                    }
-                    for (consumer, port, exchange, instances) in &routes {
-                        for (instance, part) in
-                            exchange.route(&output, index, producers, *instances)?
-                        {
-                            step.routed.push((*consumer, instance, *port, part));
-                        }
-                    }
-                    if is_output {
-                        step.results.push(output);
-                    }
-                }
-                Ok(step)
-            };
-            let instances = &mut self.nodes[id].instances;
-            let busy = work.iter().filter(|q| !q.is_empty()).count();
-            let steps: Vec<Result<Step>> =
-                if instances.len() == 1 || (busy <= 1 && advanced.is_none()) {
-                    instances
-                        .iter_mut()
-                        .zip(work)
-                        .enumerate()
-                        .filter(|(index, (_, queue))| {
-                            !queue.is_empty()
-                                || advanced.is_some()
-                                || ticked
-                                || (initial && *index == 0)
-                        })
-                        .map(|(index, (operator, queue))| step(index, operator, queue))
-                        .collect()
-                } else {
-                    std::thread::scope(|scope| {
-                        let step = &step;
-                        let mut pairs = instances.iter_mut().zip(work).enumerate();
-                        let first = pairs.next();
-                        let handles: Vec<_> = pairs
-                            .map(|(index, (operator, queue))| {
-                                scope.spawn(move || step(index, operator, queue))
-                            })
-                            .collect();
-                        let mut steps = Vec::with_capacity(handles.len() + 1);
-                        if let Some((index, (operator, queue))) = first {
-                            steps.push(step(index, operator, queue));
-                        }
-                        for handle in handles {
-                            steps.push(handle.join().unwrap_or_else(|_| {
-                                Err(RuntimeError::Internal(
-                                    "an operator instance panicked".into(),
-                                ))
-                            }));
-                        }
-                        steps
-                    })
-                };
-            for step in steps {
-                let step = step?;
-                for (consumer, instance, port, changes) in step.routed {
-                    queues[consumer][instance].push((port, changes));
-                }
-                results.extend(step.results);
             }
         }
+        for (sequence, (id, changes)) in entries.into_iter().enumerate() {
+            inboxes[id][0].deliver((0, 0, sequence), 0, changes);
+        }
+        // Worker `w`'s instances, in node order.
+        let partitions = self.partitions();
+        let mut workers: Vec<WorkerInstances> = (0..partitions).map(|_| Vec::new()).collect();
+        for (id, node) in self.nodes.iter_mut().enumerate() {
+            for (index, operator) in node.instances.iter_mut().enumerate() {
+                workers[index].push((id, index, operator));
+            }
+        }
+        let context = StepContext {
+            tasks: &tasks,
+            inboxes: &inboxes,
+            output: self.output,
+            initial,
+            failure: Mutex::new(None),
+        };
+        let mut results = if partitions == 1 {
+            workers
+                .pop()
+                .map(|operators| context.work(operators))
+                .unwrap_or_default()
+        } else {
+            std::thread::scope(|scope| {
+                let context = &context;
+                let mut workers = workers.into_iter();
+                let first = workers.next();
+                let handles: Vec<_> = workers
+                    .map(|operators| scope.spawn(move || context.work(operators)))
+                    .collect();
+                let mut results = first.map(|ops| context.work(ops)).unwrap_or_default();
+                for handle in handles {
+                    match handle.join() {
+                        Ok(more) => results.extend(more),
+                        Err(_) => context
+                            .fail(RuntimeError::Internal("a dataflow worker panicked".into())),
+                    }
+                }
+                results
+            })
+        };
+        if let Some(error) = context.take_failure() {
+            return Err(error);
+        }
+        results.sort_by_key(|(tag, _)| *tag);
+        let results: Vec<ChangeBatch> = results.into_iter().map(|(_, changes)| changes).collect();
         let result = ChangeBatch::concat(&self.schema, &results)?;
         // Consolidation cancels a retraction against an insertion of the same row; with
         // insertions only it could merely merge duplicate rows (weight 2 instead of two rows
@@ -647,6 +827,143 @@ impl Dataflow {
         lines.push(line);
         for &input in &node.inputs {
             self.explain_node(input, depth + 1, shown, lines);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operators::Partitioning;
+    use arrow::array::{Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_expr::expressions::Column;
+
+    /// Keyed by its one column: passes rows on, remembering the order it saw them in; fails
+    /// on the value 7 and panics on 13.
+    struct Recorder {
+        schema: SchemaRef,
+        seen: Vec<i64>,
+    }
+
+    impl Operator for Recorder {
+        fn name(&self) -> &'static str {
+            "Recorder"
+        }
+
+        fn schema(&self) -> SchemaRef {
+            self.schema.clone()
+        }
+
+        fn partitioning(&self) -> Partitioning {
+            Partitioning::Keyed {
+                keys: vec![vec![Arc::new(Column::new("x", 0))]],
+                types: vec![DataType::Int64],
+            }
+        }
+
+        fn fork(&self) -> Result<Box<dyn Operator>> {
+            Ok(Box::new(Recorder {
+                schema: self.schema.clone(),
+                seen: Vec::new(),
+            }))
+        }
+
+        fn state_rows(&self) -> usize {
+            self.seen.len()
+        }
+
+        fn process(&mut self, _port: usize, changes: ChangeBatch) -> Result<ChangeBatch> {
+            let values = changes
+                .data
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .cloned()
+                .ok_or_else(|| RuntimeError::Internal("not bigint".into()))?;
+            for value in values.iter().flatten() {
+                match value {
+                    7 => return Err(RuntimeError::Internal("seven".into())),
+                    13 => panic!("thirteen"),
+                    _ => self.seen.push(value),
+                }
+            }
+            Ok(changes)
+        }
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]))
+    }
+
+    fn batch(values: impl IntoIterator<Item = i64>) -> ChangeBatch {
+        let values: Int64Array = values.into_iter().collect();
+        ChangeBatch::inserts(RecordBatch::try_new(schema(), vec![Arc::new(values)]).unwrap())
+    }
+
+    /// scan -> recorder -> recorder (keyed exchanges both times), in `partitions` workers.
+    fn dataflow(partitions: usize) -> Dataflow {
+        let mut builder = DataflowBuilder::new();
+        let scan = builder.scan(Scan::new("t".into(), None, schema()));
+        let first = builder.add(
+            Box::new(Recorder {
+                schema: schema(),
+                seen: Vec::new(),
+            }),
+            vec![scan],
+        );
+        let second = builder.add(
+            Box::new(Recorder {
+                schema: schema(),
+                seen: Vec::new(),
+            }),
+            vec![first],
+        );
+        let mut dataflow = builder.build(second).unwrap();
+        dataflow.parallelize(partitions).unwrap();
+        dataflow
+    }
+
+    fn values(changes: &ChangeBatch) -> Vec<i64> {
+        let column = changes.data.column(0);
+        let values = column.as_any().downcast_ref::<Int64Array>().unwrap();
+        values.values().to_vec()
+    }
+
+    #[test]
+    fn parallel_steps_give_the_sequential_order_and_survive_errors_and_panics() {
+        let input: Vec<i64> = (0..2000).filter(|v| *v != 7 && *v != 13).collect();
+        let mut sequential = dataflow(1);
+        let expected = values(&sequential.push("t", &batch(input.clone())).unwrap());
+        let mut sorted = expected.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, input);
+        for partitions in [2, 3, 4] {
+            let mut parallel = dataflow(partitions);
+            for _ in 0..20 {
+                // The same rows in the same order per run: workers' timing does not matter.
+                let got = values(&parallel.push("t", &batch(input.clone())).unwrap());
+                let mut got_sorted = got.clone();
+                got_sorted.sort_unstable();
+                assert_eq!(got_sorted, input, "{partitions} partitions");
+                let again = values(
+                    &dataflow(partitions)
+                        .push("t", &batch(input.clone()))
+                        .unwrap(),
+                );
+                assert_eq!(got, again, "{partitions} partitions");
+            }
+            // An error in one instance fails the step (no worker waits forever) ...
+            let error = parallel.push("t", &batch([1, 2, 7, 9])).err().unwrap();
+            assert!(error.to_string().contains("seven"), "{error}");
+            let error = parallel.push("t", &batch([3, 13, 5])).err().unwrap();
+            assert!(error.to_string().contains("panicked"), "{error}");
+            // ... and the dataflow keeps running.
+            let after = values(&parallel.push("t", &batch([4, 5, 6])).unwrap());
+            let mut after_sorted = after.clone();
+            after_sorted.sort_unstable();
+            assert_eq!(after_sorted, vec![4, 5, 6]);
+            assert_eq!(parallel.partitions(), partitions);
         }
     }
 }
