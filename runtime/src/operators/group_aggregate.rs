@@ -81,6 +81,16 @@ enum CallState {
         values: Box<ZSet>,
         count: i64,
     },
+    /// `count(DISTINCT x)` calls over an append-only input that share their argument (with
+    /// different FILTERs, as in Nexmark q16): each value once, with the bit set of the calls
+    /// whose FILTER it passed, and per call the number of values with its bit (Flink shares
+    /// distinct state the same way). Held by the first of the calls.
+    DistinctSet {
+        values: Box<ZSet>,
+        counts: Box<[i64]>,
+    },
+    /// A call whose state is another call's [`CallState::DistinctSet`].
+    Shared,
     /// sum/avg over floats: the exact sum and the (weighted) number of non-NULL values.
     FloatSum {
         sum: Box<ExactSum>,
@@ -194,6 +204,11 @@ impl GroupCodec {
                     values: Box::default(),
                     count: 0,
                 }),
+                Mode::DistinctSet { members } => Ok(CallState::DistinctSet {
+                    values: Box::default(),
+                    counts: vec![0; *members as usize].into_boxed_slice(),
+                }),
+                Mode::DistinctMember { .. } => Ok(CallState::Shared),
                 Mode::FloatSum { .. } => Ok(CallState::FloatSum {
                     sum: Box::default(),
                     count: 0,
@@ -234,7 +249,9 @@ impl GroupCodec {
                         out.put_i64(*weight);
                     }
                 }
-                (CallState::Distinct { values, .. }, _) => put_zset(out, values),
+                (CallState::Distinct { values, .. }, _)
+                | (CallState::DistinctSet { values, .. }, _) => put_zset(out, values),
+                (CallState::Shared, _) => {}
                 (CallState::FloatSum { sum, count }, _) => {
                     sum.snapshot(out);
                     out.put_i64(*count);
@@ -288,6 +305,16 @@ impl GroupCodec {
                     **values = get_zset(input)?;
                     *count = values.iter().filter(|(_, weight)| *weight > 0).count() as i64;
                 }
+                CallState::DistinctSet { values, counts } => {
+                    **values = get_zset(input)?;
+                    counts.fill(0);
+                    for (_, bits) in values.iter() {
+                        for (slot, count) in counts.iter_mut().enumerate() {
+                            *count += (bits >> slot) & 1;
+                        }
+                    }
+                }
+                CallState::Shared => {}
                 CallState::FloatSum { sum, count } => {
                     **sum = ExactSum::restore(input)?;
                     *count = input.i64()?;
@@ -331,6 +358,10 @@ impl SpillValue for Group {
                     48 + values.keys().map(|value| value.len() + 48).sum::<usize>()
                 }
                 CallState::Distinct { values, .. } => values.memory_size() + 8,
+                CallState::DistinctSet { values, counts } => {
+                    values.memory_size() + 16 + 8 * counts.len()
+                }
+                CallState::Shared => 0,
                 CallState::FloatSum { sum, .. } => sum.memory_size() + 8,
                 CallState::Count(_) | CallState::IntegerSum { .. } => 16,
                 CallState::Extreme(value) => value.as_ref().map_or(0, |v| v.len() + 16),
@@ -371,6 +402,17 @@ enum Mode {
         max: bool,
     },
     DistinctCount,
+    /// `count(DISTINCT ..)` over an append-only input, holding the set it shares with
+    /// `members` calls (itself first) of the same argument.
+    DistinctSet {
+        members: u32,
+    },
+    /// `count(DISTINCT ..)` over an append-only input whose count is bit `slot` of call
+    /// `leader`'s set.
+    DistinctMember {
+        leader: usize,
+        slot: u32,
+    },
     /// sum (`avg: false`) or avg of a float argument.
     FloatSum {
         avg: bool,
@@ -393,6 +435,9 @@ pub struct GroupAggregate {
     /// Per call with a FILTER: an earlier call with the same FILTER expression.
     shared_filters: Vec<Option<usize>>,
     modes: Vec<Mode>,
+    /// Per call holding a shared distinct set ([`Mode::DistinctSet`]): the calls sharing
+    /// it, itself first (slot = position); empty for other calls.
+    distinct_members: Vec<Vec<usize>>,
     /// Groups by encoded key, under the operator memory budget (see [`SpillMap`]); its
     /// context ([`GroupCodec`]) makes new groups and encodes them.
     groups: SpillMap<Group>,
@@ -408,6 +453,9 @@ pub struct GroupAggregate {
     /// The input only ever inserts (see [`GroupAggregate::append_only_input`]).
     append_only_input: bool,
 }
+
+/// Calls sharing one distinct set: one bit each in a value's weight (positive, 62 bits).
+const MAX_SHARED_DISTINCT: usize = 62;
 
 /// The types of the aggregate columns of `schema` (after its `keys` group columns).
 fn output_types(schema: &SchemaRef, keys: usize) -> Vec<DataType> {
@@ -559,6 +607,7 @@ impl GroupAggregate {
             shared_filters,
             call_inputs,
             call_codecs,
+            distinct_members: vec![Vec::new(); modes.len()],
             modes,
             groups: SpillMap::with_context(codec),
             output_types,
@@ -581,6 +630,36 @@ impl GroupAggregate {
         for mode in &mut self.modes {
             if let Mode::Extreme { max } = *mode {
                 *mode = Mode::AppendExtreme { max };
+            }
+        }
+        // count(DISTINCT x) calls of one argument share one set of values (an insert-only
+        // input never takes a value back, so a bit per call is all a value needs).
+        for index in 0..self.modes.len() {
+            if self.modes[index] != Mode::DistinctCount {
+                continue;
+            }
+            let root = self.shared_inputs[index].unwrap_or(index);
+            let leader = (0..index).find(|&earlier| {
+                self.shared_inputs[earlier].unwrap_or(earlier) == root
+                    && self.distinct_members[earlier].len() < MAX_SHARED_DISTINCT
+                    && matches!(self.modes[earlier], Mode::DistinctSet { .. })
+            });
+            match leader {
+                Some(leader) => {
+                    let slot = self.distinct_members[leader].len();
+                    self.distinct_members[leader].push(index);
+                    self.modes[leader] = Mode::DistinctSet {
+                        members: slot as u32 + 1,
+                    };
+                    self.modes[index] = Mode::DistinctMember {
+                        leader,
+                        slot: slot as u32,
+                    };
+                }
+                None => {
+                    self.distinct_members[index] = vec![index];
+                    self.modes[index] = Mode::DistinctSet { members: 1 };
+                }
             }
         }
         let codec = GroupCodec::new(self.calls.clone(), self.modes.clone())?;
@@ -612,9 +691,11 @@ impl GroupAggregate {
             self.modes
                 .iter()
                 .map(|mode| match mode {
-                    Mode::Count | Mode::DistinctCount | Mode::IntegerSum => {
-                        CallColumn::Int64(Vec::new())
-                    }
+                    Mode::Count
+                    | Mode::DistinctCount
+                    | Mode::DistinctSet { .. }
+                    | Mode::DistinctMember { .. }
+                    | Mode::IntegerSum => CallColumn::Int64(Vec::new()),
                     Mode::FloatSum { .. } => CallColumn::Float64(Vec::new()),
                     Mode::Extreme { .. } | Mode::AppendExtreme { .. } => CallColumn::Encoded {
                         bytes: Vec::new(),
@@ -634,16 +715,36 @@ impl GroupAggregate {
         group: &mut Group,
         columns: &mut CallColumns,
     ) -> Result<()> {
-        for ((((call, codec), mode), state), column) in calls
+        for (index, (((call, codec), mode), column)) in calls
             .iter()
             .zip(codecs)
             .zip(modes)
-            .zip(group.calls.iter_mut())
             .zip(columns.columns.iter_mut())
+            .enumerate()
         {
+            if let Mode::DistinctMember { leader, slot } = *mode {
+                let count = match group.calls.get(leader) {
+                    Some(CallState::DistinctSet { counts, .. }) => counts.get(slot as usize),
+                    _ => None,
+                };
+                let count = count
+                    .ok_or_else(|| RuntimeError::Internal("shared distinct set missing".into()))?;
+                column.push_int64(Some(*count))?;
+                continue;
+            }
+            let state = group
+                .calls
+                .get_mut(index)
+                .ok_or_else(|| RuntimeError::Internal("aggregate call state missing".into()))?;
             match state {
                 CallState::Retractable(accumulator) => column.push_scalar(accumulator.evaluate()?),
                 CallState::Distinct { count, .. } => column.push_int64(Some(*count)),
+                CallState::DistinctSet { counts, .. } => {
+                    column.push_int64(Some(counts.first().copied().unwrap_or(0)))
+                }
+                CallState::Shared => Err(RuntimeError::Internal(
+                    "shared distinct call evaluated on its own".into(),
+                )),
                 CallState::Count(count) => column.push_int64(Some(*count)),
                 CallState::IntegerSum { count: 0, .. } => column.push_int64(None),
                 CallState::IntegerSum { sum, .. } => column.push_int64(Some(*sum)),
@@ -814,6 +915,7 @@ impl Operator for GroupAggregate {
                     Mode::Extreme { .. } => "ordered",
                     Mode::AppendExtreme { .. } => "append-only extreme",
                     Mode::DistinctCount => "distinct count",
+                    Mode::DistinctSet { .. } | Mode::DistinctMember { .. } => "shared distinct set",
                     Mode::FloatSum { .. } => "exact sum",
                     Mode::Count => "counter",
                     Mode::IntegerSum => "integer sum",
@@ -918,13 +1020,18 @@ impl Operator for GroupAggregate {
                 Mode::Multiset
                 | Mode::Extreme { .. }
                 | Mode::AppendExtreme { .. }
-                | Mode::DistinctCount => {
+                | Mode::DistinctCount
+                | Mode::DistinctSet { .. } => {
                     match shared.and_then(|earlier: usize| call_rows[earlier].clone()) {
                         Some(rows) => Some(rows),
                         None => Some(Rc::new(self.call_codecs[index].encode(&arrays, rows)?)),
                     }
                 }
-                Mode::Retractable | Mode::FloatSum { .. } | Mode::Count | Mode::IntegerSum => None,
+                Mode::Retractable
+                | Mode::FloatSum { .. }
+                | Mode::Count
+                | Mode::IntegerSum
+                | Mode::DistinctMember { .. } => None,
             };
             call_integers.push(match self.modes[index] {
                 Mode::IntegerSum => Some(
@@ -977,6 +1084,9 @@ impl Operator for GroupAggregate {
                 group.rows += changes.weights.value(i as usize);
             }
             for (call, state) in group.calls.iter_mut().enumerate() {
+                if matches!(state, CallState::Shared) {
+                    continue;
+                }
                 selected.clear();
                 match &call_masks[call] {
                     Some(mask) => selected.extend(
@@ -1051,6 +1161,51 @@ impl Operator for GroupAggregate {
                             *count += i64::from(after > 0) - i64::from(before > 0);
                         }
                     }
+                    CallState::DistinctSet { values, counts } => {
+                        let encoded = call_rows[call].as_ref().ok_or_else(|| {
+                            RuntimeError::Internal("distinct call without encoded rows".into())
+                        })?;
+                        let members = self.distinct_members.get(call).ok_or_else(|| {
+                            RuntimeError::Internal("shared distinct set without members".into())
+                        })?;
+                        // Every row of the group: each member applies its own FILTER.
+                        for (i, weight) in
+                            rows_without_nulls(indices, &call_arrays[call], &changes.weights)
+                        {
+                            if weight < 0 {
+                                return Err(RuntimeError::Internal(
+                                    "distinct count over an append-only input received a \
+                                     retraction"
+                                        .into(),
+                                ));
+                            }
+                            let mut bits = 0_i64;
+                            for (slot, &member) in members.iter().enumerate() {
+                                let passes = call_masks[member]
+                                    .as_ref()
+                                    .is_none_or(|mask| mask.is_valid(i) && mask.value(i));
+                                bits |= i64::from(passes) << slot;
+                            }
+                            if bits == 0 || weight == 0 {
+                                continue;
+                            }
+                            let row = encoded.row(i);
+                            let old = values.weight(row);
+                            let mut added = bits & !old;
+                            if added == 0 {
+                                continue;
+                            }
+                            values.add(row, added);
+                            while added != 0 {
+                                if let Some(count) = counts.get_mut(added.trailing_zeros() as usize)
+                                {
+                                    *count += 1;
+                                }
+                                added &= added - 1;
+                            }
+                        }
+                    }
+                    CallState::Shared => {}
                     CallState::FloatSum { sum, count } => {
                         let floats = call_floats[call].as_ref().ok_or_else(|| {
                             RuntimeError::Internal("float sum without its argument".into())
