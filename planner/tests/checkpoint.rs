@@ -66,10 +66,11 @@ async fn wait_for_rows(session: &mut Session, expected: usize) {
     }
 }
 
-/// Per key: plain, extreme, distinct-count and float aggregates (each kind keeps a different
-/// state; `expected` computes the same columns).
+/// Per key: plain, extreme, distinct-count (two sharing one set of values) and float
+/// aggregates (each kind keeps a different state; `expected` computes the same columns).
 const PER_K: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi,
-        count(DISTINCT v % 5) AS residues, CAST(sum(v * 0.5) * 2 AS BIGINT) AS doubled_halves
+        count(DISTINCT v % 5) AS residues, CAST(sum(v * 0.5) * 2 AS BIGINT) AS doubled_halves,
+        count(DISTINCT v % 5) FILTER (WHERE v > 10) AS big_residues
     FROM clicks GROUP BY k";
 
 /// The batch results over input values `values`.
@@ -82,14 +83,17 @@ fn expected(values: &[i64]) -> (Vec<String>, Vec<String>, Vec<String>) {
         .iter()
         .map(|(k, vs)| {
             let residues: std::collections::BTreeSet<i64> = vs.iter().map(|v| v % 5).collect();
+            let big: std::collections::BTreeSet<i64> =
+                vs.iter().filter(|v| **v > 10).map(|v| v % 5).collect();
             format!(
-                "{k}|{}|{}|{}|{}|{}|{}",
+                "{k}|{}|{}|{}|{}|{}|{}|{}",
                 vs.len(),
                 vs.iter().sum::<i64>(),
                 vs.iter().min().copied().unwrap_or_default(),
                 vs.iter().max().copied().unwrap_or_default(),
                 residues.len(),
-                vs.iter().sum::<i64>()
+                vs.iter().sum::<i64>(),
+                big.len()
             )
         })
         .collect();
