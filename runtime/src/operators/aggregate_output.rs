@@ -30,10 +30,23 @@ pub(super) enum CallColumn {
     Scalars(Vec<ScalarValue>),
 }
 
+/// One call's value for one group, pushed onto the call's [`CallColumn`].
+pub(super) enum CallValue<'a> {
+    Int64(Option<i64>),
+    Float64(Option<f64>),
+    /// An encoded min/max extreme (`None`: NULL).
+    Encoded(Option<&'a [u8]>),
+    Scalar(ScalarValue),
+}
+
 impl CallColumn {
-    pub(super) fn push_encoded(&mut self, value: Option<&[u8]>) -> Result<()> {
-        match self {
-            CallColumn::Encoded { bytes, ranges } => {
+    /// Append `value`; its kind must be the column's.
+    pub(super) fn push(&mut self, value: CallValue) -> Result<()> {
+        match (self, value) {
+            (CallColumn::Int64(values), CallValue::Int64(value)) => values.push(value),
+            (CallColumn::Float64(values), CallValue::Float64(value)) => values.push(value),
+            (CallColumn::Scalars(values), CallValue::Scalar(value)) => values.push(value),
+            (CallColumn::Encoded { bytes, ranges }, CallValue::Encoded(value)) => {
                 ranges.push(match value {
                     Some(value) => {
                         let start = offset(bytes.len())?;
@@ -41,41 +54,15 @@ impl CallColumn {
                         Some((start, offset(bytes.len())?))
                     }
                     None => None,
-                });
-                Ok(())
+                })
             }
-            _ => Err(mismatch()),
-        }
-    }
-
-    pub(super) fn push_int64(&mut self, value: Option<i64>) -> Result<()> {
-        match self {
-            CallColumn::Int64(values) => {
-                values.push(value);
-                Ok(())
+            _ => {
+                return Err(RuntimeError::Internal(
+                    "aggregate value does not match its output column".into(),
+                ))
             }
-            _ => Err(mismatch()),
         }
-    }
-
-    pub(super) fn push_float64(&mut self, value: Option<f64>) -> Result<()> {
-        match self {
-            CallColumn::Float64(values) => {
-                values.push(value);
-                Ok(())
-            }
-            _ => Err(mismatch()),
-        }
-    }
-
-    pub(super) fn push_scalar(&mut self, value: ScalarValue) -> Result<()> {
-        match self {
-            CallColumn::Scalars(values) => {
-                values.push(value);
-                Ok(())
-            }
-            _ => Err(mismatch()),
-        }
+        Ok(())
     }
 
     /// The column as an array of `data_type`; `codec` decodes encoded extremes.
@@ -132,19 +119,14 @@ fn offset(len: usize) -> Result<u32> {
         .map_err(|_| RuntimeError::Internal("aggregate output exceeds 4 GiB in one batch".into()))
 }
 
-fn mismatch() -> RuntimeError {
-    RuntimeError::Internal("aggregate value does not match its output column".into())
-}
-
 /// The values of every call for a run of groups.
 pub(super) struct CallColumns {
     pub(super) columns: Vec<CallColumn>,
-    pub(super) rows: usize,
 }
 
 impl CallColumns {
     pub(super) fn new(columns: Vec<CallColumn>) -> Self {
-        Self { columns, rows: 0 }
+        Self { columns }
     }
 
     /// One array per call, of the output `types`; `codecs` are the calls' argument codecs.
@@ -181,14 +163,17 @@ mod tests {
             (None, 0),
             (Some(encoded.row(1)), 1),
         ] {
-            columns.columns[0].push_encoded(row).unwrap();
-            columns.columns[1].push_int64(Some(count)).unwrap();
-            columns.columns[2]
-                .push_scalar(ScalarValue::Float64(Some(count as f64)))
+            columns.columns[0].push(CallValue::Encoded(row)).unwrap();
+            columns.columns[1]
+                .push(CallValue::Int64(Some(count)))
                 .unwrap();
-            columns.rows += 1;
+            columns.columns[2]
+                .push(CallValue::Scalar(ScalarValue::Float64(Some(count as f64))))
+                .unwrap();
         }
-        assert!(columns.columns[1].push_float64(Some(1.0)).is_err());
+        assert!(columns.columns[1]
+            .push(CallValue::Float64(Some(1.0)))
+            .is_err());
         let counts = RowCodec::new(vec![DataType::Int64]).unwrap();
         let floats = RowCodec::new(vec![DataType::Float64]).unwrap();
         let arrays = columns

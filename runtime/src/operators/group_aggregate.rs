@@ -44,7 +44,7 @@ use crate::change::{expand_by_weight, take_columns, ChangeBatch};
 use crate::checkpoint::{get_zset, put_zset, ScalarCodec};
 use crate::error::{Result, RuntimeError};
 
-use super::aggregate_output::{CallColumn, CallColumns};
+use super::aggregate_output::{CallColumn, CallColumns, CallValue};
 
 /// One aggregate function call, e.g. `sum(x) FILTER (WHERE y > 0)`.
 #[derive(Clone)]
@@ -729,30 +729,32 @@ impl GroupAggregate {
                 };
                 let count = count
                     .ok_or_else(|| RuntimeError::Internal("shared distinct set missing".into()))?;
-                column.push_int64(Some(*count))?;
+                column.push(CallValue::Int64(Some(*count)))?;
                 continue;
             }
             let state = group
                 .calls
                 .get_mut(index)
                 .ok_or_else(|| RuntimeError::Internal("aggregate call state missing".into()))?;
-            match state {
-                CallState::Retractable(accumulator) => column.push_scalar(accumulator.evaluate()?),
-                CallState::Distinct { count, .. } => column.push_int64(Some(*count)),
+            let value = match state {
+                CallState::Retractable(accumulator) => CallValue::Scalar(accumulator.evaluate()?),
+                CallState::Distinct { count, .. } => CallValue::Int64(Some(*count)),
                 CallState::DistinctSet { counts, .. } => {
-                    column.push_int64(Some(counts.first().copied().unwrap_or(0)))
+                    CallValue::Int64(Some(counts.first().copied().unwrap_or(0)))
                 }
-                CallState::Shared => Err(RuntimeError::Internal(
-                    "shared distinct call evaluated on its own".into(),
-                )),
-                CallState::Count(count) => column.push_int64(Some(*count)),
-                CallState::IntegerSum { count: 0, .. } => column.push_int64(None),
-                CallState::IntegerSum { sum, .. } => column.push_int64(Some(*sum)),
-                CallState::FloatSum { count: 0, .. } => column.push_float64(None),
+                CallState::Shared => {
+                    return Err(RuntimeError::Internal(
+                        "shared distinct call evaluated on its own".into(),
+                    ))
+                }
+                CallState::Count(count) => CallValue::Int64(Some(*count)),
+                CallState::IntegerSum { count: 0, .. } => CallValue::Int64(None),
+                CallState::IntegerSum { sum, .. } => CallValue::Int64(Some(*sum)),
+                CallState::FloatSum { count: 0, .. } => CallValue::Float64(None),
                 CallState::FloatSum { sum, count } => {
                     let total = sum.value();
                     let avg = matches!(mode, Mode::FloatSum { avg: true });
-                    column.push_float64(Some(if avg { total / *count as f64 } else { total }))
+                    CallValue::Float64(Some(if avg { total / *count as f64 } else { total }))
                 }
                 CallState::Ordered(values) => {
                     let extreme = if matches!(mode, Mode::Extreme { max: true }) {
@@ -760,9 +762,9 @@ impl GroupAggregate {
                     } else {
                         values.iter().find(|(_, w)| **w > 0)
                     };
-                    column.push_encoded(extreme.map(|(row, _)| row.as_ref()))
+                    CallValue::Encoded(extreme.map(|(row, _)| row.as_ref()))
                 }
-                CallState::Extreme(value) => column.push_encoded(value.as_deref()),
+                CallState::Extreme(value) => CallValue::Encoded(value.as_deref()),
                 CallState::Multiset(rows) => {
                     let mut entries: Vec<(&[u8], i64)> =
                         rows.iter().filter(|(_, weight)| *weight > 0).collect();
@@ -781,11 +783,11 @@ impl GroupAggregate {
                         let arrays = codec.decode(fed)?;
                         accumulator.update_batch(&arrays)?;
                     }
-                    column.push_scalar(accumulator.evaluate()?)
+                    CallValue::Scalar(accumulator.evaluate()?)
                 }
-            }?;
+            };
+            column.push(value)?;
         }
-        columns.rows += 1;
         Ok(())
     }
 
