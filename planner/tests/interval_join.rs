@@ -162,6 +162,7 @@ proptest! {
             // of this binary is indifferent to it).
             sluice_storage::spill::configure(sluice_storage::SpillSettings {
                 budget_bytes: spill.then_some(1 << 10),
+                total_bytes: None,
                 dir: None,
             });
             let database = Database::new();

@@ -142,6 +142,7 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
     let spill = tempfile::tempdir().expect("spill dir");
     sluice_storage::spill::configure(sluice_storage::SpillSettings {
         budget_bytes: Some(256 << 10),
+        total_bytes: None,
         dir: Some(spill.path().to_path_buf()),
     });
     let data = tempfile::tempdir().expect("data dir");

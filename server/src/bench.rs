@@ -128,6 +128,10 @@ pub struct NexmarkArgs {
     /// (see docs/durability.md; default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     pub operator_memory_mb: Option<u64>,
+    /// Memory budget of all operators' keyed state together, as `sluice serve` has it
+    /// (ignored with `--operator-memory-mb`; 0: no limit).
+    #[arg(long, value_name = "MB", default_value_t = sluice_storage::spill::DEFAULT_STATE_MEMORY_MB)]
+    pub state_memory_mb: u64,
 }
 
 /// The measurements of one run.
@@ -548,6 +552,7 @@ pub async fn run(command: BenchCommand) -> std::process::ExitCode {
         BenchCommand::Nexmark(args) => {
             sluice_storage::spill::configure(sluice_storage::SpillSettings::from_megabytes(
                 args.operator_memory_mb,
+                Some(args.state_memory_mb).filter(|mb| *mb > 0),
                 None,
             ));
             let queries: Vec<String> = if args.query.trim().eq_ignore_ascii_case("all") {

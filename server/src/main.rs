@@ -31,6 +31,11 @@ struct EngineArgs {
     /// the least recently used keys to local disk (default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_mb: Option<u64>,
+    /// Memory the keyed state of all continuous queries may use together before the
+    /// operators holding the most spill their least recently used keys to local disk
+    /// (ignored with `--operator-memory-mb`; 0: no limit).
+    #[arg(long, value_name = "MB", default_value_t = sluice_storage::spill::DEFAULT_STATE_MEMORY_MB)]
+    state_memory_mb: u64,
     /// Directory for spilled operator state (default: the system temp directory; wiped at
     /// start, not durable: checkpoints hold the durable state).
     #[arg(long, value_name = "DIR")]
@@ -42,6 +47,7 @@ impl EngineArgs {
     fn configure_spill(&self) {
         sluice_storage::spill::configure(sluice_storage::SpillSettings::from_megabytes(
             self.operator_memory_mb,
+            Some(self.state_memory_mb).filter(|mb| *mb > 0),
             self.spill_dir.clone(),
         ));
     }

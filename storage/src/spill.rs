@@ -58,6 +58,13 @@ pub trait SpillValue: Sized {
     }
 
     fn set_timer(&mut self, _time: i64) {}
+
+    /// The latest time at which a part of the value expires (`i64::MAX`: some part never
+    /// does). A spilled key keeps it in memory so that expiring the whole key needs no read
+    /// (see [`SpillMap::forget_expired`]).
+    fn last_expiry(&self) -> i64 {
+        i64::MAX
+    }
 }
 
 /// A value as stored: one encoding, and for appendable values the deltas after it, folded
@@ -124,6 +131,17 @@ impl SpillValue for ZSet {
     fn set_timer(&mut self, time: i64) {
         self.set_scheduled(time);
     }
+
+    fn last_expiry(&self) -> i64 {
+        match self.is_timed() {
+            true => self
+                .iter_timed()
+                .map(|(_, _, time)| time)
+                .max()
+                .unwrap_or(i64::MIN),
+            false => i64::MAX,
+        }
+    }
 }
 
 /// Rows ordered by (sort key, row bytes), with weights: a partition of top-N or OVER state.
@@ -165,22 +183,38 @@ impl SpillValue for OrderedRows {
     }
 }
 
-/// Where spilled state goes and how much memory each map may use.
+/// Where spilled state goes and how much memory operator state may use.
 #[derive(Debug, Clone, Default)]
 pub struct SpillSettings {
     /// Bytes of memory per stateful operator instance (a [`Budget`] its maps and queues
-    /// share) before it spills; `None`: never spill.
+    /// share) before it spills; when set, it replaces `total_bytes`.
     pub budget_bytes: Option<usize>,
+    /// Bytes of memory the keyed state of all operators of the process may use together
+    /// (one [`Budget`] they all share) before the largest spill; `None` (with no
+    /// `budget_bytes`): never spill.
+    pub total_bytes: Option<usize>,
     /// Directory of the scratch database (default: the system temp directory).
     pub dir: Option<PathBuf>,
 }
 
+/// The default of `--state-memory-mb`: keyed state of all operators together, in MiB.
+pub const DEFAULT_STATE_MEMORY_MB: u64 = 384;
+
+fn megabytes(mb: Option<u64>) -> Option<usize> {
+    mb.map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
+}
+
 impl SpillSettings {
-    /// A budget given in MiB (as the `--operator-memory-mb` options take it).
-    pub fn from_megabytes(megabytes: Option<u64>, dir: Option<PathBuf>) -> Self {
+    /// Budgets given in MiB (as the `--operator-memory-mb` and `--state-memory-mb` options
+    /// take them).
+    pub fn from_megabytes(
+        per_operator: Option<u64>,
+        total: Option<u64>,
+        dir: Option<PathBuf>,
+    ) -> Self {
         Self {
-            budget_bytes: megabytes
-                .map(|mb| usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
+            budget_bytes: megabytes(per_operator),
+            total_bytes: megabytes(total),
             dir,
         }
     }
@@ -188,12 +222,20 @@ impl SpillSettings {
 
 static SETTINGS: RwLock<SpillSettings> = RwLock::new(SpillSettings {
     budget_bytes: None,
+    total_bytes: None,
     dir: None,
 });
 
-/// Set the budget and directory for maps created from now on (the server calls it once at
-/// start from `--operator-memory-mb` and `--data-dir`).
+/// The process-wide budget of [`SpillSettings::total_bytes`] (operators created under
+/// earlier settings keep the budget they were made with).
+static PROCESS_BUDGET: RwLock<Budget> = RwLock::new(Budget(None));
+
+/// Set the budgets and directory for maps created from now on (the server calls it once at
+/// start from `--operator-memory-mb`, `--state-memory-mb` and `--spill-dir`).
 pub fn configure(settings: SpillSettings) {
+    if let Ok(mut process) = PROCESS_BUDGET.write() {
+        *process = Budget::limited(settings.total_bytes);
+    }
     if let Ok(mut current) = SETTINGS.write() {
         *current = settings;
     }
@@ -228,9 +270,13 @@ impl Budget {
         }))
     }
 
-    /// A new budget of the size the process's current [`SpillSettings`] give an operator.
+    /// The budget the process's current [`SpillSettings`] give a new operator: its own of
+    /// `budget_bytes`, else the process-wide one of `total_bytes`, else none.
     pub fn from_settings() -> Self {
-        Self::limited(settings().budget_bytes)
+        match settings().budget_bytes {
+            Some(limit) => Self::limited(Some(limit)),
+            None => PROCESS_BUDGET.read().map(|b| b.clone()).unwrap_or_default(),
+        }
     }
 
     /// The limit in bytes, if any.
@@ -314,6 +360,10 @@ struct SpillStore {
     write: WriteOptions,
     path: PathBuf,
 }
+
+/// Spilled values are written in batches of about this many bytes: one batch for all a spill
+/// moves (a quarter of the budget) was that much more memory, twice over while it grew.
+const WRITE_BATCH_BYTES: usize = 4 << 20;
 
 /// The name prefix of scratch directories; the process id follows.
 const SPILL_DIR_PREFIX: &str = "sluice-spill-";
@@ -470,10 +520,7 @@ impl Cold {
         if self.keys > 0 {
             let mut batch = WriteBatch::default();
             batch.delete_range(self.prefix.to_vec(), self.range_end());
-            self.store
-                .db
-                .write_opt(batch, &self.store.write)
-                .map_err(rocks)?;
+            self.write(batch)?;
         }
         self.keys = 0;
         self.rows = 0;
@@ -499,6 +546,17 @@ impl Cold {
         Ok(())
     }
 
+    /// Apply `batch` to the scratch database.
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .db
+            .write_opt(batch, &self.store.write)
+            .map_err(rocks)
+    }
+
     fn key(&self, key: &[u8]) -> Vec<u8> {
         let mut full = Vec::with_capacity(8 + key.len());
         full.extend_from_slice(&self.prefix);
@@ -508,6 +566,97 @@ impl Cold {
 
     fn range_end(&self) -> Vec<u8> {
         (u64::from_be_bytes(self.prefix) + 1).to_be_bytes().to_vec()
+    }
+}
+
+/// A key of the spilled-key index: up to 22 bytes inline (join, group and partition keys
+/// are mostly one or two encoded numbers: no allocation of their own, which cost as much as
+/// the key's slot), longer ones boxed. Hashed and compared as its bytes, so the index is
+/// looked up by `&[u8]`.
+#[derive(Debug, Clone)]
+enum IndexKey {
+    Inline { len: u8, bytes: [u8; 22] },
+    Boxed(Box<[u8]>),
+}
+
+impl IndexKey {
+    fn new(key: &[u8]) -> Self {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= 22 => {
+                let mut bytes = [0u8; 22];
+                bytes[..key.len()].copy_from_slice(key);
+                IndexKey::Inline { len, bytes }
+            }
+            _ => IndexKey::Boxed(Box::from(key)),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            IndexKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            IndexKey::Boxed(bytes) => bytes,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for IndexKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl std::hash::Hash for IndexKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for IndexKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for IndexKey {}
+
+/// What a map keeps in memory about a key on disk.
+#[derive(Debug, Clone, Copy)]
+struct SpilledKey {
+    /// The earliest expiry timer queued for the key ([`SpillValue::timer`]).
+    timer: i64,
+    /// The latest time a part of it expires ([`SpillValue::last_expiry`]).
+    last: i64,
+    /// Rows it holds (for the map's row count when it is dropped unread).
+    rows: u32,
+}
+
+/// Bytes an in-memory entry counts against the budget: its value, its key, the key's
+/// allocation and its slot in the map's hash table (at the table's load factor).
+fn entry_size<V>(key: &[u8], value: &V) -> usize
+where
+    V: SpillValue,
+{
+    let slot = std::mem::size_of::<(Box<[u8]>, Hot<V>)>() + 1;
+    value.memory_size() + key.len() + 16 + slot * 8 / 7
+}
+
+/// Bytes spills have freed since the allocator was last asked to return free memory.
+static FREED_SINCE_TRIM: AtomicUsize = AtomicUsize::new(0);
+
+/// Spills free many small allocations scattered over the heap; the allocator keeps the pages
+/// (the process's memory would stay at its peak however much spills). After every 64 MiB
+/// freed, ask it to return the whole free pages to the system.
+fn trim_allocator(freed: usize) {
+    const TRIM_AFTER: usize = 64 << 20;
+    let total = FREED_SINCE_TRIM.fetch_add(freed, Ordering::Relaxed) + freed;
+    if total < TRIM_AFTER || FREED_SINCE_TRIM.swap(0, Ordering::Relaxed) < TRIM_AFTER {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's allocator; it has no
+    // preconditions and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -524,11 +673,12 @@ pub struct SpillMap<V: SpillValue> {
     batch: u64,
     touched: Vec<Box<[u8]>>,
     cold: Option<Cold>,
-    /// The keys on disk, each with its expiry timer (see [`SpillValue::timer`]). Knowing them
-    /// saves a read for every key that is not on disk, and lets [`SpillMap::add_row`] append
-    /// to a spilled key without reading it. Costs the keys' bytes and about 40 bytes per key,
-    /// outside the budget.
-    spilled_keys: HashMap<Box<[u8]>, i64>,
+    /// The keys on disk, each with its expiry timers and row count (see [`SpilledKey`]).
+    /// Knowing them saves a read for every key that is not on disk, lets
+    /// [`SpillMap::add_row`] append to a spilled key without reading it and
+    /// [`SpillMap::forget_expired`] delete one unread. Costs a 48-byte slot per key (keys of
+    /// up to 22 bytes inline), outside the budget.
+    spilled_keys: HashMap<IndexKey, SpilledKey>,
     /// Changes to spilled keys made by the current batch, appended to their bytes on disk
     /// when the batch settles (appendable values only).
     pending: HashMap<Box<[u8]>, V>,
@@ -592,8 +742,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// An empty map with the process's current [`SpillSettings`]; `context` encodes and
     /// decodes its values.
     pub fn with_context(context: V::Context) -> Self {
-        let settings = settings();
-        Self::with_budget_and_context(settings.budget_bytes, settings.dir, context)
+        Self::in_shared(Budget::from_settings(), settings().dir, context)
     }
 
     /// An empty map in an operator's shared `budget`; `context` encodes and decodes its
@@ -667,8 +816,8 @@ impl<V: SpillValue> SpillMap<V> {
     /// key while it was on disk.
     fn read_spilled(&self, key: &[u8], bytes: &[u8]) -> Result<V> {
         let mut value: V = decode_stored(bytes, &self.context)?;
-        if let Some(timer) = self.spilled_keys.get(key) {
-            value.set_timer(value.timer().min(*timer));
+        if let Some(spilled) = self.spilled_keys.get(key) {
+            value.set_timer(value.timer().min(spilled.timer));
         }
         Ok(value)
     }
@@ -688,11 +837,11 @@ impl<V: SpillValue> SpillMap<V> {
             let mut out = StateWriter::new();
             delta.encode(&mut out, &self.context)?;
             batch.merge(cold.key(&key), out.into_bytes());
+            if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
+                cold.write(std::mem::take(&mut batch))?;
+            }
         }
-        cold.store
-            .db
-            .write_opt(batch, &cold.store.write)
-            .map_err(rocks)
+        cold.write(batch)
     }
 
     /// Bring `keys` into memory and mark them used by a new batch.
@@ -724,8 +873,8 @@ impl<V: SpillValue> SpillMap<V> {
                 continue;
             };
             let mut value: V = decode_stored(&bytes, &self.context)?;
-            if let Some(timer) = self.spilled_keys.remove(*key) {
-                value.set_timer(value.timer().min(timer));
+            if let Some(spilled) = self.spilled_keys.remove(*key) {
+                value.set_timer(value.timer().min(spilled.timer));
             }
             delete.delete(full);
             cold.keys -= 1;
@@ -735,7 +884,7 @@ impl<V: SpillValue> SpillMap<V> {
             }
             self.reloaded += 1;
             RELOADED.fetch_add(1, Ordering::Relaxed);
-            let size = value.memory_size() + key.len();
+            let size = entry_size::<V>(key, &value);
             self.hot_bytes += size;
             self.hot.insert(
                 Box::from(*key),
@@ -747,11 +896,7 @@ impl<V: SpillValue> SpillMap<V> {
             );
             self.touched.push(Box::from(*key));
         }
-        cold.store
-            .db
-            .write_opt(delete, &cold.store.write)
-            .map_err(rocks)?;
-        Ok(())
+        cold.write(delete)
     }
 
     /// Re-measure what this batch touched and, when the operator's state is over its
@@ -763,15 +908,22 @@ impl<V: SpillValue> SpillMap<V> {
         self.write_pending()?;
         for key in std::mem::take(&mut self.touched) {
             if let Some(entry) = self.hot.get_mut(&key) {
-                let size = entry.value.memory_size() + key.len();
+                let size = entry_size::<V>(&key, &entry.value);
                 self.hot_bytes = self.hot_bytes.saturating_sub(entry.size) + size;
                 entry.size = size;
             }
         }
         self.share.report(self.hot_bytes);
         if let Some(target) = self.share.spill_target(self.hot_bytes) {
+            let before = self.hot_bytes;
             self.spill_to(target)?;
+            // A hash table keeps its capacity when entries leave: give it back once most
+            // of it is empty (entry sizes count a slot each, so the budget assumes this).
+            if self.hot.capacity() > 4 * self.hot.len().max(256) {
+                self.hot.shrink_to(2 * self.hot.len());
+            }
             self.share.report(self.hot_bytes);
+            trim_allocator(before.saturating_sub(self.hot_bytes));
         }
         Ok(())
     }
@@ -803,7 +955,15 @@ impl<V: SpillValue> SpillMap<V> {
                 let mut out = StateWriter::new();
                 entry.value.encode(&mut out, &self.context)?;
                 batch.put(cold.key(&key), out.into_bytes());
-                self.spilled_keys.insert(key, entry.value.timer());
+                if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
+                    cold.write(std::mem::take(&mut batch))?;
+                }
+                let spilled = SpilledKey {
+                    timer: entry.value.timer(),
+                    last: entry.value.last_expiry(),
+                    rows: u32::try_from(entry.value.rows()).unwrap_or(u32::MAX),
+                };
+                self.spilled_keys.insert(IndexKey::new(&key), spilled);
                 cold.keys += 1;
                 cold.rows += entry.value.rows();
                 self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
@@ -811,11 +971,7 @@ impl<V: SpillValue> SpillMap<V> {
                 SPILLED.fetch_add(1, Ordering::Relaxed);
             }
         }
-        cold.store
-            .db
-            .write_opt(batch, &cold.store.write)
-            .map_err(rocks)?;
-        Ok(())
+        cold.write(batch)
     }
 
     /// The in-memory value of `key` (call [`SpillMap::load`] for it first).
@@ -833,6 +989,31 @@ impl<V: SpillValue> SpillMap<V> {
         if let Some(entry) = self.hot.remove(key) {
             self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
         }
+    }
+
+    /// Of `keys`, whose values expire at or below `upto`, drop the spilled ones that expire
+    /// whole by then, deleting them on disk unread (an interval join's rows leave without
+    /// output, so a key all of whose rows are due needs no read); `keys` keeps the others.
+    pub fn forget_expired(&mut self, keys: &mut Vec<Box<[u8]>>, upto: i64) -> Result<()> {
+        let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
+            return Ok(());
+        };
+        let mut batch = WriteBatch::default();
+        keys.retain(|key| {
+            let Some(spilled) = self.spilled_keys.get(key.as_ref()) else {
+                return true;
+            };
+            if spilled.last > upto {
+                return true;
+            }
+            cold.keys = cold.keys.saturating_sub(1);
+            cold.rows = cold.rows.saturating_sub(spilled.rows as usize);
+            self.spilled_keys.remove(key.as_ref());
+            self.pending.remove(key.as_ref());
+            batch.delete(cold.key(key));
+            false
+        });
+        cold.write(batch)
     }
 
     /// The codec context the map was made with.
@@ -980,19 +1161,28 @@ impl SpillMap<ZSet> {
     /// the key, which the caller then queues (see [`ZSet::schedule`]).
     pub fn add_row(&mut self, key: &[u8], row: &[u8], weight: i64, time: i64, timed: bool) -> bool {
         let make = || if timed { ZSet::timed() } else { ZSet::new() };
-        if let Some(timer) = self.spilled_keys.get_mut(key) {
+        if let Some(spilled) = self.spilled_keys.get_mut(key) {
             self.pending
                 .entry_ref(key)
                 .or_insert_with(make)
                 .add_at(row, weight, time);
+            spilled.rows = match weight > 0 {
+                true => spilled.rows.saturating_add(1),
+                false => spilled.rows.saturating_sub(1),
+            };
+            spilled.last = if timed {
+                spilled.last.max(time)
+            } else {
+                i64::MAX
+            };
             if let Some(cold) = self.cold.as_mut() {
                 cold.rows = match weight > 0 {
                     true => cold.rows + 1,
                     false => cold.rows.saturating_sub(1),
                 };
             }
-            return timed && time < *timer && {
-                *timer = time;
+            return timed && time < spilled.timer && {
+                spilled.timer = time;
                 true
             };
         }
@@ -1058,8 +1248,7 @@ const PENDING_FLUSH_BYTES: usize = 1 << 20;
 
 impl Default for SpillQueue {
     fn default() -> Self {
-        let settings = settings();
-        Self::with_budget(settings.budget_bytes, settings.dir)
+        Self::in_shared(Budget::from_settings(), settings().dir)
     }
 }
 
@@ -1160,11 +1349,7 @@ impl SpillQueue {
         }
         self.pending_bytes = 0;
         match self.cold.as_ref() {
-            Some(cold) => cold
-                .store
-                .db
-                .write_opt(batch, &cold.store.write)
-                .map_err(rocks),
+            Some(cold) => cold.write(batch),
             None => Ok(()),
         }
     }
@@ -1250,10 +1435,7 @@ impl SpillQueue {
         if taken > 0 {
             let mut batch = WriteBatch::default();
             batch.delete_range(start, end);
-            cold.store
-                .db
-                .write_opt(batch, &cold.store.write)
-                .map_err(rocks)?;
+            cold.write(batch)?;
             cold.keys = cold.keys.saturating_sub(taken);
             RELOADED.fetch_add(taken as u64, Ordering::Relaxed);
         }
@@ -1408,6 +1590,55 @@ mod tests {
     }
 
     #[test]
+    fn operators_share_the_process_budget_unless_each_has_its_own() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let dir = Some(dir.path().to_path_buf());
+        // (The only test of this binary that changes the process's settings.)
+        configure(SpillSettings {
+            budget_bytes: None,
+            total_bytes: Some(8_000),
+            dir: dir.clone(),
+        });
+        // Two operators, each with its map, made from the settings.
+        let (first, second) = (Budget::from_settings(), Budget::from_settings());
+        let mut maps: Vec<SpillMap<ZSet>> = vec![
+            SpillMap::in_shared(first.clone(), dir.clone(), ()),
+            SpillMap::in_shared(second.clone(), dir.clone(), ()),
+        ];
+        for i in 0..2_000u32 {
+            let key = i.to_be_bytes();
+            let map = &mut maps[usize::from(i >= 300 && i % 3 == 0)];
+            map.load([key.as_slice()])?;
+            map.entry(&key).add(format!("row {i}").as_bytes(), 1);
+            map.settle()?;
+            let held = maps.iter().map(SpillMap::memory_bytes).sum::<usize>();
+            assert_eq!(first.used(), held, "one count for both operators");
+            assert_eq!(second.used(), held);
+            assert!(held <= 8_000 + 400, "{held} bytes held at {i}");
+        }
+        assert!(maps.iter().all(|m| m.spilled_len() > 0));
+        assert_eq!(maps.iter().map(SpillMap::len).sum::<usize>(), 2_000);
+        // A budget per operator replaces the process's: each operator counts its own.
+        configure(SpillSettings {
+            budget_bytes: Some(1_000),
+            total_bytes: Some(8_000),
+            dir,
+        });
+        let (own, other) = (Budget::from_settings(), Budget::from_settings());
+        assert_eq!(own.limit(), Some(1_000));
+        let mut map: SpillMap<ZSet> = SpillMap::in_budget(&own);
+        map.load([b"k".as_slice()])?;
+        map.entry(b"k").add(b"row", 1);
+        map.settle()?;
+        assert!(own.used() > 0);
+        assert_eq!(other.used(), 0);
+        // Without either, nothing is limited.
+        configure(SpillSettings::default());
+        assert_eq!(Budget::from_settings().limit(), None);
+        Ok(())
+    }
+
+    #[test]
     fn a_queue_over_its_budget_expires_from_memory_and_disk() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
         let mut queue = SpillQueue::with_budget(Some(2_000), Some(dir.path().to_path_buf()));
@@ -1528,6 +1759,58 @@ mod tests {
             .map(|(_, w)| w)
             .sum();
         assert_eq!(rows, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn spilled_keys_due_whole_are_dropped_unread() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let mut map: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(4_000), Some(dir.path().to_path_buf()));
+        // Key k holds rows expiring at k and at 2k (the second one appended after the key
+        // spilled, for even k).
+        for k in 1..=100u32 {
+            let key = k.to_be_bytes();
+            map.touch([key.as_slice()]);
+            map.add_row(&key, format!("first {k}").as_bytes(), 1, i64::from(k), true);
+            map.settle()?;
+        }
+        for k in (2..=100u32).step_by(2) {
+            let key = k.to_be_bytes();
+            map.touch([key.as_slice()]);
+            map.add_row(&key, b"second", 1, 2 * i64::from(k), true);
+            map.settle()?;
+        }
+        assert!(map.spilled_len() > 20, "{} keys spilled", map.spilled_len());
+        let (rows_before, spilled_before) = (map.rows(), map.spilled_len());
+        let (_, reloaded_before) = map.spill_counts();
+        // At 60: odd keys up to 59 are due whole, even keys up to 30 too (2k <= 60).
+        let mut keys: Vec<Box<[u8]>> = (1..=60u32).map(|k| Box::from(k.to_be_bytes())).collect();
+        map.forget_expired(&mut keys, 60)?;
+        let kept: Vec<u32> = keys
+            .iter()
+            .map(|k| u32::from_be_bytes(k.as_ref().try_into().expect("key")))
+            .collect();
+        // What is kept: keys in memory, and spilled keys with a row after 60.
+        for k in &kept {
+            let spilled_with_later_row = *k % 2 == 0 && *k > 30;
+            let in_memory = map.get(&k.to_be_bytes()).is_some();
+            assert!(spilled_with_later_row || in_memory, "key {k} kept");
+        }
+        let dropped = 60 - kept.len();
+        assert!(dropped > 0);
+        assert_eq!(map.spilled_len(), spilled_before - dropped);
+        assert_eq!(map.spill_counts().1, reloaded_before, "nothing read back");
+        let mut remaining = 0;
+        map.visit(|key, set| {
+            let k = u32::from_be_bytes(key.try_into().expect("key"));
+            let dropped_key = k <= 60 && !kept.contains(&k);
+            assert!(!dropped_key, "key {k} still stored");
+            remaining += set.distinct_len();
+            Ok(())
+        })?;
+        assert_eq!(map.rows(), remaining);
+        assert!(map.rows() < rows_before);
         Ok(())
     }
 

@@ -235,7 +235,8 @@ impl HashJoin {
         for side in 0..2 {
             let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
             let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
-            queue.expire(watermark, EXPIRY_CHUNK, |expired| {
+            queue.expire(watermark, EXPIRY_CHUNK, |mut expired| {
+                state.forget_expired(&mut expired, watermark)?;
                 state.load(expired.iter().map(|key| key.as_ref()))?;
                 for key in expired {
                     let Some(set) = state.get_mut(&key) else {

@@ -93,6 +93,35 @@ impl RankedRows {
         }
     }
 
+    /// Whether (`key`, `row`) sorts after every row while the rows already hold `keep`
+    /// copies: truncating to `keep` would drop it again, so a bounded top-N over an
+    /// append-only input skips it (most rows of a top-1 partition lose).
+    pub(crate) fn beyond(&self, key: &[u8], row: &[u8], keep: u64) -> bool {
+        let last_before = match self {
+            RankedRows::Small(entries) => entries
+                .last()
+                .is_some_and(|e| e.cmp_to(key, row) == std::cmp::Ordering::Less),
+            RankedRows::Large(rows) => rows
+                .last_key_value()
+                .is_some_and(|((k, r), _)| (k.as_ref(), r.as_ref()) < (key, row)),
+        };
+        let copies = |weights: &mut dyn Iterator<Item = i64>| {
+            let mut copies = 0u64;
+            for weight in weights {
+                copies += weight.max(0) as u64;
+                if copies >= keep {
+                    return true;
+                }
+            }
+            false
+        };
+        last_before
+            && match self {
+                RankedRows::Small(entries) => copies(&mut entries.iter().map(|e| e.weight)),
+                RankedRows::Large(rows) => copies(&mut rows.values().copied()),
+            }
+    }
+
     /// The rows in order: (sort key, row, weight).
     pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8], i64)> + '_> {
         match self {
@@ -268,6 +297,14 @@ mod tests {
         let bytes = out.into_bytes();
         let back = RankedRows::decode(&mut StateReader::new(&bytes), &()).unwrap();
         assert_eq!(as_model(&back), model);
+
+        // A row after the last of a partition holding `keep` copies is beyond the cut.
+        let mut rows = RankedRows::default();
+        rows.add(&[5], &[0], 2);
+        assert!(rows.beyond(&[6], &[0], 2));
+        assert!(!rows.beyond(&[6], &[0], 3), "room left");
+        assert!(!rows.beyond(&[4], &[0], 2), "sorts first");
+        assert!(!rows.beyond(&[5], &[0], 2), "the same row");
 
         // Truncation keeps the first rows by weight, splitting a row's copies at the cut.
         let mut rows = RankedRows::default();

@@ -254,14 +254,18 @@ impl Operator for TopN {
                 *delta.entry(selected).or_insert(0) -= 1;
             }
         }
+        let keep = self.kept_rows();
         for i in 0..count {
             let ordered = self.partitions.entry(partitions.row(i));
+            if keep.is_some_and(|keep| ordered.beyond(keys.row(i), rows.row(i), keep)) {
+                continue;
+            }
             ordered.add(keys.row(i), rows.row(i), changes.weights.value(i));
             if ordered.is_empty() {
                 self.partitions.remove(partitions.row(i));
             }
         }
-        if let Some(keep) = self.kept_rows() {
+        if let Some(keep) = keep {
             for partition in &touched {
                 self.truncate(partition, keep);
             }
