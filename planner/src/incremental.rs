@@ -883,6 +883,27 @@ impl Compiler<'_> {
             calls,
             arrow_schema(&aggregate.schema),
         )?;
+        // The session's columns the aggregate reads (through the projection, if any): a
+        // session holds only those of its rows (all of them if a reference is not found).
+        let (reads, read_schema): (Vec<&Expr>, _) = match projection {
+            Some(projection) => (projection.expr.iter().collect(), projection.input.schema()),
+            None => (
+                aggregate
+                    .group_expr
+                    .iter()
+                    .chain(aggregate.aggr_expr.iter())
+                    .collect(),
+                input_df_schema,
+            ),
+        };
+        let mut needed = vec![false; input_columns];
+        for column in reads.iter().flat_map(|e| e.column_refs()) {
+            match read_schema.index_of_column(column) {
+                Ok(i) if i < input_columns => needed[i] = true,
+                Ok(_) => {} // a window column
+                Err(_) => needed.iter_mut().for_each(|n| *n = true),
+            }
+        }
         let operator = SessionWindowAggregate::new(
             arrow_schema(session.input.schema()),
             session.time,
@@ -891,7 +912,8 @@ impl Compiler<'_> {
             arrow_schema(&session.schema),
             project,
             grouped,
-        )?;
+        )?
+        .keep_columns(&needed)?;
         let operator = if processing {
             operator.processing_time()
         } else {

@@ -262,6 +262,38 @@ async fn a_row_bridging_two_sessions_merges_them() {
     );
 }
 
+/// A session holds only the columns its aggregate reads (besides key and time): EXPLAIN
+/// names them (`id` of `clicks (id, k, v, ts)` is never read; `v` only by the first view).
+#[tokio::test]
+async fn sessions_hold_only_the_columns_the_aggregate_reads() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE clicks (id BIGINT, k VARCHAR, v BIGINT, ts TIMESTAMP(3),
+                              WATERMARK FOR ts AS ts - INTERVAL '30' SECOND);",
+    )
+    .await;
+    let explain = |sql: &str| format!("EXPLAIN CREATE MATERIALIZED VIEW x AS {sql}");
+    let cases = [
+        (
+            "SELECT k, window_start, window_end, sum(v) AS total
+               FROM TABLE(SESSION(TABLE clicks PARTITION BY k, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+              GROUP BY k, window_start, window_end",
+            "holds columns [1, 2, 3]",
+        ),
+        (
+            "SELECT c.k, SESSION_END(c.ts, INTERVAL '10' SECOND) AS e, count(*) AS n
+               FROM clicks c GROUP BY c.k, SESSION(c.ts, INTERVAL '10' SECOND)",
+            "holds columns [1, 3]",
+        ),
+    ];
+    for (sql, expected) in cases {
+        let text = rows(&mut session, &explain(sql)).await.join("\n");
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+}
+
 #[tokio::test]
 async fn unsupported_session_forms_are_named() {
     let database = Database::new();

@@ -8,8 +8,9 @@
 //! `[min, max + gap)` and its `window_time` is `window_end` - 1 ms. A new row can extend a
 //! session or bridge two sessions into one.
 //!
-//! State: per partition key, the input rows of its open sessions (by event time, with their
-//! weights) and the sessions' extents. We keep rows rather than merged accumulators because
+//! State: per partition key, the input rows of its open sessions (only the columns the
+//! aggregate reads, with the time and key: [`SessionWindowAggregate::keep_columns`]; in one
+//! buffer per key with their weights and event times) and the sessions' extents. We keep rows rather than merged accumulators because
 //! (a) every aggregate then works, also those whose accumulators cannot merge (ordered
 //! `array_agg`/`string_agg`, retracting `min`/`max`), (b) a retraction of a row of an open
 //! session is exact, even when it splits the session in two, and (c) the rows of a session
@@ -43,13 +44,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter};
+use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::{nanos_per_unit, now_nanos};
 use super::{GroupAggregate, Operator, Project};
@@ -58,12 +59,25 @@ use crate::checkpoint::{get_changes, put_changes};
 use crate::error::{Result, RuntimeError};
 
 /// The open sessions of one partition key.
-#[derive(Default)]
 struct KeySessions {
-    /// Input rows (encoded) by event time, each with its net weight (never 0).
-    rows: BTreeMap<i64, Vec<(Vec<u8>, i64)>>,
+    /// Input rows (the kept columns, encoded), each with its net weight (never 0) and event
+    /// time: one buffer per key, a row costing its bytes and 17 (a B-tree of vectors of
+    /// vectors cost ~130 bytes a row; Nexmark q11 holds 9 M rows at 10 M events).
+    rows: ZSet,
+    /// The distinct event times of the rows, each with its number of distinct rows.
+    times: BTreeMap<i64, u32>,
     /// Open sessions: start -> largest event time.
     sessions: BTreeMap<i64, i64>,
+}
+
+impl Default for KeySessions {
+    fn default() -> Self {
+        Self {
+            rows: ZSet::timed(),
+            times: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+        }
+    }
 }
 
 /// A session that closes at `end`: (end, partition key, start).
@@ -87,6 +101,10 @@ pub struct SessionWindowAggregate {
     /// Optional projection from the session schema to the aggregate's input.
     project: Option<Project>,
     template: GroupAggregate,
+    /// Input columns a held row keeps (see [`SessionWindowAggregate::keep_columns`]); the
+    /// others are null when the session's rows are aggregated.
+    kept: Vec<usize>,
+    /// Encodes the kept columns of a held row.
     row_codec: RowCodec,
     key_codec: RowCodec,
     keys: HashMap<Vec<u8>, KeySessions>,
@@ -97,6 +115,19 @@ pub struct SessionWindowAggregate {
     schema: SchemaRef,
     /// Sessions by processing time (closed by the wall clock) instead of event time.
     processing: bool,
+}
+
+/// `schema` with every column nullable (held rows carry nulls in the columns they drop).
+fn nullable(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
 }
 
 /// Merge a row at `time` into disjoint sessions separated by more than `gap`: returns the
@@ -173,6 +204,7 @@ impl SessionWindowAggregate {
         }
         let schema = aggregate.schema();
         Ok(Self {
+            kept: (0..input_schema.fields().len()).collect(),
             row_codec: RowCodec::for_schema(&input_schema)?,
             key_codec: RowCodec::new(key_types)?,
             input_schema,
@@ -192,6 +224,47 @@ impl SessionWindowAggregate {
             schema,
             processing: false,
         })
+    }
+
+    /// Hold only the input columns marked in `needed` (the ones the aggregate and its
+    /// projection read), besides the time and partition columns: a session holds its rows
+    /// until it closes, and a row of Nexmark q11 is a whole bid of which the count reads
+    /// nothing. The other columns are null when a closed session is aggregated, and in
+    /// checkpoints.
+    pub fn keep_columns(self, needed: &[bool]) -> Result<Self> {
+        let kept: Vec<usize> = (0..self.input_schema.fields().len())
+            .filter(|&c| {
+                needed.get(c).copied().unwrap_or(true)
+                    || c == self.time
+                    || self.partition.contains(&c)
+            })
+            .collect();
+        self.hold(kept)
+    }
+
+    fn hold(mut self, kept: Vec<usize>) -> Result<Self> {
+        let types = kept
+            .iter()
+            .map(|&c| self.input_schema.field(c).data_type().clone())
+            .collect();
+        self.row_codec = RowCodec::new(types)?;
+        self.kept = kept;
+        Ok(self)
+    }
+
+    /// Every input column from the decoded kept ones, nulls for the others; with the
+    /// schema `full` relaxed to nullable columns.
+    fn widen(&self, kept: Vec<ArrayRef>, rows: usize) -> Vec<ArrayRef> {
+        let mut kept = kept.into_iter();
+        let mut next = self.kept.iter().peekable();
+        (0..self.input_schema.fields().len())
+            .map(|c| match next.next_if(|&&k| k == c) {
+                Some(_) => kept.next().unwrap_or_else(|| {
+                    new_null_array(self.input_schema.field(c).data_type(), rows)
+                }),
+                None => new_null_array(self.input_schema.field(c).data_type(), rows),
+            })
+            .collect()
     }
 
     /// The same aggregate over processing-time sessions: the time column holds arrival
@@ -219,14 +292,12 @@ impl SessionWindowAggregate {
                 continue;
             };
             // Sessions of a key close in order, so this one holds the key's earliest rows.
-            let rest = state.rows.split_off(&last.saturating_add(1));
-            let rows = std::mem::replace(&mut state.rows, rest);
-            for (_, at_time) in rows {
-                for (row, weight) in at_time {
-                    self.held_rows -= 1;
-                    closed.push((row, weight, start, end));
-                }
+            for (row, weight, _) in state.rows.iter_timed().filter(|(_, _, t)| *t <= last) {
+                self.held_rows -= 1;
+                closed.push((row.to_vec(), weight, start, end));
             }
+            state.rows.expire(last);
+            state.times = state.times.split_off(&last.saturating_add(1));
             if state.rows.is_empty() {
                 self.keys.remove(&key);
             }
@@ -260,7 +331,8 @@ impl SessionWindowAggregate {
         }
         let data = &changes.data;
         let times = self.times(data)?;
-        let rows = self.row_codec.encode(data.columns(), data.num_rows())?;
+        let kept: Vec<ArrayRef> = self.kept.iter().map(|&c| data.column(c).clone()).collect();
+        let rows = self.row_codec.encode(&kept, data.num_rows())?;
         let key_columns: Vec<ArrayRef> = self
             .partition
             .iter()
@@ -286,26 +358,23 @@ impl SessionWindowAggregate {
                 Some(state) => state,
                 None => self.keys.entry(key.to_vec()).or_default(),
             };
-            let bytes = rows.row(row);
-            let at_time = state.rows.entry(time).or_default();
-            let new_time = at_time.is_empty();
-            match at_time.iter_mut().find(|(r, _)| r.as_slice() == bytes) {
-                Some(entry) => {
-                    entry.1 += weight;
-                    if entry.1 == 0 {
-                        at_time.retain(|(_, w)| *w != 0);
-                        self.held_rows -= 1;
-                    }
-                }
-                None => {
-                    at_time.push((bytes.to_vec(), weight));
-                    self.held_rows += 1;
-                }
+            // The row's bytes include its time, so a row has one time.
+            let now = state.rows.add_at(rows.row(row), weight, time);
+            let at_time = state.times.entry(time).or_insert(0);
+            let new_time = *at_time == 0;
+            if now == 0 {
+                *at_time = at_time.saturating_sub(1);
+                self.held_rows -= 1;
+            } else if now == weight {
+                *at_time += 1;
+                self.held_rows += 1;
             }
-            if at_time.is_empty() {
+            if *at_time == 0 {
                 // The last row at this time is gone: the key's sessions may split.
-                state.rows.remove(&time);
-                dirty.push(key.to_vec());
+                state.times.remove(&time);
+                if !new_time {
+                    dirty.push(key.to_vec());
+                }
             } else if new_time {
                 let (removed, (start, last)) = merge_into(&mut state.sessions, time, self.gap);
                 for (s, l) in removed {
@@ -335,7 +404,7 @@ impl SessionWindowAggregate {
         }
         state.sessions.clear();
         let mut current: Option<(i64, i64)> = None;
-        for &time in state.rows.keys() {
+        for &time in state.times.keys() {
             current = match current {
                 Some((s, l)) if time <= l.saturating_add(self.gap) => Some((s, time)),
                 Some((s, l)) => {
@@ -369,7 +438,8 @@ impl SessionWindowAggregate {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         let count = rows.len();
-        let mut columns = self.row_codec.decode(rows.iter().map(|r| r.0.as_slice()))?;
+        let kept = self.row_codec.decode(rows.iter().map(|r| r.0.as_slice()))?;
+        let mut columns = self.widen(kept, count);
         let millisecond = (1_000_000 / self.unit_nanos).max(1);
         columns.push(self.time_array(rows.iter().map(|r| r.2).collect())?);
         columns.push(self.time_array(rows.iter().map(|r| r.3).collect())?);
@@ -381,7 +451,7 @@ impl SessionWindowAggregate {
             )?,
         );
         let weights = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
-        let data = batch_with_row_count(&self.session_schema, columns, count)?;
+        let data = batch_with_row_count(&nullable(&self.session_schema), columns, count)?;
         let mut changes = ChangeBatch::new(data, weights)?;
         if let Some(project) = self.project.as_mut() {
             changes = project.process(0, changes)?;
@@ -422,7 +492,7 @@ impl Operator for SessionWindowAggregate {
             self.template.fork_empty()?,
         )?;
         fork.processing = self.processing;
-        Ok(Box::new(fork))
+        Ok(Box::new(fork.hold(self.kept.clone())?))
     }
 
     fn name(&self) -> &'static str {
@@ -431,7 +501,8 @@ impl Operator for SessionWindowAggregate {
 
     fn describe(&self) -> String {
         format!(
-            "emit {}, session time: column {}, gap {} x {} ns, partition by columns {:?}, {}",
+            "emit {}, session time: column {}, gap {} x {} ns, partition by columns {:?}, holds \
+             columns {:?}, {}",
             if self.processing {
                 "by the wall clock"
             } else {
@@ -441,6 +512,7 @@ impl Operator for SessionWindowAggregate {
             self.gap,
             self.unit_nanos,
             self.partition,
+            self.kept,
             self.template.describe()
         )
     }
@@ -505,23 +577,21 @@ impl Operator for SessionWindowAggregate {
         let mut rows: Vec<&[u8]> = Vec::with_capacity(self.held_rows);
         let mut weights = Vec::with_capacity(self.held_rows);
         for state in self.keys.values() {
-            for at_time in state.rows.values() {
-                for (row, weight) in at_time {
-                    rows.push(row);
-                    weights.push(*weight);
-                }
+            for (row, weight) in state.rows.iter() {
+                rows.push(row);
+                weights.push(weight);
             }
         }
         let count = rows.len();
-        let columns = self.row_codec.decode(rows)?;
-        let data = batch_with_row_count(&self.input_schema, columns, count)?;
+        let columns = self.widen(self.row_codec.decode(rows)?, count);
+        let data = batch_with_row_count(&nullable(&self.input_schema), columns, count)?;
         put_changes(out, &ChangeBatch::new(data, Int64Array::from(weights))?)
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
-        let held = get_changes(input, &Arc::clone(&self.input_schema))?;
+        let held = get_changes(input, &nullable(&self.input_schema))?;
         self.keys.clear();
         self.timers.clear();
         self.held_rows = 0;
