@@ -8,15 +8,15 @@
 //! `[min, max + gap)` and its `window_time` is `window_end` - 1 ms. A new row can extend a
 //! session or bridge two sessions into one.
 //!
-//! State: per partition key, the input rows of its open sessions (only the columns the
-//! aggregate reads, with the time and key: [`SessionWindowAggregate::keep_columns`]; in one
-//! buffer per key with their weights and event times) and the sessions' extents. We keep rows rather than merged accumulators because
-//! (a) every aggregate then works, also those whose accumulators cannot merge (ordered
-//! `array_agg`/`string_agg`, retracting `min`/`max`), (b) a retraction of a row of an open
-//! session is exact, even when it splits the session in two, and (c) the rows of a session
-//! are held only until the watermark passes its end, the same span for which Flink keeps a
-//! session's accumulators; aggregating a session's rows once, when it closes, costs the same
-//! as accumulating them on arrival.
+//! State: per partition key, the input rows of its open sessions (only the columns the aggregate
+//! reads, with the time and key: [`SessionWindowAggregate::keep_columns`]; in one buffer per key
+//! with their weights and event times) and the sessions' extents. We keep rows rather than merged
+//! accumulators because (a) every aggregate then works, also those whose accumulators cannot merge
+//! (ordered `array_agg`/`string_agg`, retracting `min`/`max`), (b) a retraction of a row of an open
+//! session is exact, even when it splits the session in two, and (c) the rows of a session are held
+//! only until the watermark passes its end, the same span for which Flink keeps a session's
+//! accumulators; aggregating a session's rows once, when it closes, costs the same as accumulating
+//! them on arrival.
 //!
 //! Invariants:
 //! - Open sessions of a key are disjoint and separated by more than `gap`; a timer set holds
@@ -84,7 +84,8 @@ impl Default for KeySessions {
 type Timer = (i64, Vec<u8>, i64);
 
 pub struct SessionWindowAggregate {
-    /// Schema of the rows the session window reads.
+    /// Schema of the rows the session window reads, every column nullable (held rows carry
+    /// nulls in the columns they drop, see [`SessionWindowAggregate::keep_columns`]).
     input_schema: SchemaRef,
     /// Input column holding the event time.
     time: usize,
@@ -96,7 +97,8 @@ pub struct SessionWindowAggregate {
     gap: i64,
     /// Input columns the sessions are partitioned by.
     partition: Vec<usize>,
-    /// Input columns followed by window_start, window_end, window_time.
+    /// Input columns followed by window_start, window_end, window_time (nullable, as the
+    /// input schema).
     session_schema: SchemaRef,
     /// Optional projection from the session schema to the aggregate's input.
     project: Option<Project>,
@@ -117,7 +119,7 @@ pub struct SessionWindowAggregate {
     processing: bool,
 }
 
-/// `schema` with every column nullable (held rows carry nulls in the columns they drop).
+/// `schema` with every column nullable.
 fn nullable(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<_> = schema
         .fields()
@@ -207,13 +209,13 @@ impl SessionWindowAggregate {
             kept: (0..input_schema.fields().len()).collect(),
             row_codec: RowCodec::for_schema(&input_schema)?,
             key_codec: RowCodec::new(key_types)?,
-            input_schema,
+            input_schema: nullable(&input_schema),
             time,
             time_type,
             unit_nanos,
             gap,
             partition,
-            session_schema,
+            session_schema: nullable(&session_schema),
             project,
             template: aggregate,
             keys: HashMap::new(),
@@ -252,17 +254,15 @@ impl SessionWindowAggregate {
         Ok(self)
     }
 
-    /// Every input column from the decoded kept ones, nulls for the others; with the
-    /// schema `full` relaxed to nullable columns.
+    /// Every input column: the decoded kept ones in their places, nulls for the others.
     fn widen(&self, kept: Vec<ArrayRef>, rows: usize) -> Vec<ArrayRef> {
         let mut kept = kept.into_iter();
         let mut next = self.kept.iter().peekable();
         (0..self.input_schema.fields().len())
-            .map(|c| match next.next_if(|&&k| k == c) {
-                Some(_) => kept.next().unwrap_or_else(|| {
-                    new_null_array(self.input_schema.field(c).data_type(), rows)
-                }),
-                None => new_null_array(self.input_schema.field(c).data_type(), rows),
+            .map(|c| {
+                next.next_if(|&&k| k == c)
+                    .and_then(|_| kept.next())
+                    .unwrap_or_else(|| new_null_array(self.input_schema.field(c).data_type(), rows))
             })
             .collect()
     }
@@ -451,7 +451,7 @@ impl SessionWindowAggregate {
             )?,
         );
         let weights = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
-        let data = batch_with_row_count(&nullable(&self.session_schema), columns, count)?;
+        let data = batch_with_row_count(&self.session_schema, columns, count)?;
         let mut changes = ChangeBatch::new(data, weights)?;
         if let Some(project) = self.project.as_mut() {
             changes = project.process(0, changes)?;
@@ -584,14 +584,14 @@ impl Operator for SessionWindowAggregate {
         }
         let count = rows.len();
         let columns = self.widen(self.row_codec.decode(rows)?, count);
-        let data = batch_with_row_count(&nullable(&self.input_schema), columns, count)?;
+        let data = batch_with_row_count(&self.input_schema, columns, count)?;
         put_changes(out, &ChangeBatch::new(data, Int64Array::from(weights))?)
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
-        let held = get_changes(input, &nullable(&self.input_schema))?;
+        let held = get_changes(input, &self.input_schema)?;
         self.keys.clear();
         self.timers.clear();
         self.held_rows = 0;
