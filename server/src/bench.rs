@@ -154,6 +154,10 @@ pub struct NexmarkRun {
     pub late_rows: u64,
     /// Instances of each keyed operator.
     pub workers: usize,
+    /// State entries written to disk and read back from it during the run (see
+    /// `sluice_storage::spill`).
+    pub spilled: u64,
+    pub reloaded: u64,
 }
 
 impl NexmarkRun {
@@ -371,6 +375,7 @@ pub async fn run_nexmark(
                 .map_err(|e| format!("{query}: {e}"))?;
         }
         let cpu_before = process_cpu_time().unwrap_or_default();
+        let spill_before = sluice_storage::spill::spill_totals();
         let started = Instant::now();
         execute(&mut session, &insert)
             .await
@@ -397,6 +402,12 @@ pub async fn run_nexmark(
                     state_rows: status.state_rows,
                     late_rows: status.late_rows,
                     workers: database.workers().await,
+                    spilled: sluice_storage::spill::spill_totals()
+                        .0
+                        .saturating_sub(spill_before.0),
+                    reloaded: sluice_storage::spill::spill_totals()
+                        .1
+                        .saturating_sub(spill_before.1),
                 });
             }
             if now - started > timeout {
@@ -460,7 +471,8 @@ fn format_peak(peak: Option<f64>) -> String {
 pub fn describe_run(run: &NexmarkRun, index: usize, runs: usize) -> String {
     let mut line = format!(
         "{} run {}/{}: events={} elapsed_s={:.3} events_per_s={:.0} busy_cores={:.2} \
-         events_per_s_per_core={:.0} peak_mib={} state_rows={} late_rows={} workers={}",
+         events_per_s_per_core={:.0} peak_mib={} state_rows={} late_rows={} workers={} \
+         spilled={} reloaded={}",
         run.query,
         index + 1,
         runs,
@@ -473,6 +485,8 @@ pub fn describe_run(run: &NexmarkRun, index: usize, runs: usize) -> String {
         run.state_rows,
         run.late_rows,
         run.workers,
+        run.spilled,
+        run.reloaded,
     );
     if !run.peak_reset {
         line.push_str(" (peak memory not reset: covers the whole process)");

@@ -619,6 +619,41 @@ impl PartialEq for IndexKey {
 
 impl Eq for IndexKey {}
 
+/// Changes to spilled keys, encoded as they are made (see [`SpillMap::add_row`]): each
+/// record's key and encoded change, one after the other in one buffer.
+#[derive(Default)]
+struct Appends {
+    arena: StateWriter,
+    records: Vec<AppendRecord>,
+}
+
+/// Where a change is in [`Appends::arena`]: its key from `start` to `key_end`, then its
+/// encoding up to `end`.
+struct AppendRecord {
+    start: usize,
+    key_end: usize,
+    end: usize,
+}
+
+impl Appends {
+    fn push(&mut self, key: &[u8], encode: impl FnOnce(&mut StateWriter)) {
+        let start = self.arena.len();
+        self.arena.put_raw(key);
+        let key_end = self.arena.len();
+        encode(&mut self.arena);
+        self.records.push(AppendRecord {
+            start,
+            key_end,
+            end: self.arena.len(),
+        });
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.records.clear();
+    }
+}
+
 /// What a map keeps in memory about a key on disk.
 #[derive(Debug, Clone, Copy)]
 struct SpilledKey {
@@ -681,7 +716,7 @@ pub struct SpillMap<V: SpillValue> {
     spilled_keys: HashMap<IndexKey, SpilledKey>,
     /// Changes to spilled keys made by the current batch, appended to their bytes on disk
     /// when the batch settles (appendable values only).
-    pending: HashMap<Box<[u8]>, V>,
+    pending: Appends,
     /// Entries written to disk and read back over the map's life.
     spilled: u64,
     reloaded: u64,
@@ -782,7 +817,7 @@ impl<V: SpillValue> SpillMap<V> {
             touched: Vec::new(),
             cold: None,
             spilled_keys: HashMap::new(),
-            pending: HashMap::new(),
+            pending: Appends::default(),
             spilled: 0,
             reloaded: 0,
         }
@@ -822,9 +857,12 @@ impl<V: SpillValue> SpillMap<V> {
         Ok(value)
     }
 
-    /// Append the changes the batch made to spilled keys to their bytes on disk.
+    /// Append the changes the batch made to spilled keys to their bytes on disk: one merge
+    /// operand per key, in key order (the memtable's skip list inserts a run of ascending
+    /// keys from where the previous insert left off; inserting in random order cost a sixth
+    /// of a spilling join's time, in cache misses).
     fn write_pending(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        if self.pending.records.is_empty() {
             return Ok(());
         }
         let Some(cold) = self.cold.as_ref() else {
@@ -832,15 +870,28 @@ impl<V: SpillValue> SpillMap<V> {
                 "changes to spilled keys without a spill store".into(),
             ));
         };
+        let pending = &mut self.pending;
+        let arena = pending.arena.as_bytes();
+        // Stable: a key's changes stay in the order they were made.
+        pending
+            .records
+            .sort_by(|a, b| arena[a.start..a.key_end].cmp(&arena[b.start..b.key_end]));
         let mut batch = WriteBatch::default();
-        for (key, mut delta) in self.pending.drain() {
-            let mut out = StateWriter::new();
-            delta.encode(&mut out, &self.context)?;
-            batch.merge(cold.key(&key), out.into_bytes());
+        for run in pending
+            .records
+            .chunk_by(|a, b| arena[a.start..a.key_end] == arena[b.start..b.key_end])
+        {
+            let key = &arena[run[0].start..run[0].key_end];
+            let mut operand = Vec::with_capacity(run.iter().map(|r| r.end - r.key_end).sum());
+            for record in run {
+                operand.extend_from_slice(&arena[record.key_end..record.end]);
+            }
+            batch.merge(cold.key(key), operand);
             if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
                 cold.write(std::mem::take(&mut batch))?;
             }
         }
+        pending.clear();
         cold.write(batch)
     }
 
@@ -929,6 +980,10 @@ impl<V: SpillValue> SpillMap<V> {
     }
 
     /// Write the least recently used entries to disk until `target` bytes remain.
+    ///
+    /// Entries are chosen by the batch that last used them without sorting the map: the
+    /// bytes held per batch stamp give the stamp below which everything goes (and how much
+    /// of that stamp's entries), then one pass takes those entries out of the table.
     fn spill_to(&mut self, target: usize) -> Result<()> {
         if self.cold.is_none() {
             self.cold = Some(Cold::open(self.dir.as_ref())?);
@@ -936,40 +991,62 @@ impl<V: SpillValue> SpillMap<V> {
         let Some(cold) = self.cold.as_mut() else {
             return Ok(());
         };
-        let mut candidates: Vec<(u64, &Box<[u8]>)> =
-            self.hot.iter().map(|(k, e)| (e.used, k)).collect();
-        candidates.sort_unstable_by_key(|(used, _)| *used);
-        let mut freed = 0;
         let excess = self.hot_bytes.saturating_sub(target);
-        let mut victims = Vec::new();
-        for (_, key) in candidates {
-            if freed >= excess {
+        if excess == 0 {
+            return Ok(());
+        }
+        let mut by_stamp: HashMap<u64, usize> = HashMap::new();
+        for entry in self.hot.values() {
+            *by_stamp.entry(entry.used).or_default() += entry.size;
+        }
+        let mut stamps: Vec<(u64, usize)> = by_stamp.into_iter().collect();
+        stamps.sort_unstable();
+        // Everything used before `cutoff` goes, and `partial` bytes of what `cutoff` used.
+        let (mut cutoff, mut partial, mut below) = (u64::MAX, 0, 0);
+        for (stamp, bytes) in stamps {
+            if below + bytes >= excess {
+                (cutoff, partial) = (stamp, excess - below);
                 break;
             }
-            freed += self.hot.get(key.as_ref()).map_or(0, |e| e.size);
-            victims.push(key.clone());
+            below += bytes;
         }
+        let mut victims: Vec<(Box<[u8]>, Hot<V>)> = self
+            .hot
+            .extract_if(|_, entry| {
+                entry.used < cutoff
+                    || (entry.used == cutoff && partial > 0 && {
+                        partial = partial.saturating_sub(entry.size);
+                        true
+                    })
+            })
+            .collect();
+        // Written in key order (see `write_pending`).
+        victims.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        tracing::debug!(
+            entries = victims.len(),
+            excess,
+            hot = self.hot.len(),
+            "spilling least recently used state"
+        );
         let mut batch = WriteBatch::default();
-        for key in victims {
-            if let Some(mut entry) = self.hot.remove(&key) {
-                let mut out = StateWriter::new();
-                entry.value.encode(&mut out, &self.context)?;
-                batch.put(cold.key(&key), out.into_bytes());
-                if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
-                    cold.write(std::mem::take(&mut batch))?;
-                }
-                let spilled = SpilledKey {
-                    timer: entry.value.timer(),
-                    last: entry.value.last_expiry(),
-                    rows: u32::try_from(entry.value.rows()).unwrap_or(u32::MAX),
-                };
-                self.spilled_keys.insert(IndexKey::new(&key), spilled);
-                cold.keys += 1;
-                cold.rows += entry.value.rows();
-                self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
-                self.spilled += 1;
-                SPILLED.fetch_add(1, Ordering::Relaxed);
+        for (key, mut entry) in victims {
+            let mut out = StateWriter::new();
+            entry.value.encode(&mut out, &self.context)?;
+            batch.put(cold.key(&key), out.into_bytes());
+            if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
+                cold.write(std::mem::take(&mut batch))?;
             }
+            let spilled = SpilledKey {
+                timer: entry.value.timer(),
+                last: entry.value.last_expiry(),
+                rows: u32::try_from(entry.value.rows()).unwrap_or(u32::MAX),
+            };
+            self.spilled_keys.insert(IndexKey::new(&key), spilled);
+            cold.keys += 1;
+            cold.rows += entry.value.rows();
+            self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
+            self.spilled += 1;
+            SPILLED.fetch_add(1, Ordering::Relaxed);
         }
         cold.write(batch)
     }
@@ -995,6 +1072,9 @@ impl<V: SpillValue> SpillMap<V> {
     /// whole by then, deleting them on disk unread (an interval join's rows leave without
     /// output, so a key all of whose rows are due needs no read); `keys` keeps the others.
     pub fn forget_expired(&mut self, keys: &mut Vec<Box<[u8]>>, upto: i64) -> Result<()> {
+        // Changes appended to a key this batch go to disk first, so that the delete below
+        // removes them with the key.
+        self.write_pending()?;
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
             return Ok(());
         };
@@ -1009,7 +1089,6 @@ impl<V: SpillValue> SpillMap<V> {
             cold.keys = cold.keys.saturating_sub(1);
             cold.rows = cold.rows.saturating_sub(spilled.rows as usize);
             self.spilled_keys.remove(key.as_ref());
-            self.pending.remove(key.as_ref());
             batch.delete(cold.key(key));
             false
         });
@@ -1162,10 +1241,12 @@ impl SpillMap<ZSet> {
     pub fn add_row(&mut self, key: &[u8], row: &[u8], weight: i64, time: i64, timed: bool) -> bool {
         let make = || if timed { ZSet::timed() } else { ZSet::new() };
         if let Some(spilled) = self.spilled_keys.get_mut(key) {
-            self.pending
-                .entry_ref(key)
-                .or_insert_with(make)
-                .add_at(row, weight, time);
+            if weight == 0 {
+                return false;
+            }
+            self.pending.push(key, |out| {
+                ZSet::write_one(out, row, weight, timed.then_some(time));
+            });
             spilled.rows = match weight > 0 {
                 true => spilled.rows.saturating_add(1),
                 false => spilled.rows.saturating_sub(1),
@@ -1688,6 +1769,13 @@ mod tests {
 
     #[test]
     fn rows_added_to_spilled_keys_are_appended_without_reading() -> Result<()> {
+        // A batch of one row, and batches in which a key gets several rows (some of them
+        // cancelling each other) before they go to disk.
+        appended_rows_round_trip(1)?;
+        appended_rows_round_trip(17)
+    }
+
+    fn appended_rows_round_trip(batch: u32) -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
         let mut map: SpillMap<ZSet> =
             SpillMap::with_budget(Some(6_000), Some(dir.path().to_path_buf()));
@@ -1706,7 +1794,9 @@ mod tests {
             if map.add_row(&key, row.as_bytes(), weight, time, true) {
                 timers.insert(k, time);
             }
-            map.settle()?;
+            if step % batch == batch - 1 {
+                map.settle()?;
+            }
             let entry = model.entry((k, row.clone())).or_insert(0);
             *entry += weight;
             if *entry == 0 {
@@ -1780,6 +1870,12 @@ mod tests {
             map.touch([key.as_slice()]);
             map.add_row(&key, b"second", 1, 2 * i64::from(k), true);
             map.settle()?;
+        }
+        // Appended in the batch that drops the key, not yet on disk when it is dropped.
+        for k in (1..=29u32).step_by(4) {
+            let key = k.to_be_bytes();
+            map.touch([key.as_slice()]);
+            map.add_row(&key, b"third", 1, i64::from(k), true);
         }
         assert!(map.spilled_len() > 20, "{} keys spilled", map.spilled_len());
         let (rows_before, spilled_before) = (map.rows(), map.spilled_len());

@@ -65,6 +65,16 @@ impl StateWriter {
         self.buf.is_empty()
     }
 
+    /// The bytes written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forget the bytes written, keeping the buffer's capacity.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }

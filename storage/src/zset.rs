@@ -266,6 +266,19 @@ impl ZSet {
         }
     }
 
+    /// Write a set of one row with `weight` (expiring at `time` if given) in the encoding of
+    /// [`ZSet::write_to`], without building the set: a change appended to a spilled set.
+    pub fn write_one(out: &mut StateWriter, row: &[u8], weight: i64, time: Option<i64>) {
+        let flag = if time.is_some() { TIMED_FLAG } else { 0 };
+        out.put_u64(1 | flag);
+        out.put_bytes(row);
+        out.put_i64(weight);
+        if let Some(time) = time {
+            out.put_i64(time);
+            out.put_i64(i64::MAX); // no timer queued by the change itself
+        }
+    }
+
     /// Read a set written by [`ZSet::write_to`].
     pub fn read_from(input: &mut StateReader) -> Result<Self> {
         let count = input.u64()?;
