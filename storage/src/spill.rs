@@ -412,6 +412,9 @@ pub fn remove_spill_dir() {
         return;
     };
     if let Some(store) = slot.take() {
+        // A flush or compaction still running would write files into the directory while
+        // it is being removed ("directory not empty", and gigabytes left behind).
+        store.db.cancel_all_background_work(true);
         if let Err(e) = std::fs::remove_dir_all(&store.path) {
             tracing::warn!(path = %store.path.display(), "cannot remove the spill directory: {e}");
         }
@@ -569,55 +572,58 @@ impl Cold {
     }
 }
 
-/// A key of the spilled-key index: up to 22 bytes inline (join, group and partition keys
-/// are mostly one or two encoded numbers: no allocation of their own, which cost as much as
-/// the key's slot), longer ones boxed. Hashed and compared as its bytes, so the index is
-/// looked up by `&[u8]`.
-#[derive(Debug, Clone)]
-enum IndexKey {
-    Inline { len: u8, bytes: [u8; 22] },
-    Boxed(Box<[u8]>),
+/// The spilled-key index: what a map keeps in memory about each key on disk. Keys of up
+/// to 15 bytes (join, group and partition keys are mostly one or two encoded numbers) are
+/// stored inline in a 16-byte array with their length last, in a table of 36-byte slots
+/// with no allocation of their own; longer keys are boxed, in a second table.
+#[derive(Default)]
+struct SpilledIndex {
+    short: HashMap<[u8; 16], SpilledKey>,
+    long: HashMap<Box<[u8]>, SpilledKey>,
 }
 
-impl IndexKey {
-    fn new(key: &[u8]) -> Self {
-        match u8::try_from(key.len()) {
-            Ok(len) if key.len() <= 22 => {
-                let mut bytes = [0u8; 22];
-                bytes[..key.len()].copy_from_slice(key);
-                IndexKey::Inline { len, bytes }
-            }
-            _ => IndexKey::Boxed(Box::from(key)),
+/// `key` as an inline key of the index, if it fits.
+fn short_key(key: &[u8]) -> Option<[u8; 16]> {
+    let len = u8::try_from(key.len()).ok().filter(|len| *len < 16)?;
+    let mut bytes = [0u8; 16];
+    bytes[..key.len()].copy_from_slice(key);
+    bytes[15] = len;
+    Some(bytes)
+}
+
+impl SpilledIndex {
+    fn get(&self, key: &[u8]) -> Option<&SpilledKey> {
+        match short_key(key) {
+            Some(short) => self.short.get(&short),
+            None => self.long.get(key),
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            IndexKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            IndexKey::Boxed(bytes) => bytes,
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut SpilledKey> {
+        match short_key(key) {
+            Some(short) => self.short.get_mut(&short),
+            None => self.long.get_mut(key),
+        }
+    }
+
+    fn contains_key(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn insert(&mut self, key: &[u8], spilled: SpilledKey) {
+        match short_key(key) {
+            Some(short) => self.short.insert(short, spilled),
+            None => self.long.insert(Box::from(key), spilled),
+        };
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<SpilledKey> {
+        match short_key(key) {
+            Some(short) => self.short.remove(&short),
+            None => self.long.remove(key),
         }
     }
 }
-
-impl std::borrow::Borrow<[u8]> for IndexKey {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl std::hash::Hash for IndexKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
-}
-
-impl PartialEq for IndexKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for IndexKey {}
 
 /// Changes to spilled keys, encoded as they are made (see [`SpillMap::add_row`]): each
 /// record's key and encoded change, one after the other in one buffer.
@@ -654,8 +660,10 @@ impl Appends {
     }
 }
 
-/// What a map keeps in memory about a key on disk.
+/// What a map keeps in memory about a key on disk: 20 bytes, packed to 4-byte alignment
+/// (the index holds one per spilled key).
 #[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
 struct SpilledKey {
     /// The earliest expiry timer queued for the key ([`SpillValue::timer`]).
     timer: i64,
@@ -711,9 +719,9 @@ pub struct SpillMap<V: SpillValue> {
     /// The keys on disk, each with its expiry timers and row count (see [`SpilledKey`]).
     /// Knowing them saves a read for every key that is not on disk, lets
     /// [`SpillMap::add_row`] append to a spilled key without reading it and
-    /// [`SpillMap::forget_expired`] delete one unread. Costs a 48-byte slot per key (keys of
-    /// up to 22 bytes inline), outside the budget.
-    spilled_keys: HashMap<IndexKey, SpilledKey>,
+    /// [`SpillMap::forget_expired`] delete one unread. Costs a 36-byte slot per key (keys of
+    /// up to 15 bytes inline), outside the budget.
+    spilled_keys: SpilledIndex,
     /// Changes to spilled keys made by the current batch, appended to their bytes on disk
     /// when the batch settles (appendable values only).
     pending: Appends,
@@ -816,7 +824,7 @@ impl<V: SpillValue> SpillMap<V> {
             batch: 0,
             touched: Vec::new(),
             cold: None,
-            spilled_keys: HashMap::new(),
+            spilled_keys: SpilledIndex::default(),
             pending: Appends::default(),
             spilled: 0,
             reloaded: 0,
@@ -924,7 +932,7 @@ impl<V: SpillValue> SpillMap<V> {
                 continue;
             };
             let mut value: V = decode_stored(&bytes, &self.context)?;
-            if let Some(spilled) = self.spilled_keys.remove(*key) {
+            if let Some(spilled) = self.spilled_keys.remove(key) {
                 value.set_timer(value.timer().min(spilled.timer));
             }
             delete.delete(full);
@@ -1041,7 +1049,7 @@ impl<V: SpillValue> SpillMap<V> {
                 last: entry.value.last_expiry(),
                 rows: u32::try_from(entry.value.rows()).unwrap_or(u32::MAX),
             };
-            self.spilled_keys.insert(IndexKey::new(&key), spilled);
+            self.spilled_keys.insert(&key, spilled);
             cold.keys += 1;
             cold.rows += entry.value.rows();
             self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
@@ -1119,7 +1127,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// Drop every entry, in memory and on disk.
     pub fn clear(&mut self) -> Result<()> {
         self.hot.clear();
-        self.spilled_keys = HashMap::new();
+        self.spilled_keys = SpilledIndex::default();
         self.pending.clear();
         self.hot_bytes = 0;
         self.share.report(0);
