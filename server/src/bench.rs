@@ -392,6 +392,7 @@ pub async fn run_nexmark(
                 let cpu = process_cpu_time()
                     .unwrap_or_default()
                     .saturating_sub(cpu_before);
+                let spill_after = sluice_storage::spill::spill_totals();
                 return Ok(NexmarkRun {
                     query: query.to_string(),
                     events: status.source_rows,
@@ -402,12 +403,8 @@ pub async fn run_nexmark(
                     state_rows: status.state_rows,
                     late_rows: status.late_rows,
                     workers: database.workers().await,
-                    spilled: sluice_storage::spill::spill_totals()
-                        .0
-                        .saturating_sub(spill_before.0),
-                    reloaded: sluice_storage::spill::spill_totals()
-                        .1
-                        .saturating_sub(spill_before.1),
+                    spilled: spill_after.0.saturating_sub(spill_before.0),
+                    reloaded: spill_after.1.saturating_sub(spill_before.1),
                 });
             }
             if now - started > timeout {

@@ -641,6 +641,16 @@ struct AppendRecord {
     end: usize,
 }
 
+impl AppendRecord {
+    fn key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
+        &arena[self.start..self.key_end]
+    }
+
+    fn change<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
+        &arena[self.key_end..self.end]
+    }
+}
+
 impl Appends {
     fn push(&mut self, key: &[u8], encode: impl FnOnce(&mut StateWriter)) {
         let start = self.arena.len();
@@ -883,18 +893,16 @@ impl<V: SpillValue> SpillMap<V> {
         // Stable: a key's changes stay in the order they were made.
         pending
             .records
-            .sort_by(|a, b| arena[a.start..a.key_end].cmp(&arena[b.start..b.key_end]));
+            .sort_by(|a, b| a.key(arena).cmp(b.key(arena)));
         let mut batch = WriteBatch::default();
         for run in pending
             .records
-            .chunk_by(|a, b| arena[a.start..a.key_end] == arena[b.start..b.key_end])
+            .chunk_by(|a, b| a.key(arena) == b.key(arena))
         {
-            let key = &arena[run[0].start..run[0].key_end];
-            let mut operand = Vec::with_capacity(run.iter().map(|r| r.end - r.key_end).sum());
-            for record in run {
-                operand.extend_from_slice(&arena[record.key_end..record.end]);
-            }
-            batch.merge(cold.key(key), operand);
+            let changes = run.iter().map(|record| record.change(arena));
+            let mut operand = Vec::with_capacity(changes.clone().map(<[u8]>::len).sum());
+            changes.for_each(|change| operand.extend_from_slice(change));
+            batch.merge(cold.key(run[0].key(arena)), operand);
             if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
                 cold.write(std::mem::take(&mut batch))?;
             }

@@ -59,6 +59,20 @@ impl Default for ZSet {
     }
 }
 
+/// The count that starts an encoded set ([`ZSet::write_to`]), flagged if the set is timed.
+fn put_count(out: &mut StateWriter, count: u64, timed: bool) {
+    out.put_u64(count | if timed { TIMED_FLAG } else { 0 });
+}
+
+/// One entry of an encoded set: the row, its weight and, in a timed set, its time.
+fn put_entry(out: &mut StateWriter, row: &[u8], weight: i64, time: Option<i64>) {
+    out.put_bytes(row);
+    out.put_i64(weight);
+    if let Some(time) = time {
+        out.put_i64(time);
+    }
+}
+
 /// One entry of the buffer: where its row is, where its weight is, where it ends.
 struct Entry {
     row: std::ops::Range<usize>,
@@ -252,14 +266,13 @@ impl ZSet {
     /// Write the set: count, then (row, weight) pairs (checkpoints and spilled state). A
     /// timed set flags the count and adds each entry's time and the scheduled time.
     pub fn write_to(&self, out: &mut StateWriter) {
-        let flag = if self.timed { TIMED_FLAG } else { 0 };
-        out.put_u64(u64::from(self.live) | flag);
+        put_count(out, u64::from(self.live), self.timed);
         for (_, entry) in self.entries() {
-            out.put_bytes(&self.data[entry.row.clone()]);
-            out.put_i64(read_i64(&self.data, entry.weight_at));
-            if self.timed {
-                out.put_i64(read_i64(&self.data, entry.weight_at + 8));
-            }
+            let time = self
+                .timed
+                .then(|| read_i64(&self.data, entry.weight_at + 8));
+            let weight = read_i64(&self.data, entry.weight_at);
+            put_entry(out, &self.data[entry.row.clone()], weight, time);
         }
         if self.timed {
             out.put_i64(self.scheduled);
@@ -269,12 +282,9 @@ impl ZSet {
     /// Write a set of one row with `weight` (expiring at `time` if given) in the encoding of
     /// [`ZSet::write_to`], without building the set: a change appended to a spilled set.
     pub fn write_one(out: &mut StateWriter, row: &[u8], weight: i64, time: Option<i64>) {
-        let flag = if time.is_some() { TIMED_FLAG } else { 0 };
-        out.put_u64(1 | flag);
-        out.put_bytes(row);
-        out.put_i64(weight);
-        if let Some(time) = time {
-            out.put_i64(time);
+        put_count(out, 1, time.is_some());
+        put_entry(out, row, weight, time);
+        if time.is_some() {
             out.put_i64(i64::MAX); // no timer queued by the change itself
         }
     }
