@@ -325,6 +325,8 @@ impl Database {
                 std::iter::once(Arc::new(crate::lateral_unnest::LateralUnnest)
                     as Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>)
                 .chain(datafusion::optimizer::Analyzer::new().rules)
+                // After type coercion: `m[key]` with a key of another type than m's keys.
+                .chain(std::iter::once(crate::map_keys::rule()))
                 .collect(),
             )
             .build();

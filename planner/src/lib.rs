@@ -14,6 +14,7 @@ pub mod flink;
 pub mod incremental;
 mod key_lookup;
 mod lateral_unnest;
+mod map_keys;
 mod plan_key;
 pub mod relation;
 pub mod session;

@@ -232,3 +232,88 @@ async fn an_idle_source_does_not_hold_back_windows() {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// MAP columns read from JSON lines: objects become maps whose keys keep their case (keys of
+/// map values are data, never folded like column names), nested maps in rows and arrays
+/// too; a value that is not an object goes to the dead-letter table; a JSON file sink writes
+/// the maps back as objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_objects_fill_map_columns() {
+    let dir = temp_dir("json-maps");
+    std::fs::write(
+        dir.join("events.json"),
+        "{\"id\": 1, \"labels\": {\"Env\": \"prod\", \"team\": \"a\"}, \
+          \"scores\": [{\"x\": 1.5}], \"meta\": {\"counts\": {\"7\": 70}}}\n\
+         {\"id\": 2, \"labels\": {}, \"scores\": [], \"meta\": {\"counts\": null}}\n\
+         {\"id\": 3, \"labels\": [\"not\", \"an\", \"object\"]}\n\
+         {\"id\": 4, \"labels\": null, \"scores\": [{\"y\": 2, \"z\": null}]}\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE events (
+                id BIGINT,
+                labels MAP<STRING, STRING>,
+                scores ARRAY<MAP<STRING, DOUBLE>>,
+                meta ROW<counts MAP<INT, BIGINT>>
+             ) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                     'bad-rows' = 'dead-letter');
+             CREATE MATERIALIZED VIEW labelled AS
+               SELECT id, labels['Env'] AS env, labels['env'] AS lower_env,
+                      cardinality(labels) AS n, scores[1]['x'] AS x,
+                      meta['counts'][7] AS seven
+               FROM events;",
+            dir.join("events.json").display()
+        ),
+    )
+    .await;
+    eventually(
+        &mut session,
+        "SELECT * FROM labelled ORDER BY id",
+        "+----+------+-----------+---+-----+-------+\n\
+         | id | env  | lower_env | n | x   | seven |\n\
+         +----+------+-----------+---+-----+-------+\n\
+         | 1  | prod |           | 2 | 1.5 | 70    |\n\
+         | 2  |      |           | 0 |     |       |\n\
+         | 4  |      |           |   |     |       |\n\
+         +----+------+-----------+---+-----+-------+",
+    )
+    .await;
+    eventually(
+        &mut session,
+        "SELECT count(*) AS bad FROM events_dead_letter",
+        "+-----+\n| bad |\n+-----+\n| 1   |\n+-----+",
+    )
+    .await;
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE copied (id BIGINT, labels MAP<STRING, STRING>, 
+                                  meta ROW<counts MAP<INT, BIGINT>>)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             INSERT INTO copied SELECT id, labels, meta FROM events WHERE id = 1;",
+            out.display()
+        ),
+    )
+    .await;
+    let started = Instant::now();
+    let written = loop {
+        let text: String = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .collect();
+        if !text.is_empty() || started.elapsed() > Duration::from_secs(20) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        written.trim(),
+        "{\"id\":1,\"labels\":{\"Env\":\"prod\",\"team\":\"a\"},\"meta\":{\"counts\":{\"7\":70}}}"
+    );
+}

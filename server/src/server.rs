@@ -962,9 +962,27 @@ fn rows_response(
 /// The RowDescription fields of `schema`: arrow-pg's, with JSON columns (Arrow's JSON
 /// extension type, what DataSQRL's JSON functions return) described as `jsonb`.
 pub(crate) fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    let mut fields = arrow_schema_to_pg_fields(schema, format, None)?;
+    // Values holding maps (which arrow-pg cannot describe) are sent as JSON text.
+    let described = arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| {
+                if sluice_planner::streaming::json::contains_map(field.data_type()) {
+                    Arc::new(arrow::datatypes::Field::new(
+                        field.name(),
+                        arrow::datatypes::DataType::Utf8,
+                        true,
+                    ))
+                } else {
+                    field.clone()
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut fields = arrow_schema_to_pg_fields(&described, format, None)?;
     for (index, field) in schema.fields().iter().enumerate() {
-        if sluice_planner::streaming::json::is_json(field) {
+        if sluice_planner::streaming::json::shown_as_jsonb(field) {
             if let Some(info) = fields.get_mut(index) {
                 *info = FieldInfo::new(
                     info.name().to_string(),
@@ -988,6 +1006,21 @@ pub(crate) fn encode_batch(
 ) {
     use arrow::array::{Array, AsArray};
     let schema = batch.schema();
+    // The JSON text of each value of the columns holding maps.
+    let mut map_texts = Vec::with_capacity(batch.num_columns());
+    for column in batch.columns() {
+        if !sluice_planner::streaming::json::contains_map(column.data_type()) {
+            map_texts.push(None);
+            continue;
+        }
+        match sluice_runtime::connectors::format::json_texts(column) {
+            Ok(texts) => map_texts.push(Some(texts)),
+            Err(error) => {
+                rows.push(Err(PgWireError::ApiError(Box::new(error))));
+                return;
+            }
+        }
+    }
     let mut encoder = DataRowEncoder::new(fields.clone());
     for row in 0..batch.num_rows() {
         let mut result = Ok(());
@@ -995,6 +1028,9 @@ pub(crate) fn encode_batch(
             let pg_field = &fields[index];
             result = if column.is_null(row) {
                 Encoder::encode_field(&mut encoder, &None::<i8>, pg_field)
+            } else if let Some(texts) = &map_texts[index] {
+                let text = texts[row].as_deref().unwrap_or("null");
+                Encoder::encode_field(&mut encoder, &crate::text::JsonbText(text), pg_field)
             } else if *pg_field.datatype() == Type::JSONB {
                 match column.as_string_opt::<i32>() {
                     Some(json) => Encoder::encode_field(

@@ -881,7 +881,7 @@ impl TableBuilder<'_, '_, '_> {
                 extras.push(self.verbatim(start, end));
             }
         }
-        let sql_type = data_type.to_sql().map_err(|error| match error {
+        let sql_type = data_type.to_column_sql().map_err(|error| match error {
             PlanError::Unsupported(message) => {
                 PlanError::Unsupported(format!("{message}, in column \"{}\"", name.folded))
             }

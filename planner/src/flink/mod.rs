@@ -43,7 +43,7 @@ mod namespace;
 mod rewrite;
 mod script;
 mod tvf;
-mod types;
+pub(crate) mod types;
 
 pub use ddl::{
     parse_create_function, parse_create_table, parse_set, FlinkColumn, FlinkColumnKind,

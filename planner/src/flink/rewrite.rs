@@ -67,7 +67,7 @@ pub fn extract_temporal_joins(sql: &str) -> Result<(String, Vec<TemporalJoin>)> 
 /// Backquotes and cast types: the rewrites that apply inside any expression.
 pub(crate) fn expression_rendering(lexed: &Lexed) -> Result<Rendering> {
     let mut rendering = Rendering::with_backquotes(lexed);
-    add_cast_types(lexed, &mut rendering);
+    add_cast_types(lexed, &mut rendering)?;
     quote_interval_numbers(lexed, &mut rendering);
     map_constructors(lexed, &mut rendering);
     quote_timestampdiff_units(lexed, &mut rendering);
@@ -244,9 +244,9 @@ fn drop_values_row(lexed: &Lexed, rendering: &mut Rendering) {
 /// Convert the target type of every `CAST(.. AS T)` / `TRY_CAST(.. AS T)` spelled the Flink
 /// way (see [`flink_only_spelling`]). Types spelled as PostgreSQL spells them (`FLOAT`,
 /// `DECIMAL`, `TIMESTAMP`, `TEXT`, ..) keep their PostgreSQL meaning: these rewrites run on
-/// every statement a session receives. Types that do not parse, or have no PostgreSQL
-/// spelling (MAP), are left as written for the planner to report.
-fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) {
+/// every statement a session receives. Types that do not parse are left as written for the
+/// planner to report; a Flink type without a PostgreSQL spelling (MAP) is refused here.
+fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) -> Result<()> {
     let significant = &lexed.significant;
     for (at, &index) in significant.iter().enumerate() {
         let lexeme = &lexed.tokens[index];
@@ -287,13 +287,12 @@ fn add_cast_types(lexed: &Lexed, rendering: &mut Rendering) {
         if !flink_only_spelling(lexed, first, last) {
             continue;
         }
-        let Ok(converted) = data_type.to_sql() else {
-            continue;
-        };
+        let converted = data_type.to_sql()?;
         if normalize(lexed.source(first, last + 1)) != normalize(&converted) {
             rendering.replace(first, last + 1, converted);
         }
     }
+    Ok(())
 }
 
 /// Whether the type in tokens `first..=last` uses a spelling PostgreSQL does not have:

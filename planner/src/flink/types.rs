@@ -20,13 +20,19 @@
 //! - `DECIMAL` without precision -> `DECIMAL(10, 0)`, Flink's default.
 //! - `INTERVAL <qualifier>` -> `INTERVAL` (Arrow month-day-nano interval).
 //! - `VARCHAR(n) CHARACTER SET name`: the character set is dropped (Sluice strings are UTF-8).
-//! - `MAP<K, V>` and `MULTISET<T>` parse, but [`FlinkType::to_sql`] reports them unsupported:
-//!   DataFusion's SQL planner has no map type.
+//! - `MAP<K, V>`: DataFusion's SQL planner has no map type, so a column type
+//!   ([`FlinkType::to_column_sql`]) is written as an array of `(__sluice_map_key K,
+//!   __sluice_map_value V)` rows, which [`restore_maps`] turns into Arrow's `Map` (entries
+//!   `key` NOT NULL and `value`) once DataFusion has converted the column list. Elsewhere (a
+//!   CAST target) MAP is unsupported, as is `MULTISET<T>`.
 //! - `RAW('class', '..')`: DataSQRL's JSON type (`..FlinkJsonType`) -> `JSONB` (the JSON
 //!   text in a column marked as JSON) and its vector type (`..FlinkVectorType`) -> `DOUBLE PRECISION[]`; other RAW
 //!   classes are unsupported.
 //! - Any other type name (e.g. PostgreSQL's `JSON`, `INT4`) is copied verbatim.
 
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::lex::{render_identifier, syntax, Cursor, Lexed};
@@ -64,9 +70,19 @@ pub struct FlinkField {
 }
 
 impl FlinkType {
-    /// The type as PostgreSQL-dialect DDL text for our CREATE TABLE path. MAP and MULTISET
-    /// are not supported yet.
+    /// The type as PostgreSQL-dialect text, for a CAST target: MAP and MULTISET are not
+    /// supported.
     pub fn to_sql(&self) -> Result<String> {
+        self.render(false)
+    }
+
+    /// The type of a table column as PostgreSQL-dialect DDL text for our CREATE TABLE path:
+    /// MAP written as the array of entry rows [`restore_maps`] recognizes.
+    pub fn to_column_sql(&self) -> Result<String> {
+        self.render(true)
+    }
+
+    fn render(&self, maps: bool) -> Result<String> {
         Ok(match self {
             FlinkType::Scalar(text) => text.clone(),
             FlinkType::Row(fields) => {
@@ -76,16 +92,21 @@ impl FlinkType {
                         Ok(format!(
                             "{} {}",
                             render_identifier(&field.name),
-                            field.data_type.to_sql()?
+                            field.data_type.render(maps)?
                         ))
                     })
                     .collect::<Result<Vec<_>>>()?;
                 format!("STRUCT<{}>", fields.join(", "))
             }
-            FlinkType::Array(element) => format!("{}[]", element.to_sql()?),
+            FlinkType::Array(element) => format!("{}[]", element.render(maps)?),
+            FlinkType::Map { key, value } if maps => format!(
+                "STRUCT<{MAP_KEY} {}, {MAP_VALUE} {}>[]",
+                key.render(maps)?,
+                value.render(maps)?
+            ),
             FlinkType::Map { .. } => {
                 return Err(PlanError::Unsupported(
-                    "MAP column types (DataFusion's SQL planner has no map type)".into(),
+                    "MAP as a CAST target (MAP is a column type only)".into(),
                 ))
             }
             FlinkType::Multiset(_) => {
@@ -107,6 +128,65 @@ impl FlinkType {
             }
         })
     }
+}
+
+/// The field names of the entry rows a MAP column type is written as (see
+/// [`FlinkType::to_column_sql`]).
+const MAP_KEY: &str = "__sluice_map_key";
+const MAP_VALUE: &str = "__sluice_map_value";
+
+/// `data_type` with every list of `(__sluice_map_key, __sluice_map_value)` rows, a MAP
+/// column type as [`FlinkType::to_column_sql`] writes it, turned into Arrow's `Map` (as
+/// DataFusion's `MAP[..]` builds it: entries `key` NOT NULL and `value`), nested ones too.
+pub fn restore_maps(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::List(element) => match element.data_type() {
+            DataType::Struct(entry)
+                if entry.len() == 2
+                    && entry[0].name() == MAP_KEY
+                    && entry[1].name() == MAP_VALUE =>
+            {
+                // Keys as `MAP[..]` builds them (Utf8): DataFusion's `m[key]` does not
+                // coerce the key it looks up to the map's key type.
+                let key_type = match restore_maps(entry[0].data_type()) {
+                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                    other => other,
+                };
+                let key = Field::new("key", key_type, false);
+                let value = Field::new("value", restore_maps(entry[1].data_type()), true);
+                let entries = Field::new(
+                    "entries",
+                    DataType::Struct(Fields::from(vec![key, value])),
+                    false,
+                );
+                DataType::Map(Arc::new(entries), false)
+            }
+            _ => DataType::List(Arc::new(restore_field(element))),
+        },
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|f| restore_field(f)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn restore_field(field: &Field) -> Field {
+    field
+        .clone()
+        .with_data_type(restore_maps(field.data_type()))
+}
+
+/// `schema` with MAP column types restored (see [`restore_maps`]).
+pub fn restore_map_columns(schema: SchemaRef) -> SchemaRef {
+    let changed = schema
+        .fields()
+        .iter()
+        .any(|f| restore_maps(f.data_type()) != *f.data_type());
+    if !changed {
+        return schema;
+    }
+    let fields: Vec<Field> = schema.fields().iter().map(|f| restore_field(f)).collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Parse a whole text as one Flink type (positions in errors are 1-based characters of
@@ -551,7 +631,59 @@ mod tests {
             Ok(FlinkType::Map { .. })
         ));
         assert!(sql("MAP<STRING, INT>").starts_with("error: feature not supported: MAP"));
+        let column = |text: &str| parse_type(text).and_then(|t| t.to_column_sql()).unwrap();
+        assert_eq!(
+            column("MAP<STRING, ARRAY<INT>>"),
+            "STRUCT<__sluice_map_key VARCHAR, __sluice_map_value INT[]>[]"
+        );
+        assert_eq!(
+            column("ROW<m MAP<INT, MAP<STRING, DOUBLE>>>"),
+            "STRUCT<m STRUCT<__sluice_map_key INT, __sluice_map_value \
+             STRUCT<__sluice_map_key VARCHAR, __sluice_map_value DOUBLE PRECISION>[]>[]>"
+        );
         assert!(sql("MULTISET<INT>").starts_with("error: feature not supported: MULTISET"));
+    }
+
+    #[test]
+    fn map_entry_lists_become_maps() {
+        let entries = |key: DataType, value: DataType| {
+            let pair = vec![
+                Field::new(MAP_KEY, key, true),
+                Field::new(MAP_VALUE, value, true),
+            ];
+            DataType::List(Arc::new(Field::new_list_field(
+                DataType::Struct(pair.into()),
+                true,
+            )))
+        };
+        let map = |key: DataType, value: DataType| {
+            let pair = vec![
+                Field::new("key", key, false),
+                Field::new("value", value, true),
+            ];
+            let entries = Field::new("entries", DataType::Struct(pair.into()), false);
+            DataType::Map(Arc::new(entries), false)
+        };
+        // Text keys become Utf8 (as `MAP[..]` builds them); nested maps are restored too.
+        let nested = entries(
+            DataType::Utf8View,
+            entries(DataType::Int32, DataType::Float64),
+        );
+        assert_eq!(
+            restore_maps(&nested),
+            map(DataType::Utf8, map(DataType::Int32, DataType::Float64))
+        );
+        let in_row = DataType::Struct(vec![Field::new("m", nested.clone(), true)].into());
+        let DataType::Struct(fields) = restore_maps(&in_row) else {
+            panic!("a struct stays a struct");
+        };
+        assert!(matches!(fields[0].data_type(), DataType::Map(_, _)));
+        // Lists of other rows stay lists.
+        let plain = DataType::List(Arc::new(Field::new_list_field(
+            DataType::Struct(vec![Field::new("a", DataType::Int32, true)].into()),
+            true,
+        )));
+        assert_eq!(restore_maps(&plain), plain);
     }
 
     #[test]

@@ -62,6 +62,26 @@ pub fn is_json(field: &Field) -> bool {
     field.metadata().get(EXTENSION_KEY).map(String::as_str) == Some(JSON_EXTENSION)
 }
 
+/// Whether `data_type` is or holds a map. PostgreSQL has no map type: clients see such
+/// values as `jsonb` (maps as objects keyed by the keys' text), as DataSQRL stores them.
+pub fn contains_map(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Map(_, _) => true,
+        DataType::Struct(fields) => fields.iter().any(|f| contains_map(f.data_type())),
+        DataType::List(element)
+        | DataType::LargeList(element)
+        | DataType::FixedSizeList(element, _)
+        | DataType::ListView(element)
+        | DataType::LargeListView(element) => contains_map(element.data_type()),
+        _ => false,
+    }
+}
+
+/// Whether clients see `field` as `jsonb`: JSON text, or a value holding a map.
+pub fn shown_as_jsonb(field: &Field) -> bool {
+    is_json(field) || contains_map(field.data_type())
+}
+
 /// The text stored in a JSON column of a table (`CREATE TABLE t (j JSONB)`): each value of
 /// `array` parsed and written compactly, as the JSON functions write JSON (`{"a": 1}` is
 /// stored as `{"a":1}`); text that is not JSON is refused with PostgreSQL's 22P02.

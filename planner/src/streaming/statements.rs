@@ -102,7 +102,8 @@ fn plan_expr(
     );
     let expr = simplifier
         .coerce(expr, &df_schema)
-        .and_then(|expr| simplifier.simplify(expr))
+        .and_then(|expr| crate::map_keys::coerce_map_keys(expr, &df_schema))
+        .and_then(|expr| simplifier.simplify(expr.data))
         .map_err(|e| PlanError::from_datafusion(e, text))?;
     let physical = create_physical_expr(
         &expr,
@@ -207,7 +208,9 @@ impl Session {
             return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
         };
         let declared: SchemaRef = crate::session::mark_json_columns(
-            Arc::new(create.input.schema().as_arrow().clone()),
+            crate::flink::types::restore_map_columns(Arc::new(
+                create.input.schema().as_arrow().clone(),
+            )),
             &json_columns,
         );
         let field_of = |column: &str| -> Result<Field> {

@@ -236,6 +236,8 @@ pub(crate) fn arrow_to_pg(data_type: &DataType) -> (u32, i32) {
         | DataType::BinaryView => (oids::BYTEA, -1),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (oids::TEXT, -1),
         DataType::Dictionary(_, value) => arrow_to_pg(value),
+        // Values holding maps are sent as JSON (see `streaming::json::contains_map`).
+        _ if crate::streaming::json::contains_map(data_type) => (oids::JSONB, -1),
         DataType::Struct(_) => (oids::RECORD, -1),
         DataType::List(element)
         | DataType::LargeList(element)
@@ -268,7 +270,7 @@ pub(crate) fn field_to_pg(field: &Field) -> (u32, i32) {
             return (t.oid, -1);
         }
     }
-    if crate::streaming::json::is_json(field) {
+    if crate::streaming::json::shown_as_jsonb(field) {
         return (oids::JSONB, -1);
     }
     arrow_to_pg(field.data_type())

@@ -365,6 +365,8 @@ fn lower_case_names(field: &Field) -> bool {
         && match field.data_type() {
             DataType::Struct(nested) => all_lower_case(nested),
             DataType::List(element) | DataType::LargeList(element) => lower_case_names(element),
+            // A map's keys are data: folding them would change the values read.
+            DataType::Map(_, _) => false,
             _ => true,
         }
 }
@@ -968,8 +970,26 @@ fn relax_type(data_type: &DataType) -> DataType {
         }
         DataType::List(element) => DataType::List(Arc::new(relax_field(element))),
         DataType::LargeList(element) => DataType::LargeList(Arc::new(relax_field(element))),
+        // Arrow's map keys are never null; the values are relaxed.
+        DataType::Map(entries, sorted) => match entries.data_type() {
+            DataType::Struct(pair) if pair.len() == 2 => map_of(
+                entries,
+                *sorted,
+                pair[0].as_ref().clone(),
+                relax_field(&pair[1]),
+            ),
+            _ => data_type.clone(),
+        },
         other => other.clone(),
     }
+}
+
+/// The map type with entries field `entries` (its name and nullability) holding `key` and
+/// `value`.
+fn map_of(entries: &Field, sorted: bool, key: Field, value: Field) -> DataType {
+    let pair: arrow::datatypes::Fields = vec![key, value].into();
+    let entries = entries.clone().with_data_type(DataType::Struct(pair));
+    DataType::Map(Arc::new(entries), sorted)
 }
 
 /// CSV reads scalars, and ROW / ARRAY of scalars at top level.
@@ -1077,6 +1097,7 @@ impl RowEncoder {
     pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<u8>> {
         let batch = utc_timestamps(batch)?;
         if self.options.format.is_json() {
+            let batch = with_text_map_keys(&batch)?;
             let standard = self.options.timestamp_standard;
             let mut writer = arrow::json::WriterBuilder::new()
                 .with_explicit_nulls(!self.options.json_ignore_null_fields)
@@ -1260,6 +1281,78 @@ fn utc_type(data_type: &DataType) -> DataType {
                 .clone()
                 .with_data_type(utc_type(element.data_type())),
         )),
+        other => other.clone(),
+    }
+}
+
+/// Each value of `array` as JSON text (None for NULL): rows as objects, arrays as arrays,
+/// maps as objects with their keys as text (JSON has no other kind of key).
+pub fn json_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let text_keys = text_map_keys(array.data_type());
+    let array = if text_keys != *array.data_type() {
+        arrow::compute::cast(array, &text_keys)?
+    } else {
+        array.clone()
+    };
+    let field = Arc::new(Field::new("", array.data_type().clone(), true));
+    let options = arrow::json::writer::EncoderOptions::default().with_explicit_nulls(true);
+    let mut encoder = arrow::json::writer::make_encoder(&field, array.as_ref(), &options)?;
+    let mut out = Vec::with_capacity(array.len());
+    let mut bytes = Vec::new();
+    for row in 0..array.len() {
+        if array.is_null(row) {
+            out.push(None);
+        } else {
+            bytes.clear();
+            encoder.encode(row, &mut bytes);
+            out.push(Some(String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// `batch` with the keys of its maps as text (JSON objects have no other kind of key).
+fn with_text_map_keys(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| text_map_keys(f.data_type()) != *f.data_type())
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        let data_type = text_map_keys(field.data_type());
+        columns.push(if data_type != *field.data_type() {
+            arrow::compute::cast(column, &data_type)?
+        } else {
+            column.clone()
+        });
+        fields.push(field.as_ref().clone().with_data_type(data_type));
+    }
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
+/// `data_type` with the keys of every map, nested ones too, as text.
+fn text_map_keys(data_type: &DataType) -> DataType {
+    let field = |f: &Field| f.clone().with_data_type(text_map_keys(f.data_type()));
+    match data_type {
+        DataType::Map(entries, sorted) => match entries.data_type() {
+            DataType::Struct(pair) if pair.len() == 2 => {
+                let key = pair[0].as_ref().clone().with_data_type(DataType::Utf8);
+                map_of(entries, *sorted, key, field(&pair[1]))
+            }
+            _ => data_type.clone(),
+        },
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| field(f)).collect()),
+        DataType::List(element) => DataType::List(Arc::new(field(element))),
+        DataType::LargeList(element) => DataType::LargeList(Arc::new(field(element))),
         other => other.clone(),
     }
 }

@@ -26,13 +26,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, SchemaRef};
-use arrow::json::writer::{make_encoder, EncoderOptions};
+use arrow::datatypes::{DataType, SchemaRef};
 use sluice_storage::RowCodec;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
@@ -386,7 +384,7 @@ fn column_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
                 (0..len).map(|i| (i * size, (i + 1) * size)).collect();
             array_literals(list, list.values(), item.data_type(), &offsets)?
         }
-        DataType::Struct(_) | DataType::Map(_, _) => json_texts(array)?,
+        DataType::Struct(_) | DataType::Map(_, _) => super::format::json_texts(array)?,
         _ => {
             let text = cast(array, &DataType::Utf8)?;
             text.as_string::<i32>()
@@ -430,24 +428,6 @@ fn array_literals(
         }
         text.push('}');
         out.push(Some(text));
-    }
-    Ok(out)
-}
-
-/// Struct and map values as JSON text (for `json`/`jsonb`/`text` columns).
-fn json_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
-    let field = Arc::new(Field::new("", array.data_type().clone(), true));
-    let options = EncoderOptions::default().with_explicit_nulls(true);
-    let mut encoder = make_encoder(&field, array.as_ref(), &options)?;
-    let mut out = Vec::with_capacity(array.len());
-    for row in 0..array.len() {
-        if array.is_null(row) {
-            out.push(None);
-        } else {
-            let mut bytes = Vec::new();
-            encoder.encode(row, &mut bytes);
-            out.push(Some(String::from_utf8_lossy(&bytes).into_owned()));
-        }
     }
     Ok(out)
 }
@@ -1166,7 +1146,8 @@ impl FromStr for PostgresUrl {
 mod tests {
     use super::*;
     use arrow::array::{Float64Array, Int32Array, ListArray, StringArray};
-    use arrow::datatypes::Int32Type;
+    use arrow::datatypes::{Field, Int32Type};
+    use std::sync::Arc;
 
     #[test]
     fn parses_jdbc_and_libpq_urls() {

@@ -63,6 +63,33 @@ with conn.cursor() as cur:
     except psycopg.errors.InvalidTextRepresentation:
         conn.rollback()
 
+    # MAP columns (Flink DDL): PostgreSQL has no map type, so maps are jsonb objects keyed by
+    # the keys' text, in the text and the binary format, nested in rows and arrays too.
+    cur.execute(
+        "CREATE TABLE `Prefs` (`id` BIGINT NOT NULL, `attrs` MAP<STRING, INT>, "
+        "`by_day` ARRAY<MAP<INT, STRING>>, PRIMARY KEY (`id`) NOT ENFORCED)"
+    )
+    cur.execute(
+        "INSERT INTO prefs VALUES (1, MAP['Seats', 5, 'plan', 2], ARRAY[MAP[1, 'mon']]), "
+        "(2, NULL, NULL)"
+    )
+    conn.commit()
+    for binary in (False, True):
+        cur.execute("SELECT id, attrs, by_day FROM prefs ORDER BY id", binary=binary)
+        assert cur.fetchall() == [
+            (1, {"Seats": 5, "plan": 2}, [{"1": "mon"}]),
+            (2, None, None),
+        ]
+        assert [d.type_code for d in cur.description] == [20, 3802, 3802]
+    cur.execute("SELECT attrs['Seats'] FROM prefs WHERE id = 1")
+    assert cur.fetchone()[0] == 5
+    cur.execute(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = 'prefs'::regclass AND attname = 'attrs'"
+    )
+    assert cur.fetchone()[0] == "jsonb"
+    conn.commit()
+
     cur.execute("SHOW timezone")
     assert cur.fetchone()[0] == "UTC"
 
