@@ -1088,9 +1088,6 @@ impl<V: SpillValue> SpillMap<V> {
     /// whole by then, deleting them on disk unread (an interval join's rows leave without
     /// output, so a key all of whose rows are due needs no read); `keys` keeps the others.
     pub fn forget_expired(&mut self, keys: &mut Vec<Box<[u8]>>, upto: i64) -> Result<()> {
-        // Changes appended to a key this batch go to disk first, so that the delete below
-        // removes them with the key.
-        self.write_pending()?;
         let Some(cold) = self.cold.as_mut().filter(|c| c.keys > 0) else {
             return Ok(());
         };
@@ -1108,6 +1105,15 @@ impl<V: SpillValue> SpillMap<V> {
             batch.delete(cold.key(key));
             false
         });
+        // Changes appended this batch to a key dropped here, not written yet, go with it:
+        // a pending change is to a spilled key, so those no longer indexed were dropped.
+        if !self.pending.records.is_empty() {
+            let arena = self.pending.arena.as_bytes();
+            let spilled_keys = &self.spilled_keys;
+            self.pending
+                .records
+                .retain(|record| spilled_keys.contains_key(record.key(arena)));
+        }
         cold.write(batch)
     }
 
@@ -1893,6 +1899,12 @@ mod tests {
             map.touch([key.as_slice()]);
             map.add_row(&key, b"third", 1, i64::from(k), true);
         }
+        // ... and to keys that stay: their changes must still reach the disk.
+        for k in [40u32, 80] {
+            let key = k.to_be_bytes();
+            map.touch([key.as_slice()]);
+            map.add_row(&key, b"third", 1, 2 * i64::from(k), true);
+        }
         assert!(map.spilled_len() > 20, "{} keys spilled", map.spilled_len());
         let (rows_before, spilled_before) = (map.rows(), map.spilled_len());
         let (_, reloaded_before) = map.spill_counts();
@@ -1914,10 +1926,14 @@ mod tests {
         assert_eq!(map.spilled_len(), spilled_before - dropped);
         assert_eq!(map.spill_counts().1, reloaded_before, "nothing read back");
         let mut remaining = 0;
+        map.settle()?;
         map.visit(|key, set| {
             let k = u32::from_be_bytes(key.try_into().expect("key"));
             let dropped_key = k <= 60 && !kept.contains(&k);
             assert!(!dropped_key, "key {k} still stored");
+            if k == 40 || k == 80 {
+                assert_eq!(set.distinct_len(), 3, "key {k}: first, second and third");
+            }
             remaining += set.distinct_len();
             Ok(())
         })?;
