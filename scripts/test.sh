@@ -12,8 +12,14 @@ cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
 
 if command -v sqllogictest >/dev/null 2>&1; then
+    # The binary runs with a memory budget of 1 byte per stateful operator, so every join,
+    # aggregate, window and top-N of the suite spills all its keys to disk after every batch
+    # and reads them back (the in-process runs above use the default budget); /metrics must
+    # show the spills.
     port=$((20000 + RANDOM % 20000))
-    "$CARGO_TARGET_DIR/debug/sluice" serve --in-memory --listen "127.0.0.1:$port" >/tmp/sluice-slt-bin.log 2>&1 &
+    http=$((port + 1))
+    "$CARGO_TARGET_DIR/debug/sluice" serve --in-memory --listen "127.0.0.1:$port" \
+        --http "127.0.0.1:$http" --operator-memory-bytes 1 >/tmp/sluice-slt-bin.log 2>&1 &
     server=$!
     trap 'kill $server 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do
@@ -21,6 +27,15 @@ if command -v sqllogictest >/dev/null 2>&1; then
         sleep 0.1
     done
     bash sql-tests/run-with-bin.sh 127.0.0.1 "$port"
+    python3 - "$http" <<'PY'
+import sys, urllib.request
+metrics = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+          if line.startswith(("sluice_spilled_entries_total", "sluice_reloaded_entries_total"))}
+print(f"slt run with a 1-byte operator budget: {values}")
+if values.get("sluice_spilled_entries_total", 0) == 0 or values.get("sluice_reloaded_entries_total", 0) == 0:
+    sys.exit("the sqllogictest run with a 1-byte operator budget spilled nothing")
+PY
 else
     echo "sqllogictest binary not installed: skipped the run with sqllogictest-bin"
     echo "(install it with: cargo install --locked sqllogictest-bin)"

@@ -200,6 +200,21 @@ pub async fn render_metrics(database: &Database, stats: &ServerStats) -> String 
         "Bytes of the data directory's SST files (0 in memory).",
         vec![(String::new(), database.disk_bytes() as f64)],
     );
+    let (spilled, reloaded) = sluice_storage::spill::spill_totals();
+    family(
+        "sluice_spilled_entries_total",
+        "counter",
+        "Operator state entries written to local disk over the memory budget (all queries, \
+         since this process started).",
+        vec![(String::new(), spilled as f64)],
+    );
+    family(
+        "sluice_reloaded_entries_total",
+        "counter",
+        "Spilled operator state entries read back into memory (all queries, since this \
+         process started).",
+        vec![(String::new(), reloaded as f64)],
+    );
     let statuses = database.query_statuses().await;
     let per_query = |value: &dyn Fn(&sluice_planner::QueryStatus) -> Option<f64>| {
         statuses

@@ -31,6 +31,10 @@ struct EngineArgs {
     /// the least recently used keys to local disk (default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_mb: Option<u64>,
+    /// `--operator-memory-mb` in bytes, for tests: a budget of a few KiB makes every
+    /// stateful operator spill and reload its keys all the time.
+    #[arg(long, value_name = "BYTES", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    operator_memory_bytes: Option<u64>,
     /// Memory the keyed state of all continuous queries may use together before the
     /// operators holding the most spill their least recently used keys to local disk
     /// (ignored with `--operator-memory-mb`; 0: no limit).
@@ -45,11 +49,15 @@ struct EngineArgs {
 impl EngineArgs {
     /// Set the spill budget before any operator exists (restoring a catalog creates them).
     fn configure_spill(&self) {
-        sluice_storage::spill::configure(sluice_storage::SpillSettings::from_megabytes(
+        let mut settings = sluice_storage::SpillSettings::from_megabytes(
             self.operator_memory_mb,
             Some(self.state_memory_mb).filter(|mb| *mb > 0),
             self.spill_dir.clone(),
-        ));
+        );
+        if let Some(bytes) = self.operator_memory_bytes {
+            settings.budget_bytes = Some(usize::try_from(bytes).unwrap_or(usize::MAX));
+        }
+        sluice_storage::spill::configure(settings);
     }
 
     async fn apply(&self, database: &sluice_planner::Database) {
