@@ -93,6 +93,8 @@ async fn health_and_metrics_reflect_the_server() {
         "sluice_query_late_rows_total{query=\"per_k\"} 0",
         "sluice_query_failed{query=\"per_k\"} 0",
         "# TYPE sluice_query_source_rows_total counter",
+        "# TYPE sluice_spilled_entries_total counter",
+        "# TYPE sluice_reloaded_entries_total counter",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
