@@ -105,21 +105,33 @@ impl RankedRows {
                 .last_key_value()
                 .is_some_and(|((k, r), _)| (k.as_ref(), r.as_ref()) < (key, row)),
         };
-        let copies = |weights: &mut dyn Iterator<Item = i64>| {
-            let mut copies = 0u64;
-            for weight in weights {
-                copies += weight.max(0) as u64;
-                if copies >= keep {
-                    return true;
-                }
-            }
-            false
+        last_before && self.holds(keep)
+    }
+
+    /// Whether every row with sort key `key` sorts after every row while the rows already
+    /// hold `keep` copies ([`RankedRows::beyond`] for any row bytes): the last row's key is
+    /// smaller than `key`. A tie on the key is not beyond: the row bytes decide it.
+    pub(crate) fn beyond_key(&self, key: &[u8], keep: u64) -> bool {
+        let last_key_before = match self {
+            RankedRows::Small(entries) => entries.last().is_some_and(|e| e.key() < key),
+            RankedRows::Large(rows) => rows
+                .last_key_value()
+                .is_some_and(|((k, _), _)| k.as_ref() < key),
         };
-        last_before
-            && match self {
-                RankedRows::Small(entries) => copies(&mut entries.iter().map(|e| e.weight)),
-                RankedRows::Large(rows) => copies(&mut rows.values().copied()),
-            }
+        last_key_before && self.holds(keep)
+    }
+
+    /// Whether the rows hold at least `keep` copies (positive weights).
+    fn holds(&self, keep: u64) -> bool {
+        let mut copies = 0u64;
+        let mut reaches = |weight: i64| {
+            copies += weight.max(0) as u64;
+            copies >= keep
+        };
+        match self {
+            RankedRows::Small(entries) => entries.iter().any(|e| reaches(e.weight)),
+            RankedRows::Large(rows) => rows.values().any(|&weight| reaches(weight)),
+        }
     }
 
     /// The rows in order: (sort key, row, weight).
@@ -305,6 +317,21 @@ mod tests {
         assert!(!rows.beyond(&[6], &[0], 3), "room left");
         assert!(!rows.beyond(&[4], &[0], 2), "sorts first");
         assert!(!rows.beyond(&[5], &[0], 2), "the same row");
+        // By key alone: only a larger key is beyond; a tie is decided by the row bytes
+        // (`[5], [1]` sorts after the kept row, `[5], []` before it), so it is not.
+        assert!(rows.beyond_key(&[6], 2));
+        assert!(!rows.beyond_key(&[5], 2), "a tie on the key");
+        assert!(rows.beyond(&[5], &[1], 2) && !rows.beyond(&[5], &[], 2));
+        assert!(!rows.beyond_key(&[4], 2), "sorts first");
+        assert!(!rows.beyond_key(&[6], 3), "room left");
+        // The same in the B-tree form.
+        let mut large = RankedRows::default();
+        for i in 0..40u8 {
+            large.add(&[i], &[0], 1);
+        }
+        assert!(matches!(large, RankedRows::Large(_)));
+        assert!(large.beyond_key(&[40], 40) && !large.beyond_key(&[39], 40));
+        assert!(!large.beyond_key(&[40], 41), "room left");
 
         // Truncation keeps the first rows by weight, splitting a row's copies at the cut.
         let mut rows = RankedRows::default();

@@ -236,7 +236,6 @@ impl Operator for TopN {
         let sort_exprs: Vec<_> = self.sort.iter().map(|s| Arc::clone(&s.expr)).collect();
         let keys = evaluate_all(&sort_exprs, &changes.data)?;
         let keys = self.sort_codec.encode(&keys, count)?;
-        let rows = self.row_codec.encode(changes.data.columns(), count)?;
 
         let mut touched: Vec<Box<[u8]>> = Vec::new();
         {
@@ -255,12 +254,35 @@ impl Operator for TopN {
             }
         }
         let keep = self.kept_rows();
-        for i in 0..count {
+        // Over an append-only input, a row whose sort key is past a full partition's last row
+        // can never be selected (rows only ever join, so the cut only moves up): skip it
+        // before encoding the whole row, which is most of the work when most rows lose (a
+        // top-1 per auction sees every bid).
+        let candidates: Vec<u32> = match keep {
+            Some(keep) => (0..count)
+                .filter(|&i| {
+                    self.partitions
+                        .get(partitions.row(i))
+                        .is_none_or(|ordered| !ordered.beyond_key(keys.row(i), keep))
+                })
+                .map(|i| i as u32)
+                .collect(),
+            None => (0..count as u32).collect(),
+        };
+        let rows = if candidates.len() == count {
+            self.row_codec.encode(changes.data.columns(), count)?
+        } else {
+            let indices = arrow::array::UInt32Array::from(candidates.clone());
+            let columns = crate::change::take_columns(changes.data.columns(), &indices)?;
+            self.row_codec.encode(&columns, candidates.len())?
+        };
+        for (at, &i) in candidates.iter().enumerate() {
+            let i = i as usize;
             let ordered = self.partitions.entry(partitions.row(i));
-            if keep.is_some_and(|keep| ordered.beyond(keys.row(i), rows.row(i), keep)) {
+            if keep.is_some_and(|keep| ordered.beyond(keys.row(i), rows.row(at), keep)) {
                 continue;
             }
-            ordered.add(keys.row(i), rows.row(i), changes.weights.value(i));
+            ordered.add(keys.row(i), rows.row(at), changes.weights.value(i));
             if ordered.is_empty() {
                 self.partitions.remove(partitions.row(i));
             }
