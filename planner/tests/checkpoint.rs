@@ -434,3 +434,114 @@ async fn split_generator_resumes_every_split_from_its_checkpoint() {
         .expect("a count");
     assert!(read <= 3000, "read {read} events after the restart");
 }
+
+/// A temporal join resumes with its versions and the probe rows waiting for the watermark:
+/// orders read before the checkpoint but above the watermark join after the restart, with
+/// versions read before it, and every order joins the rate current at its time exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_joins_resume_from_their_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (rates, orders) = (
+        dir.path().join("rates.json"),
+        dir.path().join("orders.json"),
+    );
+    // Rates: currency c{k} gets a new rate every 3 s (rate 100 * t + k); orders every 0.5 s.
+    let write_rates = |seconds: std::ops::Range<i64>| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&rates)
+            .expect("rates");
+        for t in seconds.filter(|t| t % 3 == 0) {
+            for k in 0..3 {
+                writeln!(
+                    file,
+                    r#"{{"cur": "c{k}", "rate": {}, "t": {}}}"#,
+                    100 * t + k,
+                    t * 1000
+                )
+                .expect("write");
+            }
+        }
+    };
+    let write_orders = |ids: std::ops::Range<i64>| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&orders)
+            .expect("orders");
+        for id in ids {
+            writeln!(
+                file,
+                r#"{{"id": {id}, "cur": "c{}", "t": {}}}"#,
+                id % 3,
+                id * 500
+            )
+            .expect("write");
+        }
+    };
+    // Order `id` at `id * 0.5` s joins the rate of its currency set at the latest multiple of
+    // 3 s at or before that time.
+    let expected = |ids: std::ops::Range<i64>| {
+        let mut out: Vec<String> = ids
+            .map(|id| format!("{id}|{}", 100 * (id * 500 / 3000 * 3) + id % 3))
+            .collect();
+        out.sort();
+        out
+    };
+    let schema = format!(
+        "CREATE TABLE rates (cur VARCHAR, rate BIGINT, t BIGINT,
+             ts AS TO_TIMESTAMP_LTZ(t, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                 'source.monitor-interval' = '50 ms');
+         CREATE TABLE orders (id BIGINT, cur VARCHAR, t BIGINT,
+             ts AS TO_TIMESTAMP_LTZ(t, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                 'source.monitor-interval' = '50 ms');
+         CREATE MATERIALIZED VIEW priced AS
+           SELECT o.id, r.rate FROM orders AS o
+             JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur;",
+        rates.display(),
+        orders.display()
+    );
+    write_rates(0..16);
+    write_orders(0..31);
+    {
+        let database = open(&data).await;
+        let mut session = Session::new(database.clone());
+        run(&mut session, &schema).await;
+        // Both inputs reach 15 s: the watermark (14 s) has passed orders 0..=28; orders 29
+        // and 30 wait in the join's state.
+        eventually_rows(
+            &mut session,
+            "SELECT * FROM priced",
+            &to_str(&expected(0..29)),
+        )
+        .await;
+        run(&mut session, "CHECKPOINT").await;
+        drop(session);
+        database.close().await.expect("close");
+    }
+    write_rates(16..31);
+    write_orders(31..61);
+    let database = open(&data).await;
+    let mut session = Session::new(database);
+    // Both inputs reach 30 s: the watermark (29 s) passes orders 0..=58.
+    eventually_rows(
+        &mut session,
+        "SELECT * FROM priced",
+        &to_str(&expected(0..59)),
+    )
+    .await;
+    assert_eq!(
+        rows(&mut session, "SELECT source_rows FROM sluice_queries").await,
+        // Rates at 18..=30 s (5 times, 3 currencies) and orders 31..61.
+        vec![(5 * 3 + 30).to_string()],
+        "after the restart, only the rows appended to the files are read"
+    );
+}
+
+fn to_str(rows: &[String]) -> Vec<&str> {
+    rows.iter().map(String::as_str).collect()
+}

@@ -78,13 +78,23 @@ proptest! {
     /// Random rates and orders, their times increasing with bounded disorder (less than the
     /// watermark delay, so no row is late), inserted in statements of random size, with
     /// deletes of orders that still wait: after each statement the views equal the batch
-    /// recomputation over the orders the watermark has passed.
+    /// recomputation over the orders the watermark has passed. With `spill`, operators get a
+    /// memory budget of 1 byte: every key's versions go to disk after each batch and are read
+    /// back by the next probe or change of the key.
     #[test]
     fn temporal_joins_equal_their_batch_meaning(
-        events in proptest::collection::vec((event(), -20..=20i64, 1..4usize), 1..50)
+        events in proptest::collection::vec((event(), -20..=20i64, 1..4usize), 1..50),
+        spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
+            // The budget is process-wide and read when an operator is created (the other
+            // tests of this binary are indifferent to it).
+            sluice_storage::spill::configure(sluice_storage::SpillSettings {
+                budget_bytes: spill.then_some(1),
+                total_bytes: None,
+                dir: None,
+            });
             let database = Database::new();
             let mut session = Session::new(Arc::clone(&database));
             run(&mut session, SCHEMA).await;
@@ -160,6 +170,16 @@ proptest! {
                 )
                 .await;
                 prop_assert_eq!(rows(&mut session, "SELECT * FROM priced_left").await, expected_left);
+            }
+            if spill && max_time[0].is_some() {
+                // Each currency with a rate has its versions on disk.
+                let on_disk = rows(
+                    &mut session,
+                    "SELECT spilled_entries FROM sluice_queries WHERE name = 'priced'",
+                )
+                .await;
+                let on_disk: u64 = on_disk[0].parse().expect("a count");
+                prop_assert!(on_disk > 0, "nothing of the versions on disk");
             }
             Ok(())
         })?;

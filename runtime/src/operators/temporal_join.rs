@@ -30,9 +30,9 @@ use std::sync::Arc;
 use arrow::array::{new_null_array, Array, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
-use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
+use sluice_storage::spill::{Budget, SpillValue};
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::nanos_per_unit;
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
@@ -42,6 +42,50 @@ use crate::error::{Result, RuntimeError};
 
 /// The version time of every right row in processing-time mode (one version per key).
 const CURRENT: i64 = i64::MIN;
+
+/// A key's versions: version time (ns, or `CURRENT`) -> rows of that version. The value of
+/// the versioned side's [`SpillMap`]: over the operator memory budget, the keys least
+/// recently probed or changed go to disk, and a probe or change reads them back.
+#[derive(Default)]
+pub(crate) struct History(BTreeMap<i64, ZSet>);
+
+/// Memory of a B-tree entry besides its set (the time, and the node slot it takes).
+const VERSION_OVERHEAD: usize = 48;
+
+impl SpillValue for History {
+    type Context = ();
+
+    fn memory_size(&self) -> usize {
+        self.0
+            .values()
+            .map(|rows| rows.memory_size() + VERSION_OVERHEAD)
+            .sum::<usize>()
+            + std::mem::size_of::<Self>()
+    }
+
+    fn rows(&self) -> usize {
+        self.0.values().map(ZSet::distinct_len).sum()
+    }
+
+    /// The checkpoint encoding of a history: count, then per version its time and rows.
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> sluice_storage::error::Result<()> {
+        out.put_u64(self.0.len() as u64);
+        for (time, rows) in &self.0 {
+            out.put_i64(*time);
+            put_zset(out, rows);
+        }
+        Ok(())
+    }
+
+    fn decode(input: &mut StateReader, _: &()) -> sluice_storage::error::Result<Self> {
+        let mut history = BTreeMap::new();
+        for _ in 0..input.len_prefix()? {
+            let time = input.i64()?;
+            history.insert(time, ZSet::read_from(input)?);
+        }
+        Ok(History(history))
+    }
+}
 
 /// When a probe row is matched against the versions.
 pub enum TemporalTime {
@@ -66,8 +110,8 @@ pub struct TemporalJoin {
     /// Residual predicate over the left columns followed by the right columns.
     filter: Option<Arc<dyn PhysicalExpr>>,
     combined_schema: SchemaRef,
-    /// Right side: key -> version time (ns) -> rows of that version.
-    versions: HashMap<Box<[u8]>, BTreeMap<i64, ZSet>>,
+    /// Right side: key -> its versions (spilling over the operator memory budget).
+    versions: SpillMap<History>,
     /// Probe rows waiting for the watermark: time (ns) -> left rows.
     pending: BTreeMap<i64, ZSet>,
     watermark: Option<i64>,
@@ -113,7 +157,7 @@ impl TemporalJoin {
             input_schemas: [left_schema, right_schema],
             filter,
             combined_schema,
-            versions: HashMap::new(),
+            versions: SpillMap::in_budget(&Budget::from_settings()),
             pending: BTreeMap::new(),
             watermark: None,
             late: 0,
@@ -136,20 +180,23 @@ impl TemporalJoin {
         Ok((keys, null_key))
     }
 
-    /// The rows of the version of `key` current at `time` (`CURRENT` in processing time).
+    /// The rows of the version of `key` current at `time` (`CURRENT` in processing time);
+    /// the key must be loaded.
     fn version_at(&self, key: &[u8], time: i64) -> Option<&ZSet> {
         let history = self.versions.get(key)?;
-        history.range(..=time).next_back().map(|(_, rows)| rows)
+        history.0.range(..=time).next_back().map(|(_, rows)| rows)
     }
 
     /// Join probe rows (`data` with `weights`, probe times in ns or `CURRENT`) with their
     /// versions now.
-    fn probe(&self, data: &RecordBatch, weights: &[i64], times: &[i64]) -> Result<ChangeBatch> {
+    fn probe(&mut self, data: &RecordBatch, weights: &[i64], times: &[i64]) -> Result<ChangeBatch> {
         let rows = data.num_rows();
         if rows == 0 {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         let (keys, null_key) = self.keys_of(0, data)?;
+        self.versions
+            .load((0..rows).filter(|&i| !null_key[i]).map(|i| keys.row(i)))?;
         let mut left_index: Vec<u32> = Vec::new();
         let mut right_rows: Vec<&[u8]> = Vec::new();
         let mut pair_weights: Vec<i64> = Vec::new();
@@ -263,6 +310,8 @@ impl TemporalJoin {
         };
         let encoded = self.row_codecs[1].encode(changes.data.columns(), rows)?;
         let event_time = matches!(self.time, TemporalTime::Event { .. });
+        self.versions
+            .load((0..rows).filter(|&i| !null_key[i]).map(|i| keys.row(i)))?;
         // Inserts first, so that a retraction in the same batch sees the version that
         // supersedes it.
         for inserts in [true, false] {
@@ -277,7 +326,7 @@ impl TemporalJoin {
                     continue;
                 };
                 let key = keys.row(i);
-                let history = self.versions.entry(Box::from(key)).or_default();
+                let history = &mut self.versions.entry(key).0;
                 if event_time
                     && !inserts
                     && history.range((time.saturating_add(1))..).next().is_some()
@@ -342,12 +391,14 @@ impl Operator for TemporalJoin {
         if changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        if port == 0 {
-            self.process_probe(changes)
+        let output = if port == 0 {
+            self.process_probe(changes)?
         } else {
             self.process_versions(changes)?;
-            Ok(ChangeBatch::empty(self.schema.clone()))
-        }
+            ChangeBatch::empty(self.schema.clone())
+        };
+        self.versions.settle()?;
+        Ok(output)
     }
 
     fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
@@ -374,7 +425,9 @@ impl Operator for TemporalJoin {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         let data = self.row_codecs[0].decode_batch(&self.input_schemas[0], rows)?;
-        self.probe(&data, &weights, &times)
+        let output = self.probe(&data, &weights, &times)?;
+        self.versions.settle()?;
+        Ok(output)
     }
 
     fn late_rows(&self) -> u64 {
@@ -382,28 +435,19 @@ impl Operator for TemporalJoin {
     }
 
     fn state_rows(&self) -> usize {
-        let versions: usize = self
-            .versions
-            .values()
-            .flat_map(|history| history.values())
-            .map(ZSet::distinct_len)
-            .sum();
         let pending: usize = self.pending.values().map(ZSet::distinct_len).sum();
-        versions + pending
+        self.versions.rows() + pending
+    }
+
+    fn spilled_entries(&self) -> usize {
+        self.versions.spilled_len()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        out.put_u64(self.versions.len() as u64);
-        for (key, history) in &self.versions {
-            out.put_bytes(key);
-            out.put_u64(history.len() as u64);
-            for (time, rows) in history {
-                out.put_i64(*time);
-                put_zset(out, rows);
-            }
-        }
+        // Count, then per key its bytes and its history (as `History::encode` writes it).
+        self.versions.snapshot(out)?;
         out.put_u64(self.pending.len() as u64);
         for (time, rows) in &self.pending {
             out.put_i64(*time);
@@ -415,16 +459,7 @@ impl Operator for TemporalJoin {
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         self.watermark = input.opt_i64()?;
         self.late = input.u64()?;
-        self.versions.clear();
-        for _ in 0..input.len_prefix()? {
-            let key: Box<[u8]> = Box::from(input.bytes()?);
-            let mut history = BTreeMap::new();
-            for _ in 0..input.len_prefix()? {
-                let time = input.i64()?;
-                history.insert(time, get_zset(input)?);
-            }
-            self.versions.insert(key, history);
-        }
+        self.versions.restore(input)?;
         self.pending.clear();
         for _ in 0..input.len_prefix()? {
             let time = input.i64()?;
