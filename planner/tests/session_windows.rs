@@ -137,12 +137,22 @@ proptest! {
     /// than the 30 s watermark delay, so some rows are late), inserted in statements of
     /// random size, with deletes: after every statement the views hold exactly the closed
     /// sessions of the batch meaning over the rows that were not late; late rows are counted.
+    /// With `spill`, operators get a memory budget of 1 byte: every key's open sessions go to
+    /// disk after each batch and are read back when the key changes or a session closes.
     #[test]
     fn sessions_equal_their_batch_meaning(
-        events in proptest::collection::vec((event(), 1..5usize), 1..60)
+        events in proptest::collection::vec((event(), 1..5usize), 1..60),
+        spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
+            // The budget is process-wide and read when an operator is created (the other
+            // tests of this binary are indifferent to it).
+            sluice_storage::spill::configure(sluice_storage::SpillSettings {
+                budget_bytes: spill.then_some(1),
+                total_bytes: None,
+                dir: None,
+            });
             let database = Database::new();
             let mut session = Session::new(Arc::clone(&database));
             run(&mut session, SCHEMA).await;
@@ -203,6 +213,15 @@ proptest! {
             run(&mut session, &format!("INSERT INTO clicks VALUES (-1, 'end', 0, '{}')", timestamp(80000))).await;
             run(&mut session, &format!("INSERT INTO accepted VALUES (-1, 'end', 0, '{}')", timestamp(80000))).await;
             check(&mut session, Some(80000 - DELAY)).await;
+            if spill {
+                // The session of key 'end' is open, and on disk.
+                let on_disk = rows(
+                    &mut session,
+                    "SELECT spilled_entries FROM sluice_queries WHERE name = 'sessions'",
+                )
+                .await;
+                assert_ne!(on_disk, vec!["0".to_string()], "nothing on disk");
+            }
             let counted = rows(&mut session, "SELECT late_rows FROM sluice_queries WHERE name = 'sessions'").await;
             assert_eq!(counted, vec![late.to_string()]);
         });

@@ -48,9 +48,9 @@ use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
-use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter, ZSet};
+use sluice_storage::spill::{Budget, SpillValue};
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::{nanos_per_unit, now_nanos};
 use super::{GroupAggregate, Operator, Project};
@@ -77,6 +77,61 @@ impl Default for KeySessions {
             times: BTreeMap::new(),
             sessions: BTreeMap::new(),
         }
+    }
+}
+
+/// Memory of a B-tree entry of `times` or `sessions` (two 8-byte values and the node slot).
+const TREE_ENTRY: usize = 40;
+
+/// A key's open sessions are the value of a [`SpillMap`]: over the operator memory budget,
+/// the keys least recently changed go to disk, and a change of the key or the closing of one
+/// of its sessions reads them back. (The timers stay in memory: one per open session.)
+impl SpillValue for KeySessions {
+    type Context = ();
+
+    fn memory_size(&self) -> usize {
+        self.rows.memory_size()
+            + (self.times.len() + self.sessions.len()) * TREE_ENTRY
+            + std::mem::size_of::<Self>()
+    }
+
+    fn rows(&self) -> usize {
+        self.rows.distinct_len()
+    }
+
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> sluice_storage::error::Result<()> {
+        self.rows.write_to(out);
+        out.put_u64(self.times.len() as u64);
+        for (&time, &rows) in &self.times {
+            out.put_i64(time);
+            out.put_u64(u64::from(rows));
+        }
+        out.put_u64(self.sessions.len() as u64);
+        for (&start, &last) in &self.sessions {
+            out.put_i64(start);
+            out.put_i64(last);
+        }
+        Ok(())
+    }
+
+    fn decode(input: &mut StateReader, _: &()) -> sluice_storage::error::Result<Self> {
+        let rows = ZSet::read_from(input)?;
+        let mut times = BTreeMap::new();
+        for _ in 0..input.len_prefix()? {
+            let time = input.i64()?;
+            let count = u32::try_from(input.u64()?).unwrap_or(u32::MAX);
+            times.insert(time, count);
+        }
+        let mut sessions = BTreeMap::new();
+        for _ in 0..input.len_prefix()? {
+            let start = input.i64()?;
+            sessions.insert(start, input.i64()?);
+        }
+        Ok(Self {
+            rows,
+            times,
+            sessions,
+        })
     }
 }
 
@@ -109,7 +164,8 @@ pub struct SessionWindowAggregate {
     /// Encodes the kept columns of a held row.
     row_codec: RowCodec,
     key_codec: RowCodec,
-    keys: HashMap<Vec<u8>, KeySessions>,
+    /// Open sessions per partition key (spilling over the operator memory budget).
+    keys: SpillMap<KeySessions>,
     timers: BTreeSet<Timer>,
     held_rows: usize,
     watermark: Option<i64>,
@@ -218,7 +274,7 @@ impl SessionWindowAggregate {
             session_schema: nullable(&session_schema),
             project,
             template: aggregate,
-            keys: HashMap::new(),
+            keys: SpillMap::in_budget(&Budget::from_settings()),
             timers: BTreeSet::new(),
             held_rows: 0,
             watermark: None,
@@ -277,6 +333,17 @@ impl SessionWindowAggregate {
     /// Close, aggregate and emit every session whose end is at or below `limit`
     /// (nanoseconds since the epoch).
     fn close_through(&mut self, limit: i64) -> Result<ChangeBatch> {
+        // The keys of the sessions that close, in memory first.
+        let due: Vec<Vec<u8>> = self
+            .timers
+            .iter()
+            .take_while(|timer| self.reached(timer.0, limit))
+            .map(|timer| timer.1.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.keys.load(due.iter().map(Vec::as_slice))?;
         let mut closed = Vec::new();
         while let Some(first) = self.timers.first() {
             if !self.reached(first.0, limit) {
@@ -302,6 +369,7 @@ impl SessionWindowAggregate {
                 self.keys.remove(&key);
             }
         }
+        self.keys.settle()?;
         self.emit(closed)
     }
 
@@ -339,6 +407,8 @@ impl SessionWindowAggregate {
             .map(|&c| data.column(c).clone())
             .collect();
         let keys = self.key_codec.encode(&key_columns, data.num_rows())?;
+        self.keys
+            .load((0..data.num_rows()).map(|row| keys.row(row)))?;
         let mut dirty: Vec<Vec<u8>> = Vec::new();
         for row in 0..data.num_rows() {
             let weight = changes.weights.value(row);
@@ -354,10 +424,7 @@ impl SessionWindowAggregate {
                 }
             };
             let key = keys.row(row);
-            let state = match self.keys.get_mut(key) {
-                Some(state) => state,
-                None => self.keys.entry(key.to_vec()).or_default(),
-            };
+            let state = self.keys.entry(key);
             // The row's bytes include its time, so a row has one time.
             let now = state.rows.add_at(rows.row(row), weight, time);
             let at_time = state.times.entry(time).or_insert(0);
@@ -390,6 +457,7 @@ impl SessionWindowAggregate {
         for key in dirty {
             self.rebuild(&key);
         }
+        self.keys.settle()?;
         Ok(())
     }
 
@@ -571,19 +639,25 @@ impl Operator for SessionWindowAggregate {
         self.held_rows
     }
 
+    fn spilled_entries(&self) -> usize {
+        self.keys.spilled_len()
+    }
+
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        let mut rows: Vec<&[u8]> = Vec::with_capacity(self.held_rows);
+        let mut rows: Vec<Vec<u8>> = Vec::with_capacity(self.held_rows);
         let mut weights = Vec::with_capacity(self.held_rows);
-        for state in self.keys.values() {
+        self.keys.visit(|_, state| {
             for (row, weight) in state.rows.iter() {
-                rows.push(row);
+                rows.push(row.to_vec());
                 weights.push(weight);
             }
-        }
+            Ok(())
+        })?;
         let count = rows.len();
-        let columns = self.widen(self.row_codec.decode(rows)?, count);
+        let decoded = self.row_codec.decode(rows.iter().map(Vec::as_slice))?;
+        let columns = self.widen(decoded, count);
         let data = batch_with_row_count(&self.input_schema, columns, count)?;
         put_changes(out, &ChangeBatch::new(data, Int64Array::from(weights))?)
     }
@@ -592,7 +666,7 @@ impl Operator for SessionWindowAggregate {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
         let held = get_changes(input, &self.input_schema)?;
-        self.keys.clear();
+        self.keys.clear()?;
         self.timers.clear();
         self.held_rows = 0;
         self.watermark = None;
