@@ -146,7 +146,16 @@ async fn create_views(session: &mut Session) {
     }
 }
 
-async fn scenario(ops: Vec<Op>, views_first: bool, workers: usize) {
+/// With `spill`, operators get a memory budget of 1 byte: every partition goes to disk after
+/// each batch and is read back by the next change to it.
+async fn scenario(ops: Vec<Op>, views_first: bool, workers: usize, spill: bool) {
+    // The budget is process-wide and read when an operator is created (the other tests of
+    // this binary are indifferent to it).
+    sluice_storage::spill::configure(sluice_storage::SpillSettings {
+        budget_bytes: spill.then_some(1),
+        total_bytes: None,
+        dir: None,
+    });
     let database = Database::new();
     database.set_workers(workers).await;
     let mut session = Session::new(Arc::clone(&database));
@@ -169,6 +178,17 @@ async fn scenario(ops: Vec<Op>, views_first: bool, workers: usize) {
         create_views(&mut session).await;
     }
     check_views(&mut session, "at the end").await;
+    if spill {
+        let held = run(&mut session, "SELECT count(*) FROM e").await;
+        let on_disk = run(
+            &mut session,
+            "SELECT coalesce(sum(spilled_entries), 0) FROM sluice_queries",
+        )
+        .await;
+        if rows(&held[0]) != ["0"] {
+            assert_ne!(rows(&on_disk[0]), ["0"], "no partition on disk");
+        }
+    }
 }
 
 proptest! {
@@ -178,17 +198,19 @@ proptest! {
     fn over_aggregates_equal_batch_recomputation(
         ops in prop::collection::vec(op(), 1..50),
         workers in 1usize..3,
+        spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(scenario(ops, true, workers));
+        runtime.block_on(scenario(ops, true, workers, spill));
     }
 
     #[test]
     fn over_aggregates_over_existing_rows_equal_batch_recomputation(
         ops in prop::collection::vec(op(), 1..40),
+        spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(scenario(ops, false, 1));
+        runtime.block_on(scenario(ops, false, 1, spill));
     }
 }
 

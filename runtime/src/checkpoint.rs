@@ -11,7 +11,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use datafusion::common::ScalarValue;
-use sluice_storage::spill::SpillValue;
 use sluice_storage::{RowCodec, StateReader, StateWriter, StorageError, ZSet};
 
 use crate::change::ChangeBatch;
@@ -28,32 +27,6 @@ pub fn get_zset(input: &mut StateReader) -> Result<ZSet> {
 }
 
 pub use sluice_storage::spill::OrderedRows;
-
-/// Write ordered partitions: count, then per partition its key and its weighted rows (the
-/// encoding a spilled partition has).
-pub fn put_ordered_partitions(
-    out: &mut StateWriter,
-    partitions: &mut hashbrown::HashMap<Box<[u8]>, OrderedRows>,
-) -> Result<()> {
-    out.put_u64(partitions.len() as u64);
-    for (partition, rows) in partitions.iter_mut() {
-        out.put_bytes(partition);
-        rows.encode(out, &())?;
-    }
-    Ok(())
-}
-
-/// Read partitions written by [`put_ordered_partitions`].
-pub fn get_ordered_partitions(
-    input: &mut StateReader,
-) -> Result<hashbrown::HashMap<Box<[u8]>, OrderedRows>> {
-    let mut partitions = hashbrown::HashMap::new();
-    for _ in 0..input.len_prefix()? {
-        let partition = Box::from(input.bytes()?);
-        partitions.insert(partition, OrderedRows::decode(input, &())?);
-    }
-    Ok(partitions)
-}
 
 /// Write one Arrow batch (IPC stream: schema and one message).
 pub fn put_batch(out: &mut StateWriter, batch: &RecordBatch) -> Result<()> {

@@ -1079,9 +1079,41 @@ impl<V: SpillValue> SpillMap<V> {
 
     /// Remove `key` (loaded first).
     pub fn remove(&mut self, key: &[u8]) {
-        if let Some(entry) = self.hot.remove(key) {
-            self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
-        }
+        self.take(key);
+    }
+
+    /// Remove `key` (loaded first) and return its value; [`SpillMap::insert`] puts a value
+    /// back.
+    pub fn take(&mut self, key: &[u8]) -> Option<V> {
+        let entry = self.hot.remove(key)?;
+        self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
+        Some(entry.value)
+    }
+
+    /// Visit the entries in memory (not the spilled ones): `visit` returns `None` to remove
+    /// the entry, `Some(true)` when it changed the value (its size is measured again),
+    /// `Some(false)` when it did not. For upkeep that may skip spilled keys until they are
+    /// loaded again (an OVER aggregate dropping rows no frame reads any more).
+    pub fn retain_in_memory(&mut self, mut visit: impl FnMut(&[u8], &mut V) -> Option<bool>) {
+        let measured = self.share.limit().is_some();
+        let mut bytes = self.hot_bytes;
+        self.hot
+            .retain(|key, entry| match visit(key, &mut entry.value) {
+                None => {
+                    bytes = bytes.saturating_sub(entry.size);
+                    false
+                }
+                Some(changed) => {
+                    if changed && measured {
+                        let size = entry_size::<V>(key, &entry.value);
+                        bytes = bytes.saturating_sub(entry.size) + size;
+                        entry.size = size;
+                    }
+                    true
+                }
+            });
+        self.hot_bytes = bytes;
+        self.share.report(self.hot_bytes);
     }
 
     /// Of `keys`, whose values expire at or below `upto`, drop the spilled ones that expire
@@ -1939,6 +1971,50 @@ mod tests {
         })?;
         assert_eq!(map.rows(), remaining);
         assert!(map.rows() < rows_before);
+        Ok(())
+    }
+
+    #[test]
+    fn retain_in_memory_skips_spilled_keys_and_remeasures_changed_ones() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let mut map: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(2_000), Some(dir.path().to_path_buf()));
+        for k in 0..40u32 {
+            let key = k.to_be_bytes();
+            map.load([key.as_slice()])?;
+            *map.entry(&key) = set(&[b"aaaaaaaaaaaaaaaa", b"bbbbbbbbbbbbbbbb"]);
+            map.settle()?;
+        }
+        let spilled = map.spilled_len();
+        assert!(spilled > 0 && spilled < 40, "{spilled} of 40 keys spilled");
+        let (rows, bytes) = (map.rows(), map.memory_bytes());
+        let mut visited = 0;
+        // Even keys lose a row, keys divisible by 3 go, the others stay unchanged.
+        map.retain_in_memory(|key, value| {
+            visited += 1;
+            let k = u32::from_be_bytes(key.try_into().expect("key"));
+            if k % 3 == 0 {
+                return None;
+            }
+            if k % 2 == 0 {
+                value.add(b"aaaaaaaaaaaaaaaa", -1);
+                return Some(true);
+            }
+            Some(false)
+        });
+        assert_eq!(visited, 40 - spilled, "only the keys in memory");
+        assert_eq!(map.spilled_len(), spilled, "spilled keys untouched");
+        assert!(
+            map.memory_bytes() < bytes,
+            "removed and shrunk entries give bytes back"
+        );
+        let mut remaining = 0;
+        map.visit(|_, set| {
+            remaining += set.distinct_len();
+            Ok(())
+        })?;
+        assert_eq!(map.rows(), remaining);
+        assert!(remaining < rows);
         Ok(())
     }
 

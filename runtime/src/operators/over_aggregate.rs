@@ -44,11 +44,12 @@ use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::WindowExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::{RowCodec, StateReader, StateWriter};
+use sluice_storage::spill::Budget;
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter};
 
 use super::{evaluate_all, Operator};
 use crate::change::{cast_to_schema, ChangeBatch};
-use crate::checkpoint::{get_ordered_partitions, put_ordered_partitions, OrderedRows};
+use crate::checkpoint::OrderedRows;
 use crate::error::{Result, RuntimeError};
 
 /// (sort key, row).
@@ -138,7 +139,9 @@ pub struct OverAggregate {
     functions: Vec<Arc<dyn WindowExpr>>,
     reach: Reach,
     cleanup: Option<EventTimeCleanup>,
-    partitions: HashMap<Box<[u8]>, OrderedRows>,
+    /// Rows per partition (spilling over the operator memory budget: the partitions least
+    /// recently changed go to disk and come back when a batch changes them).
+    partitions: SpillMap<OrderedRows>,
     watermark: Option<i64>,
     late: u64,
     input_schema: SchemaRef,
@@ -270,7 +273,7 @@ impl OverAggregate {
             functions,
             reach,
             cleanup,
-            partitions: HashMap::new(),
+            partitions: SpillMap::in_budget(&Budget::from_settings()),
             watermark: None,
             late: 0,
             input_schema: input_schema.clone(),
@@ -536,20 +539,25 @@ impl Operator for OverAggregate {
     }
 
     fn state_rows(&self) -> usize {
-        self.partitions.values().map(|rows| rows.len()).sum()
+        self.partitions.rows()
+    }
+
+    fn spilled_entries(&self) -> usize {
+        self.partitions.spilled_len()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        put_ordered_partitions(out, &mut self.partitions)?;
+        // Count, then per partition its key and rows (`OrderedRows`' spill encoding).
+        self.partitions.snapshot(out)?;
         Ok(())
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         self.watermark = input.opt_i64()?;
         self.late = input.u64()?;
-        self.partitions = get_ordered_partitions(input)?;
+        self.partitions.restore(input)?;
         Ok(())
     }
 
@@ -586,6 +594,8 @@ impl Operator for OverAggregate {
             }
         }
 
+        self.partitions.load(order.iter().map(|p| p.as_ref()))?;
+        let threshold = self.cleanup_threshold();
         let mut outputs: Vec<(RecordBatch, i64)> = Vec::new();
         for partition in order {
             let Some(list) = by_partition.remove(&partition) else {
@@ -597,7 +607,11 @@ impl Operator for OverAggregate {
             ) else {
                 continue;
             };
-            let mut state = self.partitions.remove(&partition).unwrap_or_default();
+            let mut state = self.partitions.take(&partition).unwrap_or_default();
+            if let Some(threshold) = threshold {
+                // A partition that was on disk at the last watermark kept its expired rows.
+                expire_rows(&self.sort_codec, &mut state, threshold)?;
+            }
             let before = self.region(&state, &first, &last)?;
             Self::apply(&mut state, &list, 1);
             let after = self.region(&state, &first, &last)?;
@@ -614,6 +628,7 @@ impl Operator for OverAggregate {
                 self.partitions.insert(partition, state);
             }
         }
+        self.partitions.settle()?;
 
         // Consolidate: rows whose values did not change cancel out.
         let mut delta: HashMap<Box<[u8]>, i64> = HashMap::new();
@@ -656,37 +671,57 @@ impl Operator for OverAggregate {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         self.watermark = Some(watermark);
-        let Some(cleanup) = &self.cleanup else {
+        let Some(threshold) = self.cleanup_threshold() else {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         };
-        let threshold = watermark.saturating_sub(cleanup.horizon_nanos);
-        let mut emptied = Vec::new();
-        for (partition, rows) in self.partitions.iter_mut() {
-            let mut expired = Vec::new();
-            for key in rows.keys() {
-                let columns = self.sort_codec.decode([key.0.as_ref()])?;
-                let Some(column) = columns.first() else {
-                    break;
-                };
-                match timestamp_nanos(column)?.first().copied().flatten() {
-                    // NULL times are peers of each other only: kept.
-                    None => continue,
-                    Some(time) if time <= threshold => expired.push(key.clone()),
-                    Some(_) => break,
-                }
+        // Partitions on disk keep their expired rows until a batch loads them (no frame
+        // reads those rows, see the module documentation).
+        let mut failure = None;
+        let sort_codec = &self.sort_codec;
+        self.partitions.retain_in_memory(|_, rows| {
+            let before = rows.len();
+            if let Err(error) = expire_rows(sort_codec, rows, threshold) {
+                failure.get_or_insert(error);
             }
-            for key in expired {
-                rows.remove(&key);
-            }
-            if rows.is_empty() {
-                emptied.push(partition.clone());
-            }
+            (!rows.is_empty()).then_some(rows.len() != before)
+        });
+        if let Some(error) = failure {
+            return Err(error);
         }
-        for partition in emptied {
-            self.partitions.remove(&partition);
-        }
+        self.partitions.settle()?;
         Ok(ChangeBatch::empty(self.schema.clone()))
     }
+}
+
+impl OverAggregate {
+    /// With event-time cleanup and a watermark: rows at or below this time (ns) are read by
+    /// no frame any more.
+    fn cleanup_threshold(&self) -> Option<i64> {
+        let cleanup = self.cleanup.as_ref()?;
+        Some(self.watermark?.saturating_sub(cleanup.horizon_nanos))
+    }
+}
+
+/// Drop the rows of a partition (sort keys encoded by `sort_codec`) at or below `threshold`
+/// (see [`OverAggregate::cleanup_threshold`]).
+fn expire_rows(sort_codec: &RowCodec, rows: &mut OrderedRows, threshold: i64) -> Result<()> {
+    let mut expired = Vec::new();
+    for key in rows.keys() {
+        let columns = sort_codec.decode([key.0.as_ref()])?;
+        let Some(column) = columns.first() else {
+            break;
+        };
+        match timestamp_nanos(column)?.first().copied().flatten() {
+            // NULL times are peers of each other only: kept.
+            None => continue,
+            Some(time) if time <= threshold => expired.push(key.clone()),
+            Some(_) => break,
+        }
+    }
+    for key in expired {
+        rows.remove(&key);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
