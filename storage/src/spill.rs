@@ -2019,6 +2019,50 @@ mod tests {
     }
 
     #[test]
+    fn the_spilled_key_index_keeps_keys_of_every_length_apart() {
+        let mut index = SpilledIndex::default();
+        let mut model = std::collections::BTreeMap::new();
+        // Keys of 0 to 40 bytes, and the same keys with a trailing zero byte: inline and
+        // boxed (and at the border, 15/16 bytes) all stay distinct.
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for len in 0..=40u8 {
+            let key: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(1))
+                .collect();
+            let mut padded = key.clone();
+            padded.push(0);
+            keys.push(key);
+            keys.push(padded);
+        }
+        for (n, key) in keys.iter().enumerate() {
+            let spilled = SpilledKey {
+                timer: n as i64,
+                last: -(n as i64),
+                rows: n as u32,
+            };
+            index.insert(key, spilled);
+            model.insert(key.clone(), n as u32);
+        }
+        assert_eq!(model.len(), keys.len());
+        for (key, &n) in &model {
+            let rows = index.get(key).map(|spilled| spilled.rows);
+            assert_eq!(rows, Some(n), "key of {} bytes", key.len());
+        }
+        for key in keys.iter().step_by(3) {
+            if let Some(spilled) = index.get_mut(key) {
+                spilled.rows += 1000;
+            }
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let removed = index.remove(key).map(|spilled| spilled.rows);
+            let expected = model[key] + if i % 3 == 0 { 1000 } else { 0 };
+            assert_eq!(removed, Some(expected), "key of {} bytes", key.len());
+            assert!(!index.contains_key(key));
+        }
+        assert!(index.short.is_empty() && index.long.is_empty());
+    }
+
+    #[test]
     fn without_a_budget_nothing_is_tracked() -> Result<()> {
         let mut map: SpillMap<ZSet> = SpillMap::with_budget(None, None);
         map.load([b"a".as_slice()])?;
