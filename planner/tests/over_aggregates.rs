@@ -146,6 +146,11 @@ async fn create_views(session: &mut Session) {
     }
 }
 
+/// Held by a scenario from setting the process-wide spill budget until its last check: the
+/// two property tests run in parallel, and each must create its operators with its own
+/// budget.
+static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// With `spill`, operators get a memory budget of 1 byte: every partition goes to disk after
 /// each batch and is read back by the next change to it.
 async fn scenario(ops: Vec<Op>, views_first: bool, workers: usize, spill: bool) {
@@ -201,6 +206,7 @@ proptest! {
         spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _budget = BUDGET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         runtime.block_on(scenario(ops, true, workers, spill));
     }
 
@@ -210,6 +216,7 @@ proptest! {
         spill in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _budget = BUDGET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         runtime.block_on(scenario(ops, false, 1, spill));
     }
 }
