@@ -31,8 +31,9 @@ struct EngineArgs {
     /// the least recently used keys to local disk (default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_mb: Option<u64>,
-    /// `--operator-memory-mb` in bytes, for tests: a budget of a few KiB makes every
-    /// stateful operator spill and reload its keys all the time.
+    /// `--operator-memory-mb` in bytes, for tests: a budget of 1 byte makes every stateful
+    /// operator spill all its keys after each batch and reload them (the sqllogictest files'
+    /// state stays under 4 KiB, so a budget of a few KiB spills nothing).
     #[arg(long, value_name = "BYTES", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_bytes: Option<u64>,
     /// Memory the keyed state of all continuous queries may use together before the

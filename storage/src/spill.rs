@@ -497,6 +497,15 @@ struct Hot<V> {
     used: u64,
 }
 
+impl<V: SpillValue> Hot<V> {
+    /// Measure the entry of `key` again: `hot_bytes` trades its old size for the new one.
+    fn measure(&mut self, key: &[u8], hot_bytes: &mut usize) {
+        let size = entry_size::<V>(key, &self.value);
+        *hot_bytes = hot_bytes.saturating_sub(self.size) + size;
+        self.size = size;
+    }
+}
+
 /// The spilled part of a map or queue: its store, key prefix and how much it holds.
 struct Cold {
     store: Arc<SpillStore>,
@@ -975,9 +984,7 @@ impl<V: SpillValue> SpillMap<V> {
         self.write_pending()?;
         for key in std::mem::take(&mut self.touched) {
             if let Some(entry) = self.hot.get_mut(&key) {
-                let size = entry_size::<V>(&key, &entry.value);
-                self.hot_bytes = self.hot_bytes.saturating_sub(entry.size) + size;
-                entry.size = size;
+                entry.measure(&key, &mut self.hot_bytes);
             }
         }
         self.share.report(self.hot_bytes);
@@ -1105,9 +1112,7 @@ impl<V: SpillValue> SpillMap<V> {
                 }
                 Some(changed) => {
                     if changed && measured {
-                        let size = entry_size::<V>(key, &entry.value);
-                        bytes = bytes.saturating_sub(entry.size) + size;
-                        entry.size = size;
+                        entry.measure(key, &mut bytes);
                     }
                     true
                 }

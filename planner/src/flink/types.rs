@@ -178,14 +178,14 @@ fn restore_field(field: &Field) -> Field {
 
 /// `schema` with MAP column types restored (see [`restore_maps`]).
 pub fn restore_map_columns(schema: SchemaRef) -> SchemaRef {
-    let changed = schema
-        .fields()
+    let fields: Vec<Field> = schema.fields().iter().map(|f| restore_field(f)).collect();
+    if fields
         .iter()
-        .any(|f| restore_maps(f.data_type()) != *f.data_type());
-    if !changed {
+        .zip(schema.fields())
+        .all(|(new, old)| new == old.as_ref())
+    {
         return schema;
     }
-    let fields: Vec<Field> = schema.fields().iter().map(|f| restore_field(f)).collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 

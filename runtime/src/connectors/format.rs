@@ -1314,17 +1314,21 @@ pub fn json_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
 /// `batch` with the keys of its maps as text (JSON objects have no other kind of key).
 fn with_text_map_keys(batch: &RecordBatch) -> Result<RecordBatch> {
     let schema = batch.schema();
-    if !schema
+    let types: Vec<DataType> = schema
         .fields()
         .iter()
-        .any(|f| text_map_keys(f.data_type()) != *f.data_type())
+        .map(|f| text_map_keys(f.data_type()))
+        .collect();
+    if types
+        .iter()
+        .zip(schema.fields())
+        .all(|(new, f)| new == f.data_type())
     {
         return Ok(batch.clone());
     }
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        let data_type = text_map_keys(field.data_type());
+    for ((field, column), data_type) in schema.fields().iter().zip(batch.columns()).zip(types) {
         columns.push(if data_type != *field.data_type() {
             arrow::compute::cast(column, &data_type)?
         } else {
