@@ -9,6 +9,8 @@
 //!   primary key, a materialized view, or an operator's input side).
 //! - [`KeyedRows`]: rows indexed by an encoded primary key (tables with a primary key).
 //! - [`SpillMap`]: keyed operator state under a memory budget, spilling to a scratch RocksDB.
+//! - [`SpillLog`]: rows in arrival order, unindexed, under the same budget, spilling whole
+//!   segments to scratch files (a join side that is rarely probed).
 //! - [`Durable`]: a RocksDB data directory holding the catalog log and the rows of base
 //!   tables (see `durable`).
 
@@ -17,6 +19,7 @@ pub mod durable;
 pub mod error;
 pub mod keyed;
 pub mod spill;
+pub mod spill_log;
 pub mod state;
 pub mod zset;
 
@@ -25,5 +28,6 @@ pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
 pub use spill::{Budget, SpillMap, SpillSettings};
+pub use spill_log::SpillLog;
 pub use state::{StateReader, StateWriter};
 pub use zset::ZSet;

@@ -294,13 +294,13 @@ impl Budget {
 
 /// One member's part of a [`Budget`] (a map's or a queue's): the budget and the bytes the
 /// member last reported to it.
-struct Share {
+pub(crate) struct Share {
     budget: Budget,
     reported: usize,
 }
 
 impl Share {
-    fn new(budget: Budget) -> Self {
+    pub(crate) fn new(budget: Budget) -> Self {
         Self {
             budget,
             reported: 0,
@@ -308,12 +308,12 @@ impl Share {
     }
 
     /// The budget's limit (`Some`: the member tracks its sizes).
-    fn limit(&self) -> Option<usize> {
+    pub(crate) fn limit(&self) -> Option<usize> {
         self.budget.limit()
     }
 
     /// Report that the member now holds `now` bytes.
-    fn report(&mut self, now: usize) {
+    pub(crate) fn report(&mut self, now: usize) {
         if let Some(shared) = &self.budget.0 {
             if now > self.reported {
                 shared
@@ -336,7 +336,7 @@ impl Share {
     /// How far the member, holding `own` bytes, must shrink when the members together are
     /// over the limit: to its share of three quarters of the limit, in proportion to what it
     /// holds (a lone member: three quarters of the limit). `None` when under the limit.
-    fn spill_target(&self, own: usize) -> Option<usize> {
+    pub(crate) fn spill_target(&self, own: usize) -> Option<usize> {
         let limit = self.limit()?;
         let used = self.budget.used();
         (used > limit).then(|| {
@@ -473,9 +473,26 @@ fn store(dir: Option<&PathBuf>) -> Result<Arc<SpillStore>> {
     Ok(store)
 }
 
-/// Entries written to disk and read back by every map of the process (for metrics and tests).
-static SPILLED: AtomicU64 = AtomicU64::new(0);
-static RELOADED: AtomicU64 = AtomicU64::new(0);
+/// Entries written to disk and read back by every map and log of the process (for metrics
+/// and tests).
+pub(crate) static SPILLED: AtomicU64 = AtomicU64::new(0);
+pub(crate) static RELOADED: AtomicU64 = AtomicU64::new(0);
+
+/// A new file path for spilled log segments (see [`crate::spill_log`]): in a `segments`
+/// directory of the process's scratch directory, removed with it. The scratch database
+/// ignores the directory (not a file name it knows).
+pub(crate) fn segment_path(dir: Option<&PathBuf>) -> Result<PathBuf> {
+    let store = store(dir)?;
+    let segments = store.path.join("segments");
+    std::fs::create_dir_all(&segments).map_err(|e| {
+        StorageError::Io(format!(
+            "cannot create spill directory {}: {e}",
+            segments.display()
+        ))
+    })?;
+    let id = store.next_id.fetch_add(1, Ordering::Relaxed);
+    Ok(segments.join(format!("{id}.arrow")))
+}
 
 /// Entries spilled to disk and reloaded from it by all maps since the process started.
 pub fn spill_totals() -> (u64, u64) {
@@ -708,7 +725,7 @@ static FREED_SINCE_TRIM: AtomicUsize = AtomicUsize::new(0);
 /// Spills free many small allocations scattered over the heap; the allocator keeps the pages
 /// (the process's memory would stay at its peak however much spills). After every 64 MiB
 /// freed, ask it to return the whole free pages to the system.
-fn trim_allocator(freed: usize) {
+pub(crate) fn trim_allocator(freed: usize) {
     const TRIM_AFTER: usize = 64 << 20;
     let total = FREED_SINCE_TRIM.fetch_add(freed, Ordering::Relaxed) + freed;
     if total < TRIM_AFTER || FREED_SINCE_TRIM.swap(0, Ordering::Relaxed) < TRIM_AFTER {

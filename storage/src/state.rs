@@ -114,6 +114,12 @@ impl<'a> StateReader<'a> {
         Ok(self.u64()? as i64)
     }
 
+    /// The next `u64` without reading past it (`None` when fewer than 8 bytes are left).
+    pub fn peek_u64(&self) -> Option<u64> {
+        let bytes: [u8; 8] = self.buf.get(..8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    }
+
     /// A length or count, checked against what is left so garbage cannot ask for terabytes.
     pub fn len_prefix(&mut self) -> Result<usize> {
         let n = self.u64()?;

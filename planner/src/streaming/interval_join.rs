@@ -56,7 +56,7 @@ pub fn interval_bounds(
             let Ok(index) = schemas[side].index_of_column(column) else {
                 continue;
             };
-            if attrs[side].get(index).copied().flatten() != Some(TimeAttr::EventTime) {
+            if !bounds_time(attrs[side].get(index).copied().flatten()) {
                 continue;
             }
             let other = 1 - side;
@@ -87,6 +87,17 @@ pub fn interval_bounds(
         }
     }
     bounds
+}
+
+/// Whether a column with attribute `attr` can bound an interval join: an event-time column,
+/// or the window end of a window TVF, window aggregate or window join (Nexmark q7's
+/// `B1.dateTime`, the end of the window of its maximum). Rows arrive with a window end above
+/// the watermark as they do with an event time (a window aggregate emits window `e` when the
+/// watermark reaches `e - 1`, before the watermark moves on downstream; a TVF row's window
+/// ends after its event time), so once the watermark reaches `E(y) - c` no future row can
+/// match `y` either. Window ends do not stay time attributes of the output (Flink's do not).
+fn bounds_time(attr: Option<TimeAttr>) -> bool {
+    matches!(attr, Some(TimeAttr::EventTime | TimeAttr::WindowEnd))
 }
 
 /// The event-time columns of each input (0 = left, 1 = right; indexes into the input's

@@ -22,16 +22,29 @@
 //! below the watermark are late: dropped and counted, as Flink's interval join does. Rows of
 //! a side stay while the other side's unmatched/matched output depends on them (outer, semi
 //! and anti joins): inner joins forget both sides, LEFT joins the left rows, FULL joins none.
+//!
+//! Rarely probed sides: a side of an inner join starts as a log, its rows kept unindexed in
+//! arrival order ([`SpillLog`], spilled in whole segments). A change on the other side scans
+//! the log instead of looking its keys up. Indexing a row costs a hash-table entry, an
+//! encoded copy and, beyond the memory budget, a random write to disk; scanning it costs a
+//! hash probe of the batch's keys. So a side stays a log while its scans have visited at most
+//! [`LOG_SCAN_RATIO`] times the rows appended to it (Nexmark q7: every bid against one
+//! maximum per window, one scan per window), and is indexed (once, from the log) when
+//! lookups turn out to be frequent. A side whose input retracts rows is indexed at its first
+//! retraction (a log would hold the row and its retraction both).
 
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, UInt32Array};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, RecordBatch,
+    UInt32Array,
+};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::spill::{Budget, SpillQueue};
-use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
+use sluice_storage::{EncodedRows, RowCodec, SpillLog, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
 use crate::change::{take_columns, ChangeBatch};
@@ -102,6 +115,48 @@ impl TimeBounds {
 /// Rows of one input batch a join applies at a time under a memory budget.
 const BUDGETED_CHUNK: usize = 16 * 1024;
 
+/// A side kept as a log is indexed once its scans have visited more than this many times the
+/// rows appended to it (see the module documentation).
+pub const LOG_SCAN_RATIO: u64 = 16;
+
+/// Marks a side's checkpoint as a log (a keyed side starts with its entry count, never this).
+const LOG_TAG: u64 = u64::MAX;
+
+/// A join side held as a log while the other side rarely probes it.
+struct SideLog {
+    log: SpillLog,
+    /// The side's columns, its encoded join key, and on a bounded side its rows' expiry
+    /// times: the batches the log holds.
+    schema: SchemaRef,
+    /// Rows appended and rows visited by scans, over the log's life.
+    appended: u64,
+    scanned: u64,
+}
+
+impl SideLog {
+    fn new(input: &SchemaRef, timed: bool, budget: &Budget) -> Self {
+        let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(
+            "__sluice_join_key",
+            DataType::Binary,
+            false,
+        )));
+        if timed {
+            fields.push(Arc::new(Field::new(
+                "__sluice_expires",
+                DataType::Int64,
+                false,
+            )));
+        }
+        Self {
+            log: SpillLog::in_budget(budget),
+            schema: Arc::new(Schema::new(fields)),
+            appended: 0,
+            scanned: 0,
+        }
+    }
+}
+
 /// Expired rows removed from the state per step: the keys of one step are loaded (from disk,
 /// if spilled) together, so a watermark that expires everything does not bring the whole
 /// state back into memory at once.
@@ -119,8 +174,11 @@ pub struct HashJoin {
     combined_schema: SchemaRef,
     nulls_equal: bool,
     /// Per side: join key -> that side's rows under the key (spilled to disk beyond the
-    /// memory budget, see [`SpillMap`]).
+    /// memory budget, see [`SpillMap`]); empty while the side is a log.
     state: [SpillMap<ZSet>; 2],
+    /// Per side: its rows unindexed while it is rarely probed (inner joins; see the module
+    /// documentation).
+    logs: [Option<SideLog>; 2],
     schema: SchemaRef,
     bounds: TimeBounds,
     expiry: [SpillQueue; 2],
@@ -147,8 +205,13 @@ impl HashJoin {
         let combined_schema = super::combined_join_schema(&left_schema, &right_schema);
         // Both sides and their expiry queues count against one memory budget.
         let budget = Budget::from_settings();
+        let log = |schema: &SchemaRef| {
+            (kind == JoinKind::Inner).then(|| SideLog::new(schema, false, &budget))
+        };
+        let logs = [log(&left_schema), log(&right_schema)];
         Ok(Self {
             kind,
+            logs,
             key_codec: RowCodec::new(key_types)?,
             row_codecs: [
                 RowCodec::for_schema(&left_schema)?,
@@ -184,8 +247,227 @@ impl HashJoin {
                 bounds.late[1 - side].clear();
             }
         }
+        // A bounded side's log keeps every row's expiry time.
+        for (side, log) in self.logs.iter_mut().enumerate() {
+            if let Some(log) = log.as_mut() {
+                if !bounds.expire[side].is_empty() {
+                    *log = SideLog::new(&self.input_schemas[side], true, self.state[0].budget());
+                }
+            }
+        }
         self.bounds = bounds;
         self
+    }
+
+    /// Index `side`'s log: every row it holds moves into the side's keyed state (rows
+    /// already expired are left out), and the side is keyed from now on.
+    fn index_log(&mut self, side: usize) -> Result<()> {
+        let Some(mut side_log) = self.logs[side].take() else {
+            return Ok(());
+        };
+        let columns = self.input_schemas[side].fields().len();
+        let timed = !self.bounds.expire[side].is_empty();
+        let watermark = self.watermark.unwrap_or(i64::MIN);
+        let (codec, state, expiry) = (
+            &self.row_codecs[side],
+            &mut self.state[side],
+            &mut self.expiry[side],
+        );
+        tracing::debug!(
+            side,
+            rows = side_log.log.rows(),
+            scanned = side_log.scanned,
+            "indexing a join side kept as a log"
+        );
+        side_log.log.drain(|batch| {
+            let keys = batch.column(columns).as_binary::<i32>();
+            let times = timed.then(|| batch.column(columns + 1).as_primitive::<Int64Type>());
+            let rows = codec.encode(&batch.columns()[..columns], batch.num_rows())?;
+            state.touch(keys.iter().flatten());
+            for (i, key) in keys.iter().enumerate() {
+                let (Some(key), time) = (key, times.map_or(i64::MAX, |t| t.value(i))) else {
+                    continue;
+                };
+                if time <= watermark {
+                    continue;
+                }
+                if state.add_row(key, rows.row(i), 1, time, timed) {
+                    expiry.push(time, key)?;
+                }
+            }
+            expiry.flush()?;
+            state.settle()
+        })?;
+        Ok(())
+    }
+
+    /// The earliest event time that bounds the matches of the rows of `changes` arriving on
+    /// `side`: the smallest of their late-rule columns (the `x.t` of every interval
+    /// conjunct `x.t + c <= E(y)`), `i64::MIN` when there are none or a row has a NULL.
+    fn earliest_time(
+        &self,
+        side: usize,
+        changes: &ChangeBatch,
+        has_null_key: &[bool],
+    ) -> Result<i64> {
+        let rows = changes.num_rows();
+        let mut earliest = i64::MAX;
+        if self.bounds.late[side].is_empty() {
+            return Ok(i64::MIN);
+        }
+        for time in &self.bounds.late[side] {
+            let values = timestamp_nanos(&time.evaluate(&changes.data)?.into_array(rows)?)?;
+            for (value, null_key) in values.iter().zip(has_null_key) {
+                match value {
+                    _ if *null_key => {}
+                    Some(value) => earliest = earliest.min(value),
+                    None => return Ok(i64::MIN),
+                }
+            }
+        }
+        Ok(earliest)
+    }
+
+    /// Append the rows of `changes` (all insertions of one row each) with a non-NULL key to
+    /// `side`'s log.
+    fn append_to_log(
+        &mut self,
+        side: usize,
+        changes: &ChangeBatch,
+        keys: &EncodedRows,
+        has_null_key: &[bool],
+        times: Option<&[i64]>,
+    ) -> Result<()> {
+        let Some(side_log) = self.logs[side].as_mut() else {
+            return Ok(());
+        };
+        let kept: Vec<u32> = (0..changes.num_rows() as u32)
+            .filter(|&i| !has_null_key[i as usize])
+            .collect();
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let mut columns = if kept.len() == changes.num_rows() {
+            changes.data.columns().to_vec()
+        } else {
+            take_columns(changes.data.columns(), &UInt32Array::from(kept.clone()))?
+        };
+        columns.push(Arc::new(BinaryArray::from_iter_values(
+            kept.iter().map(|&i| keys.row(i as usize)),
+        )));
+        let mut until = i64::MAX;
+        if let Some(times) = times {
+            let kept_times: Vec<i64> = kept.iter().map(|&i| times[i as usize]).collect();
+            until = kept_times.iter().copied().max().unwrap_or(i64::MAX);
+            columns.push(Arc::new(Int64Array::from(kept_times)));
+        }
+        let batch = RecordBatch::try_new(side_log.schema.clone(), columns)?;
+        side_log.appended += kept.len() as u64;
+        side_log.log.append(batch, until);
+        Ok(())
+    }
+
+    /// Matched pairs of `changes` (arriving on `side`) with the rows of the other side's
+    /// log, by one scan of the log; indexes the log afterwards when scans turn out frequent.
+    fn log_pairs(
+        &mut self,
+        side: usize,
+        changes: &ChangeBatch,
+        keys: &EncodedRows,
+        has_null_key: &[bool],
+    ) -> Result<Vec<ChangeBatch>> {
+        const END: u32 = u32::MAX;
+        let other = 1 - side;
+        let Some(side_log) = self.logs[other].as_ref() else {
+            return Ok(Vec::new());
+        };
+        if side_log.log.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The batch's rows by key: the first row of each key, chained to the next.
+        let mut first: HashMap<&[u8], u32> = HashMap::new();
+        let mut next = vec![END; has_null_key.len()];
+        for (i, null_key) in has_null_key.iter().enumerate().rev() {
+            if !*null_key {
+                if let Some(previous) = first.insert(keys.row(i), i as u32) {
+                    next[i] = previous;
+                }
+            }
+        }
+        let columns = self.input_schemas[other].fields().len();
+        let bounded = !self.bounds.expire[other].is_empty();
+        // Rows past their bound count as gone, as they are from a keyed side. And a log row
+        // `y` expiring at `E(y) - c` (from a conjunct `x.t + c <= E(y)`) matches only rows
+        // `x` with `x.t <= E(y) - c`: rows and whole segments expiring before the earliest
+        // time of this batch cannot match it (an interval join's new rows meet recent rows
+        // only: Nexmark q9's auctions scan the last few bids, not all).
+        let earliest = if bounded {
+            self.earliest_time(side, changes, has_null_key)?
+        } else {
+            i64::MIN
+        };
+        let skip_upto = match self.watermark.filter(|_| bounded) {
+            Some(watermark) => watermark.max(earliest.saturating_sub(1)),
+            None => earliest.saturating_sub(1),
+        };
+        let mut found: Vec<(Vec<u32>, Vec<ArrayRef>)> = Vec::new();
+        let scanned = side_log.log.scan_needed(earliest, |batch| {
+            let log_keys = batch.column(columns).as_binary::<i32>();
+            let times = bounded.then(|| batch.column(columns + 1).as_primitive::<Int64Type>());
+            let (mut own, mut theirs) = (Vec::new(), Vec::new());
+            for j in 0..batch.num_rows() {
+                if times.is_some_and(|times| times.value(j) <= skip_upto) {
+                    continue;
+                }
+                let Some(&start) = first.get(log_keys.value(j)) else {
+                    continue;
+                };
+                let mut i = start;
+                while i != END {
+                    own.push(i);
+                    theirs.push(j as u32);
+                    i = next[i as usize];
+                }
+            }
+            if !own.is_empty() {
+                let theirs = UInt32Array::from(theirs);
+                let taken = batch.columns()[..columns]
+                    .iter()
+                    .map(|c| arrow::compute::take(c, &theirs, None))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                found.push((own, taken));
+            }
+            Ok(())
+        })?;
+        let scanned = scanned as u64;
+        let mut outputs = Vec::with_capacity(found.len());
+        for (own_index, theirs) in found {
+            let pairs = own_index.len();
+            let weights: Vec<i64> = own_index
+                .iter()
+                .map(|&i| changes.weights.value(i as usize))
+                .collect();
+            let own = take_columns(changes.data.columns(), &UInt32Array::from(own_index))?;
+            let batch = if side == 0 {
+                self.combine(own, theirs, pairs)?
+            } else {
+                self.combine(theirs, own, pairs)?
+            };
+            let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
+            let mut matched = ChangeBatch::new(data, weights.into())?;
+            if let Some(filter) = &self.filter {
+                let mask: BooleanArray = evaluate_predicate(filter, &batch)?;
+                matched = matched.filter(&mask)?;
+            }
+            outputs.push(matched);
+        }
+        if let Some(side_log) = self.logs[other].as_mut() {
+            side_log.scanned += scanned;
+            if side_log.scanned > LOG_SCAN_RATIO.saturating_mul(side_log.appended) {
+                self.index_log(other)?;
+            }
+        }
+        Ok(outputs)
     }
 
     /// When each of `rows` (of `side`'s schema) expires: the smallest bound, `i64::MIN` for
@@ -233,6 +515,9 @@ impl HashJoin {
     /// row. A timer that fires drops the key's rows due and sets the next one.
     fn expire(&mut self, watermark: i64) -> Result<()> {
         for side in 0..2 {
+            if let Some(side_log) = self.logs[side].as_mut() {
+                side_log.log.expire(watermark);
+            }
             let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
             let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
             queue.expire(watermark, EXPIRY_CHUNK, |mut expired| {
@@ -424,6 +709,9 @@ impl HashJoin {
         if changes.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
+        if self.logs[side].is_some() && changes.weights.values().iter().any(|&w| w != 1) {
+            self.index_log(side)?;
+        }
         let other = 1 - side;
         let rows = changes.num_rows();
         let key_columns = evaluate_all(&self.keys[side], &changes.data)?;
@@ -448,6 +736,9 @@ impl HashJoin {
         // (whether a row is matched depends on the other side's rows).
         let blind = self.kind == JoinKind::Inner;
         for (index, state) in self.state.iter_mut().enumerate() {
+            if self.logs[index].is_some() {
+                continue;
+            }
             if blind && index == side {
                 state.touch(touched.iter().copied());
             } else {
@@ -458,10 +749,16 @@ impl HashJoin {
         self.side_output_for(&touched, -1, &mut side_delta)?;
 
         // Matched pairs: delta rows joined with the other side's current rows.
+        // (A scan may index the other side's log: its pairs are all found by then.)
+        let mut outputs = Vec::new();
+        let other_is_log = self.logs[other].is_some();
+        if other_is_log {
+            outputs = self.log_pairs(side, &changes, &keys, &has_null_key)?;
+        }
         let mut delta_index: Vec<u32> = Vec::new();
         let mut other_rows: Vec<&[u8]> = Vec::new();
         let mut pair_weights: Vec<i64> = Vec::new();
-        if self.kind.emits_pairs() {
+        if self.kind.emits_pairs() && !other_is_log {
             for (i, null_key) in has_null_key.iter().enumerate() {
                 if *null_key {
                     continue;
@@ -476,7 +773,6 @@ impl HashJoin {
                 }
             }
         }
-        let mut outputs = Vec::new();
         if !delta_index.is_empty() {
             let pairs = delta_index.len();
             let own = take_columns(changes.data.columns(), &UInt32Array::from(delta_index))?;
@@ -505,7 +801,13 @@ impl HashJoin {
             true => None,
             false => Some(self.expiry_times(side, &changes.data)?),
         };
+        if self.logs[side].is_some() {
+            self.append_to_log(side, &changes, &keys, &has_null_key, times.as_deref())?;
+        }
         for (i, null_key) in has_null_key.iter().enumerate() {
+            if self.logs[side].is_some() {
+                break;
+            }
             let weight = changes.weights.value(i);
             if *null_key {
                 if matches!(
@@ -539,6 +841,9 @@ impl HashJoin {
         }
         for state in self.state.iter_mut() {
             state.settle()?;
+        }
+        for side_log in self.logs.iter_mut().flatten() {
+            side_log.log.settle()?;
         }
         ChangeBatch::concat(&self.schema, &outputs)
     }
@@ -618,11 +923,23 @@ impl Operator for HashJoin {
     }
 
     fn state_rows(&self) -> usize {
-        self.state.iter().map(SpillMap::rows).sum()
+        self.state.iter().map(SpillMap::rows).sum::<usize>()
+            + self
+                .logs
+                .iter()
+                .flatten()
+                .map(|l| l.log.rows())
+                .sum::<usize>()
     }
 
     fn spilled_entries(&self) -> usize {
         self.state.iter().map(SpillMap::spilled_len).sum::<usize>()
+            + self
+                .logs
+                .iter()
+                .flatten()
+                .map(|l| l.log.spilled_rows())
+                .sum::<usize>()
             + self
                 .expiry
                 .iter()
@@ -631,8 +948,16 @@ impl Operator for HashJoin {
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        for side in self.state.iter_mut() {
-            side.snapshot(out)?;
+        for (state, log) in self.state.iter_mut().zip(&self.logs) {
+            match log {
+                Some(side_log) => {
+                    out.put_u64(LOG_TAG);
+                    side_log.log.snapshot(out)?;
+                    out.put_u64(side_log.appended);
+                    out.put_u64(side_log.scanned);
+                }
+                None => state.snapshot(out)?,
+            }
         }
         if !self.bounds.is_empty() {
             out.put_opt_i64(self.watermark);
@@ -642,8 +967,25 @@ impl Operator for HashJoin {
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
-        for side in self.state.iter_mut() {
-            side.restore(input)?;
+        for side in 0..2 {
+            self.state[side].clear()?;
+            if input.peek_u64() == Some(LOG_TAG) {
+                input.u64()?;
+                let timed = !self.bounds.expire[side].is_empty();
+                let mut side_log =
+                    SideLog::new(&self.input_schemas[side], timed, self.state[side].budget());
+                side_log.log.restore(input)?;
+                side_log.appended = input.u64()?;
+                side_log.scanned = input.u64()?;
+                self.logs[side] = Some(side_log);
+            } else {
+                // A keyed side (or a checkpoint from before sides were kept as logs).
+                if let Some(side_log) = self.logs[side].as_mut() {
+                    side_log.log.clear();
+                }
+                self.logs[side] = None;
+                self.state[side].restore(input)?;
+            }
         }
         if !self.bounds.is_empty() {
             // A checkpoint of the same join before it was planned as an interval join has
@@ -731,28 +1073,80 @@ mod tests {
 
     #[test]
     fn rows_expire_with_the_watermark_and_late_rows_are_dropped() -> Result<()> {
-        let mut join = join(JoinKind::Inner);
-        join.process(0, rows(&[1, 1, 2], &[1_000, 5_000, 9_000]))?;
-        assert_eq!(join.state_rows(), 3);
-        join.on_watermark(5_000_000_000)?; // 5 s: the rows at 1 s and 5 s expire
-        assert_eq!(join.state_rows(), 1);
-        // A right row at 4 s is late (at or below the watermark): dropped, counted.
-        let out = join.process(1, rows(&[1], &[4_000]))?;
-        assert_eq!(out.num_rows(), 0);
-        assert_eq!(join.late_rows(), 1);
-        // A right row at 6 s still meets the left row of key 2.
-        assert_eq!(join.process(1, rows(&[2], &[6_000]))?.num_rows(), 1);
+        for keyed in [true, false] {
+            let mut join = join(JoinKind::Inner);
+            if keyed {
+                join.logs = [None, None];
+            }
+            join.process(0, rows(&[1, 1, 2], &[1_000, 5_000, 9_000]))?;
+            assert_eq!(join.state_rows(), 3);
+            join.on_watermark(5_000_000_000)?; // 5 s: the rows at 1 s and 5 s expire
+                                               // A log drops whole batches once all their rows expired: this one holds the
+                                               // row at 9 s still (a scan skips the other two).
+            assert_eq!(join.state_rows(), if keyed { 1 } else { 3 });
+            // A right row at 4 s is late (at or below the watermark): dropped, counted.
+            let out = join.process(1, rows(&[1], &[4_000]))?;
+            assert_eq!(out.num_rows(), 0);
+            assert_eq!(join.late_rows(), 1);
+            // A right row at 6 s meets no expired row of key 1, and the left row of key 2.
+            assert_eq!(join.process(1, rows(&[1], &[6_000]))?.num_rows(), 0);
+            assert_eq!(join.process(1, rows(&[2], &[6_000]))?.num_rows(), 1);
 
-        // The expiry queue comes back from a checkpoint.
-        let mut out = StateWriter::new();
-        join.snapshot(&mut out)?;
-        let bytes = out.into_bytes();
-        let mut restored = super::super::Operator::fork(&join)?;
-        restored.restore(&mut StateReader::new(&bytes))?;
-        assert_eq!(restored.late_rows(), 1);
-        assert_eq!(restored.state_rows(), 2);
-        restored.on_watermark(9_000_000_000)?;
-        assert_eq!(restored.state_rows(), 1, "the left row at 9 s expired");
+            // The expiry queue comes back from a checkpoint.
+            let mut out = StateWriter::new();
+            join.snapshot(&mut out)?;
+            let bytes = out.into_bytes();
+            let mut restored = super::super::Operator::fork(&join)?;
+            restored.restore(&mut StateReader::new(&bytes))?;
+            assert_eq!(restored.late_rows(), 1);
+            assert_eq!(restored.state_rows(), join.state_rows());
+            restored.on_watermark(9_000_000_000)?;
+            assert_eq!(restored.state_rows(), 2, "the left row at 9 s expired");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_rarely_probed_side_stays_a_log_and_a_probed_one_is_indexed() -> Result<()> {
+        let mut join = join(JoinKind::Inner);
+        // Many left rows, one right probe: the left side stays a log.
+        for batch in 0..20 {
+            let keys: Vec<i64> = (0..100).map(|k| batch * 100 + k).collect();
+            join.process(0, rows(&keys, &[100_000; 100]))?;
+        }
+        assert_eq!(
+            join.process(1, rows(&[7, 7, 1_999], &[50_000; 3]))?
+                .num_rows(),
+            3
+        );
+        assert!(join.logs[0].is_some());
+        // Every further left batch scans the right side's three rows: after 17 batches
+        // (51 rows scanned, over 16 times the 3 appended) the right side is indexed.
+        for batch in 0..17 {
+            let keys: Vec<i64> = (0..100).map(|k| 10_000 + batch * 100 + k).collect();
+            assert_eq!(join.process(0, rows(&keys, &[100_000; 100]))?.num_rows(), 0);
+            assert_eq!(join.logs[1].is_none(), batch == 16, "after batch {batch}");
+        }
+        // Frequent probes of the left side index it too, with the same answers.
+        for round in 0..40 {
+            let out = join.process(1, rows(&[round], &[50_000]))?;
+            assert_eq!(out.num_rows(), 1);
+        }
+        assert!(join.logs[0].is_none());
+        // (A keyed side counts equal rows once: the right side's row of key 7 came three
+        // times.)
+        assert_eq!(join.state_rows(), 3_700 + 41);
+        // The left side, indexed, finds the right rows as before.
+        let out = join.process(0, rows(&[7], &[100_000]))?;
+        assert_eq!(out.weights.values().iter().sum::<i64>(), 3);
+        // A retraction on a side still kept as a log indexes it first.
+        let mut join = super::tests::join(JoinKind::Inner);
+        join.process(1, rows(&[5], &[50_000]))?;
+        let retraction = rows(&[5], &[50_000]);
+        let retraction = ChangeBatch::new(retraction.data, vec![-1].into())?;
+        join.process(1, retraction)?;
+        assert!(join.logs[1].is_none());
+        assert_eq!(join.state_rows(), 0);
         Ok(())
     }
 

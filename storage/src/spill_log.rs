@@ -1,0 +1,462 @@
+//! Rows in arrival order, unindexed, under a memory budget: the state of a join side that
+//! the other side rarely probes (see the runtime's hash join).
+//!
+//! A keyed [`crate::SpillMap`] pays for every row it holds: a hash-table entry, an encoded
+//! copy, and under a budget a random write to the scratch database when the row spills.
+//! That is the right price when lookups are frequent. When they are rare (Nexmark q7 joins
+//! every bid against one maximum per ten-second window), scanning all rows on the rare
+//! lookup costs far less than indexing each. A `SpillLog` keeps Arrow batches as they came:
+//! appended batches are concatenated into segments of [`SEGMENT_ROWS`] rows; under the
+//! budget, the oldest in-memory segments are written whole to scratch files (Arrow IPC) and
+//! read back only by a scan. A segment carries the latest time any of its rows can still
+//! be needed (a join's interval bound), so segments whose rows have all expired are dropped
+//! without being read.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use arrow::ipc::reader::{FileReader, StreamReader};
+use arrow::ipc::writer::{FileWriter, StreamWriter};
+
+use crate::error::{Result, StorageError};
+use crate::spill::{segment_path, settings, trim_allocator, Budget, Share, RELOADED, SPILLED};
+use crate::state::{StateReader, StateWriter};
+
+/// Rows per sealed segment (the unit that is written to disk, read back and dropped).
+pub const SEGMENT_ROWS: usize = 64 * 1024;
+
+/// A sealed run of rows: in memory, or in a scratch file.
+struct Segment {
+    rows: usize,
+    /// The latest time (nanoseconds) a row of the segment stays needed: once the watermark
+    /// reaches it, the segment is dropped (`i64::MAX`: never).
+    until: i64,
+    data: SegmentData,
+}
+
+enum SegmentData {
+    Memory { batch: RecordBatch, bytes: usize },
+    Disk { path: PathBuf },
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if let SegmentData::Disk { path } = &self.data {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), "cannot remove a spilled segment: {e}");
+            }
+        }
+    }
+}
+
+impl Segment {
+    fn memory(&self) -> usize {
+        match &self.data {
+            SegmentData::Memory { bytes, .. } => *bytes,
+            SegmentData::Disk { .. } => 0,
+        }
+    }
+
+    /// Visit the segment's rows (read from its file when spilled).
+    fn visit(&self, visit: &mut impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+        match &self.data {
+            SegmentData::Memory { batch, .. } => visit(batch),
+            SegmentData::Disk { path } => {
+                let file = File::open(path).map_err(|e| io_error(path, e))?;
+                for batch in FileReader::try_new(BufReader::new(file), None)? {
+                    let batch = batch?;
+                    RELOADED.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    visit(&batch)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn io_error(path: &std::path::Path, error: std::io::Error) -> StorageError {
+    StorageError::Io(format!("spilled segment {}: {error}", path.display()))
+}
+
+/// Rows in arrival order under a memory budget (see the module documentation).
+pub struct SpillLog {
+    /// Batches appended since the last seal, each with its `until` time.
+    open: Vec<(RecordBatch, i64)>,
+    open_rows: usize,
+    /// Sealed segments, oldest first.
+    segments: VecDeque<Segment>,
+    share: Share,
+    dir: Option<PathBuf>,
+    /// Bytes of the open batches and in-memory segments.
+    memory: usize,
+    rows: usize,
+    spilled_rows: usize,
+}
+
+impl SpillLog {
+    /// An empty log counting its memory against `budget` (spilling to the directory of the
+    /// process's current settings).
+    pub fn in_budget(budget: &Budget) -> Self {
+        Self {
+            open: Vec::new(),
+            open_rows: 0,
+            segments: VecDeque::new(),
+            share: Share::new(budget.clone()),
+            dir: settings().dir,
+            memory: 0,
+            rows: 0,
+            spilled_rows: 0,
+        }
+    }
+
+    /// Append `batch`, whose rows are needed until the watermark reaches `until`.
+    pub fn append(&mut self, batch: RecordBatch, until: i64) {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return;
+        }
+        self.memory += batch.get_array_memory_size();
+        self.rows += rows;
+        self.open_rows += rows;
+        self.open.push((batch, until));
+    }
+
+    /// Rows held (in memory and on disk).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Rows in segments on disk.
+    pub fn spilled_rows(&self) -> usize {
+        self.spilled_rows
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory
+    }
+
+    /// Seal a full run of appended batches into a segment and, when the operator's state is
+    /// over its budget, write the oldest in-memory segments to disk down to this log's
+    /// share.
+    pub fn settle(&mut self) -> Result<()> {
+        if self.open_rows >= SEGMENT_ROWS {
+            self.seal()?;
+        }
+        if self.share.limit().is_none() {
+            return Ok(());
+        }
+        self.share.report(self.memory);
+        let Some(target) = self.share.spill_target(self.memory) else {
+            return Ok(());
+        };
+        let before = self.memory;
+        let in_memory = |segments: &VecDeque<Segment>| {
+            segments
+                .iter()
+                .filter(|s| matches!(s.data, SegmentData::Memory { .. }))
+                .map(Segment::memory)
+                .sum::<usize>()
+        };
+        // The open batches are sealed early only when the sealed segments cannot cover the
+        // excess on their own.
+        if self.memory.saturating_sub(in_memory(&self.segments)) > target {
+            self.seal()?;
+        }
+        for segment in self.segments.iter_mut() {
+            if self.memory <= target {
+                break;
+            }
+            let SegmentData::Memory { batch, bytes } = &segment.data else {
+                continue;
+            };
+            let bytes = *bytes;
+            let path = segment_path(self.dir.as_ref())?;
+            let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+            let mut writer = FileWriter::try_new(BufWriter::new(file), &batch.schema())?;
+            writer.write(batch)?;
+            writer.finish()?;
+            self.memory = self.memory.saturating_sub(bytes);
+            self.spilled_rows += segment.rows;
+            SPILLED.fetch_add(segment.rows as u64, Ordering::Relaxed);
+            segment.data = SegmentData::Disk { path };
+        }
+        self.share.report(self.memory);
+        trim_allocator(before.saturating_sub(self.memory));
+        Ok(())
+    }
+
+    /// Concatenate the open batches into one compact segment.
+    fn seal(&mut self) -> Result<()> {
+        let Some((first, _)) = self.open.first() else {
+            return Ok(());
+        };
+        let schema = first.schema();
+        let open = std::mem::take(&mut self.open);
+        let until = open.iter().map(|(_, t)| *t).max().unwrap_or(i64::MAX);
+        let opened: usize = open.iter().map(|(b, _)| b.get_array_memory_size()).sum();
+        let batches: Vec<&RecordBatch> = open.iter().map(|(b, _)| b).collect();
+        let batch = compact(arrow::compute::concat_batches(&schema, batches)?)?;
+        drop(open);
+        let bytes = batch.get_array_memory_size();
+        self.memory = self.memory.saturating_sub(opened) + bytes;
+        self.segments.push_back(Segment {
+            rows: self.open_rows,
+            until,
+            data: SegmentData::Memory { batch, bytes },
+        });
+        self.open_rows = 0;
+        Ok(())
+    }
+
+    /// Drop the segments (and open batches) whose rows are all no longer needed at
+    /// `watermark`, unread.
+    pub fn expire(&mut self, watermark: i64) {
+        let (mut rows, mut memory, mut spilled) = (0, 0, 0);
+        self.segments.retain(|segment| {
+            let keep = segment.until > watermark;
+            if !keep {
+                rows += segment.rows;
+                memory += segment.memory();
+                if matches!(segment.data, SegmentData::Disk { .. }) {
+                    spilled += segment.rows;
+                }
+            }
+            keep
+        });
+        let mut open_rows = 0;
+        self.open.retain(|(batch, until)| {
+            let keep = *until > watermark;
+            if !keep {
+                open_rows += batch.num_rows();
+                memory += batch.get_array_memory_size();
+            }
+            keep
+        });
+        self.open_rows -= open_rows;
+        self.rows -= rows + open_rows;
+        self.memory = self.memory.saturating_sub(memory);
+        self.spilled_rows -= spilled;
+        self.share.report(self.memory);
+    }
+
+    /// Visit every row, oldest first, a batch at a time (spilled segments are read back one
+    /// at a time and not kept).
+    pub fn scan(&self, visit: impl FnMut(&RecordBatch) -> Result<()>) -> Result<usize> {
+        self.scan_needed(i64::MIN, visit)
+    }
+
+    /// Visit the rows of the segments and batches still needed at time `from` (their
+    /// `until` is at or after it), like [`SpillLog::scan`]; returns how many rows that was.
+    pub fn scan_needed(
+        &self,
+        from: i64,
+        mut visit: impl FnMut(&RecordBatch) -> Result<()>,
+    ) -> Result<usize> {
+        let mut rows = 0;
+        for segment in self.segments.iter().filter(|s| s.until >= from) {
+            segment.visit(&mut visit)?;
+            rows += segment.rows;
+        }
+        for (batch, _) in self.open.iter().filter(|(_, until)| *until >= from) {
+            visit(batch)?;
+            rows += batch.num_rows();
+        }
+        Ok(rows)
+    }
+
+    /// Remove every row, visiting them oldest first, a segment at a time (each segment
+    /// leaves memory or disk once visited).
+    pub fn drain(&mut self, mut visit: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+        while let Some(segment) = self.segments.pop_front() {
+            segment.visit(&mut visit)?;
+        }
+        for (batch, _) in std::mem::take(&mut self.open) {
+            visit(&batch)?;
+        }
+        self.clear();
+        Ok(())
+    }
+
+    /// Remove every row.
+    pub fn clear(&mut self) {
+        self.segments.clear();
+        self.open.clear();
+        self.open_rows = 0;
+        self.rows = 0;
+        self.memory = 0;
+        self.spilled_rows = 0;
+        self.share.report(0);
+    }
+
+    /// Write every row for a checkpoint: the number of batches, then per batch its `until`
+    /// time and its Arrow IPC stream.
+    pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
+        let mut batches: Vec<(RecordBatch, i64)> = Vec::new();
+        let count = self.segments.len() + self.open.len();
+        out.put_u64(count as u64);
+        for segment in &self.segments {
+            // A spilled segment is one batch; read it back to write it into the checkpoint.
+            segment.visit(&mut |batch| {
+                batches.push((batch.clone(), segment.until));
+                Ok(())
+            })?;
+            for (batch, until) in batches.drain(..) {
+                write_stream(out, &batch, until)?;
+            }
+        }
+        for (batch, until) in &self.open {
+            write_stream(out, batch, *until)?;
+        }
+        Ok(())
+    }
+
+    /// Replace the contents with rows written by [`SpillLog::snapshot`], spilling as they
+    /// come in when over the budget.
+    pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+        self.clear();
+        for _ in 0..input.len_prefix()? {
+            let until = input.i64()?;
+            let bytes = input.bytes()?;
+            for batch in StreamReader::try_new(bytes, None)? {
+                self.append(batch?, until);
+            }
+            self.settle()?;
+        }
+        Ok(())
+    }
+}
+
+fn write_stream(out: &mut StateWriter, batch: &RecordBatch, until: i64) -> Result<()> {
+    let mut bytes = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    out.put_i64(until);
+    out.put_bytes(&bytes);
+    Ok(())
+}
+
+/// `batch` with its string and binary views copied into buffers of their own: views sliced
+/// from an input batch keep the whole input's data buffers alive (and counted).
+fn compact(batch: RecordBatch) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Utf8View => Arc::new(column.as_string_view().gc()) as ArrayRef,
+            DataType::BinaryView => Arc::new(column.as_binary_view().gc()) as ArrayRef,
+            _ => Arc::clone(column),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringViewArray};
+    use arrow::datatypes::{Field, Schema};
+
+    fn batch(start: i64, rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", DataType::Utf8View, true),
+        ]));
+        let n: Vec<i64> = (start..start + rows as i64).collect();
+        let s: Vec<String> = n.iter().map(|n| format!("row number {n:>20}")).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(n)),
+                Arc::new(StringViewArray::from_iter_values(s)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn numbers(log: &SpillLog) -> Vec<i64> {
+        let mut seen = Vec::new();
+        log.scan(|batch| {
+            let n = batch
+                .column(0)
+                .as_primitive::<arrow::datatypes::Int64Type>();
+            seen.extend(n.values().iter().copied());
+            Ok(())
+        })
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn segments_spill_to_files_and_come_back_in_order() -> Result<()> {
+        let budget = Budget::limited(Some(1));
+        let mut log = SpillLog::in_budget(&budget);
+        let per_batch = 10_000;
+        for i in 0..20 {
+            log.append(batch(i * per_batch as i64, per_batch), i64::MAX);
+            log.settle()?;
+        }
+        assert_eq!(log.rows(), 200_000);
+        assert!(
+            log.spilled_rows() >= 3 * SEGMENT_ROWS,
+            "{}",
+            log.spilled_rows()
+        );
+        assert_eq!(numbers(&log), (0..200_000).collect::<Vec<_>>());
+        // A checkpoint restores into another log the same rows.
+        let mut out = StateWriter::new();
+        log.snapshot(&mut out)?;
+        let bytes = out.into_bytes();
+        let mut restored = SpillLog::in_budget(&Budget::limited(None));
+        restored.restore(&mut StateReader::new(&bytes))?;
+        assert_eq!(numbers(&restored), (0..200_000).collect::<Vec<_>>());
+        // Draining visits everything once and removes the files.
+        let mut drained = 0;
+        log.drain(|batch| {
+            drained += batch.num_rows();
+            Ok(())
+        })?;
+        assert_eq!(drained, 200_000);
+        assert!(log.is_empty());
+        assert_eq!(log.memory_bytes(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn expired_segments_are_dropped_unread() -> Result<()> {
+        let mut log = SpillLog::in_budget(&Budget::limited(Some(1)));
+        // Three sealed segments needed until 10, 20 and 30, then an open batch until 40.
+        for until in [10, 20, 30] {
+            log.append(batch(until, SEGMENT_ROWS), until);
+            log.settle()?;
+        }
+        log.append(batch(40, 5), 40);
+        assert_eq!(log.rows(), 3 * SEGMENT_ROWS + 5);
+        log.expire(20);
+        assert_eq!(log.rows(), SEGMENT_ROWS + 5);
+        assert_eq!(numbers(&log).first(), Some(&30));
+        // A scan of what is needed from 31 on reads only the open batch.
+        let mut rows = 0;
+        let scanned = log.scan_needed(31, |batch| {
+            rows += batch.num_rows();
+            Ok(())
+        })?;
+        assert_eq!((scanned, rows), (5, 5));
+        log.expire(40);
+        assert!(log.is_empty());
+        assert_eq!(log.spilled_rows(), 0);
+        Ok(())
+    }
+}
