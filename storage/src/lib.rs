@@ -28,6 +28,6 @@ pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use keyed::KeyedRows;
 pub use spill::{Budget, SpillMap, SpillSettings};
-pub use spill_log::SpillLog;
+pub use spill_log::{SpillLog, Zone};
 pub use state::{StateReader, StateWriter};
 pub use zset::ZSet;

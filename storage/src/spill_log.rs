@@ -8,9 +8,10 @@
 //! lookup costs far less than indexing each. A `SpillLog` keeps Arrow batches as they came:
 //! appended batches are concatenated into segments of [`SEGMENT_ROWS`] rows; under the
 //! budget, the oldest in-memory segments are written whole to scratch files (Arrow IPC) and
-//! read back only by a scan. A segment carries the latest time any of its rows can still
-//! be needed (a join's interval bound), so segments whose rows have all expired are dropped
-//! without being read.
+//! read back only by a scan. A segment carries a [`Zone`]: the latest time any of its rows
+//! can still be needed (a join's interval bound), so segments whose rows have all expired
+//! are dropped without being read, and the range of its rows' keys, so a scan for keys
+//! outside it skips the segment (a join's new auctions have ids above every bid's so far).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -31,12 +32,55 @@ use crate::state::{StateReader, StateWriter};
 /// Rows per sealed segment (the unit that is written to disk, read back and dropped).
 pub const SEGMENT_ROWS: usize = 64 * 1024;
 
+/// What a scan can know of a batch or segment without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The latest time (nanoseconds) a row stays needed: once the watermark reaches it, the
+    /// rows are dropped (`i64::MAX`: never).
+    pub until: i64,
+    /// The smallest and largest key of the rows (memcomparable bytes), if they have keys.
+    pub keys: Option<(Box<[u8]>, Box<[u8]>)>,
+}
+
+impl Zone {
+    /// A zone of rows needed until `until` whose keys are `keys`.
+    pub fn of<'k>(until: i64, keys: impl IntoIterator<Item = &'k [u8]>) -> Self {
+        let mut range: Option<(&[u8], &[u8])> = None;
+        for key in keys {
+            range = Some(match range {
+                None => (key, key),
+                Some((low, high)) => (low.min(key), high.max(key)),
+            });
+        }
+        Self {
+            until,
+            keys: range.map(|(low, high)| (Box::from(low), Box::from(high))),
+        }
+    }
+
+    /// The zone covering both.
+    fn merge(&mut self, other: &Zone) {
+        self.until = self.until.max(other.until);
+        if let Some((low, high)) = &other.keys {
+            self.keys = Some(match self.keys.take() {
+                None => (low.clone(), high.clone()),
+                Some((l, h)) => (l.min(low.clone()), h.max(high.clone())),
+            });
+        }
+    }
+
+    /// Whether a key between `low` and `high` can be among the zone's.
+    pub fn may_hold(&self, low: &[u8], high: &[u8]) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|(l, h)| high >= l.as_ref() && low <= h.as_ref())
+    }
+}
+
 /// A sealed run of rows: in memory, or in a scratch file.
 struct Segment {
     rows: usize,
-    /// The latest time (nanoseconds) a row of the segment stays needed: once the watermark
-    /// reaches it, the segment is dropped (`i64::MAX`: never).
-    until: i64,
+    zone: Zone,
     data: SegmentData,
 }
 
@@ -86,8 +130,8 @@ fn io_error(path: &std::path::Path, error: std::io::Error) -> StorageError {
 
 /// Rows in arrival order under a memory budget (see the module documentation).
 pub struct SpillLog {
-    /// Batches appended since the last seal, each with its `until` time.
-    open: Vec<(RecordBatch, i64)>,
+    /// Batches appended since the last seal, each with its zone.
+    open: Vec<(RecordBatch, Zone)>,
     open_rows: usize,
     /// Sealed segments, oldest first.
     segments: VecDeque<Segment>,
@@ -115,8 +159,8 @@ impl SpillLog {
         }
     }
 
-    /// Append `batch`, whose rows are needed until the watermark reaches `until`.
-    pub fn append(&mut self, batch: RecordBatch, until: i64) {
+    /// Append `batch`, whose rows are described by `zone`.
+    pub fn append(&mut self, batch: RecordBatch, zone: Zone) {
         let rows = batch.num_rows();
         if rows == 0 {
             return;
@@ -124,7 +168,7 @@ impl SpillLog {
         self.memory += batch.get_array_memory_size();
         self.rows += rows;
         self.open_rows += rows;
-        self.open.push((batch, until));
+        self.open.push((batch, zone));
     }
 
     /// Rows held (in memory and on disk).
@@ -203,7 +247,13 @@ impl SpillLog {
         };
         let schema = first.schema();
         let open = std::mem::take(&mut self.open);
-        let until = open.iter().map(|(_, t)| *t).max().unwrap_or(i64::MAX);
+        let mut zone = Zone {
+            until: i64::MIN,
+            keys: None,
+        };
+        for (_, z) in &open {
+            zone.merge(z);
+        }
         let opened: usize = open.iter().map(|(b, _)| b.get_array_memory_size()).sum();
         let batches: Vec<&RecordBatch> = open.iter().map(|(b, _)| b).collect();
         let batch = compact(arrow::compute::concat_batches(&schema, batches)?)?;
@@ -212,7 +262,7 @@ impl SpillLog {
         self.memory = self.memory.saturating_sub(opened) + bytes;
         self.segments.push_back(Segment {
             rows: self.open_rows,
-            until,
+            zone,
             data: SegmentData::Memory { batch, bytes },
         });
         self.open_rows = 0;
@@ -224,7 +274,7 @@ impl SpillLog {
     pub fn expire(&mut self, watermark: i64) {
         let (mut rows, mut memory, mut spilled) = (0, 0, 0);
         self.segments.retain(|segment| {
-            let keep = segment.until > watermark;
+            let keep = segment.zone.until > watermark;
             if !keep {
                 rows += segment.rows;
                 memory += segment.memory();
@@ -235,8 +285,8 @@ impl SpillLog {
             keep
         });
         let mut open_rows = 0;
-        self.open.retain(|(batch, until)| {
-            let keep = *until > watermark;
+        self.open.retain(|(batch, zone)| {
+            let keep = zone.until > watermark;
             if !keep {
                 open_rows += batch.num_rows();
                 memory += batch.get_array_memory_size();
@@ -253,22 +303,22 @@ impl SpillLog {
     /// Visit every row, oldest first, a batch at a time (spilled segments are read back one
     /// at a time and not kept).
     pub fn scan(&self, visit: impl FnMut(&RecordBatch) -> Result<()>) -> Result<usize> {
-        self.scan_needed(i64::MIN, visit)
+        self.scan_zones(|_| true, visit)
     }
 
-    /// Visit the rows of the segments and batches still needed at time `from` (their
-    /// `until` is at or after it), like [`SpillLog::scan`]; returns how many rows that was.
-    pub fn scan_needed(
+    /// Visit the rows of the segments and batches whose zone `wanted` accepts, like
+    /// [`SpillLog::scan`]; returns how many rows that was.
+    pub fn scan_zones(
         &self,
-        from: i64,
+        wanted: impl Fn(&Zone) -> bool,
         mut visit: impl FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<usize> {
         let mut rows = 0;
-        for segment in self.segments.iter().filter(|s| s.until >= from) {
+        for segment in self.segments.iter().filter(|s| wanted(&s.zone)) {
             segment.visit(&mut visit)?;
             rows += segment.rows;
         }
-        for (batch, _) in self.open.iter().filter(|(_, until)| *until >= from) {
+        for (batch, _) in self.open.iter().filter(|(_, zone)| wanted(zone)) {
             visit(batch)?;
             rows += batch.num_rows();
         }
@@ -299,37 +349,50 @@ impl SpillLog {
         self.share.report(0);
     }
 
-    /// Write every row for a checkpoint: the number of batches, then per batch its `until`
-    /// time and its Arrow IPC stream.
+    /// Write every row for a checkpoint: the number of batches, then per batch its zone and
+    /// its Arrow IPC stream.
     pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
-        let mut batches: Vec<(RecordBatch, i64)> = Vec::new();
+        let mut batches: Vec<RecordBatch> = Vec::new();
         let count = self.segments.len() + self.open.len();
         out.put_u64(count as u64);
         for segment in &self.segments {
             // A spilled segment is one batch; read it back to write it into the checkpoint.
             segment.visit(&mut |batch| {
-                batches.push((batch.clone(), segment.until));
+                batches.push(batch.clone());
                 Ok(())
             })?;
-            for (batch, until) in batches.drain(..) {
-                write_stream(out, &batch, until)?;
+            for batch in batches.drain(..) {
+                write_stream(out, &batch, &segment.zone)?;
             }
         }
-        for (batch, until) in &self.open {
-            write_stream(out, batch, *until)?;
+        for (batch, zone) in &self.open {
+            write_stream(out, batch, zone)?;
         }
         Ok(())
     }
 
-    /// Replace the contents with rows written by [`SpillLog::snapshot`], spilling as they
+    /// Replace the contents with rows written by [`SpillLog::snapshot`] in batches of
+    /// `columns` columns (others are refused: a checkpoint of another plan), spilling as they
     /// come in when over the budget.
-    pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
+    pub fn restore(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
         self.clear();
         for _ in 0..input.len_prefix()? {
             let until = input.i64()?;
+            let keys = match input.bool()? {
+                true => Some((Box::from(input.bytes()?), Box::from(input.bytes()?))),
+                false => None,
+            };
+            let zone = Zone { until, keys };
             let bytes = input.bytes()?;
             for batch in StreamReader::try_new(bytes, None)? {
-                self.append(batch?, until);
+                let batch = batch?;
+                if batch.num_columns() != columns {
+                    return Err(StorageError::Corrupt(format!(
+                        "checkpointed log rows have {} columns, the plan's have {columns}",
+                        batch.num_columns()
+                    )));
+                }
+                self.append(batch, zone.clone());
             }
             self.settle()?;
         }
@@ -337,13 +400,18 @@ impl SpillLog {
     }
 }
 
-fn write_stream(out: &mut StateWriter, batch: &RecordBatch, until: i64) -> Result<()> {
+fn write_stream(out: &mut StateWriter, batch: &RecordBatch, zone: &Zone) -> Result<()> {
     let mut bytes = Vec::new();
     let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
     writer.write(batch)?;
     writer.finish()?;
     drop(writer);
-    out.put_i64(until);
+    out.put_i64(zone.until);
+    out.put_bool(zone.keys.is_some());
+    if let Some((low, high)) = &zone.keys {
+        out.put_bytes(low);
+        out.put_bytes(high);
+    }
     out.put_bytes(&bytes);
     Ok(())
 }
@@ -405,7 +473,10 @@ mod tests {
         let mut log = SpillLog::in_budget(&budget);
         let per_batch = 10_000;
         for i in 0..20 {
-            log.append(batch(i * per_batch as i64, per_batch), i64::MAX);
+            log.append(
+                batch(i * per_batch as i64, per_batch),
+                Zone::of(i64::MAX, []),
+            );
             log.settle()?;
         }
         assert_eq!(log.rows(), 200_000);
@@ -420,7 +491,10 @@ mod tests {
         log.snapshot(&mut out)?;
         let bytes = out.into_bytes();
         let mut restored = SpillLog::in_budget(&Budget::limited(None));
-        restored.restore(&mut StateReader::new(&bytes))?;
+        restored.restore(&mut StateReader::new(&bytes), 2)?;
+        // Rows of another shape are refused.
+        let mut other = SpillLog::in_budget(&Budget::limited(None));
+        assert!(other.restore(&mut StateReader::new(&bytes), 3).is_err());
         assert_eq!(numbers(&restored), (0..200_000).collect::<Vec<_>>());
         // Draining visits everything once and removes the files.
         let mut drained = 0;
@@ -439,21 +513,33 @@ mod tests {
         let mut log = SpillLog::in_budget(&Budget::limited(Some(1)));
         // Three sealed segments needed until 10, 20 and 30, then an open batch until 40.
         for until in [10, 20, 30] {
-            log.append(batch(until, SEGMENT_ROWS), until);
+            let key = [until as u8];
+            log.append(batch(until, SEGMENT_ROWS), Zone::of(until, [&key[..]]));
             log.settle()?;
         }
-        log.append(batch(40, 5), 40);
+        log.append(batch(40, 5), Zone::of(40, [&[40_u8, 1][..], &[40, 0]]));
         assert_eq!(log.rows(), 3 * SEGMENT_ROWS + 5);
         log.expire(20);
         assert_eq!(log.rows(), SEGMENT_ROWS + 5);
         assert_eq!(numbers(&log).first(), Some(&30));
         // A scan of what is needed from 31 on reads only the open batch.
         let mut rows = 0;
-        let scanned = log.scan_needed(31, |batch| {
-            rows += batch.num_rows();
-            Ok(())
-        })?;
+        let scanned = log.scan_zones(
+            |zone| zone.until >= 31,
+            |batch| {
+                rows += batch.num_rows();
+                Ok(())
+            },
+        )?;
         assert_eq!((scanned, rows), (5, 5));
+        // Keys from 35 to 39 are in neither zone's range ([30, 30], [40 0, 40 1]); 30 is.
+        let wanted = |low: &[u8], high: &[u8]| {
+            let (low, high) = (low.to_vec(), high.to_vec());
+            log.scan_zones(move |zone| zone.may_hold(&low, &high), |_| Ok(()))
+        };
+        assert_eq!(wanted(&[35], &[39])?, 0);
+        assert_eq!(wanted(&[30], &[35])?, SEGMENT_ROWS);
+        assert_eq!(wanted(&[40, 1], &[41])?, 5);
         log.expire(40);
         assert!(log.is_empty());
         assert_eq!(log.spilled_rows(), 0);

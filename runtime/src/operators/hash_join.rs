@@ -44,7 +44,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::HashMap;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::spill::{Budget, SpillQueue};
-use sluice_storage::{EncodedRows, RowCodec, SpillLog, SpillMap, StateReader, StateWriter, ZSet};
+use sluice_storage::{
+    EncodedRows, RowCodec, SpillLog, SpillMap, StateReader, StateWriter, ZSet, Zone,
+};
 
 use super::{evaluate_all, evaluate_predicate, timestamp_nanos, Operator};
 use crate::change::{take_columns, ChangeBatch};
@@ -361,9 +363,10 @@ impl HashJoin {
             until = kept_times.iter().copied().max().unwrap_or(i64::MAX);
             columns.push(Arc::new(Int64Array::from(kept_times)));
         }
+        let zone = Zone::of(until, kept.iter().map(|&i| keys.row(i as usize)));
         let batch = RecordBatch::try_new(side_log.schema.clone(), columns)?;
         side_log.appended += kept.len() as u64;
-        side_log.log.append(batch, until);
+        side_log.log.append(batch, zone);
         Ok(())
     }
 
@@ -384,19 +387,26 @@ impl HashJoin {
         if side_log.log.is_empty() {
             return Ok(Vec::new());
         }
-        // The batch's rows by key: the first row of each key, chained to the next.
+        // The batch's rows by key: the first row of each key, chained to the next; and the
+        // range of its keys (segments of keys all outside it are not read).
         let mut first: HashMap<&[u8], u32> = HashMap::new();
         let mut next = vec![END; has_null_key.len()];
+        let mut range: Option<(&[u8], &[u8])> = None;
         for (i, null_key) in has_null_key.iter().enumerate().rev() {
             if !*null_key {
-                if let Some(previous) = first.insert(keys.row(i), i as u32) {
+                let key = keys.row(i);
+                if let Some(previous) = first.insert(key, i as u32) {
                     next[i] = previous;
                 }
+                range = Some(range.map_or((key, key), |(l, h)| (l.min(key), h.max(key))));
             }
         }
+        let Some((low, high)) = range else {
+            return Ok(Vec::new());
+        };
         let columns = self.input_schemas[other].fields().len();
         let bounded = !self.bounds.expire[other].is_empty();
-        // Rows past their bound count as gone, as they are from a keyed side. And a log row
+        // Rows past their bound count as gone, as they are from a keyed side. A log row
         // `y` expiring at `E(y) - c` (from a conjunct `x.t + c <= E(y)`) matches only rows
         // `x` with `x.t <= E(y) - c`: rows and whole segments expiring before the earliest
         // time of this batch cannot match it (an interval join's new rows meet recent rows
@@ -411,7 +421,8 @@ impl HashJoin {
             None => earliest.saturating_sub(1),
         };
         let mut found: Vec<(Vec<u32>, Vec<ArrayRef>)> = Vec::new();
-        let scanned = side_log.log.scan_needed(earliest, |batch| {
+        let wanted = |zone: &Zone| zone.until >= earliest && zone.may_hold(low, high);
+        let scanned = side_log.log.scan_zones(wanted, |batch| {
             let log_keys = batch.column(columns).as_binary::<i32>();
             let times = bounded.then(|| batch.column(columns + 1).as_primitive::<Int64Type>());
             let (mut own, mut theirs) = (Vec::new(), Vec::new());
@@ -974,7 +985,9 @@ impl Operator for HashJoin {
                 let timed = !self.bounds.expire[side].is_empty();
                 let mut side_log =
                     SideLog::new(&self.input_schemas[side], timed, self.state[side].budget());
-                side_log.log.restore(input)?;
+                side_log
+                    .log
+                    .restore(input, side_log.schema.fields().len())?;
                 side_log.appended = input.u64()?;
                 side_log.scanned = input.u64()?;
                 self.logs[side] = Some(side_log);
@@ -1120,25 +1133,39 @@ mod tests {
             3
         );
         assert!(join.logs[0].is_some());
-        // Every further left batch scans the right side's three rows: after 17 batches
-        // (51 rows scanned, over 16 times the 3 appended) the right side is indexed.
-        for batch in 0..17 {
+        // Left batches of keys outside the right side's range (7 to 1 999) skip its rows
+        // unread.
+        for batch in 0..5 {
             let keys: Vec<i64> = (0..100).map(|k| 10_000 + batch * 100 + k).collect();
+            assert_eq!(join.process(0, rows(&keys, &[100_000; 100]))?.num_rows(), 0);
+        }
+        assert_eq!(join.logs[1].as_ref().map(|l| l.scanned), Some(0));
+        // Every left batch of keys in the range scans the right side's three rows: after 17
+        // batches (51 rows scanned, over 16 times the 3 appended) it is indexed.
+        for batch in 0..17 {
+            let keys: Vec<i64> = (100..200).collect();
             assert_eq!(join.process(0, rows(&keys, &[100_000; 100]))?.num_rows(), 0);
             assert_eq!(join.logs[1].is_none(), batch == 16, "after batch {batch}");
         }
-        // Frequent probes of the left side index it too, with the same answers.
+        // Narrow probes read only the batches whose keys they may meet (the first holds keys
+        // 0 to 99): the left side stays a log.
         for round in 0..40 {
             let out = join.process(1, rows(&[round], &[50_000]))?;
             assert_eq!(out.num_rows(), 1);
         }
+        assert!(join.logs[0].is_some());
+        // Frequent wide probes index it, with the same answers.
+        for round in 0..40 {
+            let out = join.process(1, rows(&[round, 1_500 + round], &[50_000; 2]))?;
+            assert_eq!(out.num_rows(), 2);
+        }
         assert!(join.logs[0].is_none());
-        // (A keyed side counts equal rows once: the right side's row of key 7 came three
-        // times.)
-        assert_eq!(join.state_rows(), 3_700 + 41);
+        // (A keyed side counts equal rows once: keys 100 to 199 came 18 times on the left;
+        // the right holds keys 0 to 39, 1 500 to 1 539 and 1 999, key 7 four times.)
+        assert_eq!(join.state_rows(), 2_500 + 81);
         // The left side, indexed, finds the right rows as before.
         let out = join.process(0, rows(&[7], &[100_000]))?;
-        assert_eq!(out.weights.values().iter().sum::<i64>(), 3);
+        assert_eq!(out.weights.values().iter().sum::<i64>(), 4);
         // A retraction on a side still kept as a log indexes it first.
         let mut join = super::tests::join(JoinKind::Inner);
         join.process(1, rows(&[5], &[50_000]))?;
