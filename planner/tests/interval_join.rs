@@ -161,11 +161,7 @@ proptest! {
         let _budget = SPILL_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            sluice_storage::spill::configure(sluice_storage::SpillSettings {
-                budget_bytes: spill.then_some(1 << 10),
-                total_bytes: None,
-                dir: None,
-            });
+            common::operator_budget(spill.then_some(1 << 10));
             let database = Database::new();
             let mut session = Session::new(Arc::clone(&database));
             run(&mut session, SCHEMA).await;
@@ -351,11 +347,7 @@ proptest! {
         let _budget = SPILL_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            sluice_storage::spill::configure(sluice_storage::SpillSettings {
-                budget_bytes: spill.then_some(1),
-                total_bytes: None,
-                dir: None,
-            });
+            common::operator_budget(spill.then_some(1));
             let database = Database::new();
             let mut session = Session::new(Arc::clone(&database));
             run(&mut session, "CREATE TABLE bids (id BIGINT, price BIGINT, ts TIMESTAMP(3),
@@ -409,7 +401,7 @@ proptest! {
                 .unwrap_or(u64::MAX);
             // The newest bid and its open window's partial maximum remain.
             prop_assert!(state <= 3, "state rows left: {}", state);
-            sluice_storage::spill::configure(sluice_storage::SpillSettings::default());
+            common::operator_budget(None);
             Ok(())
         })?;
     }

@@ -606,6 +606,8 @@ impl Cold {
 struct SpilledIndex {
     short: HashMap<[u8; 16], SpilledKey>,
     long: HashMap<Box<[u8]>, SpilledKey>,
+    /// Bytes of the boxed keys of `long`.
+    long_bytes: usize,
 }
 
 /// `key` as an inline key of the index, if it fits.
@@ -638,16 +640,42 @@ impl SpilledIndex {
 
     fn insert(&mut self, key: &[u8], spilled: SpilledKey) {
         match short_key(key) {
-            Some(short) => self.short.insert(short, spilled),
-            None => self.long.insert(Box::from(key), spilled),
-        };
+            Some(short) => {
+                self.short.insert(short, spilled);
+            }
+            None => {
+                if self.long.insert(Box::from(key), spilled).is_none() {
+                    self.long_bytes += key.len();
+                }
+            }
+        }
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<SpilledKey> {
         match short_key(key) {
             Some(short) => self.short.remove(&short),
-            None => self.long.remove(key),
+            None => {
+                let removed = self.long.remove(key);
+                if removed.is_some() {
+                    self.long_bytes -= key.len();
+                }
+                removed
+            }
         }
+    }
+
+    /// Bytes the index holds: its tables' slots (a control byte each, 8 slots per 7
+    /// entries of capacity) and its boxed keys (with the allocator's 16 bytes each).
+    fn memory_bytes(&self) -> usize {
+        let table = |capacity: usize, entry: usize| capacity * 8 / 7 * (entry + 1);
+        table(
+            self.short.capacity(),
+            std::mem::size_of::<([u8; 16], SpilledKey)>(),
+        ) + table(
+            self.long.capacity(),
+            std::mem::size_of::<(Box<[u8]>, SpilledKey)>(),
+        ) + self.long_bytes
+            + 16 * self.long.len()
     }
 }
 
@@ -1004,16 +1032,26 @@ impl<V: SpillValue> SpillMap<V> {
                 entry.measure(&key, &mut self.hot_bytes);
             }
         }
-        self.share.report(self.hot_bytes);
-        if let Some(target) = self.share.spill_target(self.hot_bytes) {
+        // The index of spilled keys counts too: it grows with what spills, and the entries
+        // in memory make room for it, down to a quarter of the map's share (below that every
+        // batch would read its keys back only to write them out again; an index that large
+        // is the memory the budget cannot bound).
+        let index = self.spilled_keys.memory_bytes();
+        self.share.report(self.hot_bytes + index);
+        if let Some(target) = self.share.spill_target(self.hot_bytes + index) {
             let before = self.hot_bytes;
-            self.spill_to(target)?;
+            self.spill_to(target.saturating_sub(index).max(target / 4))?;
+            // The index grew with what went to disk (its table may have doubled): once more
+            // against its new size.
+            let index = self.spilled_keys.memory_bytes();
+            self.spill_to(target.saturating_sub(index).max(target / 4))?;
             // A hash table keeps its capacity when entries leave: give it back once most
             // of it is empty (entry sizes count a slot each, so the budget assumes this).
             if self.hot.capacity() > 4 * self.hot.len().max(256) {
                 self.hot.shrink_to(2 * self.hot.len());
             }
-            self.share.report(self.hot_bytes);
+            self.share
+                .report(self.hot_bytes + self.spilled_keys.memory_bytes());
             trim_allocator(before.saturating_sub(self.hot_bytes));
         }
         Ok(())
@@ -1135,7 +1173,8 @@ impl<V: SpillValue> SpillMap<V> {
                 }
             });
         self.hot_bytes = bytes;
-        self.share.report(self.hot_bytes);
+        self.share
+            .report(self.hot_bytes + self.spilled_keys.memory_bytes());
     }
 
     /// Of `keys`, whose values expire at or below `upto`, drop the spilled ones that expire
@@ -1226,9 +1265,10 @@ impl<V: SpillValue> SpillMap<V> {
             + self.cold.as_ref().map_or(0, |c| c.rows)
     }
 
-    /// Bytes of the in-memory entries (0 without a budget: not tracked).
+    /// Bytes of the in-memory entries and of the index of spilled keys (0 without a
+    /// budget: not tracked).
     pub fn memory_bytes(&self) -> usize {
-        self.hot_bytes
+        self.hot_bytes + self.spilled_keys.memory_bytes()
     }
 
     /// Entries written to disk, and read back, over the map's life.
@@ -1665,7 +1705,14 @@ mod tests {
             map.load([key.as_slice()])?;
             map.entry(&key).add(format!("row {i}").as_bytes(), 1);
             map.settle()?;
-            assert!(map.memory_bytes() <= 4_000 + 200, "{}", map.memory_bytes());
+            // (The entries in memory leave room for the index of the keys on disk, but keep
+            // a quarter of the budget.)
+            let index = map.spilled_keys.memory_bytes();
+            assert!(
+                map.hot_bytes <= (4_000_usize + 200).saturating_sub(index).max(1_000 + 200),
+                "{} bytes with an index of {index}",
+                map.hot_bytes
+            );
         }
         assert_eq!(map.len(), 1_000);
         assert_eq!(map.rows(), 1_000);
@@ -1726,7 +1773,8 @@ mod tests {
             queue.flush()?;
             let held = maps.iter().map(SpillMap::memory_bytes).sum::<usize>() + queue.heap_bytes;
             assert_eq!(budget.used(), held);
-            assert!(held <= 8_000 + 400, "{held} bytes held at {i}");
+            let hot = maps.iter().map(|m| m.hot_bytes).sum::<usize>() + queue.heap_bytes;
+            assert!(hot <= 8_000 + 400, "{hot} bytes held at {i}");
         }
         // Each map holds part of the memory, and every entry is still there.
         assert!(maps
@@ -1771,7 +1819,10 @@ mod tests {
             let held = maps.iter().map(SpillMap::memory_bytes).sum::<usize>();
             assert_eq!(first.used(), held, "one count for both operators");
             assert_eq!(second.used(), held);
-            assert!(held <= 8_000 + 400, "{held} bytes held at {i}");
+            // (The index of the keys on disk counts too; past three quarters of a map's
+            // share the map keeps a quarter of it in memory all the same.)
+            let hot = maps.iter().map(|m| m.hot_bytes).sum::<usize>();
+            assert!(hot <= 8_000 + 400, "{hot} bytes held at {i}");
         }
         assert!(maps.iter().all(|m| m.spilled_len() > 0));
         assert_eq!(maps.iter().map(SpillMap::len).sum::<usize>(), 2_000);
@@ -2037,6 +2088,43 @@ mod tests {
         })?;
         assert_eq!(map.rows(), remaining);
         assert!(remaining < rows);
+        Ok(())
+    }
+
+    #[test]
+    fn the_spilled_key_index_counts_against_the_budget() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let budget = Budget::limited(Some(200_000));
+        let mut map: SpillMap<ZSet> =
+            SpillMap::in_shared(budget.clone(), Some(dir.path().into()), ());
+        let mut smallest_room = usize::MAX;
+        for i in 0..20_000u32 {
+            let key = i.to_be_bytes();
+            map.load([key.as_slice()])?;
+            map.entry(&key)
+                .add(format!("row number {i:>30}").as_bytes(), 1);
+            map.settle()?;
+            let index = map.spilled_keys.memory_bytes();
+            assert_eq!(map.memory_bytes(), map.hot_bytes + index);
+            assert_eq!(budget.used(), map.memory_bytes());
+            // In memory: what the index leaves of three quarters of the budget, at least a
+            // quarter of that (plus the entry of the batch).
+            let room = (150_000_usize.saturating_sub(index)).max(150_000 / 4);
+            assert!(
+                map.memory_bytes() <= 200_000 || map.hot_bytes <= room + 200,
+                "{} bytes, index {index}",
+                map.hot_bytes
+            );
+            if index > 0 {
+                smallest_room = smallest_room.min(room);
+            }
+        }
+        // The index outgrew the budget: entries in memory kept the floor.
+        assert_eq!(smallest_room, 150_000 / 4);
+        assert_eq!(map.len(), 20_000);
+        let key = 7u32.to_be_bytes();
+        map.load([key.as_slice()])?;
+        assert_eq!(map.get(&key).map(ZSet::rows), Some(1));
         Ok(())
     }
 

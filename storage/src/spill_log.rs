@@ -32,6 +32,9 @@ use crate::state::{StateReader, StateWriter};
 /// Rows per sealed segment (the unit that is written to disk, read back and dropped).
 pub const SEGMENT_ROWS: usize = 64 * 1024;
 
+/// The smallest and largest of some keys (memcomparable bytes).
+pub type KeyRange = (Box<[u8]>, Box<[u8]>);
+
 /// What a scan can know of a batch or segment without reading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
@@ -39,7 +42,7 @@ pub struct Zone {
     /// rows are dropped (`i64::MAX`: never).
     pub until: i64,
     /// The smallest and largest key of the rows (memcomparable bytes), if they have keys.
-    pub keys: Option<(Box<[u8]>, Box<[u8]>)>,
+    pub keys: Option<KeyRange>,
 }
 
 impl Zone {

@@ -78,3 +78,14 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("runtime")
         .block_on(future)
 }
+
+/// Give operators created from now on a memory budget of `bytes` each (`None`: unlimited).
+/// The setting is process-wide: tests of one binary that set it must take turns.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn operator_budget(bytes: Option<usize>) {
+    sluice_storage::spill::configure(sluice_storage::SpillSettings {
+        budget_bytes: bytes,
+        total_bytes: None,
+        dir: None,
+    });
+}

@@ -453,24 +453,12 @@ impl HashJoin {
         let scanned = scanned as u64;
         let mut outputs = Vec::with_capacity(found.len());
         for (own_index, theirs) in found {
-            let pairs = own_index.len();
             let weights: Vec<i64> = own_index
                 .iter()
                 .map(|&i| changes.weights.value(i as usize))
                 .collect();
             let own = take_columns(changes.data.columns(), &UInt32Array::from(own_index))?;
-            let batch = if side == 0 {
-                self.combine(own, theirs, pairs)?
-            } else {
-                self.combine(theirs, own, pairs)?
-            };
-            let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
-            let mut matched = ChangeBatch::new(data, weights.into())?;
-            if let Some(filter) = &self.filter {
-                let mask: BooleanArray = evaluate_predicate(filter, &batch)?;
-                matched = matched.filter(&mask)?;
-            }
-            outputs.push(matched);
+            outputs.push(self.pairs(side, own, theirs, weights)?);
         }
         if let Some(side_log) = self.logs[other].as_mut() {
             side_log.scanned += scanned;
@@ -593,6 +581,29 @@ impl HashJoin {
         let mut columns = left;
         columns.extend(right);
         Ok(batch_with_row_count(&self.combined_schema, columns, rows)?)
+    }
+
+    /// The matched pairs of rows `own` of `side` with rows `others` of the other side (row
+    /// by row) and their weights, those the residual predicate keeps.
+    fn pairs(
+        &self,
+        side: usize,
+        own: Vec<ArrayRef>,
+        others: Vec<ArrayRef>,
+        weights: Vec<i64>,
+    ) -> Result<ChangeBatch> {
+        let pairs = weights.len();
+        let batch = if side == 0 {
+            self.combine(own, others, pairs)?
+        } else {
+            self.combine(others, own, pairs)?
+        };
+        let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
+        let matched = ChangeBatch::new(data, weights.into())?;
+        match &self.filter {
+            Some(filter) => Ok(matched.filter(&evaluate_predicate(filter, &batch)?)?),
+            None => Ok(matched),
+        }
     }
 
     fn null_columns(&self, side: usize, rows: usize) -> Vec<ArrayRef> {
@@ -785,21 +796,9 @@ impl HashJoin {
             }
         }
         if !delta_index.is_empty() {
-            let pairs = delta_index.len();
             let own = take_columns(changes.data.columns(), &UInt32Array::from(delta_index))?;
             let others = self.row_codecs[other].decode(other_rows)?;
-            let batch = if side == 0 {
-                self.combine(own, others, pairs)?
-            } else {
-                self.combine(others, own, pairs)?
-            };
-            let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
-            let mut matched = ChangeBatch::new(data, pair_weights.into())?;
-            if let Some(filter) = &self.filter {
-                let mask: BooleanArray = evaluate_predicate(filter, &batch)?;
-                matched = matched.filter(&mask)?;
-            }
-            outputs.push(matched);
+            outputs.push(self.pairs(side, own, others, pair_weights)?);
         }
 
         // Apply the delta to this side's state; rows with NULL keys pass straight through
