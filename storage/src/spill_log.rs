@@ -403,6 +403,14 @@ impl SpillLog {
     }
 }
 
+impl Drop for SpillLog {
+    /// Give the log's bytes back to the budget (the budget outlives operators: it is the
+    /// process's) and delete its files.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 fn write_stream(out: &mut StateWriter, batch: &RecordBatch, zone: &Zone) -> Result<()> {
     let mut bytes = Vec::new();
     let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
@@ -508,6 +516,18 @@ mod tests {
         assert_eq!(drained, 200_000);
         assert!(log.is_empty());
         assert_eq!(log.memory_bytes(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_dropped_log_gives_its_bytes_back() -> Result<()> {
+        let budget = Budget::limited(Some(1 << 30));
+        let mut log = SpillLog::in_budget(&budget);
+        log.append(batch(0, 1_000), Zone::of(i64::MAX, []));
+        log.settle()?;
+        assert!(budget.used() > 0);
+        drop(log);
+        assert_eq!(budget.used(), 0);
         Ok(())
     }
 
