@@ -355,18 +355,11 @@ impl SpillLog {
     /// Write every row for a checkpoint: the number of batches, then per batch its zone and
     /// its Arrow IPC stream.
     pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
-        let mut batches: Vec<RecordBatch> = Vec::new();
         let count = self.segments.len() + self.open.len();
         out.put_u64(count as u64);
         for segment in &self.segments {
-            // A spilled segment is one batch; read it back to write it into the checkpoint.
-            segment.visit(&mut |batch| {
-                batches.push(batch.clone());
-                Ok(())
-            })?;
-            for batch in batches.drain(..) {
-                write_stream(out, &batch, &segment.zone)?;
-            }
+            // A spilled segment is one batch, read back to be written into the checkpoint.
+            segment.visit(&mut |batch| write_stream(out, batch, &segment.zone))?;
         }
         for (batch, zone) in &self.open {
             write_stream(out, batch, zone)?;

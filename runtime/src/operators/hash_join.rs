@@ -312,11 +312,11 @@ impl HashJoin {
         changes: &ChangeBatch,
         has_null_key: &[bool],
     ) -> Result<i64> {
-        let rows = changes.num_rows();
-        let mut earliest = i64::MAX;
         if self.bounds.late[side].is_empty() {
             return Ok(i64::MIN);
         }
+        let rows = changes.num_rows();
+        let mut earliest = i64::MAX;
         for time in &self.bounds.late[side] {
             let values = timestamp_nanos(&time.evaluate(&changes.data)?.into_array(rows)?)?;
             for (value, null_key) in values.iter().zip(has_null_key) {
@@ -741,7 +741,6 @@ impl HashJoin {
         let has_null_key: Vec<bool> = (0..rows)
             .map(|i| !self.nulls_equal && key_columns.iter().any(|c| c.is_null(i)))
             .collect();
-        let encoded = self.row_codecs[side].encode(changes.data.columns(), rows)?;
 
         let mut touched: Vec<&[u8]> = Vec::new();
         {
@@ -812,30 +811,30 @@ impl HashJoin {
             false => Some(self.expiry_times(side, &changes.data)?),
         };
         if self.logs[side].is_some() {
+            // A log keeps the batch's columns: its rows are not encoded.
             self.append_to_log(side, &changes, &keys, &has_null_key, times.as_deref())?;
-        }
-        for (i, null_key) in has_null_key.iter().enumerate() {
-            if self.logs[side].is_some() {
-                break;
-            }
-            let weight = changes.weights.value(i);
-            if *null_key {
-                if matches!(
-                    self.kind.side_output(side),
-                    Some(SideOutput::Unmatched | SideOutput::UnmatchedPadded)
-                ) {
-                    passthrough.push(((side, Box::from(encoded.row(i))), weight));
+        } else {
+            let encoded = self.row_codecs[side].encode(changes.data.columns(), rows)?;
+            for (i, null_key) in has_null_key.iter().enumerate() {
+                let weight = changes.weights.value(i);
+                if *null_key {
+                    if matches!(
+                        self.kind.side_output(side),
+                        Some(SideOutput::Unmatched | SideOutput::UnmatchedPadded)
+                    ) {
+                        passthrough.push(((side, Box::from(encoded.row(i))), weight));
+                    }
+                    continue;
                 }
-                continue;
+                let key = keys.row(i);
+                let time = times.as_ref().map_or(i64::MAX, |times| times[i]);
+                if self.state[side].add_row(key, encoded.row(i), weight, time, times.is_some()) {
+                    self.expiry[side].push(time, key)?;
+                }
             }
-            let key = keys.row(i);
-            let time = times.as_ref().map_or(i64::MAX, |times| times[i]);
-            if self.state[side].add_row(key, encoded.row(i), weight, time, times.is_some()) {
-                self.expiry[side].push(time, key)?;
+            if times.is_some() {
+                self.expiry[side].flush()?;
             }
-        }
-        if times.is_some() {
-            self.expiry[side].flush()?;
         }
 
         self.side_output_for(&touched, 1, &mut side_delta)?;
@@ -991,10 +990,8 @@ impl Operator for HashJoin {
                 side_log.scanned = input.u64()?;
                 self.logs[side] = Some(side_log);
             } else {
-                // A keyed side (or a checkpoint from before sides were kept as logs).
-                if let Some(side_log) = self.logs[side].as_mut() {
-                    side_log.log.clear();
-                }
+                // A keyed side (or a checkpoint from before sides were kept as logs); a log
+                // dropped here deletes its rows.
                 self.logs[side] = None;
                 self.state[side].restore(input)?;
             }
@@ -1092,9 +1089,9 @@ mod tests {
             }
             join.process(0, rows(&[1, 1, 2], &[1_000, 5_000, 9_000]))?;
             assert_eq!(join.state_rows(), 3);
-            join.on_watermark(5_000_000_000)?; // 5 s: the rows at 1 s and 5 s expire
-                                               // A log drops whole batches once all their rows expired: this one holds the
-                                               // row at 9 s still (a scan skips the other two).
+            // 5 s: the rows at 1 s and 5 s expire. A log drops whole batches once all their
+            // rows expired: this one holds the row at 9 s still (a scan skips the other two).
+            join.on_watermark(5_000_000_000)?;
             assert_eq!(join.state_rows(), if keyed { 1 } else { 3 });
             // A right row at 4 s is late (at or below the watermark): dropped, counted.
             let out = join.process(1, rows(&[1], &[4_000]))?;
