@@ -59,8 +59,12 @@ where
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One waiter for the whole stream: a cancel that arrives while a batch is being sent
+    // (no `select!` waiting) still ends the stream at the next turn. A waiter made afresh
+    // each turn missed such a cancel (`notify_waiters` wakes only waiters that exist).
+    let cancelled = cancel.notified();
+    tokio::pin!(cancelled);
     loop {
-        let cancelled = cancel.notified();
         tokio::select! {
             batch = subscription.next() => {
                 let batch = match batch {
@@ -78,7 +82,7 @@ where
                 client.flush().await?;
                 heartbeat.reset();
             }
-            () = cancelled => return Ok(crate::server::error_info(&PlanError::QueryCanceled)),
+            () = &mut cancelled => return Ok(crate::server::error_info(&PlanError::QueryCanceled)),
             _ = heartbeat.tick() => {
                 let status = ParameterStatus::new(HEARTBEAT_PARAMETER.to_string(), "active".to_string());
                 client.send(PgWireBackendMessage::ParameterStatus(status)).await?;
