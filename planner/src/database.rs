@@ -14,6 +14,7 @@ use arrow::array::Int64Array;
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::ViewTable;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::{DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp};
@@ -308,7 +309,7 @@ impl Database {
         let config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(2)
-            .with_default_catalog_and_schema("sluice", "public")
+            .with_default_catalog_and_schema(DEFAULT_CATALOG, crate::names::PUBLIC)
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             .set_str("datafusion.execution.time_zone", "+00:00");
         // Session windows are logical extension nodes: the query planner expands them into
@@ -392,18 +393,69 @@ impl Database {
 
     pub(crate) fn register(&self, name: &str, provider: Arc<dyn TableProvider>) -> Result<()> {
         self.context
-            .register_table(name, provider)
+            .register_table(self.reference(name), provider)
             .map_err(|e| PlanError::from_datafusion(e, ""))?;
         Ok(())
     }
 
     pub(crate) fn deregister(&self, name: &str) -> Result<()> {
         self.context
-            .deregister_table(name)
+            .deregister_table(self.reference(name))
             .map_err(|e| PlanError::from_datafusion(e, ""))?;
         Ok(())
     }
+
+    /// The DataFusion reference of catalog key `name` (see [`crate::names`]).
+    pub(crate) fn reference(&self, name: &str) -> TableReference {
+        match name.split_once('.') {
+            Some((schema, table)) if self.schema_exists(schema) => {
+                TableReference::partial(schema, table)
+            }
+            _ => TableReference::bare(name),
+        }
+    }
+
+    /// Whether user schema `name` exists (`public` and the system schemas are not user
+    /// schemas).
+    pub(crate) fn schema_exists(&self, name: &str) -> bool {
+        !crate::names::is_default(name)
+            && !crate::names::SYSTEM_SCHEMAS.contains(&name)
+            && self
+                .context
+                .catalog(DEFAULT_CATALOG)
+                .is_some_and(|catalog| catalog.schema(name).is_some())
+    }
+
+    /// Whether a relation has catalog key `name` in a user schema (DataFusion's view, which
+    /// needs no catalog lock).
+    pub(crate) fn user_relation_exists(&self, name: &str) -> bool {
+        let TableReference::Partial { schema, table } = self.reference(name) else {
+            return false;
+        };
+        self.context
+            .catalog(DEFAULT_CATALOG)
+            .and_then(|catalog| catalog.schema(&schema))
+            .is_some_and(|schema| schema.table_exist(&table))
+    }
+
+    /// Create user schema `name`; false if it exists.
+    pub(crate) fn create_schema(&self, name: &str) -> Result<bool> {
+        if crate::names::is_default(name) || crate::names::SYSTEM_SCHEMAS.contains(&name) {
+            return Ok(false);
+        }
+        crate::system_catalog::create_schema(&self.context, name)
+            .map_err(|e| PlanError::from_datafusion(e, ""))
+    }
+
+    /// Drop user schema `name`, which holds no relations.
+    pub(crate) fn drop_schema(&self, name: &str) -> Result<()> {
+        crate::system_catalog::drop_schema(&self.context, name)
+            .map_err(|e| PlanError::from_datafusion(e, ""))
+    }
 }
+
+/// DataFusion's name of the one catalog (PostgreSQL's database).
+const DEFAULT_CATALOG: &str = "sluice";
 
 impl Catalog {
     fn next_id(&mut self) -> u64 {

@@ -21,6 +21,12 @@ pub enum PlanError {
     UndefinedFunction(String),
     #[error("{0}")]
     DuplicateObject(String),
+    /// A schema (Flink: database) that does not exist (3F000, invalid_schema_name).
+    #[error("{0}")]
+    UndefinedSchema(String),
+    /// A schema (Flink: database) that exists already (42P06, duplicate_schema).
+    #[error("{0}")]
+    DuplicateSchema(String),
     #[error("{0}")]
     DependentObjects(String),
     #[error("{0}")]
@@ -108,6 +114,8 @@ impl PlanError {
             PlanError::UndefinedColumn(_) => "42703",
             PlanError::UndefinedFunction(_) => "42883",
             PlanError::DuplicateObject(_) => "42P07",
+            PlanError::UndefinedSchema(_) => "3F000",
+            PlanError::DuplicateSchema(_) => "42P06",
             PlanError::DependentObjects(_) => "2BP01",
             PlanError::WrongObjectType(_) => "42809",
             PlanError::InvalidDefinition(_) => "42P17",
@@ -214,7 +222,14 @@ fn classify_plan(message: &str) -> PlanError {
     let lower = message.to_ascii_lowercase();
     let clean = clean_message(message);
     if let Some(name) = quoted_after(&clean, "table '") {
-        let name = name.rsplit('.').next().unwrap_or(&name).to_string();
+        // DataFusion names the table in full (`sluice.public.t`): PostgreSQL names it as
+        // written, here without the catalog and without the default schema.
+        let parts: Vec<&str> = name.split('.').collect();
+        let name = match parts.as_slice() {
+            [.., schema, table] if !crate::names::is_default(schema) => format!("{schema}.{table}"),
+            [.., table] => table.to_string(),
+            [] => name.clone(),
+        };
         PlanError::UndefinedTable(format!("relation \"{name}\" does not exist"))
     } else if let Some(column) = missing_column(&clean) {
         PlanError::UndefinedColumn(column)

@@ -93,9 +93,9 @@ pub fn compile_streaming(
     Ok((compiler.builder.build(output)?, attrs))
 }
 
-/// The stored relation a scan reads: the bare table name.
+/// The stored relation a scan reads: its catalog key (see [`crate::names`]).
 pub fn relation_name(table: &datafusion::common::TableReference) -> String {
-    table.table().to_string()
+    crate::names::key(table)
 }
 
 fn reject_volatile(plan: &LogicalPlan) -> Result<()> {

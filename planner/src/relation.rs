@@ -600,7 +600,7 @@ pub fn scanned_relations(plan: &LogicalPlan) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let _ = plan.apply(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            names.insert(scan.table_name.table().to_string());
+            names.insert(crate::names::key(&scan.table_name));
         }
         Ok(TreeNodeRecursion::Continue)
     });

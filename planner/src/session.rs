@@ -297,7 +297,7 @@ impl Session {
             return Ok(());
         }
         if let Some(statement) = crate::flink::parse_namespace_statement(text)? {
-            results.push(command(statement.apply()?));
+            results.push(self.namespace_statement(statement).await?);
             return Ok(());
         }
         if let Some(function) = crate::flink::parse_create_function(text)? {
@@ -314,7 +314,8 @@ impl Session {
         // A table definition with a column list: kept for `CREATE TABLE .. LIKE` of it.
         let mut definition = crate::flink::parse_create_table(text).ok().flatten();
         let mut new_table = false;
-        if let Some(table) = definition.take() {
+        if let Some(mut table) = definition.take() {
+            table.place_in(&self.current_schema());
             new_table = !self
                 .database
                 .catalog
@@ -406,9 +407,10 @@ impl Session {
                 position: None,
             });
         }
-        let Some((statement, oid_parameters)) = statements.pop() else {
+        let Some((mut statement, oid_parameters)) = statements.pop() else {
             return Ok(PreparedStatement::unplanned(sql, false, None));
         };
+        self.qualify(&mut statement);
         self.temporal_joins = temporal_joins.clone();
         let described = self.describe(&statement, sql).await;
         self.temporal_joins.clear();
@@ -578,10 +580,11 @@ impl Session {
 
     async fn execute_statement_unrecorded(
         &mut self,
-        statement: DFStatement,
+        mut statement: DFStatement,
         sql: &str,
         parameters: Option<ParamValues>,
     ) -> Result<StatementResult> {
+        self.qualify(&mut statement);
         let inner = match &statement {
             DFStatement::Statement(inner) => inner.as_ref().clone(),
             DFStatement::Explain(explain) => {
@@ -613,6 +616,21 @@ impl Session {
                 self.modify(statement, sql, parameters).await
             }
             SqlStatement::CreateTable(_) => self.create_table(statement, sql).await,
+            SqlStatement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                self.create_schema_statement(&schema_name, if_not_exists)
+                    .await
+            }
+            SqlStatement::Drop {
+                object_type: ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop_schema_statement(if_exists, &names, cascade).await,
             SqlStatement::CreateView(view) => self.create_view(view, sql).await,
             SqlStatement::AlterView {
                 name,
@@ -770,7 +788,7 @@ impl Session {
         let LogicalPlan::Dml(dml) = plan else {
             return Err(PlanError::Internal("expected a DML plan".into()));
         };
-        let name = dml.table_name.table().to_string();
+        let name = crate::names::key(&dml.table_name);
         if matches!(dml.op, WriteOp::Insert(_))
             && catalog
                 .entries
@@ -877,7 +895,7 @@ impl Session {
         let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
             return Err(PlanError::Unsupported("this form of CREATE TABLE".into()));
         };
-        let name = create.name.table().to_string();
+        let name = crate::names::key(&create.name);
         if catalog.entries.contains_key(&name) {
             if create.if_not_exists {
                 return Ok(command("CREATE TABLE"));
@@ -1075,7 +1093,7 @@ impl Session {
         })
     }
 
-    async fn drop(
+    pub(crate) async fn drop(
         &self,
         object_type: ObjectType,
         if_exists: bool,
@@ -1246,20 +1264,13 @@ fn setting_value(expr: &ast::Expr) -> String {
 }
 
 pub(crate) fn normalize_ident(ident: &ast::Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_ascii_lowercase()
-    }
+    crate::names::fold(ident)
 }
 
-/// The relation name an object name refers to (schema qualifiers are ignored).
+/// The catalog key of an object name (the session has made names of its current schema
+/// explicit, see [`Session::qualify`]).
 pub(crate) fn normalize_object_name(name: &ast::ObjectName) -> String {
-    name.0
-        .last()
-        .and_then(|part| part.as_ident())
-        .map(normalize_ident)
-        .unwrap_or_else(|| name.to_string())
+    crate::names::object_key(name, crate::names::PUBLIC)
 }
 
 /// Stored or view relations a statement names (excluding CTE names).
@@ -1275,7 +1286,7 @@ pub(crate) fn referenced_relations(
         .map_err(|e| PlanError::from_datafusion(e, sql))?;
     Ok(references
         .into_iter()
-        .map(|r| r.table().to_string())
+        .map(|r| crate::names::key(&r))
         .collect())
 }
 

@@ -16,17 +16,13 @@ const PLANS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/flink/testdata/dat
 const KNOWN: &[(&str, &str)] = &[
     (
         "createTableCatalog",
-        "feature not supported: CREATE DATABASE iceberg: Sluice has one catalog and database",
+        "feature not supported: CREATE CATALOG iceberg: Sluice has one catalog, Flink's default_catalog",
     ),
     (
         "functionParameterExpressionTest",
         "Invalid function 'vector_embed'.",
     ),
     ("functionTest", "Invalid function 'text_search'."),
-    (
-        "importScriptExternalTest",
-        "feature not supported: CREATE DATABASE sources: Sluice has one catalog and database",
-    ),
     (
         "lateralJoinTableFunction",
         "Invalid function 'duplicatestringfunction'.",

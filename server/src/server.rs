@@ -975,7 +975,7 @@ pub(crate) fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec
                         true,
                     ))
                 } else {
-                    field.clone()
+                    untag_cast_char(field)
                 }
             })
             .collect::<Vec<_>>(),
@@ -997,6 +997,24 @@ pub(crate) fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec
     Ok(fields)
 }
 
+/// A field tagged as PostgreSQL's `"char"` (the catalogs' `relkind`, ...) whose type is no
+/// longer the catalog's `Utf8`: a cast (`relkind::text`) kept the tag. It is text, as in
+/// PostgreSQL; arrow-pg would describe it as `"char"` and read it as a `Utf8` array.
+fn char_tag_outlived_cast(field: &arrow::datatypes::Field) -> bool {
+    arrow_pg::datatypes::is_pg_char_field(field)
+        && *field.data_type() != arrow::datatypes::DataType::Utf8
+}
+
+/// `field` without the `"char"` tag if [`char_tag_outlived_cast`].
+fn untag_cast_char(field: &arrow::datatypes::FieldRef) -> arrow::datatypes::FieldRef {
+    if !char_tag_outlived_cast(field) {
+        return field.clone();
+    }
+    let mut metadata = field.metadata().clone();
+    metadata.remove(arrow_pg::datatypes::PG_CHAR_KEY);
+    Arc::new(field.as_ref().clone().with_metadata(metadata))
+}
+
 /// Encode a batch into DataRows. NULLs are written here for every type (arrow-pg 0.16 reads
 /// the slot of a NULL interval as a value); other values are encoded by arrow-pg.
 pub(crate) fn encode_batch(
@@ -1006,6 +1024,17 @@ pub(crate) fn encode_batch(
 ) {
     use arrow::array::{Array, AsArray};
     let schema = batch.schema();
+    let schema = if schema.fields().iter().any(|f| char_tag_outlived_cast(f)) {
+        Arc::new(arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(untag_cast_char)
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        schema
+    };
     // The JSON text of each value of the columns holding maps.
     let mut map_texts = Vec::with_capacity(batch.num_columns());
     for column in batch.columns() {

@@ -460,3 +460,47 @@ async fn subscription_errors() {
     wait_for_subscriptions(&client, 0).await;
     server.shutdown().await;
 }
+
+/// Subscriptions to relations of a schema: named qualified, or unqualified on the search
+/// path, a view's and a query's rows come from that schema's table, not `public`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_to_relations_of_a_schema() {
+    let server = common::start_server().await;
+    let (client, _c) = connect(&server).await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY);
+             INSERT INTO t VALUES (100);
+             CREATE SCHEMA s;
+             CREATE TABLE s.t (id BIGINT PRIMARY KEY);
+             CREATE VIEW s.v AS SELECT id * 2 AS twice FROM s.t;
+             INSERT INTO s.t VALUES (1);",
+        )
+        .await
+        .unwrap();
+    // One subscription per connection (each runs until cancelled).
+    let (on_path, _o) = connect(&server).await;
+    let (query_path, _q) = connect(&server).await;
+    for session in [&on_path, &query_path] {
+        session
+            .batch_execute("SET search_path TO s, public")
+            .await
+            .unwrap();
+    }
+    let (watcher, _w) = connect(&server).await;
+    let mut table = subscribe(&watcher, "SUBSCRIBE TO s.t").await;
+    let mut view = subscribe(&on_path, "SUBSCRIBE TO v").await;
+    let mut query = subscribe(&query_path, "SUBSCRIBE TO (SELECT id FROM t)").await;
+    assert_eq!(next_change(&mut table).await.2, vec![Some("1".into())]);
+    assert_eq!(next_change(&mut view).await.2, vec![Some("2".into())]);
+    assert_eq!(next_change(&mut query).await.2, vec![Some("1".into())]);
+    client
+        .batch_execute("INSERT INTO s.t VALUES (5); INSERT INTO t VALUES (200)")
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut table).await.2, vec![Some("5".into())]);
+    assert_eq!(next_change(&mut view).await.2, vec![Some("10".into())]);
+    assert_eq!(next_change(&mut query).await.2, vec![Some("5".into())]);
+    drop((table, view, query));
+    server.shutdown().await;
+}

@@ -595,6 +595,7 @@ mod tests {
             let script = std::fs::read_to_string(&file).unwrap().to_lowercase();
             let mut created = Vec::new();
             let mut dropped = Vec::new();
+            let mut cascaded_schemas: Vec<String> = Vec::new();
             for line in script.lines() {
                 let words: Vec<&str> = line
                     .split(|c: char| c.is_whitespace() || c == '(')
@@ -607,6 +608,20 @@ mod tests {
                         .map(|w| w.to_string())
                 };
                 match words.first() {
+                    // A schema must be dropped; CASCADE drops what is in it.
+                    Some(&"create") if words.get(1) == Some(&"schema") => {
+                        if let Some(name) = name(&["schema", "if", "not", "exists"]) {
+                            created.push(("schema", name));
+                        }
+                    }
+                    Some(&"drop") if words.get(1) == Some(&"schema") => {
+                        if let Some(name) = name(&["schema", "if", "exists"]) {
+                            if words.contains(&"cascade") {
+                                cascaded_schemas.push(name.clone());
+                            }
+                            dropped.push(name);
+                        }
+                    }
                     Some(&"create") => {
                         let kind = if words.contains(&"table") {
                             "table"
@@ -628,8 +643,11 @@ mod tests {
             }
             let cascades = script.contains("cascade");
             for (kind, name) in created {
+                let in_dropped_schema = name
+                    .split_once('.')
+                    .is_some_and(|(schema, _)| cascaded_schemas.iter().any(|s| s == schema));
                 assert!(
-                    dropped.contains(&name) || kind == "view" && cascades,
+                    dropped.contains(&name) || kind == "view" && cascades || in_dropped_schema,
                     "{} creates {kind} {name} but does not drop it",
                     file.display()
                 );

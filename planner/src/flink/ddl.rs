@@ -35,8 +35,11 @@ use crate::error::{PlanError, Result};
 /// A Flink `CREATE TABLE` with a column list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlinkCreateTable {
-    /// The table name, folded; catalog and database prefixes are dropped.
+    /// The table's catalog key (see [`crate::names`]): the folded name, after its database
+    /// and a `.` when a database other than the default one is named.
     pub name: String,
+    /// The database (schema) named, folded; `None` when none or the default one is.
+    pub schema: Option<String>,
     pub temporary: bool,
     pub if_not_exists: bool,
     /// All columns in declaration order.
@@ -180,7 +183,7 @@ pub fn parse_create_table(sql: &str) -> Result<Option<FlinkCreateTable>> {
         return Ok(None);
     }
     let if_not_exists = cursor.eat_keywords(&["IF", "NOT", "EXISTS"]);
-    let name = last_part(cursor.qualified_name("a table name")?);
+    let (schema, name) = schema_and_key(cursor.qualified_name("a table name")?);
     let rendering = expression_rendering(&lexed)?;
     let mut table = TableBuilder {
         lexed: &lexed,
@@ -272,6 +275,7 @@ pub fn parse_create_table(sql: &str) -> Result<Option<FlinkCreateTable>> {
 
     let mut definition = FlinkCreateTable {
         name,
+        schema,
         temporary,
         if_not_exists,
         columns: table.columns,
@@ -292,6 +296,31 @@ pub fn parse_create_table(sql: &str) -> Result<Option<FlinkCreateTable>> {
 }
 
 impl FlinkCreateTable {
+    /// Place a table whose name named no database in `schema` (the session's current one).
+    pub fn place_in(&mut self, schema: &str) {
+        if self.schema.is_some() || crate::names::is_default(schema) {
+            return;
+        }
+        self.name = crate::names::join(Some(schema), &self.name);
+        self.schema = Some(schema.to_string());
+        self.physical_sql = self.build_physical_sql();
+    }
+
+    /// The name as SQL: `schema.table` or `table`, each part quoted as needed.
+    fn rendered_name(&self) -> String {
+        match &self.schema {
+            Some(schema) => {
+                let table = self
+                    .name
+                    .strip_prefix(schema.as_str())
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .unwrap_or(&self.name);
+                format!("{}.{}", render_identifier(schema), render_identifier(table))
+            }
+            None => render_identifier(&self.name),
+        }
+    }
+
     /// Complete a `CREATE TABLE .. LIKE base` with the base table's definition, following
     /// Flink's merging rules: the base's physical columns come first and are always
     /// included; computed columns (GENERATED), metadata columns (METADATA), the key
@@ -402,6 +431,7 @@ impl FlinkCreateTable {
         }
         let mut merged = FlinkCreateTable {
             name: self.name.clone(),
+            schema: self.schema.clone(),
             temporary: self.temporary,
             if_not_exists: self.if_not_exists,
             columns,
@@ -492,7 +522,7 @@ impl FlinkCreateTable {
         };
         format!(
             "CREATE TABLE {if_not_exists}{} ({})",
-            render_identifier(&self.name),
+            self.rendered_name(),
             elements.join(", ")
         )
     }
@@ -553,7 +583,7 @@ impl LikeStrategies {
 
 /// `base [( {INCLUDING|EXCLUDING|OVERWRITING} feature .. )]` after LIKE.
 fn like_clause(cursor: &mut Cursor) -> Result<FlinkLike> {
-    let table = last_part(cursor.qualified_name("the LIKE table name")?);
+    let (_, table) = schema_and_key(cursor.qualified_name("the LIKE table name")?);
     let mut options = Vec::new();
     if cursor.eat(&Token::LParen) {
         loop {
@@ -666,6 +696,18 @@ pub fn parse_set(sql: &str) -> Result<Option<(String, String)>> {
 
 fn last_part(mut parts: Vec<Identifier>) -> String {
     parts.pop().map(|part| part.folded).unwrap_or_default()
+}
+
+/// The database named (unless the default one) and the catalog key of
+/// `[catalog.][database.]name`.
+fn schema_and_key(mut parts: Vec<Identifier>) -> (Option<String>, String) {
+    let table = parts.pop().map(|part| part.folded).unwrap_or_default();
+    let schema = parts
+        .pop()
+        .map(|part| part.folded)
+        .filter(|schema| !crate::names::is_default(schema));
+    let key = crate::names::join(schema.as_deref(), &table);
+    (schema, key)
 }
 
 /// `( name, .. )`, folded.

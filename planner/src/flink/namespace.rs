@@ -1,11 +1,10 @@
 //! Flink's catalog and database statements: `CREATE DATABASE`, `CREATE CATALOG`, `USE`,
 //! `USE CATALOG`.
 //!
-//! Sluice has one namespace, Flink's built-in `default_catalog.default_database` (the Flink
-//! rewrite drops those prefixes from names). Statements that name it are accepted and change
-//! nothing, as in Flink (`CREATE DATABASE IF NOT EXISTS default_database`, `USE
-//! default_database`, `USE CATALOG default_catalog`); other catalogs and databases are
-//! refused with an error that says so, never silently merged into the one namespace.
+//! Sluice has one catalog, Flink's built-in `default_catalog`; its databases are schemas
+//! (`default_database` is `public`, see [`crate::names`]). The session runs these statements
+//! (`crate::schemas`); other catalogs are refused with an error that says so, never
+//! silently merged into the one catalog.
 
 use super::lex::{Cursor, Lexed};
 use crate::error::{PlanError, Result};
@@ -90,91 +89,46 @@ fn catalog_and_name(cursor: &mut Cursor, what: &str) -> Result<(Option<String>, 
     Ok((parts.pop().map(|part| part.folded), name))
 }
 
-impl FlinkNamespace {
-    /// Run the statement against Sluice's one namespace: the command tag when it names that
-    /// namespace, an error otherwise.
-    pub fn apply(&self) -> Result<&'static str> {
-        let catalog_is_default =
-            |catalog: &Option<String>| catalog.as_deref().is_none_or(|c| c == DEFAULT_CATALOG);
-        match self {
-            FlinkNamespace::CreateDatabase {
-                catalog,
-                database,
-                if_not_exists,
-            } if catalog_is_default(catalog) && database == DEFAULT_DATABASE => {
-                if *if_not_exists {
-                    Ok("CREATE DATABASE")
-                } else {
-                    Err(PlanError::DuplicateObject(format!(
-                        "database \"{DEFAULT_DATABASE}\" already exists"
-                    )))
-                }
-            }
-            FlinkNamespace::UseDatabase { catalog, database }
-                if catalog_is_default(catalog) && database == DEFAULT_DATABASE =>
-            {
-                Ok("USE")
-            }
-            FlinkNamespace::UseCatalog { catalog } if catalog == DEFAULT_CATALOG => {
-                Ok("USE CATALOG")
-            }
-            FlinkNamespace::CreateDatabase { database, .. } => {
-                Err(only_namespace(&format!("CREATE DATABASE {database}")))
-            }
-            FlinkNamespace::UseDatabase { database, .. } => {
-                Err(only_namespace(&format!("USE {database}")))
-            }
-            FlinkNamespace::CreateCatalog { catalog } => {
-                Err(only_namespace(&format!("CREATE CATALOG {catalog}")))
-            }
-            FlinkNamespace::UseCatalog { catalog } => {
-                Err(only_namespace(&format!("USE CATALOG {catalog}")))
-            }
-        }
-    }
-}
-
-fn only_namespace(statement: &str) -> PlanError {
-    PlanError::Unsupported(format!(
-        "{statement}: Sluice has one catalog and database, Flink's \
-         {DEFAULT_CATALOG}.{DEFAULT_DATABASE}"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn apply(sql: &str) -> std::result::Result<&'static str, String> {
+    fn parse(sql: &str) -> FlinkNamespace {
         parse_namespace_statement(sql)
             .expect("parses")
             .expect("is a namespace statement")
-            .apply()
-            .map_err(|error| error.to_string())
     }
 
     #[test]
-    fn the_default_namespace_is_accepted_and_others_refused() {
+    fn namespace_statements_parse() {
         assert_eq!(
-            apply("CREATE DATABASE IF NOT EXISTS `default_database`"),
-            Ok("CREATE DATABASE")
+            parse("CREATE DATABASE IF NOT EXISTS `Sources` COMMENT 'x' WITH ('k' = 'v')"),
+            FlinkNamespace::CreateDatabase {
+                catalog: None,
+                database: "sources".into(),
+                if_not_exists: true
+            }
         );
-        assert_eq!(apply("USE `default_database`;"), Ok("USE"));
-        assert_eq!(apply("USE default_catalog.default_database"), Ok("USE"));
-        assert_eq!(apply("USE CATALOG `default_catalog`"), Ok("USE CATALOG"));
-        assert!(
-            apply("CREATE DATABASE default_database").is_err_and(|e| e.contains("already exists"))
+        assert_eq!(
+            parse("USE default_catalog.`default_database`;"),
+            FlinkNamespace::UseDatabase {
+                catalog: Some("default_catalog".into()),
+                database: "default_database".into()
+            }
         );
-        for sql in [
-            "CREATE DATABASE IF NOT EXISTS `sources` COMMENT 'x' WITH ('k' = 'v')",
-            "USE `sources`",
-            "USE iceberg.default_database",
-            "USE CATALOG `iceberg`",
-            "CREATE CATALOG `iceberg` WITH ('type' = 'iceberg')",
-        ] {
-            let error = apply(sql).expect_err(sql);
-            assert!(error.contains("one catalog and database"), "{sql}: {error}");
-        }
+        assert_eq!(
+            parse("USE CATALOG `iceberg`"),
+            FlinkNamespace::UseCatalog {
+                catalog: "iceberg".into()
+            }
+        );
+        assert_eq!(
+            parse("CREATE CATALOG `iceberg` WITH ('type' = 'iceberg')"),
+            FlinkNamespace::CreateCatalog {
+                catalog: "iceberg".into()
+            }
+        );
+        assert!(parse_namespace_statement("USE a.b.c").is_err());
         assert_eq!(parse_namespace_statement("SELECT 1").expect("parses"), None);
         assert_eq!(
             parse_namespace_statement("CREATE TABLE t (x INT)").expect("parses"),

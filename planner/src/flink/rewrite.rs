@@ -168,8 +168,9 @@ fn is_name(lexed: &Lexed, index: usize, folded: &str) -> bool {
     }
 }
 
-/// Drop `default_catalog.default_database.` and `default_database.` before a name: Flink's
-/// built-in catalog and database are Sluice's only namespace.
+/// Drop `default_catalog.default_database.` and `default_database.` before a name (Flink's
+/// built-in catalog and database are Sluice's `public`), and `default_catalog.` before
+/// `database.name` (the database is a schema).
 fn drop_default_catalog(lexed: &Lexed, rendering: &mut Rendering) {
     let significant = &lexed.significant;
     let token = |at: usize| significant.get(at).map(|&index| &lexed.tokens[index].token);
@@ -186,6 +187,14 @@ fn drop_default_catalog(lexed: &Lexed, rendering: &mut Rendering) {
             && token(at + 3) == Some(&Token::Period)
         {
             4
+        } else if is_name(lexed, significant[at], "default_catalog")
+            && token(at + 1) == Some(&Token::Period)
+            && matches!(token(at + 2), Some(Token::Word(_)))
+            && token(at + 3) == Some(&Token::Period)
+            && matches!(token(at + 4), Some(Token::Word(_)))
+        {
+            // Another database of the catalog: a schema (`default_catalog.s.t` -> `s.t`).
+            2
         } else if is_name(lexed, significant[at], "default_database")
             && token(at + 1) == Some(&Token::Period)
         {
@@ -597,11 +606,12 @@ mod tests {
     fn default_catalog_prefixes_and_values_rows_are_dropped() {
         let sql = "INSERT INTO `default_catalog`.`default_database`.`Sink_1`\n\
                    SELECT * FROM default_database.t, `default_catalog`.`default_database`.u AS x, \
+                   default_catalog.s.w, \
                    (VALUES ROW(1, 'a'),\n ROW(2, 'b')) AS v (n, s), t.default_database";
         assert_eq!(
             rewrite_statement(sql).expect("rewrites"),
             "INSERT INTO sink_1\n\
-             SELECT * FROM t, u AS x, (VALUES (1, 'a'),\n (2, 'b')) AS v (n, s), t.default_database"
+             SELECT * FROM t, u AS x, s.w, (VALUES (1, 'a'),\n (2, 'b')) AS v (n, s), t.default_database"
         );
     }
 

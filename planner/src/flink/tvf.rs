@@ -186,11 +186,11 @@ fn argument(lexed: &Lexed, rendering: &Rendering, cursor: &mut Cursor) -> Result
                 cursor.position(),
             ));
         }
-        let name = cursor
-            .qualified_name("a table name")?
-            .pop()
-            .map(|part| part.folded)
-            .unwrap_or_default();
+        let mut parts = cursor.qualified_name("a table name")?;
+        let table = parts.pop().map(|part| part.folded).unwrap_or_default();
+        let schema = parts.pop().map(|part| part.folded);
+        // The catalog key (the session makes an unqualified one its current schema's).
+        let name = crate::names::join(schema.as_deref(), &table);
         let mut partition_keys = Vec::new();
         let mut partition_position = None;
         if cursor.at_keywords(&["PARTITION", "BY"]) {
@@ -395,7 +395,8 @@ mod tests {
             rewrite(
                 "FROM TABLE(CUMULATE(TABLE cat.db.Bid, DESCRIPTOR(ts), INTERVAL '2' MINUTES, INTERVAL '10' MINUTES, INTERVAL '1' MINUTE))"
             ),
-            "FROM sluice_cumulate('bid', 'ts', INTERVAL '2' MINUTES, INTERVAL '10' MINUTES, INTERVAL '1' MINUTE)"
+            // A database other than the default one is a schema: the catalog key names it.
+            "FROM sluice_cumulate('db.bid', 'ts', INTERVAL '2' MINUTES, INTERVAL '10' MINUTES, INTERVAL '1' MINUTE)"
         );
         assert_eq!(
             rewrite("FROM TABLE(`CUMULATE`(TABLE `Customer`, DESCRIPTOR(`timestamp`), INTERVAL '5' MINUTE, INTERVAL '10' MINUTE))"),

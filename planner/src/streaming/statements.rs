@@ -122,11 +122,17 @@ fn plan_expr(
 impl Session {
     /// Complete a `CREATE TABLE .. LIKE base` with the definition of `base` (see
     /// [`FlinkCreateTable::merge_like`]); a definition without LIKE is returned as it is.
-    pub(crate) async fn merge_like(&self, table: FlinkCreateTable) -> Result<FlinkCreateTable> {
-        let Some(like) = &table.like else {
+    pub(crate) async fn merge_like(&self, mut table: FlinkCreateTable) -> Result<FlinkCreateTable> {
+        let Some(like) = &mut table.like else {
             return Ok(table);
         };
         let catalog = self.database.catalog.read().await;
+        // An unqualified base of the current schema (as a query would find it).
+        let in_current = crate::names::join(Some(&self.current_schema()), &like.table);
+        if !catalog.entries.contains_key(&like.table) && catalog.entries.contains_key(&in_current) {
+            like.table = in_current;
+        }
+        let like = &*like;
         let Some(entry) = catalog.entries.get(&like.table) else {
             return Err(PlanError::UndefinedTable(format!(
                 "table \"{}\" named in LIKE does not exist",

@@ -305,10 +305,20 @@ impl WindowTableFunction {
             .as_any()
             .downcast_ref::<SessionState>()
             .ok_or_else(|| DataFusionError::Internal("window TVF outside a session".into()))?;
-        let reference = TableReference::bare(table);
+        // A catalog key: `schema.table` for a table of a user schema (see `crate::names`).
+        let reference = match table.split_once('.') {
+            Some((schema, name))
+                if state
+                    .schema_for_ref(TableReference::partial(schema, name))
+                    .is_ok() =>
+            {
+                TableReference::partial(schema, name)
+            }
+            _ => TableReference::bare(table),
+        };
         let schema = state.schema_for_ref(reference.clone())?;
         let provider: Option<Arc<dyn TableProvider>> =
-            futures::executor::block_on(schema.table(table))?;
+            futures::executor::block_on(schema.table(reference.table()))?;
         let Some(provider) = provider else {
             return Err(DataFusionError::Plan(format!(
                 "table \"{table}\" in a window table function does not exist"

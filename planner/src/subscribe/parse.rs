@@ -208,11 +208,13 @@ impl<'a> Parser<'a> {
             Target::Query(self.parenthesized_text()?)
         } else {
             let position = self.position();
-            let mut name = self.identifier()?;
-            // Schema qualifiers are ignored, as elsewhere in Sluice.
+            let mut parts = vec![self.identifier()?];
             while self.eat(&Token::Period) {
-                name = self.identifier()?;
+                parts.push(self.identifier()?);
             }
+            // The catalog key: `[database.][schema.]name` (see `crate::names`).
+            let table = parts.pop().unwrap_or_default();
+            let name = crate::names::join(parts.last().map(String::as_str), &table);
             Target::Relation { name, position }
         };
         let mut spec = SubscribeSpec {

@@ -155,6 +155,15 @@ impl Session {
     async fn subscription_source(&self, catalog: &Catalog, spec: &SubscribeSpec) -> Result<Source> {
         let (sql, depends_on) = match &spec.target {
             Target::Relation { name, position } => {
+                // An unqualified name of the current schema.
+                let in_current = crate::names::join(Some(&self.current_schema()), name);
+                let name = if !catalog.entries.contains_key(name)
+                    && catalog.entries.contains_key(&in_current)
+                {
+                    &in_current
+                } else {
+                    name
+                };
                 let Some(entry) = catalog.entries.get(name) else {
                     return Err(positioned(
                         PlanError::UndefinedTable(format!("relation \"{name}\" does not exist")),
@@ -193,7 +202,10 @@ impl Session {
                         ))
                     }
                     EntryKind::View => (
-                        format!("SELECT * FROM \"{}\"", name.replace('"', "\"\"")),
+                        format!(
+                            "SELECT * FROM {}",
+                            self.database.reference(name).to_quoted_string()
+                        ),
                         BTreeSet::from([name.clone()]),
                     ),
                 }
@@ -201,6 +213,9 @@ impl Session {
             Target::Query(sql) => (sql.clone(), BTreeSet::new()),
         };
         let mut statements = Session::parse(&sql)?;
+        for statement in &mut statements {
+            self.qualify(statement);
+        }
         let statement = match (statements.pop(), statements.is_empty()) {
             (Some(statement @ DFStatement::Statement(_)), true) if matches!(&statement, DFStatement::Statement(s) if matches!(s.as_ref(), SqlStatement::Query(_))) => {
                 statement

@@ -30,10 +30,7 @@ use datafusion::logical_expr::{
 use super::pg_catalog::{constraint_definition, index_definition, setting, view_definition};
 use super::table::oid;
 use super::types::{self, OID_ALIAS_KEY};
-use super::{
-    namespace_name, CatalogSnapshot, Derived, SystemCatalog, DATABASE_NAME, NAMESPACES, ROLE_NAME,
-    ROLE_OID,
-};
+use super::{CatalogSnapshot, Derived, SystemCatalog, DATABASE_NAME, ROLE_NAME, ROLE_OID};
 
 /// The body of a catalog function: one row's arguments to its result.
 type Body = fn(&mut Context<'_>, &[ScalarValue]) -> DataFusionResult<ScalarValue>;
@@ -593,17 +590,18 @@ fn to_regtype(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<Sca
         .unwrap_or(ScalarValue::Null))
 }
 
-fn to_regnamespace(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
-    Ok(args
-        .first()
-        .and_then(as_text)
-        .and_then(|name| {
-            let (_, name) = parse_qualified_name(&name);
-            NAMESPACES
-                .iter()
-                .find(|(_, n)| *n == name)
-                .map(|(o, _)| oid(*o))
-        })
+fn to_regnamespace(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
+    let Some(name) = args.first().and_then(as_text) else {
+        return Ok(ScalarValue::Null);
+    };
+    let (_, name) = parse_qualified_name(&name);
+    Ok(context
+        .snapshot()
+        .namespace_oid(&name)
+        .map(oid)
         .unwrap_or(ScalarValue::Null))
 }
 
@@ -813,7 +811,9 @@ fn regnamespace_text(
         ScalarValue::Int32(Some(number)) => {
             let number = number as u32;
             Ok(text(
-                namespace_name(number)
+                context
+                    .snapshot()
+                    .namespace_name(number)
                     .map(str::to_string)
                     .unwrap_or_else(|| number.to_string()),
             ))

@@ -10,9 +10,7 @@
 use super::pg_catalog::{key_attnums, view_definition};
 use super::table::{Rows, RowsFunction};
 use super::types::{self, oids};
-use super::{
-    CatalogSnapshot, Column, Relation, RelationKind, DATABASE_NAME, NAMESPACES, ROLE_NAME,
-};
+use super::{CatalogSnapshot, Column, Relation, RelationKind, DATABASE_NAME, ROLE_NAME};
 
 /// The rows function of an `information_schema` relation; `None` for relations that stay
 /// empty.
@@ -52,11 +50,11 @@ fn yes_no(value: bool) -> &'static str {
     }
 }
 
-fn schemata(_: &CatalogSnapshot, rows: &mut Rows) {
-    for (_, name) in NAMESPACES {
+fn schemata(snapshot: &CatalogSnapshot, rows: &mut Rows) {
+    for (_, name) in &snapshot.namespaces {
         rows.push()
             .set("catalog_name", DATABASE_NAME)
-            .set("schema_name", *name)
+            .set("schema_name", name.as_str())
             .set("schema_owner", ROLE_NAME);
     }
 }

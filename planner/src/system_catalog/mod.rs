@@ -56,6 +56,8 @@ use datafusion::error::Result as DataFusionResult;
 use datafusion::execution::context::SessionContext;
 use parking_lot::Mutex;
 
+use crate::names::PUBLIC;
+
 use crate::database::{Catalog, Database, EntryKind};
 
 /// The name of the only database (`current_database()`).
@@ -72,6 +74,8 @@ pub(crate) const PUBLIC_NAMESPACE: u32 = 2200;
 pub(crate) const INFORMATION_SCHEMA_NAMESPACE: u32 = 13207;
 /// PostgreSQL's first OID for user objects.
 const FIRST_USER_OID: u32 = 16384;
+/// Base of user schemas' OIDs (above any user relation's, below the derived ones).
+const FIRST_SCHEMA_OID: u32 = 500_000_000;
 const FIRST_DERIVED_OID: u32 = 1_000_000_000;
 const DERIVED_SLOTS: u32 = 2048;
 /// Access methods.
@@ -135,6 +139,8 @@ pub(crate) struct Relation {
     pub oid: u32,
     pub name: String,
     pub namespace: u32,
+    /// The name of the namespace.
+    pub schema: String,
     pub kind: RelationKind,
     pub columns: Vec<Column>,
     /// Primary-key columns (0-based) of a table; an index's columns are all its own.
@@ -177,8 +183,8 @@ impl Relation {
         format!("{}_pkey", self.name)
     }
 
-    pub fn namespace_name(&self) -> &'static str {
-        namespace_name(self.namespace).unwrap_or("public")
+    pub fn namespace_name(&self) -> &str {
+        &self.schema
     }
 }
 
@@ -187,9 +193,28 @@ impl Relation {
 #[derive(Debug, Default)]
 pub(crate) struct CatalogSnapshot {
     pub relations: Vec<Arc<Relation>>,
+    /// The namespaces as (oid, name): the system ones, `public`, then user schemas in
+    /// creation order.
+    pub namespaces: Vec<(u32, String)>,
 }
 
 impl CatalogSnapshot {
+    /// The name of namespace `oid`.
+    pub fn namespace_name(&self, oid: u32) -> Option<&str> {
+        self.namespaces
+            .iter()
+            .find(|(o, _)| *o == oid)
+            .map(|(_, name)| name.as_str())
+    }
+
+    /// The OID of namespace `name`.
+    pub fn namespace_oid(&self, name: &str) -> Option<u32> {
+        self.namespaces
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(oid, _)| *oid)
+    }
+
     pub fn relation(&self, oid: u32) -> Option<&Relation> {
         self.relations
             .iter()
@@ -258,6 +283,9 @@ pub(crate) fn quote_identifier(name: &str) -> String {
 #[derive(Debug, Clone)]
 struct Registered {
     number: u32,
+    /// The schema (`None`: `public`) and the name in it.
+    schema: Option<String>,
+    table: String,
     provider: Arc<dyn TableProvider>,
 }
 
@@ -281,7 +309,11 @@ pub(crate) struct SystemCatalog {
 #[derive(Debug, Default)]
 struct Registry {
     next_number: u32,
+    /// By catalog key (see [`crate::names`]).
     relations: HashMap<String, Registered>,
+    /// User schemas as (oid, name), in creation order.
+    schemas: Vec<(u32, String)>,
+    next_schema: u32,
 }
 
 impl SystemCatalog {
@@ -294,17 +326,42 @@ impl SystemCatalog {
         }
     }
 
-    fn track(self: &Arc<Self>, name: &str, provider: Arc<dyn TableProvider>) {
+    fn track(
+        self: &Arc<Self>,
+        schema: Option<&str>,
+        table: &str,
+        provider: Arc<dyn TableProvider>,
+    ) {
+        let name = crate::names::join(schema, table);
         {
             let mut registry = self.registered.lock();
             registry.next_number += 1;
             let number = registry.next_number;
-            registry
-                .relations
-                .insert(name.to_string(), Registered { number, provider });
+            registry.relations.insert(
+                name.clone(),
+                Registered {
+                    number,
+                    schema: schema.map(str::to_string),
+                    table: table.to_string(),
+                    provider,
+                },
+            );
         }
-        self.details.lock().remove(name);
+        self.details.lock().remove(&name);
         self.schedule_refresh();
+    }
+
+    /// A user schema was created.
+    fn track_schema(&self, name: &str) {
+        let mut registry = self.registered.lock();
+        registry.next_schema += 1;
+        let oid = FIRST_SCHEMA_OID.saturating_add(registry.next_schema);
+        registry.schemas.push((oid, name.to_string()));
+    }
+
+    /// A user schema was dropped.
+    fn untrack_schema(&self, name: &str) {
+        self.registered.lock().schemas.retain(|(_, n)| n != name);
     }
 
     fn untrack(self: &Arc<Self>, name: &str) {
@@ -382,22 +439,40 @@ impl SystemCatalog {
             .collect();
         registered.sort_by_key(|(_, r)| r.number);
         let details = self.details.lock().clone();
+        let mut namespaces: Vec<(u32, String)> = NAMESPACES
+            .iter()
+            .map(|(oid, name)| (*oid, name.to_string()))
+            .collect();
+        namespaces.extend(self.registered.lock().schemas.iter().cloned());
         let mut relations: Vec<Arc<Relation>> = self.system.clone();
         for (name, registered) in registered {
             let detail = details.get(&name).cloned().unwrap_or_default();
-            let relation = user_relation(&name, &registered, detail);
+            let namespace = registered
+                .schema
+                .as_deref()
+                .and_then(|schema| {
+                    namespaces
+                        .iter()
+                        .find(|(_, n)| n == schema)
+                        .map(|(oid, _)| *oid)
+                })
+                .unwrap_or(PUBLIC_NAMESPACE);
+            let relation = user_relation(&registered, namespace, detail);
             let index = primary_key_index(&relation);
             relations.push(Arc::new(relation));
             if let Some(index) = index {
                 relations.push(Arc::new(index));
             }
         }
-        CatalogSnapshot { relations }
+        CatalogSnapshot {
+            relations,
+            namespaces,
+        }
     }
 }
 
 /// Describe a user relation from its table provider and catalog details.
-fn user_relation(name: &str, registered: &Registered, details: Details) -> Relation {
+fn user_relation(registered: &Registered, namespace: u32, details: Details) -> Relation {
     let provider = &registered.provider;
     let view_table = provider.downcast_ref::<ViewTable>();
     let kind = details
@@ -430,8 +505,12 @@ fn user_relation(name: &str, registered: &Registered, details: Details) -> Relat
         .collect();
     Relation {
         oid: FIRST_USER_OID.saturating_add(registered.number),
-        name: name.to_string(),
-        namespace: PUBLIC_NAMESPACE,
+        name: registered.table.clone(),
+        namespace,
+        schema: registered
+            .schema
+            .clone()
+            .unwrap_or_else(|| PUBLIC.to_string()),
         kind,
         columns,
         primary_key: details.primary_key,
@@ -460,6 +539,7 @@ fn primary_key_index(table: &Relation) -> Option<Relation> {
         oid: table.derived_oid(Derived::PrimaryKeyIndex),
         name: table.primary_key_name(),
         namespace: table.namespace,
+        schema: table.schema.clone(),
         kind: RelationKind::Index,
         primary_key: (0..columns.len()).collect(),
         columns,
@@ -482,6 +562,8 @@ fn expression_text(expr: &datafusion::prelude::Expr) -> String {
 pub(crate) struct TrackingSchema {
     inner: Arc<dyn SchemaProvider>,
     catalog: Arc<SystemCatalog>,
+    /// The schema's name, `None` for `public`.
+    schema: Option<String>,
 }
 
 #[async_trait]
@@ -500,14 +582,15 @@ impl SchemaProvider for TrackingSchema {
         table: Arc<dyn TableProvider>,
     ) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
         let previous = self.inner.register_table(name.clone(), table.clone())?;
-        self.catalog.track(&name, table);
+        self.catalog.track(self.schema.as_deref(), &name, table);
         Ok(previous)
     }
 
     fn deregister_table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
         let removed = self.inner.deregister_table(name)?;
         if removed.is_some() {
-            self.catalog.untrack(name);
+            self.catalog
+                .untrack(&crate::names::join(self.schema.as_deref(), name));
         }
         Ok(removed)
     }
@@ -539,6 +622,7 @@ pub(crate) fn install(context: &SessionContext, database: Weak<Database>) {
             Arc::new(TrackingSchema {
                 inner: public,
                 catalog: system_catalog.clone(),
+                schema: None,
             }),
         ),
         (
@@ -566,4 +650,56 @@ pub(crate) fn install(context: &SessionContext, database: Weak<Database>) {
     for aggregate in functions::catalog_aggregates() {
         context.register_udaf(aggregate);
     }
+}
+
+/// Create user schema `name` in `context`'s default catalog, its tables tracked as
+/// `public`'s are. Returns whether it was created (false: a schema of that name exists).
+pub(crate) fn create_schema(context: &SessionContext, name: &str) -> DataFusionResult<bool> {
+    let (catalog, system_catalog) = default_catalog(context)?;
+    if catalog.schema(name).is_some() {
+        return Ok(false);
+    }
+    catalog.register_schema(
+        name,
+        Arc::new(TrackingSchema {
+            inner: Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+            catalog: system_catalog.clone(),
+            schema: Some(name.to_string()),
+        }),
+    )?;
+    system_catalog.track_schema(name);
+    Ok(true)
+}
+
+/// Drop user schema `name` (its relations must have been dropped).
+pub(crate) fn drop_schema(context: &SessionContext, name: &str) -> DataFusionResult<()> {
+    let (catalog, system_catalog) = default_catalog(context)?;
+    catalog.deregister_schema(name, false)?;
+    system_catalog.untrack_schema(name);
+    Ok(())
+}
+
+/// The default catalog and the system catalog state installed in it.
+fn default_catalog(
+    context: &SessionContext,
+) -> DataFusionResult<(
+    Arc<dyn datafusion::catalog::CatalogProvider>,
+    Arc<SystemCatalog>,
+)> {
+    let state = context.state();
+    let options = state.config().options();
+    let missing = || {
+        datafusion::error::DataFusionError::Internal("the system catalogs are not installed".into())
+    };
+    let catalog = context
+        .catalog(&options.catalog.default_catalog)
+        .ok_or_else(missing)?;
+    let public = catalog
+        .schema(&options.catalog.default_schema)
+        .ok_or_else(missing)?;
+    let system_catalog = public
+        .downcast_ref::<TrackingSchema>()
+        .map(|schema| schema.catalog.clone())
+        .ok_or_else(missing)?;
+    Ok((catalog, system_catalog))
 }

@@ -15,9 +15,8 @@
 use super::table::{int2_array, null, oid, oid_array, Rows, RowsFunction};
 use super::types::{self, PG_TYPES};
 use super::{
-    namespace_name, CatalogSnapshot, Derived, Relation, RelationKind, BTREE_AM, DATABASE_NAME,
-    DATABASE_OID, DEFAULT_COLLATION, HEAP_AM, NAMESPACES, PG_CATALOG_NAMESPACE, ROLE_NAME,
-    ROLE_OID,
+    CatalogSnapshot, Derived, Relation, RelationKind, BTREE_AM, DATABASE_NAME, DATABASE_OID,
+    DEFAULT_COLLATION, HEAP_AM, PG_CATALOG_NAMESPACE, ROLE_NAME, ROLE_OID,
 };
 
 /// The rows function of a `pg_catalog` relation; `None` for relations that stay empty.
@@ -210,11 +209,11 @@ pub(crate) fn setting(name: &str) -> Option<&'static str> {
         .map(|(_, value, ..)| *value)
 }
 
-fn pg_namespace(_: &CatalogSnapshot, rows: &mut Rows) {
-    for (namespace, name) in NAMESPACES {
+fn pg_namespace(snapshot: &CatalogSnapshot, rows: &mut Rows) {
+    for (namespace, name) in &snapshot.namespaces {
         rows.push()
             .set("oid", oid(*namespace))
-            .set("nspname", *name)
+            .set("nspname", name.as_str())
             .set("nspowner", oid(ROLE_OID));
     }
 }
@@ -702,7 +701,7 @@ pub(crate) fn index_definition(table: &Relation, index: &Relation) -> String {
     format!(
         "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
         super::quote_identifier(&index.name),
-        super::quote_identifier(namespace_name(table.namespace).unwrap_or("public")),
+        super::quote_identifier(table.namespace_name()),
         super::quote_identifier(&table.name),
         column_list(index)
     )

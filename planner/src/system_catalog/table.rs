@@ -54,6 +54,9 @@ pub(crate) fn system_relations() -> Vec<Arc<Relation>> {
                     oid: spec.oid,
                     name: spec.name.to_string(),
                     namespace: *namespace,
+                    schema: super::namespace_name(*namespace)
+                        .unwrap_or_default()
+                        .to_string(),
                     kind: if spec.view {
                         RelationKind::View
                     } else {

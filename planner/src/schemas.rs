@@ -1,0 +1,227 @@
+//! Schema statements and a session's current schema (see [`crate::names`]):
+//! PostgreSQL's `CREATE SCHEMA`, `DROP SCHEMA` and `SET search_path`, Flink's
+//! `CREATE DATABASE` and `USE`.
+
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectType, SchemaName};
+
+use crate::error::{PlanError, Result};
+use crate::flink::{FlinkNamespace, DEFAULT_CATALOG};
+use crate::names::{self, is_default, PUBLIC};
+use crate::session::{command, Session, StatementResult};
+
+impl Session {
+    /// Where unqualified names are created and first looked up: the first schema of
+    /// `search_path` that exists (`$user` names none), else `public`.
+    pub(crate) fn current_schema(&self) -> String {
+        let path = self.get("search_path").unwrap_or(PUBLIC);
+        for part in path.split(',') {
+            let part = part.trim();
+            let name = match part.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => part.trim_matches('\'').to_ascii_lowercase(),
+            };
+            if is_default(&name) {
+                return PUBLIC.to_string();
+            }
+            if self.database.schema_exists(&name) {
+                return name;
+            }
+        }
+        PUBLIC.to_string()
+    }
+
+    /// Make the statement's relation names explicit for the current schema
+    /// ([`names::qualify_statement`]).
+    pub(crate) fn qualify(&self, statement: &mut DFStatement) {
+        let current = self.current_schema();
+        if is_default(&current) {
+            return;
+        }
+        let exists = |key: &str| self.database.user_relation_exists(key);
+        match statement {
+            DFStatement::Statement(inner) => names::qualify_statement(inner, &current, &exists),
+            DFStatement::Explain(explain) => self.qualify(&mut explain.statement),
+            _ => {}
+        }
+    }
+
+    /// `CREATE SCHEMA [IF NOT EXISTS] name`.
+    pub(crate) async fn create_schema_statement(
+        &self,
+        schema_name: &SchemaName,
+        if_not_exists: bool,
+    ) -> Result<StatementResult> {
+        let name = match schema_name {
+            SchemaName::Simple(name) | SchemaName::NamedAuthorization(name, _) => name,
+            SchemaName::UnnamedAuthorization(_) => {
+                return Err(PlanError::Unsupported(
+                    "CREATE SCHEMA AUTHORIZATION without a schema name (Sluice has no roles)"
+                        .into(),
+                ))
+            }
+        };
+        let name = single_name(name, "schema")?;
+        self.create_schema(&name, if_not_exists, "schema").await?;
+        Ok(command("CREATE SCHEMA"))
+    }
+
+    async fn create_schema(&self, name: &str, if_not_exists: bool, what: &str) -> Result<()> {
+        // Under the catalog lock: schemas change in the same order as the relations in them.
+        let mut catalog = self.database.catalog.write().await;
+        if names::SYSTEM_SCHEMAS.contains(&name)
+            || is_default(name)
+            || !self.database.create_schema(name)?
+        {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(PlanError::DuplicateSchema(format!(
+                "{what} \"{name}\" already exists"
+            )));
+        }
+        // A catalog change: the catalog log records the statement.
+        catalog.generation += 1;
+        Ok(())
+    }
+
+    /// `DROP SCHEMA [IF EXISTS] name [, ..] [CASCADE]`: without CASCADE only an empty
+    /// schema; with it, its relations first (and what depends on them).
+    pub(crate) async fn drop_schema_statement(
+        &self,
+        if_exists: bool,
+        schemas: &[ObjectName],
+        cascade: bool,
+    ) -> Result<StatementResult> {
+        for schema in schemas {
+            let name = single_name(schema, "schema")?;
+            if is_default(&name) || names::SYSTEM_SCHEMAS.contains(&name.as_str()) {
+                return Err(PlanError::Unsupported(format!(
+                    "DROP SCHEMA {name}: a built-in schema"
+                )));
+            }
+            if !self.database.schema_exists(&name) {
+                if if_exists {
+                    continue;
+                }
+                return Err(PlanError::UndefinedSchema(format!(
+                    "schema \"{name}\" does not exist"
+                )));
+            }
+            let prefix = format!("{name}.");
+            let mut members: Vec<(u64, String, &'static str)> = {
+                let catalog = self.database.catalog.read().await;
+                catalog
+                    .entries
+                    .iter()
+                    .filter(|(key, _)| key.starts_with(&prefix))
+                    .map(|(key, entry)| (entry.id, key.clone(), entry.kind_name()))
+                    .collect()
+            };
+            if !members.is_empty() && !cascade {
+                let listed: Vec<String> = members
+                    .iter()
+                    .map(|(_, key, kind)| format!("{kind} {key}"))
+                    .collect();
+                return Err(PlanError::DependentObjects(format!(
+                    "cannot drop schema {name} because other objects depend on it: {}; use DROP ... CASCADE",
+                    listed.join(", ")
+                )));
+            }
+            members.sort();
+            for (_, key, kind) in members.into_iter().rev() {
+                let object_type = match kind {
+                    "view" => ObjectType::View,
+                    "materialized view" => ObjectType::MaterializedView,
+                    _ => ObjectType::Table,
+                };
+                let table = key[prefix.len()..].to_string();
+                let object = ObjectName::from(vec![
+                    Ident::with_quote('"', name.clone()),
+                    Ident::with_quote('"', table),
+                ]);
+                // IF EXISTS: an earlier member's CASCADE may have dropped it.
+                self.drop(object_type, true, &[object], true).await?;
+            }
+            let mut catalog = self.database.catalog.write().await;
+            self.database.drop_schema(&name)?;
+            catalog.generation += 1;
+        }
+        Ok(command("DROP SCHEMA"))
+    }
+
+    /// Flink's `CREATE DATABASE`, `USE`, `CREATE CATALOG`, `USE CATALOG`: databases of
+    /// Flink's built-in catalog are schemas; other catalogs are refused.
+    pub(crate) async fn namespace_statement(
+        &mut self,
+        statement: FlinkNamespace,
+    ) -> Result<StatementResult> {
+        let check_catalog = |catalog: &Option<String>, statement: &str| match catalog {
+            Some(catalog) if catalog != DEFAULT_CATALOG => Err(PlanError::Unsupported(format!(
+                "{statement}: Sluice has one catalog, Flink's {DEFAULT_CATALOG}; catalog \
+                 {catalog} is not it"
+            ))),
+            _ => Ok(()),
+        };
+        match statement {
+            FlinkNamespace::CreateDatabase {
+                catalog,
+                database,
+                if_not_exists,
+            } => {
+                check_catalog(&catalog, "CREATE DATABASE")?;
+                self.create_schema(&database, if_not_exists, "database")
+                    .await?;
+                Ok(command("CREATE DATABASE"))
+            }
+            FlinkNamespace::UseDatabase { catalog, database } => {
+                check_catalog(&catalog, "USE")?;
+                if is_default(&database) {
+                    self.set("search_path", "\"$user\", public");
+                } else if self.database.schema_exists(&database) {
+                    self.set("search_path", &quote(&database));
+                } else {
+                    return Err(PlanError::UndefinedSchema(format!(
+                        "database \"{database}\" does not exist"
+                    )));
+                }
+                Ok(command("USE"))
+            }
+            FlinkNamespace::UseCatalog { catalog } => {
+                check_catalog(&Some(catalog), "USE CATALOG")?;
+                Ok(command("USE CATALOG"))
+            }
+            FlinkNamespace::CreateCatalog { catalog } => Err(PlanError::Unsupported(format!(
+                "CREATE CATALOG {catalog}: Sluice has one catalog, Flink's {DEFAULT_CATALOG}"
+            ))),
+        }
+    }
+}
+
+/// A schema name of one part (or `database.schema` of this database).
+fn single_name(name: &ObjectName, what: &str) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| {
+            part.as_ident()
+                .map(names::fold)
+                .unwrap_or_else(|| part.to_string())
+        })
+        .collect();
+    match parts.as_slice() {
+        [schema] => Ok(schema.clone()),
+        [database, schema] if database == crate::system_catalog::DATABASE_NAME => {
+            Ok(schema.clone())
+        }
+        _ => Err(PlanError::Syntax {
+            message: format!("improper qualified {what} name: {name}"),
+            position: None,
+        }),
+    }
+}
+
+/// `name` as a search_path entry.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
