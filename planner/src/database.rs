@@ -311,7 +311,8 @@ impl Database {
             .with_target_partitions(2)
             .with_default_catalog_and_schema(DEFAULT_CATALOG, crate::names::PUBLIC)
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
-            .set_str("datafusion.execution.time_zone", "+00:00");
+            .set_str("datafusion.execution.time_zone", "+00:00")
+            .with_option_extension(crate::system_catalog::SessionOptions::default());
         // Session windows are logical extension nodes: the query planner expands them into
         // their batch meaning before physical planning.
         let state = datafusion::execution::SessionStateBuilder::new()

@@ -14,21 +14,57 @@ impl Session {
     /// Where unqualified names are created and first looked up: the first schema of
     /// `search_path` that exists (`$user` names none), else `public`.
     pub(crate) fn current_schema(&self) -> String {
+        self.search_schemas()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| PUBLIC.to_string())
+    }
+
+    /// The schemas unqualified names are looked up in, in order: those of `search_path`
+    /// that exist, then `public` if it is not among them (Sluice always falls back to it).
+    pub(crate) fn search_schemas(&self) -> Vec<String> {
         let path = self.get("search_path").unwrap_or(PUBLIC);
+        let mut schemas: Vec<String> = Vec::new();
         for part in path.split(',') {
             let part = part.trim();
             let name = match part.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
                 Some(quoted) => quoted.replace("\"\"", "\""),
                 None => part.trim_matches('\'').to_ascii_lowercase(),
             };
-            if is_default(&name) {
-                return PUBLIC.to_string();
-            }
-            if self.database.schema_exists(&name) {
-                return name;
+            let name = if is_default(&name) {
+                PUBLIC.to_string()
+            } else if self.database.schema_exists(&name) {
+                name
+            } else {
+                continue;
+            };
+            if !schemas.contains(&name) {
+                schemas.push(name);
             }
         }
-        PUBLIC.to_string()
+        if !schemas.iter().any(|s| s == PUBLIC) {
+            schemas.push(PUBLIC.to_string());
+        }
+        schemas
+    }
+
+    /// The planning state for this session's statements: the database's, carrying the
+    /// session's search path for the catalog functions.
+    pub(crate) fn state(&self) -> datafusion::execution::SessionState {
+        let mut state = self.database.context.state();
+        if let Some(options) = state
+            .config_mut()
+            .options_mut()
+            .extensions
+            .get_mut::<crate::system_catalog::SessionOptions>()
+        {
+            options.search_path = self.search_schemas().join(",");
+        }
+        // Physical expressions take their options from the execution properties, which
+        // copied the database's options when its state was built.
+        let options = state.config_options().clone();
+        state.execution_props_mut().config_options = Some(options);
+        state
     }
 
     /// Make the statement's relation names explicit for the current schema

@@ -534,7 +534,7 @@ impl Session {
     }
 
     pub(crate) async fn plan(&self, statement: DFStatement, sql: &str) -> Result<LogicalPlan> {
-        let state = self.database.context.state();
+        let state = self.state();
         let plan = state
             .statement_to_plan(statement)
             .await
@@ -754,7 +754,7 @@ impl Session {
         plan: LogicalPlan,
         sql: &str,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let state = self.database.context.state();
+        let state = self.state();
         let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
         let optimized = state
             .optimize(&plan)

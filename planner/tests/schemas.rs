@@ -138,6 +138,34 @@ async fn the_search_path_places_and_finds_unqualified_names() {
     .await;
     // Unqualified: the current schema first, then public.
     assert_eq!(rows(&mut session, "SELECT * FROM t").await, vec!["10", "2"]);
+    // The catalog functions follow the search path (psql's `\dt` lists what is visible).
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT current_schema(), array_to_string(current_schemas(true), ',')"
+        )
+        .await,
+        vec!["app|pg_catalog,app,public"]
+    );
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND pg_catalog.pg_table_is_visible(c.oid) \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        )
+        .await,
+        vec!["app|t", "public|shared"]
+    );
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT 't'::regclass::text, 'public.shared'::regclass::text"
+        )
+        .await,
+        vec!["t|shared"]
+    );
     assert_eq!(rows(&mut session, "SELECT * FROM shared").await, vec!["1"]);
     assert_eq!(rows(&mut session, "SELECT * FROM total").await, vec!["12"]);
     // A CTE named like a table of the schema is the CTE.
@@ -153,6 +181,14 @@ async fn the_search_path_places_and_finds_unqualified_names() {
     );
     let (_, state) = fails(&mut other, "SELECT * FROM total").await;
     assert_eq!(state, "42P01");
+    assert_eq!(
+        rows(
+            &mut other,
+            "SELECT current_schema(), 'app.t'::regclass::text"
+        )
+        .await,
+        vec!["public|app.t"]
+    );
     // A prepared statement resolves names when prepared.
     session
         .prepare("SELECT x FROM t WHERE x > $1")

@@ -39,6 +39,8 @@ type Body = fn(&mut Context<'_>, &[ScalarValue]) -> DataFusionResult<ScalarValue
 struct Context<'a> {
     catalog: &'a SystemCatalog,
     snapshot: Option<CatalogSnapshot>,
+    /// The running statement's search path (after `pg_catalog`).
+    search_path: Vec<String>,
 }
 
 impl Context<'_> {
@@ -128,6 +130,7 @@ impl ScalarUDFImpl for CatalogFunction {
         let mut context = Context {
             catalog: &self.catalog,
             snapshot: None,
+            search_path: super::search_path(&args.config_options),
         };
         let target = self.returns.data_type();
         let all_scalars = args
@@ -410,12 +413,13 @@ fn pg_get_viewdef(
     let Some(argument) = args.first() else {
         return Ok(ScalarValue::Null);
     };
+    let path = context.search_path.clone();
     let snapshot = context.snapshot();
     let relation = match as_oid(argument) {
         Some(oid) => snapshot.relation(oid),
         None => as_text(argument).and_then(|name| {
             let (schema, name) = parse_qualified_name(&name);
-            snapshot.resolve(schema.as_deref(), &name)
+            snapshot.resolve(&path, schema.as_deref(), &name)
         }),
     };
     Ok(relation.map(view_definition).unwrap_or(ScalarValue::Null))
@@ -458,9 +462,10 @@ fn pg_table_is_visible(
     let Some(oid) = as_oid(value) else {
         return Ok(ScalarValue::Null);
     };
+    let path = context.search_path.clone();
     let snapshot = context.snapshot();
     Ok(match snapshot.relation(oid) {
-        Some(relation) => boolean(snapshot.is_visible(relation)),
+        Some(relation) => boolean(snapshot.is_visible(&path, relation)),
         None => ScalarValue::Null,
     })
 }
@@ -494,18 +499,25 @@ fn pg_get_userbyid(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResul
     })
 }
 
-fn current_schema(_: &mut Context<'_>, _: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
-    Ok(text("public"))
+fn current_schema(context: &mut Context<'_>, _: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+    Ok(context
+        .search_path
+        .first()
+        .map(|schema| text(schema.as_str()))
+        .unwrap_or_else(|| text("public")))
 }
 
-fn current_schemas(_: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
+fn current_schemas(
+    context: &mut Context<'_>,
+    args: &[ScalarValue],
+) -> DataFusionResult<ScalarValue> {
     let implicit = args.first().and_then(as_bool).unwrap_or(false);
-    let schemas: &[&str] = if implicit {
-        &["pg_catalog", "public"]
-    } else {
-        &["public"]
-    };
-    Ok(super::table::text_array(schemas))
+    let mut schemas: Vec<&str> = Vec::new();
+    if implicit {
+        schemas.push("pg_catalog");
+    }
+    schemas.extend(context.search_path.iter().map(String::as_str));
+    Ok(super::table::text_array(&schemas))
 }
 
 fn current_database(_: &mut Context<'_>, _: &[ScalarValue]) -> DataFusionResult<ScalarValue> {
@@ -545,9 +557,10 @@ fn to_regclass(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionRes
         return Ok(ScalarValue::Null);
     };
     let (schema, name) = parse_qualified_name(&name);
+    let path = context.search_path.clone();
     Ok(context
         .snapshot()
-        .resolve(schema.as_deref(), &name)
+        .resolve(&path, schema.as_deref(), &name)
         .map(|r| oid(r.oid))
         .unwrap_or(ScalarValue::Null))
 }
@@ -729,7 +742,11 @@ fn regclass(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionResult
     }
     let name = as_text(value).unwrap_or_default();
     let (schema, relation) = parse_qualified_name(&name);
-    match context.snapshot().resolve(schema.as_deref(), &relation) {
+    let path = context.search_path.clone();
+    match context
+        .snapshot()
+        .resolve(&path, schema.as_deref(), &relation)
+    {
         Some(found) => Ok(oid(found.oid)),
         None => Err(DataFusionError::Plan(format!("table '{name}' not found"))),
     }
@@ -747,10 +764,11 @@ fn regclass_text(context: &mut Context<'_>, args: &[ScalarValue]) -> DataFusionR
     if number == 0 {
         return Ok(text("-"));
     }
+    let path = context.search_path.clone();
     Ok(text(
         context
             .snapshot()
-            .regclass_name(number)
+            .regclass_name(&path, number)
             .unwrap_or_else(|| number.to_string()),
     ))
 }
@@ -892,6 +910,7 @@ mod tests {
         let mut context = Context {
             catalog: &SystemCatalog::new(std::sync::Weak::new()),
             snapshot: None,
+            search_path: vec!["public".to_string()],
         };
         let result = json_build_object(
             &mut context,
@@ -1147,6 +1166,7 @@ impl ScalarUDFImpl for SingleValueCheck {
         let mut context = Context {
             catalog: &SystemCatalog::new(std::sync::Weak::new()),
             snapshot: None,
+            search_path: super::search_path(&args.config_options),
         };
         let Some(argument) = args.args.first() else {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&target)?));

@@ -84,6 +84,29 @@ pub(crate) const BTREE_AM: u32 = 403;
 /// The default collation (`pg_collation`) of collatable columns.
 pub(crate) const DEFAULT_COLLATION: u32 = 100;
 
+datafusion::common::extensions_options! {
+    /// What the catalog functions need of the session running the statement (each
+    /// statement's planning state carries its session's values).
+    pub struct SessionOptions {
+        /// The schemas unqualified names are looked up in, in order, comma-separated
+        /// (after `pg_catalog`).
+        pub search_path: String, default = PUBLIC.to_string()
+    }
+}
+
+impl datafusion::common::config::ConfigExtension for SessionOptions {
+    const PREFIX: &'static str = "sluice_session";
+}
+
+/// The search path a statement's config options carry.
+pub(crate) fn search_path(options: &datafusion::common::config::ConfigOptions) -> Vec<String> {
+    options
+        .extensions
+        .get::<SessionOptions>()
+        .map(|o| o.search_path.split(',').map(str::to_string).collect())
+        .unwrap_or_else(|| vec![PUBLIC.to_string()])
+}
+
 /// The namespaces, as (oid, name).
 pub(crate) const NAMESPACES: &[(u32, &str)] = &[
     (PG_CATALOG_NAMESPACE, "pg_catalog"),
@@ -222,36 +245,37 @@ impl CatalogSnapshot {
             .map(|r| r.as_ref())
     }
 
-    /// Resolve a relation name as PostgreSQL does with search path `pg_catalog, public`:
-    /// `schema.name` exactly, an unqualified name in `pg_catalog` first.
-    pub fn resolve(&self, schema: Option<&str>, name: &str) -> Option<&Relation> {
+    /// Resolve a relation name as PostgreSQL does: `schema.name` exactly, an unqualified
+    /// name in `pg_catalog` first, then in the schemas of `path` in order.
+    pub fn resolve(&self, path: &[String], schema: Option<&str>, name: &str) -> Option<&Relation> {
         match schema {
             Some(schema) => self
                 .relations
                 .iter()
                 .find(|r| r.name == name && r.namespace_name() == schema)
                 .map(|r| r.as_ref()),
-            None => [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]
-                .iter()
-                .find_map(|namespace| {
+            None => std::iter::once("pg_catalog")
+                .chain(path.iter().map(String::as_str))
+                .find_map(|schema| {
                     self.relations
                         .iter()
-                        .find(|r| r.name == name && r.namespace == *namespace)
+                        .find(|r| r.name == name && r.namespace_name() == schema)
                 })
                 .map(|r| r.as_ref()),
         }
     }
 
-    /// Whether a relation is found by its unqualified name (`pg_table_is_visible`).
-    pub fn is_visible(&self, relation: &Relation) -> bool {
-        self.resolve(None, &relation.name)
+    /// Whether a relation is found by its unqualified name on `path`
+    /// (`pg_table_is_visible`).
+    pub fn is_visible(&self, path: &[String], relation: &Relation) -> bool {
+        self.resolve(path, None, &relation.name)
             .is_some_and(|found| found.oid == relation.oid)
     }
 
-    /// The name of `oid` as `regclass` prints it: qualified unless visible.
-    pub fn regclass_name(&self, oid: u32) -> Option<String> {
+    /// The name of `oid` as `regclass` prints it: qualified unless visible on `path`.
+    pub fn regclass_name(&self, path: &[String], oid: u32) -> Option<String> {
         let relation = self.relation(oid)?;
-        Some(if self.is_visible(relation) {
+        Some(if self.is_visible(path, relation) {
             quote_identifier(&relation.name)
         } else {
             format!(
