@@ -1639,6 +1639,35 @@ impl SpillQueue {
         Ok(())
     }
 
+    /// Visit every queued entry as (time, key), in memory and on disk, leaving the queue as
+    /// it is (a checkpoint writes them). In no particular order across the two.
+    pub fn visit(&mut self, mut visit: impl FnMut(i64, &[u8]) -> Result<()>) -> Result<()> {
+        self.flush()?;
+        for std::cmp::Reverse(entry) in self.heap.iter() {
+            visit(entry.time, &entry.key)?;
+        }
+        let Some(cold) = self.cold.as_ref().filter(|c| c.keys > 0) else {
+            return Ok(());
+        };
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_upper_bound(cold.range_end());
+        let iter = cold.store.db.iterator_opt(
+            rocksdb::IteratorMode::From(&cold.prefix, rocksdb::Direction::Forward),
+            options,
+        );
+        for item in iter {
+            let (disk_key, key) = item.map_err(rocks)?;
+            // The disk key: prefix, the time's order bytes, the arrival.
+            let time = disk_key
+                .get(cold.prefix.len()..cold.prefix.len() + 8)
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(|bytes| (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
+                .ok_or_else(|| StorageError::Corrupt("a spilled timer without its time".into()))?;
+            visit(time, &key)?;
+        }
+        Ok(())
+    }
+
     /// Entries queued, in memory and on disk.
     pub fn len(&self) -> usize {
         self.heap.len() + self.spilled_len()
@@ -1860,6 +1889,21 @@ mod tests {
         }
         queue.flush()?;
         assert!(queue.spilled_len() > 400, "{}", queue.spilled_len());
+        assert_eq!(queue.len(), times.len());
+        // A visit sees every entry with its time, from memory and disk, and takes nothing.
+        let mut visited: Vec<(i64, String)> = Vec::new();
+        queue.visit(|time, key| {
+            visited.push((time, String::from_utf8_lossy(key).into_owned()));
+            Ok(())
+        })?;
+        visited.sort();
+        let mut all: Vec<(i64, String)> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (*t, format!("k{i}")))
+            .collect();
+        all.sort();
+        assert_eq!(visited, all);
         assert_eq!(queue.len(), times.len());
         let mut previous = i64::MIN;
         let mut first = true;

@@ -31,7 +31,7 @@ use arrow::array::{new_null_array, Array, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::spill::{Budget, SpillValue};
+use sluice_storage::spill::{Budget, SpillQueue, SpillValue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::nanos_per_unit;
@@ -99,6 +99,37 @@ pub enum TemporalTime {
     Processing,
 }
 
+/// Due probe rows are decoded and probed this many at a time.
+const PROBE_CHUNK: usize = 64 * 1024;
+
+/// Leads the waiting rows in a checkpoint (where a count of distinct times used to be).
+const PENDING_ENTRIES_TAG: u64 = u64::MAX;
+
+/// A waiting probe row as queued: its time and weight (8 bytes each), then the row.
+fn pending_entry(time: i64, weight: i64, row: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(16 + row.len());
+    entry.extend_from_slice(&time.to_le_bytes());
+    entry.extend_from_slice(&weight.to_le_bytes());
+    entry.extend_from_slice(row);
+    entry
+}
+
+/// The time, weight and row of a [`pending_entry`].
+fn split_pending_entry(entry: &[u8]) -> Result<(i64, i64, &[u8])> {
+    let field = |at: usize| {
+        entry
+            .get(at..at + 8)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(i64::from_le_bytes)
+            .ok_or_else(|| {
+                RuntimeError::Storage(sluice_storage::StorageError::Corrupt(
+                    "a waiting temporal-join row shorter than its header".into(),
+                ))
+            })
+    };
+    Ok((field(0)?, field(8)?, &entry[16..]))
+}
+
 pub struct TemporalJoin {
     /// LEFT join: probe rows without a matching version are output padded with NULLs.
     left_outer: bool,
@@ -112,8 +143,9 @@ pub struct TemporalJoin {
     combined_schema: SchemaRef,
     /// Right side: key -> its versions (spilling over the operator memory budget).
     versions: SpillMap<History>,
-    /// Probe rows waiting for the watermark: time (ns) -> left rows.
-    pending: BTreeMap<i64, ZSet>,
+    /// Probe rows waiting for the watermark, at their time (ns), each as
+    /// [`pending_entry`] encodes it; in the operator's memory budget, the rest on disk.
+    pending: SpillQueue,
     watermark: Option<i64>,
     late: u64,
     schema: SchemaRef,
@@ -145,6 +177,7 @@ impl TemporalJoin {
         }
         let key_types = super::key_types(&left_keys, &left_schema)?;
         let combined_schema = super::combined_join_schema(&left_schema, &right_schema);
+        let budget = Budget::from_settings();
         Ok(Self {
             left_outer,
             time,
@@ -157,8 +190,8 @@ impl TemporalJoin {
             input_schemas: [left_schema, right_schema],
             filter,
             combined_schema,
-            versions: SpillMap::in_budget(&Budget::from_settings()),
-            pending: BTreeMap::new(),
+            versions: SpillMap::in_budget(&budget),
+            pending: SpillQueue::in_budget(&budget),
             watermark: None,
             late: 0,
             schema,
@@ -281,13 +314,13 @@ impl TemporalJoin {
                 now.push(i as u32);
                 now_times.push(time);
             } else {
-                let waiting = self.pending.entry(time).or_default();
-                waiting.add(encoded.row(i), weight);
-                if waiting.is_empty() {
-                    self.pending.remove(&time);
-                }
+                // A retraction of a waiting row waits beside it: both are probed when the
+                // watermark passes, and their outputs cancel.
+                self.pending
+                    .push(time, &pending_entry(time, weight, encoded.row(i)))?;
             }
         }
+        self.pending.flush()?;
         if now.is_empty() {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
@@ -406,28 +439,29 @@ impl Operator for TemporalJoin {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         self.watermark = Some(watermark);
-        let later = match watermark.checked_add(1) {
-            Some(next) => self.pending.split_off(&next),
-            None => BTreeMap::new(),
-        };
-        let due = std::mem::replace(&mut self.pending, later);
-        let mut rows: Vec<&[u8]> = Vec::new();
-        let mut weights = Vec::new();
-        let mut times = Vec::new();
-        for (time, set) in &due {
-            for (row, weight) in set.iter() {
+        // The due rows, a chunk at a time (a watermark at the end of input may release
+        // more rows than the budget holds).
+        let mut chunks: Vec<Vec<Box<[u8]>>> = Vec::new();
+        self.pending.expire(watermark, PROBE_CHUNK, |entries| {
+            chunks.push(entries);
+            Ok(())
+        })?;
+        let mut outputs = Vec::with_capacity(chunks.len());
+        for entries in chunks {
+            let mut rows: Vec<&[u8]> = Vec::with_capacity(entries.len());
+            let mut weights = Vec::with_capacity(entries.len());
+            let mut times = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                let (time, weight, row) = split_pending_entry(entry)?;
                 rows.push(row);
                 weights.push(weight);
-                times.push(*time);
+                times.push(time);
             }
+            let data = self.row_codecs[0].decode_batch(&self.input_schemas[0], rows)?;
+            outputs.push(self.probe(&data, &weights, &times)?);
+            self.versions.settle()?;
         }
-        if rows.is_empty() {
-            return Ok(ChangeBatch::empty(self.schema.clone()));
-        }
-        let data = self.row_codecs[0].decode_batch(&self.input_schemas[0], rows)?;
-        let output = self.probe(&data, &weights, &times)?;
-        self.versions.settle()?;
-        Ok(output)
+        ChangeBatch::concat(&self.schema, &outputs)
     }
 
     fn late_rows(&self) -> u64 {
@@ -435,12 +469,11 @@ impl Operator for TemporalJoin {
     }
 
     fn state_rows(&self) -> usize {
-        let pending: usize = self.pending.values().map(ZSet::distinct_len).sum();
-        self.versions.rows() + pending
+        self.versions.rows() + self.pending.len()
     }
 
     fn spilled_entries(&self) -> usize {
-        self.versions.spilled_len()
+        self.versions.spilled_len() + self.pending.spilled_len()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
@@ -448,11 +481,14 @@ impl Operator for TemporalJoin {
         out.put_u64(self.late);
         // Count, then per key its bytes and its history (as `History::encode` writes it).
         self.versions.snapshot(out)?;
+        // The waiting rows, after a tag (a count of times led them before).
+        out.put_u64(PENDING_ENTRIES_TAG);
         out.put_u64(self.pending.len() as u64);
-        for (time, rows) in &self.pending {
-            out.put_i64(*time);
-            put_zset(out, rows);
-        }
+        self.pending.visit(|time, entry| {
+            out.put_i64(time);
+            out.put_bytes(entry);
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -460,11 +496,136 @@ impl Operator for TemporalJoin {
         self.watermark = input.opt_i64()?;
         self.late = input.u64()?;
         self.versions.restore(input)?;
-        self.pending.clear();
-        for _ in 0..input.len_prefix()? {
-            let time = input.i64()?;
-            self.pending.insert(time, get_zset(input)?);
+        self.pending.clear()?;
+        let count = input.u64()?;
+        if count == PENDING_ENTRIES_TAG {
+            for _ in 0..input.len_prefix()? {
+                let time = input.i64()?;
+                let entry = input.bytes()?;
+                split_pending_entry(entry)?;
+                self.pending.push(time, entry)?;
+            }
+        } else {
+            // Before the tag: per time, its rows as a Z-set.
+            for _ in 0..count {
+                let time = input.i64()?;
+                for (row, weight) in get_zset(input)?.iter() {
+                    self.pending.push(time, &pending_entry(time, weight, row))?;
+                }
+            }
         }
+        self.pending.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::physical_expr::expressions::Column;
+
+    fn side() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        ]))
+    }
+
+    /// A LEFT temporal join on `k` at the probe row's `ts`.
+    fn join() -> TemporalJoin {
+        let (left, right) = (side(), side());
+        let schema = super::super::combined_join_schema(&left, &right);
+        TemporalJoin::new(
+            true,
+            TemporalTime::Event {
+                left: Arc::new(Column::new("ts", 1)),
+                right: 1,
+            },
+            left,
+            right,
+            vec![Arc::new(Column::new("k", 0))],
+            vec![Arc::new(Column::new("k", 0))],
+            None,
+            schema,
+        )
+        .expect("a temporal join")
+    }
+
+    fn rows(keys: &[i64], times: &[i64]) -> ChangeBatch {
+        let data = RecordBatch::try_new(
+            side(),
+            vec![
+                Arc::new(Int64Array::from(keys.to_vec())),
+                Arc::new(TimestampMillisecondArray::from(times.to_vec())),
+            ],
+        )
+        .expect("a batch");
+        ChangeBatch::inserts(data)
+    }
+
+    fn sorted(output: &ChangeBatch) -> Vec<String> {
+        let mut lines: Vec<String> = (0..output.num_rows())
+            .map(|row| {
+                let cells: Vec<String> = output
+                    .data
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        arrow::util::display::array_value_to_string(c, row).unwrap_or_default()
+                    })
+                    .collect();
+                format!("{} {}", cells.join(","), output.weights.value(row))
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    const MS: i64 = 1_000_000;
+
+    /// Probe rows waiting for the watermark survive a checkpoint in both formats (the
+    /// queued entries, and the per-time Z-sets of checkpoints taken before) and join the
+    /// version of their time once it passes.
+    #[test]
+    fn waiting_rows_survive_a_checkpoint() -> Result<()> {
+        let mut first = join();
+        first.process(1, rows(&[1, 2], &[100, 100]))?;
+        first.process(0, rows(&[1, 2, 3], &[150, 300, 150]))?;
+        assert_eq!(first.state_rows(), 5);
+        let mut out = StateWriter::new();
+        first.snapshot(&mut out)?;
+        let bytes = out.into_bytes();
+        let mut restored = join();
+        restored.restore(&mut StateReader::new(&bytes))?;
+        let expected = sorted(&first.on_watermark(400 * MS)?);
+        assert_eq!(expected.len(), 3, "{expected:?}");
+        assert_eq!(sorted(&restored.on_watermark(400 * MS)?), expected);
+
+        // The format before: watermark, late rows, versions, then per time its rows.
+        let mut old = join();
+        old.process(1, rows(&[1, 2], &[100, 100]))?;
+        let mut out = StateWriter::new();
+        out.put_opt_i64(None);
+        out.put_u64(0);
+        old.versions.snapshot(&mut out)?;
+        let probes = rows(&[1, 2, 3], &[150, 300, 150]);
+        let encoded = old.row_codecs[0].encode(probes.data.columns(), 3)?;
+        let mut at_150 = ZSet::new();
+        at_150.add(encoded.row(0), 1);
+        at_150.add(encoded.row(2), 1);
+        let mut at_300 = ZSet::new();
+        at_300.add(encoded.row(1), 1);
+        out.put_u64(2);
+        out.put_i64(150 * MS);
+        put_zset(&mut out, &at_150);
+        out.put_i64(300 * MS);
+        put_zset(&mut out, &at_300);
+        let bytes = out.into_bytes();
+        let mut from_old = join();
+        from_old.restore(&mut StateReader::new(&bytes))?;
+        assert_eq!(sorted(&from_old.on_watermark(400 * MS)?), expected);
         Ok(())
     }
 }
