@@ -170,7 +170,8 @@ fn rebind_views(plan: LogicalPlan, replacements: &[Replacement]) -> Result<Logic
                 return Ok(Transformed::no(node));
             };
             let replacement = replacements.iter().find(|replacement| {
-                alias.alias.table() == replacement.view && *alias.input == replacement.old
+                crate::names::key(&alias.alias) == replacement.view
+                    && *alias.input == replacement.old
             });
             match replacement {
                 Some(replacement) => {

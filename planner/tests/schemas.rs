@@ -389,3 +389,39 @@ async fn window_functions_read_the_current_schemas_table() {
         expected
     );
 }
+
+/// `ALTER VIEW` of a view in a schema (Flink's form, under `USE`) redefines it for the
+/// views that read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_views_of_a_schema_rebind_their_readers() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE orders (id INT, amount INT);
+         INSERT INTO orders VALUES (1, 5), (2, -3), (3, 8);
+         CREATE DATABASE shop;
+         USE shop;
+         CREATE TABLE orders (id INT, amount INT);
+         INSERT INTO orders VALUES (10, 1), (11, 2);
+         CREATE VIEW positive AS SELECT id, amount FROM orders WHERE amount > 1;
+         CREATE VIEW total AS SELECT count(*) AS n FROM positive;",
+    )
+    .await;
+    assert_eq!(rows(&mut session, "SELECT * FROM total").await, vec!["1"]);
+    run(
+        &mut session,
+        "ALTER VIEW `Positive` AS SELECT `id`, `amount` FROM `orders` WHERE `amount` > 0",
+    )
+    .await;
+    assert_eq!(rows(&mut session, "SELECT * FROM total").await, vec!["2"]);
+    let mut other = Session::new(Arc::clone(&database));
+    assert_eq!(
+        rows(&mut other, "SELECT * FROM shop.total").await,
+        vec!["2"]
+    );
+    assert_eq!(
+        rows(&mut other, "SELECT count(*) FROM orders").await,
+        vec!["3"]
+    );
+}
