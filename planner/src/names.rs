@@ -135,6 +135,79 @@ pub fn qualify_statement(statement: &mut Statement, current: &str, exists: &dyn 
     let _ = statement.visit(&mut windows);
 }
 
+/// Let window table functions read `WITH` queries: the table argument of one that names a
+/// CTE of the statement (`sluice_tumble('cte', ..)`, from Flink's `TUMBLE(TABLE cte, ..)`)
+/// becomes `EXISTS (SELECT * FROM cte)`, which the SQL planner plans with the CTE in scope
+/// and the function takes its input plan from (a CTE is not a catalog relation the
+/// function could look up by name).
+pub fn window_inputs_from_ctes(statement: &mut Statement) {
+    let ctes = cte_names(statement);
+    if ctes.is_empty() {
+        return;
+    }
+    let mut inputs = CteInputs { ctes: &ctes };
+    let _ = statement.visit(&mut inputs);
+}
+
+struct CteInputs<'a> {
+    ctes: &'a BTreeSet<String>,
+}
+
+impl VisitorMut for CteInputs<'_> {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
+        let Some(argument) = window_table_argument(factor) else {
+            return ControlFlow::Continue(());
+        };
+        let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) = argument else {
+            return ControlFlow::Continue(());
+        };
+        let ast::Expr::Value(value) = &*expr else {
+            return ControlFlow::Continue(());
+        };
+        let ast::Value::SingleQuotedString(name) = &value.value else {
+            return ControlFlow::Continue(());
+        };
+        if !self.ctes.contains(name) {
+            return ControlFlow::Continue(());
+        }
+        let name = name.clone();
+        let sql = format!("SELECT * FROM {}", Ident::with_quote('"', name));
+        let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+            &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            &sql,
+        );
+        if let Ok(mut statements) = parsed {
+            if let Some(Statement::Query(query)) = statements.pop() {
+                *expr = ast::Expr::Exists {
+                    subquery: query,
+                    negated: false,
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The first argument of a window table function call (`sluice_tumble(..)`, ..).
+fn window_table_argument(factor: &mut ast::TableFactor) -> Option<&mut ast::FunctionArg> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        ..
+    } = factor
+    else {
+        return None;
+    };
+    let is_window = matches!(name.0.as_slice(), [ObjectNamePart::Identifier(ident)]
+        if WINDOW_FUNCTIONS.contains(&fold(ident).as_str()));
+    if is_window {
+        args.args.first_mut()
+    } else {
+        None
+    }
+}
+
 /// Names of the window table functions whose first argument names a relation.
 pub const WINDOW_FUNCTIONS: &[&str] = &[
     "sluice_tumble",
@@ -151,20 +224,9 @@ struct WindowTables<'a> {
 impl VisitorMut for WindowTables<'_> {
     type Break = ();
     fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
-        let ast::TableFactor::Table {
-            name,
-            args: Some(args),
-            ..
-        } = factor
-        else {
-            return ControlFlow::Continue(());
-        };
-        let is_window = matches!(name.0.as_slice(), [ObjectNamePart::Identifier(ident)]
-            if WINDOW_FUNCTIONS.contains(&fold(ident).as_str()));
-        if let (
-            true,
-            Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(value)))),
-        ) = (is_window, args.args.first_mut())
+        if let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(
+            value,
+        )))) = window_table_argument(factor)
         {
             if let ast::Value::SingleQuotedString(table) = &mut value.value {
                 if !table.contains('.') && (self.exists)(table) {

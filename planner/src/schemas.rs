@@ -69,14 +69,16 @@ impl Session {
 
     /// Make the statement's relation names explicit for the current schema
     /// ([`names::qualify_statement`]).
+    /// Also hands window table functions over `WITH` queries their input
+    /// ([`names::window_inputs_from_ctes`]).
     pub(crate) fn qualify(&self, statement: &mut DFStatement) {
         let current = self.current_schema();
-        if is_default(&current) {
-            return;
-        }
         let exists = |key: &str| self.database.user_relation_exists(key);
         match statement {
-            DFStatement::Statement(inner) => names::qualify_statement(inner, &current, &exists),
+            DFStatement::Statement(inner) => {
+                names::qualify_statement(inner, &current, &exists);
+                names::window_inputs_from_ctes(inner);
+            }
             DFStatement::Explain(explain) => self.qualify(&mut explain.statement),
             _ => {}
         }

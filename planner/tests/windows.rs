@@ -265,3 +265,103 @@ async fn a_proctime_computed_column_drives_processing_time_windows() {
     .await;
     assert!(arrivals[0].contains("| 1 "), "{}", arrivals[0]);
 }
+
+/// Window TVFs over a `WITH` query (Flink's `TUMBLE(TABLE cte, ..)`) or a query
+/// (`TUMBLE(TABLE (SELECT ..), ..)`), in an ad-hoc query and in a maintained view, equal the
+/// same windows over a view of that query; a CTE that shadows a table is the one read.
+#[tokio::test]
+async fn window_functions_over_with_queries() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE bids (ts TIMESTAMP(3), price INT, bidder INT);
+         INSERT INTO bids VALUES ('2024-01-01 00:00:01', 1, 1), ('2024-01-01 00:00:09', 2, 1),
+                                 ('2024-01-01 00:00:12', 4, 2), ('2024-01-01 00:00:31', 8, 1);
+         CREATE VIEW big AS SELECT * FROM bids WHERE price > 1;",
+    )
+    .await;
+    let shapes = [
+        "TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '10' SECOND)",
+        "HOP(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)",
+        "CUMULATE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)",
+    ];
+    for (index, shape) in shapes.iter().enumerate() {
+        let query = |table: &str| {
+            format!(
+                "SELECT window_start, window_end, sum(price) AS total, count(*) AS n \
+                 FROM TABLE({}) GROUP BY window_start, window_end",
+                shape.replace("{t}", table)
+            )
+        };
+        let over_view = common::query_rows(&mut session, &query("big")).await;
+        assert!(!over_view.is_empty());
+        let with = format!(
+            "WITH bigger AS (SELECT * FROM bids WHERE price > 1) {}",
+            query("bigger")
+        );
+        assert_eq!(
+            common::query_rows(&mut session, &with).await,
+            over_view,
+            "{with}"
+        );
+        // A query as the table argument.
+        let subquery = query("(SELECT * FROM bids WHERE price > 1)");
+        assert_eq!(
+            common::query_rows(&mut session, &subquery).await,
+            over_view,
+            "{subquery}"
+        );
+        // A CTE named like the table it filters.
+        let shadowing = format!("WITH bids AS (SELECT * FROM big) {}", query("bids"));
+        assert_eq!(
+            common::query_rows(&mut session, &shadowing).await,
+            over_view,
+            "{shadowing}"
+        );
+        run(
+            &mut session,
+            &format!("CREATE MATERIALIZED VIEW w{index} AS {with}"),
+        )
+        .await;
+        run(
+            &mut session,
+            "INSERT INTO bids VALUES ('2024-01-01 00:00:14', 16, 2)",
+        )
+        .await;
+        let over_view = common::query_rows(&mut session, &query("big")).await;
+        assert_eq!(
+            common::query_rows(&mut session, &format!("SELECT * FROM w{index}")).await,
+            over_view
+        );
+        run(&mut session, "DELETE FROM bids WHERE price = 16").await;
+    }
+    // SESSION over a WITH query.
+    let session_query = |table: &str| {
+        format!(
+            "SELECT bidder, window_start, window_end, count(*) FROM TABLE(SESSION(TABLE {table} \
+             PARTITION BY bidder, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+             GROUP BY bidder, window_start, window_end"
+        )
+    };
+    let over_view = common::query_rows(&mut session, &session_query("big")).await;
+    assert_eq!(
+        common::query_rows(
+            &mut session,
+            &format!(
+                "WITH b AS (SELECT * FROM bids WHERE price > 1) {}",
+                session_query("b")
+            )
+        )
+        .await,
+        over_view
+    );
+    assert_eq!(
+        common::query_rows(
+            &mut session,
+            &session_query("(SELECT * FROM bids WHERE price > 1)")
+        )
+        .await,
+        over_view
+    );
+}

@@ -11,9 +11,11 @@
 //! - `sluice_session('t', 'ts', gap, 'k1,k2')` (partition keys, `''` if none)
 //!
 //! Invariants: the table and column names are string literals of the folded identifiers
-//! (the last part of a qualified table name); interval arguments are copied as written
-//! (after the backquote rewrite); arguments always come in the fixed order above. A window
-//! over a subquery is refused: the table functions read a named relation.
+//! (a qualified name as its catalog key, see `crate::names`); interval arguments are copied
+//! as written (after the backquote rewrite); arguments always come in the fixed order above.
+//! A window over a query (`TABLE (SELECT ..)` or `(SELECT ..)`) passes it as
+//! `EXISTS (SELECT ..)`, which the SQL planner plans (CTEs in scope) and the table function
+//! takes its input plan from.
 
 use std::collections::BTreeMap;
 
@@ -81,9 +83,10 @@ impl WindowKind {
 /// One argument of a window TVF.
 #[derive(Debug)]
 enum Argument {
-    /// `TABLE name [PARTITION BY keys]`.
+    /// `TABLE name [PARTITION BY keys]` or `[TABLE] (query) [PARTITION BY keys]`.
     Table {
-        name: String,
+        /// What the function call takes: the name as a string literal, or `EXISTS (query)`.
+        source: String,
         partition_keys: Vec<String>,
         partition_position: Option<usize>,
     },
@@ -167,22 +170,31 @@ fn parse_arguments(lexed: &Lexed, rendering: &Rendering, mut cursor: Cursor) -> 
 }
 
 fn argument(lexed: &Lexed, rendering: &Rendering, cursor: &mut Cursor) -> Result<Argument> {
-    if cursor.at_token(&Token::LParen)
-        && cursor.peek_ahead(1).is_some_and(|lexeme| {
-            ["SELECT", "WITH", "VALUES", "TABLE"]
-                .iter()
-                .any(|keyword| lexeme.is_keyword(keyword))
-        })
-    {
-        return Err(syntax(
-            "window TVF over a subquery is not supported; define a view",
-            cursor.position(),
-        ));
-    }
-    if cursor.eat_keywords(&["TABLE"]) {
+    // A parenthesized query, at `ahead` tokens from the cursor.
+    let query_at = |cursor: &Cursor, ahead: usize| {
+        cursor
+            .peek_ahead(ahead)
+            .is_some_and(|lexeme| lexeme.token == Token::LParen)
+            && cursor.peek_ahead(ahead + 1).is_some_and(|lexeme| {
+                ["SELECT", "WITH", "VALUES", "TABLE"]
+                    .iter()
+                    .any(|keyword| lexeme.is_keyword(keyword))
+            })
+    };
+    let source = if query_at(cursor, 0) || cursor.at_keywords(&["TABLE"]) && query_at(cursor, 1) {
+        // `TABLE (query)` or `(query)`: the function takes the query's plan, passed as
+        // `EXISTS (query)` (see `crate::streaming::windows`).
+        cursor.eat_keywords(&["TABLE"]);
+        let first = cursor.index();
+        let end = cursor.skip_item();
+        Some(format!(
+            "EXISTS {}",
+            rendering.render(lexed, first, end).trim()
+        ))
+    } else if cursor.eat_keywords(&["TABLE"]) {
         if cursor.at_token(&Token::LParen) {
             return Err(syntax(
-                "window TVF over a subquery is not supported; define a view",
+                "expected a table name or a query after TABLE",
                 cursor.position(),
             ));
         }
@@ -190,7 +202,14 @@ fn argument(lexed: &Lexed, rendering: &Rendering, cursor: &mut Cursor) -> Result
         let table = parts.pop().map(|part| part.folded).unwrap_or_default();
         let schema = parts.pop().map(|part| part.folded);
         // The catalog key (the session makes an unqualified one its current schema's).
-        let name = crate::names::join(schema.as_deref(), &table);
+        Some(string_literal(&crate::names::join(
+            schema.as_deref(),
+            &table,
+        )))
+    } else {
+        None
+    };
+    if let Some(source) = source {
         let mut partition_keys = Vec::new();
         let mut partition_position = None;
         if cursor.at_keywords(&["PARTITION", "BY"]) {
@@ -215,7 +234,7 @@ fn argument(lexed: &Lexed, rendering: &Rendering, cursor: &mut Cursor) -> Result
             }
         }
         return Ok(Argument::Table {
-            name,
+            source,
             partition_keys,
             partition_position,
         });
@@ -324,7 +343,7 @@ fn window_call(kind: WindowKind, arguments: Arguments, position: usize) -> Resul
             (
                 0,
                 Argument::Table {
-                    name,
+                    source,
                     partition_keys,
                     partition_position,
                 },
@@ -338,11 +357,14 @@ fn window_call(kind: WindowKind, arguments: Arguments, position: usize) -> Resul
                     }
                 }
                 partition = partition_keys.join(",");
-                string_literal(&name)
+                source
             }
             (0, _) => {
                 return Err(syntax(
-                    format!("the DATA argument of {} must be TABLE <name>", kind.name()),
+                    format!(
+                        "the DATA argument of {} must be TABLE <name> or a query",
+                        kind.name()
+                    ),
                     argument_position,
                 ))
             }
@@ -450,12 +472,28 @@ mod tests {
     }
 
     #[test]
+    fn windows_over_queries_pass_the_query() {
+        assert_eq!(
+            rewrite(
+                "SELECT * FROM TABLE(TUMBLE((SELECT * FROM bid WHERE `price` > 1), DESCRIPTOR(ts), INTERVAL '1' SECOND))"
+            ),
+            "SELECT * FROM sluice_tumble(EXISTS (SELECT * FROM bid WHERE price > 1), 'ts', INTERVAL '1' SECOND)"
+        );
+        assert_eq!(
+            rewrite(
+                "SELECT * FROM TABLE(SESSION(TABLE (SELECT * FROM bid) PARTITION BY k, DESCRIPTOR(ts), INTERVAL '1' SECOND))"
+            ),
+            "SELECT * FROM sluice_session(EXISTS (SELECT * FROM bid), 'ts', INTERVAL '1' SECOND, 'k')"
+        );
+        let error = rewrite_window_tvfs(
+            "SELECT * FROM TABLE(TUMBLE(TABLE (bid), DESCRIPTOR(ts), INTERVAL '1' SECOND))",
+        )
+        .expect_err("TABLE (name)");
+        assert!(error.to_string().contains("TABLE"), "{error}");
+    }
+
+    #[test]
     fn malformed_window_tvfs_report_positions() {
-        let sql =
-            "SELECT * FROM TABLE(TUMBLE((SELECT * FROM bid), DESCRIPTOR(ts), INTERVAL '1' SECOND))";
-        let error = rewrite_window_tvfs(sql).expect_err("subquery");
-        assert!(error.to_string().contains("define a view"), "{error}");
-        assert_eq!(error.position(), Some(28));
         let sql = "SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts)))";
         let error = rewrite_window_tvfs(sql).expect_err("missing size");
         assert!(error.to_string().contains("SIZE"), "{error}");

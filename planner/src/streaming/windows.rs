@@ -335,9 +335,20 @@ impl WindowTableFunction {
     }
 
     fn plan(&self, args: &[Expr], session: &dyn Session) -> DfResult<LogicalPlan> {
-        let table = string_argument(args, 0, "table")?;
         let time = string_argument(args, 1, "time column")?;
-        let input = self.input_plan(session, &table)?;
+        // The input: a named relation, or the plan of a WITH query the session passed as
+        // `EXISTS (SELECT * FROM cte)` (see `crate::names::window_inputs_from_ctes`).
+        let (table, input) = match args.first() {
+            Some(Expr::Exists(exists)) => (
+                "the WITH query".to_string(),
+                exists.subquery.subquery.as_ref().clone(),
+            ),
+            _ => {
+                let table = string_argument(args, 0, "table")?;
+                let input = self.input_plan(session, &table)?;
+                (table, input)
+            }
+        };
         let (qualifier, field) = input
             .schema()
             .qualified_field_with_unqualified_name(&time)
