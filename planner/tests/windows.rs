@@ -365,3 +365,58 @@ async fn window_functions_over_with_queries() {
         over_view
     );
 }
+
+/// Flink's legacy group windows over a query (here a join): `GROUP BY TUMBLE(s.ts, ..)` and
+/// `SESSION(..)` over `FROM (SELECT .. JOIN ..) AS s` equal the window TVFs over a view of the
+/// join, ad hoc and maintained.
+#[tokio::test]
+async fn legacy_group_windows_over_a_join_query() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE bids (ts TIMESTAMP(3), price INT, bidder INT);
+         CREATE TABLE people (id INT, name TEXT);
+         INSERT INTO people VALUES (1, 'ann'), (2, 'bo');
+         INSERT INTO bids VALUES ('2024-01-01 00:00:01', 1, 1), ('2024-01-01 00:00:09', 2, 1),
+                                 ('2024-01-01 00:00:12', 4, 2), ('2024-01-01 00:00:31', 8, 3);
+         CREATE VIEW named AS SELECT b.ts, b.price, p.name FROM bids b JOIN people p ON b.bidder = p.id;",
+    )
+    .await;
+    let join = "(SELECT b.ts, b.price, p.name FROM bids b JOIN people p ON b.bidder = p.id) AS s";
+    let legacy = format!(
+        "SELECT s.name, TUMBLE_START(s.ts, INTERVAL '10' SECOND) AS ws, sum(s.price) AS total \
+         FROM {join} GROUP BY s.name, TUMBLE(s.ts, INTERVAL '10' SECOND)"
+    );
+    let tvf = "SELECT name, window_start, sum(price) FROM TABLE(TUMBLE(TABLE named, \
+               DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY name, window_start, window_end";
+    let expected = common::query_rows(&mut session, tvf).await;
+    assert_eq!(expected.len(), 2, "{expected:?}");
+    assert_eq!(common::query_rows(&mut session, &legacy).await, expected);
+    run(
+        &mut session,
+        &format!("CREATE MATERIALIZED VIEW legacy AS {legacy}"),
+    )
+    .await;
+    run(
+        &mut session,
+        "INSERT INTO bids VALUES ('2024-01-01 00:00:05', 16, 2); DELETE FROM bids WHERE price = 1",
+    )
+    .await;
+    let expected = common::query_rows(&mut session, tvf).await;
+    assert_eq!(
+        common::query_rows(&mut session, "SELECT * FROM legacy").await,
+        expected
+    );
+    let legacy_session = format!(
+        "SELECT s.name, SESSION_END(s.ts, INTERVAL '5' SECOND), count(*) \
+         FROM {join} GROUP BY s.name, SESSION(s.ts, INTERVAL '5' SECOND)"
+    );
+    let session_tvf = "SELECT name, window_end, count(*) FROM TABLE(SESSION(TABLE named \
+                       PARTITION BY name, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+                       GROUP BY name, window_start, window_end";
+    assert_eq!(
+        common::query_rows(&mut session, &legacy_session).await,
+        common::query_rows(&mut session, session_tvf).await
+    );
+}

@@ -9,10 +9,11 @@
 //! `sluice_hop('t', 'ts', slide, size)`. The auxiliary functions `*_START`, `*_END` and
 //! `*_ROWTIME` of the same window become `window_start`, `window_end` and `window_time`.
 //!
-//! Invariants: only a query block whose FROM is one named relation is rewritten (the window
-//! functions read a named relation; a join or subquery is refused with an error suggesting
-//! a view); the time argument is a (qualified) column; a SESSION's other GROUP BY keys are
-//! (qualified) columns. Positions in errors are 1-based character positions.
+//! Invariants: only a query block whose FROM is one named relation or one parenthesized
+//! query is rewritten (the window functions read a named relation, or a query passed as
+//! `EXISTS (query)`; a join is refused with an error suggesting a subquery or a view); the
+//! time argument is a (qualified) column; a SESSION's other GROUP BY keys are (qualified)
+//! columns. Positions in errors are 1-based character positions.
 
 use datafusion::sql::sqlparser::tokenizer::Token;
 
@@ -286,14 +287,37 @@ fn rewrite_block(
         from_end += 1;
     }
     let relation = &tokens[from + 1..from_end];
-    // `name [.name..] [[AS] alias]`.
-    let mut name_end = 1;
-    while name_end + 1 < relation.len() && lexed.tokens[relation[name_end].0].token == Token::Period
-    {
-        name_end += 2;
-    }
-    let table = column_name(lexed, &relation[..name_end.min(relation.len())]);
-    let alias = &relation[name_end.min(relation.len())..];
+    // `name [.name..] [[AS] alias]` or `(query) [[AS] alias]`: the window function reads
+    // the named relation, or the query passed as `EXISTS (query)`.
+    let query_end = match relation.first() {
+        Some(&(index, d)) if d == depth && lexed.tokens[index].token == Token::LParen => relation
+            .iter()
+            .position(|&(i, d)| d == depth && lexed.tokens[i].token == Token::RParen)
+            .map(|close| close + 1),
+        _ => None,
+    };
+    let (source, table, source_end) = match query_end {
+        Some(end) => {
+            let text = rendering.render(lexed, relation[0].0, relation[end - 1].0 + 1);
+            (format!("EXISTS {}", text.trim()), None, end)
+        }
+        None => {
+            let mut name_end = 1;
+            while name_end + 1 < relation.len()
+                && lexed.tokens[relation[name_end].0].token == Token::Period
+            {
+                name_end += 2;
+            }
+            let name_end = name_end.min(relation.len());
+            let table = column_name(lexed, &relation[..name_end]);
+            (
+                table.as_deref().map(string_literal).unwrap_or_default(),
+                table,
+                name_end,
+            )
+        }
+    };
+    let alias = &relation[source_end..];
     let alias_ok = match alias {
         [] => true,
         [(word, _)] => matches!(lexed.tokens[*word].token, Token::Word(_)),
@@ -303,41 +327,38 @@ fn rewrite_block(
         }
         _ => false,
     };
-    let (Some(table), true) = (table, alias_ok) else {
+    if (table.is_none() && query_end.is_none()) || !alias_ok || source_end == 0 {
         return Err(PlanError::Unsupported(format!(
-            "the group window {} over a join or subquery (it reads one named table or view; \
-             define a view for the FROM clause and group that)",
+            "the group window {} over a join (it reads one table, view or query; put the \
+             join in a subquery, FROM (SELECT ..) AS s, or a view)",
             kind.name()
         )));
-    };
+    }
     let mut call = match kind {
         GroupWindow::Tumble => format!(
-            "sluice_tumble({}, {}, {})",
-            string_literal(&table),
+            "sluice_tumble({source}, {}, {})",
             string_literal(&time),
             intervals[0]
         ),
         GroupWindow::Hop => format!(
-            "sluice_hop({}, {}, {}, {})",
-            string_literal(&table),
+            "sluice_hop({source}, {}, {}, {})",
             string_literal(&time),
             intervals[0],
             intervals[1]
         ),
         GroupWindow::Session => format!(
-            "sluice_session({}, {}, {}, {})",
-            string_literal(&table),
+            "sluice_session({source}, {}, {}, {})",
             string_literal(&time),
             intervals[0],
             string_literal(&partition.join(","))
         ),
     };
-    let name_last = relation[name_end - 1].0;
-    if alias.is_empty() {
+    let source_last = relation[source_end - 1].0;
+    if let (true, Some(table)) = (alias.is_empty(), &table) {
         // Keep the table's name for qualified references (`t.col`).
-        call = format!("{call} AS {}", super::lex::render_identifier(&table));
+        call = format!("{call} AS {}", super::lex::render_identifier(table));
     }
-    rendering.replace(relation[0].0, name_last + 1, call);
+    rendering.replace(relation[0].0, source_last + 1, call);
     // The window in GROUP BY.
     let window_first = window_item[0].0;
     let window_last = window_item[window_item.len() - 1].0;
@@ -438,11 +459,24 @@ mod tests {
     }
 
     #[test]
+    fn legacy_windows_over_a_query_pass_it() {
+        let sql = "SELECT s.k, TUMBLE_START(s.ts, INTERVAL '1' MINUTE), count(*) \
+                   FROM (SELECT a.k, a.ts FROM a JOIN b ON a.k = b.k) AS s \
+                   GROUP BY s.k, TUMBLE(s.ts, INTERVAL '1' MINUTE)";
+        assert_eq!(
+            rewrite_statement(sql).expect("rewrites"),
+            "SELECT s.k, window_start, count(*) \
+             FROM sluice_tumble(EXISTS (SELECT a.k, a.ts FROM a JOIN b ON a.k = b.k), 'ts', INTERVAL '1' MINUTE) AS s \
+             GROUP BY s.k, window_start, window_end"
+        );
+    }
+
+    #[test]
     fn unsupported_legacy_forms_are_named() {
         let sql =
             "SELECT count(*) FROM a JOIN b ON a.x = b.x GROUP BY SESSION(ts, INTERVAL '1' SECOND)";
         let error = rewrite_statement(sql).expect_err("join");
-        assert!(error.to_string().contains("join or subquery"), "{error}");
+        assert!(error.to_string().contains("over a join"), "{error}");
         let sql = "SELECT count(*) FROM a GROUP BY k + 1, SESSION(ts, INTERVAL '1' SECOND)";
         let error = rewrite_statement(sql).expect_err("expression key");
         assert!(error.to_string().contains("GROUP BY expression"), "{error}");
