@@ -3,7 +3,7 @@
 //! `CREATE DATABASE` and `USE`.
 
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectType, SchemaName};
+use datafusion::sql::sqlparser::ast::{self, Ident, ObjectName, ObjectType, SchemaName};
 
 use crate::error::{PlanError, Result};
 use crate::flink::{FlinkNamespace, DEFAULT_CATALOG};
@@ -84,6 +84,32 @@ impl Session {
         }
     }
 
+    /// Refuse creating a relation whose one-part (quoted) name reads as a relation of an
+    /// existing schema (`CREATE TABLE "s.t"` with schema `s`): catalog keys could not tell
+    /// them apart (see [`crate::names`]).
+    pub(crate) fn check_created_name(&self, statement: &DFStatement) -> Result<()> {
+        let DFStatement::Statement(inner) = statement else {
+            return Ok(());
+        };
+        let name = match inner.as_ref() {
+            ast::Statement::CreateTable(create) => &create.name,
+            ast::Statement::CreateView(view) => &view.name,
+            _ => return Ok(()),
+        };
+        if let [part] = name.0.as_slice() {
+            let key = part.as_ident().map(names::fold).unwrap_or_default();
+            if let Some((schema, _)) = key.split_once('.') {
+                if self.database.schema_exists(schema) {
+                    return Err(PlanError::InvalidDefinition(format!(
+                        "relation name \"{key}\" would read as a relation of schema \"{schema}\"; \
+                         choose a name without \"{schema}.\" in front"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `CREATE SCHEMA [IF NOT EXISTS] name`.
     pub(crate) async fn create_schema_statement(
         &self,
@@ -107,6 +133,16 @@ impl Session {
     async fn create_schema(&self, name: &str, if_not_exists: bool, what: &str) -> Result<()> {
         // Under the catalog lock: schemas change in the same order as the relations in them.
         let mut catalog = self.database.catalog.write().await;
+        // A relation of `public` whose name starts with `name.` (a quoted "s.t") would read
+        // as the new schema's: refuse rather than hide it.
+        let prefix = format!("{name}.");
+        if !self.database.schema_exists(name) {
+            if let Some(clash) = catalog.entries.keys().find(|key| key.starts_with(&prefix)) {
+                return Err(PlanError::DuplicateObject(format!(
+                    "cannot create {what} \"{name}\": relation \"{clash}\" of schema public has its name as a prefix; rename it first"
+                )));
+            }
+        }
         if names::SYSTEM_SCHEMAS.contains(&name)
             || is_default(name)
             || !self.database.create_schema(name)?

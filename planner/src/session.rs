@@ -585,6 +585,7 @@ impl Session {
         parameters: Option<ParamValues>,
     ) -> Result<StatementResult> {
         self.qualify(&mut statement);
+        self.check_created_name(&statement)?;
         let inner = match &statement {
             DFStatement::Statement(inner) => inner.as_ref().clone(),
             DFStatement::Explain(explain) => {

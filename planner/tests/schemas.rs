@@ -118,6 +118,19 @@ async fn relations_of_one_name_live_apart_in_schemas() {
     // The name is free again, empty.
     run(&mut session, "CREATE SCHEMA s; CREATE TABLE s.t (id INT)").await;
     assert!(rows(&mut session, "SELECT * FROM s.t").await.is_empty());
+    // A public table whose quoted name looks qualified keeps its meaning: a schema of its
+    // prefix is refused.
+    run(
+        &mut session,
+        "CREATE TABLE \"q.t\" (x INT); INSERT INTO \"q.t\" VALUES (7)",
+    )
+    .await;
+    assert_eq!(rows(&mut session, "SELECT * FROM \"q.t\"").await, vec!["7"]);
+    let (message, state) = fails(&mut session, "CREATE SCHEMA q").await;
+    assert_eq!(state, "42P07", "{message}");
+    let (message, state) = fails(&mut session, "CREATE TABLE \"s.u\" (x INT)").await;
+    assert_eq!(state, "42P17", "{message}");
+    assert_eq!(rows(&mut session, "SELECT * FROM \"q.t\"").await, vec!["7"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,6 +339,7 @@ async fn schemas_and_their_relations_survive_reopen() {
         .await;
         run(&mut session, "USE default_database").await;
         run(&mut session, "CREATE SCHEMA gone; DROP SCHEMA gone").await;
+        drop(session);
         database.close().await.expect("closes");
     }
     let database = Database::open(dir.path(), &options).await.expect("reopens");
