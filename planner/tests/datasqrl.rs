@@ -22,7 +22,6 @@ const KNOWN: &[(&str, &str)] = &[
         "functionParameterExpressionTest",
         "Invalid function 'vector_embed'.",
     ),
-    ("functionTest", "Invalid function 'text_search'."),
     (
         "lateralJoinTableFunction",
         "Invalid function 'duplicatestringfunction'.",
@@ -127,4 +126,39 @@ async fn json_plan_fills_its_sinks() {
     ] {
         common::eventually_rows(&mut session, &format!("SELECT * FROM {table}"), expected).await;
     }
+}
+
+/// `functionTest` end to end: DataSQRL's `text_search` (the share of the query's words in
+/// the texts) and `format` (Java's `String.format`) fill the sink of its view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_plan_scores_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("products.jsonl"),
+        concat!(
+            r#"{"productid": 1, "name": "Gnome", "description": "d", "category": "Garden", "_ingest_time": "2024-01-01T00:00:00.000Z"}"#,
+            "\n",
+            r#"{"productid": 2, "name": "Rake", "description": "d", "category": "Garden tools", "_ingest_time": "2024-01-01T00:00:01.000Z"}"#,
+            "\n",
+            r#"{"productid": 3, "name": "Lamp", "description": "d", "category": "Home", "_ingest_time": "2024-01-01T00:00:02.000Z"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let script = std::fs::read_to_string(Path::new(PLANS).join("functionTest.sql"))
+        .unwrap()
+        .replace("file:/mock", &format!("file:{}", dir.path().display()));
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    common::run(&mut session, &script).await;
+    common::eventually_rows(
+        &mut session,
+        "SELECT searchresult, format FROM functioncalls_1",
+        &[
+            "1.0|Go buy: Gnome in Garden with id=1",
+            "0.5|Go buy: Rake in Garden tools with id=2",
+            "0.0|Go buy: Lamp in Home with id=3",
+        ],
+    )
+    .await;
 }

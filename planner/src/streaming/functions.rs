@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
     TimestampMillisecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Utc};
-use datafusion::common::{plan_err, DataFusionError, ScalarValue};
+use datafusion::common::{exec_err, plan_err, DataFusionError, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
@@ -34,6 +34,12 @@ enum Kind {
     CountChar,
     ToTimestampLtz,
     HashColumns,
+    /// DataSQRL's `text_search(query, text..)`: the share of the query's words found in the
+    /// texts.
+    TextSearch,
+    /// DataSQRL's `format(pattern, value..)` (Java's `String.format` with `%s`, `%S`, `%d`,
+    /// `%n` and `%%`).
+    Format,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -57,6 +63,62 @@ pub(crate) fn utf8(array: &ArrayRef) -> DfResult<StringArray> {
         .downcast_ref::<StringArray>()
         .cloned()
         .ok_or_else(|| DataFusionError::Internal("string cast".into()))
+}
+
+/// DataSQRL's text search score: the query and the texts split at whitespace and
+/// lower-cased; the share of the query's words (each occurrence counted) that some text
+/// has; 1 for a query without words.
+fn text_search<'a>(query: &str, texts: impl Iterator<Item = &'a str>) -> f64 {
+    let query: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if query.is_empty() {
+        return 1.0;
+    }
+    let words: std::collections::HashSet<String> = texts
+        .flat_map(str::split_whitespace)
+        .map(str::to_lowercase)
+        .collect();
+    let found = query.iter().filter(|word| words.contains(*word)).count();
+    found as f64 / query.len() as f64
+}
+
+/// Java's `String.format` for the conversions DataSQRL's `format` is used with: `%s` (the
+/// value, `null` for NULL), `%S` (upper case), `%d` (an integer value), `%n` and `%%`;
+/// values are taken in order.
+fn java_format(pattern: &str, values: &[Option<&str>]) -> DfResult<String> {
+    let mut out = String::with_capacity(pattern.len() + 16 * values.len());
+    let mut next = values.iter();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let conversion = chars.next();
+        match conversion {
+            Some('%') => out.push('%'),
+            Some('n') => out.push('\n'),
+            Some(kind @ ('s' | 'S' | 'd')) => {
+                let Some(value) = next.next() else {
+                    return exec_err!("format: '{pattern}' has more placeholders than values");
+                };
+                let text = value.unwrap_or("null");
+                match kind {
+                    'S' => out.push_str(&text.to_uppercase()),
+                    'd' if value.is_some() && text.parse::<i128>().is_err() => {
+                        return exec_err!("format: %d given '{text}', not an integer");
+                    }
+                    _ => out.push_str(text),
+                }
+            }
+            other => {
+                return exec_err!(
+                    "format: the conversion '%{}' is not supported (only %s, %S, %d, %n, %%)",
+                    other.map(String::from).unwrap_or_default()
+                )
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Each row of an argument as text.
@@ -215,7 +277,7 @@ impl FlinkFunction {
             Kind::SplitIndex | Kind::TimestampDiff => (3, Volatility::Immutable),
             Kind::RegexpExtract => (3, Volatility::Immutable),
             Kind::ToTimestampLtz => (2, Volatility::Immutable),
-            Kind::HashColumns => (0, Volatility::Immutable),
+            Kind::HashColumns | Kind::TextSearch | Kind::Format => (0, Volatility::Immutable),
         };
         let signature = match kind {
             Kind::RegexpExtract | Kind::ToTimestampLtz => Signature::one_of(
@@ -226,7 +288,9 @@ impl FlinkFunction {
                 volatility,
             ),
             Kind::Proctime => Signature::nullary(volatility),
-            Kind::HashColumns => Signature::variadic_any(volatility),
+            Kind::HashColumns | Kind::TextSearch | Kind::Format => {
+                Signature::variadic_any(volatility)
+            }
             _ => Signature::any(arguments, volatility),
         };
         ScalarUDF::new_from_impl(Self { kind, signature })
@@ -247,6 +311,8 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::CountChar => "count_char",
             Kind::ToTimestampLtz => "to_timestamp_ltz",
             Kind::HashColumns => "hash_columns",
+            Kind::TextSearch => "text_search",
+            Kind::Format => "format",
         }
     }
 
@@ -269,9 +335,12 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::Hour | Kind::CountChar => DataType::Int64,
             Kind::Split => DataType::new_list(DataType::Utf8, true),
             Kind::TimestampDiff => DataType::Int32,
-            Kind::DateFormat | Kind::SplitIndex | Kind::RegexpExtract | Kind::HashColumns => {
-                DataType::Utf8
-            }
+            Kind::DateFormat
+            | Kind::SplitIndex
+            | Kind::RegexpExtract
+            | Kind::HashColumns
+            | Kind::Format => DataType::Utf8,
+            Kind::TextSearch => DataType::Float64,
         })
     }
 
@@ -452,6 +521,49 @@ impl ScalarUDFImpl for FlinkFunction {
                         .collect::<StringArray>(),
                 )
             }
+            Kind::TextSearch => {
+                let [query, texts @ ..] = args.args.as_slice() else {
+                    return plan_err!("text_search takes a query and the texts to search");
+                };
+                let query = strings(query, rows)?;
+                let texts = texts
+                    .iter()
+                    .map(|a| strings(a, rows))
+                    .collect::<DfResult<Vec<_>>>()?;
+                Arc::new(
+                    (0..rows)
+                        .map(|r| {
+                            (!query.is_null(r)).then(|| {
+                                let words =
+                                    texts.iter().filter(|t| !t.is_null(r)).map(|t| t.value(r));
+                                text_search(query.value(r), words)
+                            })
+                        })
+                        .collect::<Float64Array>(),
+                )
+            }
+            Kind::Format => {
+                let [pattern, values @ ..] = args.args.as_slice() else {
+                    return plan_err!("format takes a pattern and its values");
+                };
+                let pattern = strings(pattern, rows)?;
+                let values = values
+                    .iter()
+                    .map(|a| strings(a, rows))
+                    .collect::<DfResult<Vec<_>>>()?;
+                let mut builder = StringBuilder::with_capacity(rows, rows * 32);
+                let mut row_values = Vec::with_capacity(values.len());
+                for r in 0..rows {
+                    if pattern.is_null(r) {
+                        builder.append_null();
+                        continue;
+                    }
+                    row_values.clear();
+                    row_values.extend(values.iter().map(|v| (!v.is_null(r)).then(|| v.value(r))));
+                    builder.append_value(java_format(pattern.value(r), &row_values)?);
+                }
+                Arc::new(builder.finish())
+            }
             Kind::CountChar => {
                 let text = strings(&args.args[0], rows)?;
                 let needle = strings(&args.args[1], rows)?;
@@ -546,6 +658,8 @@ pub fn register(context: &SessionContext) {
         Kind::CountChar,
         Kind::ToTimestampLtz,
         Kind::HashColumns,
+        Kind::TextSearch,
+        Kind::Format,
     ] {
         context.register_udf(FlinkFunction::udf(kind));
     }
@@ -553,7 +667,41 @@ pub fn register(context: &SessionContext) {
 
 #[cfg(test)]
 mod tests {
-    use super::{flink_split, java_pattern, timestamp_diff};
+    use super::{flink_split, java_format, java_pattern, text_search, timestamp_diff};
+
+    #[test]
+    fn text_search_scores_the_share_of_query_words_found() {
+        assert_eq!(text_search("hello", ["hello world"].into_iter()), 1.0);
+        assert_eq!(
+            text_search("Garden  gnome", ["Garden", "Tools"].into_iter()),
+            0.5
+        );
+        assert_eq!(
+            text_search("gnome gnome elf", ["a GNOME"].into_iter()),
+            2.0 / 3.0
+        );
+        assert_eq!(text_search("x", ["", "y"].into_iter()), 0.0);
+        assert_eq!(text_search(" \t", ["y"].into_iter()), 1.0);
+    }
+
+    #[test]
+    fn java_format_fills_placeholders_in_order() {
+        assert_eq!(
+            java_format(
+                "Go buy: %s in %s with id=%s",
+                &[Some("gnome"), Some("garden"), Some("7")]
+            )
+            .expect("formats"),
+            "Go buy: gnome in garden with id=7"
+        );
+        assert_eq!(
+            java_format("%S %d%% %s%n", &[Some("ab"), Some("12"), None]).expect("formats"),
+            "AB 12% null\n"
+        );
+        assert!(java_format("%s %s", &[Some("a")]).is_err());
+        assert!(java_format("%d", &[Some("x")]).is_err());
+        assert!(java_format("%5.2f", &[Some("1")]).is_err());
+    }
     use chrono::{DateTime, Utc};
 
     fn at(text: &str) -> DateTime<Utc> {
