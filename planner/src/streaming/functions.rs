@@ -121,6 +121,23 @@ fn java_format(pattern: &str, values: &[Option<&str>]) -> DfResult<String> {
     Ok(out)
 }
 
+/// The first argument's rows as text, and the other arguments' (`what`: the error for no
+/// arguments).
+fn first_and_rest(
+    args: &[ColumnarValue],
+    rows: usize,
+    what: &str,
+) -> DfResult<(StringArray, Vec<StringArray>)> {
+    let [first, rest @ ..] = args else {
+        return plan_err!("{what}");
+    };
+    let rest = rest
+        .iter()
+        .map(|a| strings(a, rows))
+        .collect::<DfResult<Vec<_>>>()?;
+    Ok((strings(first, rows)?, rest))
+}
+
 /// Each row of an argument as text.
 pub(crate) fn strings(value: &ColumnarValue, rows: usize) -> DfResult<StringArray> {
     utf8(&value.to_array(rows)?)
@@ -522,14 +539,8 @@ impl ScalarUDFImpl for FlinkFunction {
                 )
             }
             Kind::TextSearch => {
-                let [query, texts @ ..] = args.args.as_slice() else {
-                    return plan_err!("text_search takes a query and the texts to search");
-                };
-                let query = strings(query, rows)?;
-                let texts = texts
-                    .iter()
-                    .map(|a| strings(a, rows))
-                    .collect::<DfResult<Vec<_>>>()?;
+                let (query, texts) =
+                    first_and_rest(&args.args, rows, "text_search takes a query and texts")?;
                 Arc::new(
                     (0..rows)
                         .map(|r| {
@@ -543,14 +554,8 @@ impl ScalarUDFImpl for FlinkFunction {
                 )
             }
             Kind::Format => {
-                let [pattern, values @ ..] = args.args.as_slice() else {
-                    return plan_err!("format takes a pattern and its values");
-                };
-                let pattern = strings(pattern, rows)?;
-                let values = values
-                    .iter()
-                    .map(|a| strings(a, rows))
-                    .collect::<DfResult<Vec<_>>>()?;
+                let (pattern, values) =
+                    first_and_rest(&args.args, rows, "format takes a pattern and its values")?;
                 let mut builder = StringBuilder::with_capacity(rows, rows * 32);
                 let mut row_values = Vec::with_capacity(values.len());
                 for r in 0..rows {
