@@ -130,7 +130,8 @@ impl Session {
         Ok(command("CREATE SCHEMA"))
     }
 
-    async fn create_schema(&self, name: &str, if_not_exists: bool, what: &str) -> Result<()> {
+    /// Create schema `name` (`what` names it in errors); whether it was created.
+    async fn create_schema(&self, name: &str, if_not_exists: bool, what: &str) -> Result<bool> {
         // Under the catalog lock: schemas change in the same order as the relations in them.
         let mut catalog = self.database.catalog.write().await;
         // A relation of `public` whose name starts with `name.` (a quoted "s.t") would read
@@ -148,7 +149,7 @@ impl Session {
             || !self.database.create_schema(name)?
         {
             if if_not_exists {
-                return Ok(());
+                return Ok(false);
             }
             return Err(PlanError::DuplicateSchema(format!(
                 "{what} \"{name}\" already exists"
@@ -156,7 +157,7 @@ impl Session {
         }
         // A catalog change: the catalog log records the statement.
         catalog.generation += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// `DROP SCHEMA [IF EXISTS] name [, ..] [CASCADE]`: without CASCADE only an empty
@@ -244,8 +245,13 @@ impl Session {
                 if_not_exists,
             } => {
                 check_catalog(&catalog, "CREATE DATABASE")?;
-                self.create_schema(&database, if_not_exists, "database")
-                    .await?;
+                if self
+                    .create_schema(&database, if_not_exists, "database")
+                    .await?
+                {
+                    // A ROLLBACK TO SAVEPOINT from before cannot undo it.
+                    self.transaction.record_write();
+                }
                 Ok(command("CREATE DATABASE"))
             }
             FlinkNamespace::UseDatabase { catalog, database } => {

@@ -560,6 +560,7 @@ impl Session {
                 | SqlStatement::Delete(_)
                 | SqlStatement::CreateTable(_)
                 | SqlStatement::CreateView(_)
+                | SqlStatement::CreateSchema { .. }
                 | SqlStatement::AlterView { .. }
                 | SqlStatement::Drop { .. }
         ));

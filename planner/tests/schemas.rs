@@ -62,6 +62,15 @@ async fn relations_of_one_name_live_apart_in_schemas() {
     let (message, state) = fails(&mut session, "CREATE SCHEMA s").await;
     assert_eq!(state, "42P06", "{message}");
     run(&mut session, "CREATE SCHEMA IF NOT EXISTS s").await;
+    // A schema created after a savepoint cannot be rolled back to it (every statement
+    // commits on its own): refused, not silently kept.
+    for create in ["CREATE SCHEMA rolled", "CREATE DATABASE rolled2"] {
+        run(&mut session, "BEGIN; SAVEPOINT a").await;
+        run(&mut session, create).await;
+        let (message, state) = fails(&mut session, "ROLLBACK TO SAVEPOINT a").await;
+        assert_eq!(state, "0A000", "{message}");
+        run(&mut session, "ROLLBACK").await;
+    }
 
     // The catalogs: pg_namespace, pg_class's namespace, information_schema.
     assert_eq!(
