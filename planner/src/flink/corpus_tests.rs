@@ -474,7 +474,7 @@ fn malformed_ddl_reports_positions() {
     // A computed column without an expression.
     assert_eq!(position("CREATE TABLE t (a INT, b AS , c INT)"), Some(29));
     // Unsupported types name the column.
-    let error = parse_create_table("CREATE TABLE t (m MULTISET<INT>)").expect_err("multiset");
+    let error = parse_create_table("CREATE TABLE t (m RAW('x.Y', 'AA=='))").expect_err("raw");
     assert!(error.to_string().contains("column \"m\""), "{error}");
     let error = parse_create_table("CREATE TABLE t (a INT, PRIMARY KEY (b) NOT ENFORCED)")
         .expect_err("unknown key");

@@ -24,7 +24,10 @@
 //!   ([`FlinkType::to_column_sql`]) is written as an array of `(__sluice_map_key K,
 //!   __sluice_map_value V)` rows, which [`restore_maps`] turns into Arrow's `Map` (entries
 //!   `key` NOT NULL and `value`) once DataFusion has converted the column list. Elsewhere (a
-//!   CAST target) MAP is unsupported, as is `MULTISET<T>`.
+//!   CAST target) MAP is unsupported.
+//! - `MULTISET<T>`: a column of Arrow's `Map` from each distinct element to its count (INT),
+//!   Flink's own representation (`Map<T, Integer>`; a JSON object of counts in the json
+//!   format); `m[x]` is x's count. Not a CAST target.
 //! - `RAW('class', '..')`: DataSQRL's JSON type (`..FlinkJsonType`) -> `JSONB` (the JSON
 //!   text in a column marked as JSON) and its vector type (`..FlinkVectorType`) -> `DOUBLE PRECISION[]`; other RAW
 //!   classes are unsupported.
@@ -109,8 +112,16 @@ impl FlinkType {
                     "MAP as a CAST target (MAP is a column type only)".into(),
                 ))
             }
+            // A bag: each distinct element with its count, as Flink represents a MULTISET
+            // (`Map<T, Integer>`, a JSON object of counts in the json format).
+            FlinkType::Multiset(element) if maps => format!(
+                "STRUCT<{MAP_KEY} {}, {MAP_VALUE} INT>[]",
+                element.render(maps)?
+            ),
             FlinkType::Multiset(_) => {
-                return Err(PlanError::Unsupported("MULTISET column types".into()))
+                return Err(PlanError::Unsupported(
+                    "MULTISET as a CAST target (MULTISET is a column type only)".into(),
+                ))
             }
             // DataSQRL's JSON type holds a JSON document: Sluice keeps its text in a column
             // marked as JSON (`jsonb` to clients, as in DataSQRL's PostgreSQL).
