@@ -408,12 +408,7 @@ impl Database {
 
     /// The DataFusion reference of catalog key `name` (see [`crate::names`]).
     pub(crate) fn reference(&self, name: &str) -> TableReference {
-        match name.split_once('.') {
-            Some((schema, table)) if self.schema_exists(schema) => {
-                TableReference::partial(schema, table)
-            }
-            _ => TableReference::bare(name),
-        }
+        crate::names::reference(name, |schema| self.schema_exists(schema))
     }
 
     /// Whether user schema `name` exists (`public` and the system schemas are not user

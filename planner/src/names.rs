@@ -47,6 +47,15 @@ pub fn key(reference: &TableReference) -> String {
     join(reference.schema(), reference.table())
 }
 
+/// The DataFusion reference of catalog key `key`: `schema.table` when the part before the
+/// first `.` is a user schema (`schema_exists`), else the bare name.
+pub fn reference(key: &str, schema_exists: impl Fn(&str) -> bool) -> TableReference {
+    match key.split_once('.') {
+        Some((schema, table)) if schema_exists(schema) => TableReference::partial(schema, table),
+        _ => TableReference::bare(key),
+    }
+}
+
 /// Folded name of one identifier: unquoted names to lower case.
 pub fn fold(ident: &Ident) -> String {
     if ident.quote_style.is_some() {
@@ -77,113 +86,106 @@ pub fn object_key(name: &ObjectName, current: &str) -> String {
 /// Make the relation names of `statement` explicit for a session whose current schema is
 /// `current`: an unqualified name that a relation of `current` has, and the name a
 /// `CREATE TABLE`/`CREATE VIEW` creates, gets `current.` in front. Names of CTEs and of
-/// relations found only in `public` stay as written. Nothing changes when `current` is the
-/// default namespace.
+/// relations found only in `public` stay as written; nothing is qualified when `current` is
+/// the default namespace.
+///
+/// Window table functions get their table argument made explicit too
+/// (`sluice_tumble('t', ..)`, what the Flink front end makes of `TUMBLE(TABLE t, ..)`, takes
+/// a catalog key), and one naming a CTE of the statement becomes `EXISTS (SELECT * FROM
+/// cte)`, which the SQL planner plans with the CTE in scope and the function takes its input
+/// plan from (a CTE is not a catalog relation the function could look up by name).
 pub fn qualify_statement(statement: &mut Statement, current: &str, exists: &dyn Fn(&str) -> bool) {
-    if is_default(current) {
-        return;
-    }
     let ctes = cte_names(statement);
-    let plain = current
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    let schema = if plain {
-        Ident::new(current)
-    } else {
-        Ident::with_quote('"', current)
-    };
-    let qualify = |name: &mut ObjectName| {
-        if name.0.len() == 1 {
-            name.0.insert(0, ObjectNamePart::Identifier(schema.clone()));
-        }
-    };
-    let is_bare_relation = |name: &ObjectName| match name.0.as_slice() {
-        [ObjectNamePart::Identifier(ident)] => {
-            let table = fold(ident);
-            !ctes.contains(&table) && exists(&join(Some(current), &table))
-        }
-        _ => false,
-    };
-    match statement {
-        Statement::CreateTable(create) => qualify(&mut create.name),
-        Statement::CreateView(view) => qualify(&mut view.name),
-        Statement::Drop {
-            names,
-            object_type: ObjectType::Table | ObjectType::View | ObjectType::MaterializedView,
-            ..
-        } => {
-            for name in names.iter_mut() {
-                if is_bare_relation(name) {
-                    qualify(name);
+    let qualifying = !is_default(current);
+    // An unqualified name that reads as a relation of the current schema.
+    let in_current =
+        |table: &str| qualifying && !ctes.contains(table) && exists(&join(Some(current), table));
+    if qualifying {
+        let plain = current
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let schema = if plain {
+            Ident::new(current)
+        } else {
+            Ident::with_quote('"', current)
+        };
+        let qualify = |name: &mut ObjectName| {
+            if name.0.len() == 1 {
+                name.0.insert(0, ObjectNamePart::Identifier(schema.clone()));
+            }
+        };
+        let is_bare_relation = |name: &ObjectName| match name.0.as_slice() {
+            [ObjectNamePart::Identifier(ident)] => in_current(&fold(ident)),
+            _ => false,
+        };
+        match statement {
+            Statement::CreateTable(create) => qualify(&mut create.name),
+            Statement::CreateView(view) => qualify(&mut view.name),
+            Statement::Drop {
+                names,
+                object_type: ObjectType::Table | ObjectType::View | ObjectType::MaterializedView,
+                ..
+            } => {
+                for name in names.iter_mut() {
+                    if is_bare_relation(name) {
+                        qualify(name);
+                    }
                 }
             }
+            _ => {}
         }
-        _ => {}
+        let _ = visit_relations_mut(statement, |name| {
+            if is_bare_relation(name) {
+                qualify(name);
+            }
+            ControlFlow::<()>::Continue(())
+        });
     }
-    let _ = visit_relations_mut(statement, |name| {
-        if is_bare_relation(name) {
-            qualify(name);
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    // The table argument of a window table function (`sluice_tumble('t', ..)`, what the
-    // Flink front end makes of `TUMBLE(TABLE t, ..)`) is a catalog key.
-    let mut windows = WindowTables {
+    let mut windows = WindowInputs {
+        ctes: &ctes,
         current,
-        exists: &|table: &str| !ctes.contains(table) && exists(&join(Some(current), table)),
+        in_current: &in_current,
     };
     let _ = statement.visit(&mut windows);
 }
 
-/// Let window table functions read `WITH` queries: the table argument of one that names a
-/// CTE of the statement (`sluice_tumble('cte', ..)`, from Flink's `TUMBLE(TABLE cte, ..)`)
-/// becomes `EXISTS (SELECT * FROM cte)`, which the SQL planner plans with the CTE in scope
-/// and the function takes its input plan from (a CTE is not a catalog relation the
-/// function could look up by name).
-pub fn window_inputs_from_ctes(statement: &mut Statement) {
-    let ctes = cte_names(statement);
-    if ctes.is_empty() {
-        return;
-    }
-    let mut inputs = CteInputs { ctes: &ctes };
-    let _ = statement.visit(&mut inputs);
-}
-
-struct CteInputs<'a> {
+/// The table arguments of window table functions (see [`qualify_statement`]).
+struct WindowInputs<'a> {
     ctes: &'a BTreeSet<String>,
+    current: &'a str,
+    in_current: &'a dyn Fn(&str) -> bool,
 }
 
-impl VisitorMut for CteInputs<'_> {
+impl VisitorMut for WindowInputs<'_> {
     type Break = ();
     fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
-        let Some(argument) = window_table_argument(factor) else {
+        let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr))) =
+            window_table_argument(factor)
+        else {
             return ControlFlow::Continue(());
         };
-        let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) = argument else {
+        let ast::Expr::Value(value) = &mut *expr else {
             return ControlFlow::Continue(());
         };
-        let ast::Expr::Value(value) = &*expr else {
+        let ast::Value::SingleQuotedString(table) = &mut value.value else {
             return ControlFlow::Continue(());
         };
-        let ast::Value::SingleQuotedString(name) = &value.value else {
-            return ControlFlow::Continue(());
-        };
-        if !self.ctes.contains(name) {
-            return ControlFlow::Continue(());
-        }
-        let name = name.clone();
-        let sql = format!("SELECT * FROM {}", Ident::with_quote('"', name));
-        let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
-            &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-            &sql,
-        );
-        if let Ok(mut statements) = parsed {
-            if let Some(Statement::Query(query)) = statements.pop() {
-                *expr = ast::Expr::Exists {
-                    subquery: query,
-                    negated: false,
-                };
+        if self.ctes.contains(table.as_str()) {
+            let sql = format!("SELECT * FROM {}", Ident::with_quote('"', table.as_str()));
+            let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+                &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+                &sql,
+            );
+            if let Ok(mut statements) = parsed {
+                if let Some(Statement::Query(query)) = statements.pop() {
+                    *expr = ast::Expr::Exists {
+                        subquery: query,
+                        negated: false,
+                    };
+                }
             }
+        } else if !table.contains('.') && (self.in_current)(table) {
+            *table = join(Some(self.current), table);
         }
         ControlFlow::Continue(())
     }
@@ -215,28 +217,6 @@ pub const WINDOW_FUNCTIONS: &[&str] = &[
     "sluice_cumulate",
     "sluice_session",
 ];
-
-struct WindowTables<'a> {
-    current: &'a str,
-    exists: &'a dyn Fn(&str) -> bool,
-}
-
-impl VisitorMut for WindowTables<'_> {
-    type Break = ();
-    fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
-        if let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(
-            value,
-        )))) = window_table_argument(factor)
-        {
-            if let ast::Value::SingleQuotedString(table) = &mut value.value {
-                if !table.contains('.') && (self.exists)(table) {
-                    *table = join(Some(self.current), table);
-                }
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
 
 /// Names (folded) the statement's `WITH` clauses define.
 fn cte_names(statement: &Statement) -> BTreeSet<String> {

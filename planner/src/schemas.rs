@@ -67,20 +67,32 @@ impl Session {
         state
     }
 
-    /// Make the statement's relation names explicit for the current schema
+    /// Make the statement's relation names explicit for the current schema, and hand
+    /// window table functions over `WITH` queries their input
     /// ([`names::qualify_statement`]).
-    /// Also hands window table functions over `WITH` queries their input
-    /// ([`names::window_inputs_from_ctes`]).
     pub(crate) fn qualify(&self, statement: &mut DFStatement) {
         let current = self.current_schema();
         let exists = |key: &str| self.database.user_relation_exists(key);
         match statement {
-            DFStatement::Statement(inner) => {
-                names::qualify_statement(inner, &current, &exists);
-                names::window_inputs_from_ctes(inner);
-            }
+            DFStatement::Statement(inner) => names::qualify_statement(inner, &current, &exists),
             DFStatement::Explain(explain) => self.qualify(&mut explain.statement),
             _ => {}
+        }
+    }
+
+    /// The catalog key a relation name read outside SQL planning means (`SUBSCRIBE TO v`,
+    /// `LIKE base`): `key` when the catalog has it, else the current schema's relation of
+    /// that name if there is one.
+    pub(crate) fn key_on_search_path(
+        &self,
+        catalog: &crate::database::Catalog,
+        key: &str,
+    ) -> String {
+        let in_current = names::join(Some(&self.current_schema()), key);
+        if !catalog.entries.contains_key(key) && catalog.entries.contains_key(&in_current) {
+            in_current
+        } else {
+            key.to_string()
         }
     }
 
@@ -144,10 +156,7 @@ impl Session {
                 )));
             }
         }
-        if names::SYSTEM_SCHEMAS.contains(&name)
-            || is_default(name)
-            || !self.database.create_schema(name)?
-        {
+        if !self.database.create_schema(name)? {
             if if_not_exists {
                 return Ok(false);
             }

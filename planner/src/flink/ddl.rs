@@ -700,7 +700,7 @@ fn last_part(mut parts: Vec<Identifier>) -> String {
 
 /// The database named (unless the default one) and the catalog key of
 /// `[catalog.][database.]name`.
-fn schema_and_key(mut parts: Vec<Identifier>) -> (Option<String>, String) {
+pub(super) fn schema_and_key(mut parts: Vec<Identifier>) -> (Option<String>, String) {
     let table = parts.pop().map(|part| part.folded).unwrap_or_default();
     let schema = parts
         .pop()

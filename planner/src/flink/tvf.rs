@@ -198,14 +198,9 @@ fn argument(lexed: &Lexed, rendering: &Rendering, cursor: &mut Cursor) -> Result
                 cursor.position(),
             ));
         }
-        let mut parts = cursor.qualified_name("a table name")?;
-        let table = parts.pop().map(|part| part.folded).unwrap_or_default();
-        let schema = parts.pop().map(|part| part.folded);
         // The catalog key (the session makes an unqualified one its current schema's).
-        Some(string_literal(&crate::names::join(
-            schema.as_deref(),
-            &table,
-        )))
+        let (_, key) = super::ddl::schema_and_key(cursor.qualified_name("a table name")?);
+        Some(string_literal(&key))
     } else {
         None
     };

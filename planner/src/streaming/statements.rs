@@ -127,11 +127,7 @@ impl Session {
             return Ok(table);
         };
         let catalog = self.database.catalog.read().await;
-        // An unqualified base of the current schema (as a query would find it).
-        let in_current = crate::names::join(Some(&self.current_schema()), &like.table);
-        if !catalog.entries.contains_key(&like.table) && catalog.entries.contains_key(&in_current) {
-            like.table = in_current;
-        }
+        like.table = self.key_on_search_path(&catalog, &like.table);
         let like = &*like;
         let Some(entry) = catalog.entries.get(&like.table) else {
             return Err(PlanError::UndefinedTable(format!(

@@ -305,17 +305,12 @@ impl WindowTableFunction {
             .as_any()
             .downcast_ref::<SessionState>()
             .ok_or_else(|| DataFusionError::Internal("window TVF outside a session".into()))?;
-        // A catalog key: `schema.table` for a table of a user schema (see `crate::names`).
-        let reference = match table.split_once('.') {
-            Some((schema, name))
-                if state
-                    .schema_for_ref(TableReference::partial(schema, name))
-                    .is_ok() =>
-            {
-                TableReference::partial(schema, name)
-            }
-            _ => TableReference::bare(table),
-        };
+        // A catalog key: `schema.table` for a table of a user schema.
+        let reference = crate::names::reference(table, |schema| {
+            state
+                .schema_for_ref(TableReference::partial(schema, ""))
+                .is_ok()
+        });
         let schema = state.schema_for_ref(reference.clone())?;
         let provider: Option<Arc<dyn TableProvider>> =
             futures::executor::block_on(schema.table(reference.table()))?;
@@ -337,7 +332,7 @@ impl WindowTableFunction {
     fn plan(&self, args: &[Expr], session: &dyn Session) -> DfResult<LogicalPlan> {
         let time = string_argument(args, 1, "time column")?;
         // The input: a named relation, or the plan of a WITH query the session passed as
-        // `EXISTS (SELECT * FROM cte)` (see `crate::names::window_inputs_from_ctes`).
+        // `EXISTS (SELECT * FROM cte)` (see `crate::names::qualify_statement`).
         let (table, input) = match args.first() {
             Some(Expr::Exists(exists)) => (
                 "the WITH query".to_string(),

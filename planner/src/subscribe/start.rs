@@ -155,15 +155,7 @@ impl Session {
     async fn subscription_source(&self, catalog: &Catalog, spec: &SubscribeSpec) -> Result<Source> {
         let (sql, depends_on) = match &spec.target {
             Target::Relation { name, position } => {
-                // An unqualified name of the current schema.
-                let in_current = crate::names::join(Some(&self.current_schema()), name);
-                let name = if !catalog.entries.contains_key(name)
-                    && catalog.entries.contains_key(&in_current)
-                {
-                    &in_current
-                } else {
-                    name
-                };
+                let name = &self.key_on_search_path(catalog, name);
                 let Some(entry) = catalog.entries.get(name) else {
                     return Err(positioned(
                         PlanError::UndefinedTable(format!("relation \"{name}\" does not exist")),

@@ -232,10 +232,7 @@ impl CatalogSnapshot {
 
     /// The OID of namespace `name`.
     pub fn namespace_oid(&self, name: &str) -> Option<u32> {
-        self.namespaces
-            .iter()
-            .find(|(_, n)| n == name)
-            .map(|(oid, _)| *oid)
+        oid_of_namespace(&self.namespaces, name)
     }
 
     pub fn relation(&self, oid: u32) -> Option<&Relation> {
@@ -474,12 +471,7 @@ impl SystemCatalog {
             let namespace = registered
                 .schema
                 .as_deref()
-                .and_then(|schema| {
-                    namespaces
-                        .iter()
-                        .find(|(_, n)| n == schema)
-                        .map(|(oid, _)| *oid)
-                })
+                .and_then(|schema| oid_of_namespace(&namespaces, schema))
                 .unwrap_or(PUBLIC_NAMESPACE);
             let relation = user_relation(&registered, namespace, detail);
             let index = primary_key_index(&relation);
@@ -493,6 +485,14 @@ impl SystemCatalog {
             namespaces,
         }
     }
+}
+
+/// The OID of namespace `name` among `namespaces` (oid, name).
+fn oid_of_namespace(namespaces: &[(u32, String)], name: &str) -> Option<u32> {
+    namespaces
+        .iter()
+        .find(|(_, n)| n == name)
+        .map(|(oid, _)| *oid)
 }
 
 /// Describe a user relation from its table provider and catalog details.

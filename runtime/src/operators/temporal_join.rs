@@ -439,8 +439,9 @@ impl Operator for TemporalJoin {
             return Ok(ChangeBatch::empty(self.schema.clone()));
         }
         self.watermark = Some(watermark);
-        // The due rows, a chunk at a time (a watermark at the end of input may release
-        // more rows than the budget holds).
+        // The due rows, decoded and probed a chunk at a time (a watermark at the end of input
+        // may release more rows than the budget holds: one decoded chunk at a time, the
+        // encoded entries taken first, as the queue hands them out while it is borrowed).
         let mut chunks: Vec<Vec<Box<[u8]>>> = Vec::new();
         self.pending.expire(watermark, PROBE_CHUNK, |entries| {
             chunks.push(entries);
@@ -481,11 +482,11 @@ impl Operator for TemporalJoin {
         out.put_u64(self.late);
         // Count, then per key its bytes and its history (as `History::encode` writes it).
         self.versions.snapshot(out)?;
-        // The waiting rows, after a tag (a count of times led them before).
+        // The waiting rows (each entry holds its time), after a tag (a count of times led
+        // them before).
         out.put_u64(PENDING_ENTRIES_TAG);
         out.put_u64(self.pending.len() as u64);
-        self.pending.visit(|time, entry| {
-            out.put_i64(time);
+        self.pending.visit(|_, entry| {
             out.put_bytes(entry);
             Ok(())
         })?;
@@ -500,9 +501,8 @@ impl Operator for TemporalJoin {
         let count = input.u64()?;
         if count == PENDING_ENTRIES_TAG {
             for _ in 0..input.len_prefix()? {
-                let time = input.i64()?;
                 let entry = input.bytes()?;
-                split_pending_entry(entry)?;
+                let (time, _, _) = split_pending_entry(entry)?;
                 self.pending.push(time, entry)?;
             }
         } else {
