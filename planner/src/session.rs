@@ -323,9 +323,9 @@ impl Session {
                 .await
                 .entries
                 .contains_key(&table.name);
-            let has_like = table.like.is_some();
+            let from_definition = crate::streaming::statements::created_from_definition(&table);
             let table = self.merge_like(table).await?;
-            if has_like || crate::streaming::statements::needs_flink_path(&table) {
+            if from_definition {
                 self.create_table_from_definition(table, new_table, results)
                     .await?;
                 return Ok(());
@@ -389,8 +389,7 @@ impl Session {
         }
         let flink_table = matches!(
             crate::flink::parse_create_table(sql),
-            Ok(Some(ref table))
-                if table.like.is_some() || crate::streaming::statements::needs_flink_path(table)
+            Ok(Some(ref table)) if crate::streaming::statements::created_from_definition(table)
         );
         if flink_table
             || matches!(crate::flink::parse_set(sql), Ok(Some(_)))

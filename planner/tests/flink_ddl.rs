@@ -377,3 +377,23 @@ async fn multiset_columns_hold_counts() {
     let error = error.expect("MULTISET is not a CAST target").to_string();
     assert!(error.contains("MULTISET"), "{error}");
 }
+
+/// A Flink CREATE TABLE whose only Flink parts are column types PostgreSQL cannot spell
+/// (`ROW<..>`, `ARRAY<..>`, `MAP<..>`, `MULTISET<..>`, no WITH or NOT ENFORCED key) creates
+/// the table from its converted definition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_column_types_alone_create_the_table() {
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        "CREATE TABLE `nested` (`id` BIGINT, `r` ROW<`x` INT>, `a` ARRAY<INT>,
+                                `m` MAP<STRING, INT>, `b` MULTISET<STRING>);
+         INSERT INTO nested (id, a, m, b) VALUES (1, ARRAY[1, 2], MAP['k', 3], MAP['e', 2]);",
+    )
+    .await;
+    assert_eq!(
+        query_rows(&mut session, "SELECT id, a[2], m['k'], b['e'] FROM nested").await,
+        ["1|2|3|2"]
+    );
+}

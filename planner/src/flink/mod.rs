@@ -15,7 +15,7 @@
 //! - [`parse_create_function`], [`parse_set`]: `CREATE FUNCTION .. AS 'class'` and
 //!   `SET 'key' = 'value'`.
 //! - [`parse_namespace_statement`]: `CREATE DATABASE`, `CREATE CATALOG`, `USE [CATALOG]`,
-//!   applied to Sluice's one namespace by [`FlinkNamespace::apply`].
+//!   which the session runs (a database of the default catalog is a schema).
 //! - [`rewrite_statement`] / [`extract_temporal_joins`]: any other statement into
 //!   PostgreSQL-dialect text (backquotes, window TVFs -> `sluice_tumble(..)` etc., cast type
 //!   names, `CREATE TEMPORARY VIEW`, default catalog prefixes, `VALUES ROW(..)`), the second

@@ -63,6 +63,24 @@ fn cast_to_target_types(plan: LogicalPlan, target: &Schema) -> Result<LogicalPla
         .map_err(|e| PlanError::from_datafusion(e, ""))
 }
 
+/// Whether a parsed CREATE TABLE is created from its definition
+/// ([`Session::create_table_from_definition`]) rather than from its text: it has a LIKE
+/// clause, needs the Flink path, or has a column type PostgreSQL cannot spell (`ROW<..>`,
+/// `ARRAY<..>`, `MAP<..>`, `MULTISET<..>`, which its `physical_sql` writes in forms our
+/// CREATE TABLE path plans).
+pub fn created_from_definition(table: &FlinkCreateTable) -> bool {
+    table.like.is_some()
+        || needs_flink_path(table)
+        || table.columns.iter().any(|column| {
+            matches!(
+                &column.kind,
+                FlinkColumnKind::Physical { data_type, .. }
+                    | FlinkColumnKind::Metadata { data_type, .. }
+                    if !matches!(data_type, crate::flink::FlinkType::Scalar(_))
+            )
+        })
+}
+
 /// Whether a parsed CREATE TABLE needs the Flink path (anything PostgreSQL's lacks).
 pub fn needs_flink_path(table: &FlinkCreateTable) -> bool {
     !table.options.is_empty()
