@@ -65,19 +65,25 @@ fn cast_to_target_types(plan: LogicalPlan, target: &Schema) -> Result<LogicalPla
 
 /// Whether a parsed CREATE TABLE is created from its definition
 /// ([`Session::create_table_from_definition`]) rather than from its text: it has a LIKE
-/// clause, needs the Flink path, or has a column type PostgreSQL cannot spell (`ROW<..>`,
-/// `ARRAY<..>`, `MAP<..>`, `MULTISET<..>`, which its `physical_sql` writes in forms our
-/// CREATE TABLE path plans).
+/// clause, needs the Flink path, or has a column type PostgreSQL has no spelling for
+/// (`ROW<..>`, `MAP<..>`, `MULTISET<..>`, also inside an array), which its `physical_sql`
+/// writes in forms our CREATE TABLE path plans. (Other tables keep their text: it is
+/// PostgreSQL's, whose `TIMESTAMP` is not Flink's.)
 pub fn created_from_definition(table: &FlinkCreateTable) -> bool {
+    fn no_postgres_spelling(data_type: &crate::flink::FlinkType) -> bool {
+        use crate::flink::FlinkType;
+        match data_type {
+            FlinkType::Row(_) | FlinkType::Map { .. } | FlinkType::Multiset(_) => true,
+            FlinkType::Array(element) => no_postgres_spelling(element),
+            FlinkType::Scalar(_) | FlinkType::Raw { .. } => false,
+        }
+    }
     table.like.is_some()
         || needs_flink_path(table)
-        || table.columns.iter().any(|column| {
-            matches!(
-                &column.kind,
-                FlinkColumnKind::Physical { data_type, .. }
-                    | FlinkColumnKind::Metadata { data_type, .. }
-                    if !matches!(data_type, crate::flink::FlinkType::Scalar(_))
-            )
+        || table.columns.iter().any(|column| match &column.kind {
+            FlinkColumnKind::Physical { data_type, .. }
+            | FlinkColumnKind::Metadata { data_type, .. } => no_postgres_spelling(data_type),
+            FlinkColumnKind::Computed { .. } => false,
         })
 }
 
