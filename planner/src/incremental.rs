@@ -585,12 +585,11 @@ impl Compiler<'_> {
                 };
                 // An inner interval join with constant bounds keeps its inputs' event-time
                 // columns as time attributes (windows can follow it), holding its output
-                // watermark back (see `preserved_time_attributes`). Outer joins pad with
-                // NULLs and do not.
+                // watermark back (see `preserved_time_attributes`); an outer one over
+                // append-only inputs, bounded both ways, emits as Flink does (see
+                // `interval_bounds`) and keeps its outer side's.
                 let (mut bounds, kept) = match &join.filter {
-                    Some(filter) => {
-                        self.interval_bounds(join, filter, [left, right], kind == JoinKind::Inner)?
-                    }
+                    Some(filter) => self.interval_bounds(join, filter, [left, right], kind)?,
                     None => (TimeBounds::default(), Default::default()),
                 };
                 let window_ends = self.window_join_keys(join, [left, right]);
@@ -606,6 +605,13 @@ impl Compiler<'_> {
                         bounds.late[side].push(bound);
                     }
                 }
+                // An outer window join emits its unmatched rows when their window closes.
+                bounds.unmatched_on_expiry = self.emits_on_expiry(
+                    kind,
+                    [0, 1].map(|side| !bounds.expire[side].is_empty()),
+                    [left, right],
+                );
+                let unmatched_on_expiry = bounds.unmatched_on_expiry;
                 let operator = HashJoin::new(
                     kind,
                     arrow_schema(join.left.schema()),
@@ -618,8 +624,9 @@ impl Compiler<'_> {
                 )?
                 .with_time_bounds(bounds);
                 // An inner join of insertions only produces insertions (expiring interval-join
-                // state emits nothing).
-                let append_only = kind == JoinKind::Inner
+                // state emits nothing), as does an outer interval join that emits its unmatched
+                // rows on expiry.
+                let append_only = (kind == JoinKind::Inner || unmatched_on_expiry)
                     && self.is_append_only(left)
                     && self.is_append_only(right);
                 let node = self.builder.add(Box::new(operator), vec![left, right]);
@@ -727,28 +734,44 @@ impl Compiler<'_> {
     /// The interval-join bounds of a join condition, as expressions over each input, and
     /// with `keep_time` the event-time columns of each input the output keeps as time
     /// attributes (with the watermark delay that needs, in the bounds).
+    ///
+    /// An outer join over append-only inputs whose condition bounds both inputs follows
+    /// Flink's interval join: an outer row that matched nothing is emitted NULL-padded when
+    /// it expires (both inputs' rows expire), so the output is append-only and the outer
+    /// side's event-time columns stay time attributes (the padded side's are NULL there).
+    /// Otherwise (an input that retracts, a bound on one side only) an outer join emits an
+    /// unmatched row at once and retracts it when a match arrives, keeping no attributes.
     fn interval_bounds(
         &self,
         join: &datafusion::logical_expr::Join,
         filter: &Expr,
         [left, right]: [NodeId; 2],
-        keep_time: bool,
+        kind: JoinKind,
     ) -> Result<(TimeBounds, [Vec<usize>; 2])> {
         let schemas = [join.left.schema().as_ref(), join.right.schema().as_ref()];
         let left_attrs = self.attrs_of(left, schemas[0].fields().len());
         let right_attrs = self.attrs_of(right, schemas[1].fields().len());
         let found = interval_bounds(filter, schemas, [&left_attrs, &right_attrs]);
-        let (kept, delay) = if keep_time {
-            crate::streaming::interval_join::preserved_time_attributes(
-                &found,
-                schemas,
-                [&left_attrs, &right_attrs],
-            )
-        } else {
-            Default::default()
+        let on_expiry = self.emits_on_expiry(
+            kind,
+            [0, 1].map(|side| !found.expire[side].is_empty()),
+            [left, right],
+        );
+        let keep = match kind {
+            JoinKind::Inner => [true, true],
+            JoinKind::Left if on_expiry => [true, false],
+            JoinKind::Right if on_expiry => [false, true],
+            _ => [false, false],
         };
+        let (kept, delay) = crate::streaming::interval_join::preserved_time_attributes(
+            &found,
+            schemas,
+            [&left_attrs, &right_attrs],
+            keep,
+        );
         let mut bounds = TimeBounds {
             watermark_delay: delay,
+            unmatched_on_expiry: on_expiry,
             ..TimeBounds::default()
         };
         for (side, schema) in schemas.into_iter().enumerate() {
@@ -760,6 +783,14 @@ impl Compiler<'_> {
             }
         }
         Ok((bounds, kept))
+    }
+
+    /// Whether an outer join of `inputs` emits its unmatched rows when they expire (see
+    /// `interval_bounds`): both inputs are `bounded` and append-only.
+    fn emits_on_expiry(&self, kind: JoinKind, bounded: [bool; 2], inputs: [NodeId; 2]) -> bool {
+        matches!(kind, JoinKind::Left | JoinKind::Right | JoinKind::Full)
+            && bounded.iter().all(|b| *b)
+            && inputs.iter().all(|&input| self.is_append_only(input))
     }
 
     /// The physical aggregate calls of `aggregate` over its input.

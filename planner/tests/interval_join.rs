@@ -429,3 +429,251 @@ async fn window_end_bounds_are_explained() {
     assert!(text.contains("left rows expire at watermark"), "{text}");
     assert!(text.contains("right rows expire at watermark"), "{text}");
 }
+
+/// Outer interval joins over streams (file sources: append-only) follow Flink's emission:
+/// the view holds a row's matches as they arrive and its NULL-padded row only once its
+/// interval has passed, never one it retracts later; both inputs' rows leave the state, and
+/// a window over the LEFT join's outer time column emits on the watermark.
+const STREAM_VIEWS: &[(&str, &str)] = &[
+    (
+        "left_stream",
+        "SELECT o.id AS oid, s.id AS sid FROM orders o LEFT JOIN shipments s
+             ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND",
+    ),
+    (
+        "right_stream",
+        "SELECT o.id AS oid, s.id AS sid, s.w FROM orders o RIGHT JOIN shipments s
+             ON o.k = s.k AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '10' SECOND AND o.v < s.w",
+    ),
+    (
+        "full_stream",
+        "SELECT o.id AS oid, s.id AS sid FROM orders o FULL JOIN shipments s
+             ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND",
+    ),
+    (
+        "left_windows",
+        "SELECT window_start, count(*) AS n, count(sid) AS matched FROM TABLE(TUMBLE(TABLE (
+             SELECT o.ts AS ots, s.id AS sid FROM orders o LEFT JOIN shipments s
+                 ON o.k = s.k AND s.ts BETWEEN o.ts - INTERVAL '5' SECOND AND o.ts + INTERVAL '20' SECOND),
+             DESCRIPTOR(ots), INTERVAL '30' SECOND))
+         GROUP BY window_start, window_end",
+    ),
+];
+
+/// The batch meaning of [`STREAM_VIEWS`], over the plain tables holding the files' rows.
+fn stream_oracle(query: &str) -> String {
+    let query = query
+        .replace("FROM orders o", "FROM orders_t o")
+        .replace("JOIN shipments s", "JOIN shipments_t s");
+    // The window's rows: the join's rows by the 30 s bucket of the order's time.
+    match query.split_once("FROM TABLE(TUMBLE(TABLE (") {
+        Some((select, rest)) => {
+            let (join, _) = rest.split_once("),").expect("the window's query");
+            format!(
+                "{select} FROM (SELECT date_bin(INTERVAL '30' SECOND, ots, \
+                 TIMESTAMP '2024-01-01 00:00:00') AS window_start, sid FROM ({join}) AS j) AS w \
+                 GROUP BY window_start"
+            )
+        }
+        None => query,
+    }
+}
+
+async fn outer_stream_scenario(
+    orders: &[(u8, i64, i64)],
+    shipments: &[(u8, i64, i64)],
+    workers: usize,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, rows: &[(u8, i64, i64)], value: &str| {
+        let path = dir.path().join(name);
+        let lines: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .map(|(id, (key, v, time))| {
+                format!(
+                    r#"{{"id": {id}, "k": "k{key}", "{value}": {v}, "ts": "{}"}}"#,
+                    timestamp(*time)
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write input");
+        path
+    };
+    let orders_file = write("orders.json", orders, "v");
+    let shipments_file = write("shipments.json", shipments, "w");
+    let database = Database::new();
+    database.set_workers(workers).await;
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE orders (id BIGINT, k VARCHAR, v BIGINT, ts TIMESTAMP(3),
+                                  WATERMARK FOR ts AS ts - INTERVAL '30' SECOND)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             CREATE TABLE shipments (id BIGINT, k VARCHAR, w BIGINT, ts TIMESTAMP(3),
+                                     WATERMARK FOR ts AS ts - INTERVAL '30' SECOND)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             CREATE TABLE orders_t (id BIGINT, k VARCHAR, v BIGINT, ts TIMESTAMP(3));
+             CREATE TABLE shipments_t (id BIGINT, k VARCHAR, w BIGINT, ts TIMESTAMP(3));",
+            orders_file.display(),
+            shipments_file.display()
+        ),
+    )
+    .await;
+    for (table, rows) in [("orders_t", orders), ("shipments_t", shipments)] {
+        if rows.is_empty() {
+            continue;
+        }
+        let values: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .map(|(id, (key, v, time))| format!("({id}, 'k{key}', {v}, '{}')", timestamp(*time)))
+            .collect();
+        run(
+            &mut session,
+            &format!("INSERT INTO {table} VALUES {}", values.join(", ")),
+        )
+        .await;
+    }
+    for (name, query) in STREAM_VIEWS {
+        let plan = rows(
+            &mut session,
+            &format!("EXPLAIN CREATE MATERIALIZED VIEW {name} AS {query}"),
+        )
+        .await
+        .join("\n");
+        assert!(plan.contains("emitted when they expire"), "{name}: {plan}");
+        run(
+            &mut session,
+            &format!("CREATE MATERIALIZED VIEW {name} AS {query}"),
+        )
+        .await;
+    }
+    // The files end: the sources' last watermark passes every bound. No row is late (each
+    // file's disorder stays within its watermark delay).
+    for (name, query) in STREAM_VIEWS {
+        let expected = rows(&mut session, &stream_oracle(query)).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = rows(&mut session, &format!("SELECT * FROM {name}")).await;
+            if got == expected {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: {got:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    let stats = rows(
+        &mut session,
+        "SELECT name, late_rows, state_rows FROM sluice_queries
+          WHERE name LIKE '%stream' ORDER BY name",
+    )
+    .await;
+    assert_eq!(
+        stats,
+        vec!["full_stream|0|0", "left_stream|0|0", "right_stream|0|0"],
+        "nothing late, and every row left the joins' state"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Random keys, values and times (4 s apart, up to 12 s of disorder under a 30 s
+    /// watermark delay), one or two workers: every view equals its batch query at the end.
+    /// With `spill`, a 1-byte operator budget keeps the joins' rows, their unmatched rows
+    /// and the expiry queues on disk.
+    #[test]
+    fn outer_interval_joins_over_streams_equal_their_batch_meaning(
+        orders in proptest::collection::vec((0..4u8, 0..20i64, -12..=12i64), 0..40),
+        shipments in proptest::collection::vec((0..4u8, 0..20i64, -12..=12i64), 0..40),
+        workers in 1..=2usize,
+        spill in any::<bool>(),
+    ) {
+        let _budget = SPILL_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        common::operator_budget(spill.then_some(1));
+        let times = |rows: Vec<(u8, i64, i64)>| -> Vec<(u8, i64, i64)> {
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (k, v, jitter))| (k, v, 600 + i as i64 * 4 + jitter))
+                .collect()
+        };
+        let (orders, shipments) = (times(orders), times(shipments));
+        common::block_on(outer_stream_scenario(&orders, &shipments, workers));
+        common::operator_budget(None);
+    }
+}
+
+/// Emission is on expiry: while an order's interval is open, it is not in the LEFT join's
+/// view unmatched; a match arriving later does not retract anything. Tails a directory
+/// (`source.monitor-interval`), so the watermark moves with what is written.
+#[tokio::test]
+async fn unmatched_rows_wait_for_their_interval_to_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (orders, shipments) = (dir.path().join("orders"), dir.path().join("shipments"));
+    std::fs::create_dir_all(&orders).expect("dir");
+    std::fs::create_dir_all(&shipments).expect("dir");
+    let database = Database::new();
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE orders (id BIGINT, k VARCHAR, ts TIMESTAMP(3),
+                                  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                       'source.monitor-interval' = '20 ms');
+             CREATE TABLE shipments (id BIGINT, k VARCHAR, ts TIMESTAMP(3),
+                                     WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                       'source.monitor-interval' = '20 ms');
+             CREATE MATERIALIZED VIEW open_orders AS
+               SELECT o.id AS oid, s.id AS sid, o.ts FROM orders o LEFT JOIN shipments s
+                 ON o.k = s.k AND s.ts BETWEEN o.ts AND o.ts + INTERVAL '10' SECOND;",
+            orders.display(),
+            shipments.display()
+        ),
+    )
+    .await;
+    let line = |id: i64, key: &str, seconds: i64| {
+        format!(
+            r#"{{"id": {id}, "k": "{key}", "ts": "{}"}}"#,
+            timestamp(seconds)
+        )
+    };
+    let write = |dir: &std::path::Path, name: &str, lines: &[String]| {
+        // Written aside and renamed, so the source never reads half a file.
+        let tmp = dir.with_extension("tmp");
+        std::fs::write(&tmp, lines.join("\n") + "\n").expect("write");
+        std::fs::rename(&tmp, dir.join(name)).expect("rename");
+    };
+    write(&orders, "1.json", &[line(1, "a", 100), line(2, "b", 100)]);
+    write(&shipments, "1.json", &[line(10, "a", 105)]);
+    // Order 1 matched; order 2's interval (until 110 s) is open at watermark 99 s.
+    common::eventually_rows(&mut session, "SELECT oid, sid FROM open_orders", &["1|10"]).await;
+    // Both inputs move to 108 s: order 2 still open, shipment 11 matches it.
+    write(&orders, "2.json", &[line(3, "c", 109)]);
+    write(&shipments, "2.json", &[line(11, "b", 109)]);
+    common::eventually_rows(
+        &mut session,
+        "SELECT oid, sid FROM open_orders",
+        &["1|10", "2|11"],
+    )
+    .await;
+    // Past 119 s: order 3's interval passed unmatched; it appears padded, with its time.
+    write(&orders, "3.json", &[line(4, "d", 130)]);
+    write(&shipments, "3.json", &[line(12, "e", 130)]);
+    common::eventually_rows(
+        &mut session,
+        "SELECT oid, sid, ts FROM open_orders",
+        &[
+            "1|10|2024-01-01T00:01:40",
+            "2|11|2024-01-01T00:01:40",
+            "3|NULL|2024-01-01T00:01:49",
+        ],
+    )
+    .await;
+}

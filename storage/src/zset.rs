@@ -395,6 +395,11 @@ impl ZSet {
     /// Remove every entry whose time is at or below `upto`, whatever its weight; returns the
     /// earliest time of the entries left.
     pub fn expire(&mut self, upto: i64) -> Option<i64> {
+        self.expire_each(upto, |_, _| {})
+    }
+
+    /// [`ZSet::expire`], passing each removed row and its weight to `each` first.
+    pub fn expire_each(&mut self, upto: i64, mut each: impl FnMut(&[u8], i64)) -> Option<i64> {
         if !self.timed {
             return None;
         }
@@ -403,6 +408,10 @@ impl ZSet {
         for (at, entry) in self.entries() {
             let time = read_i64(&self.data, entry.weight_at + 8);
             if time <= upto {
+                each(
+                    &self.data[entry.row.clone()],
+                    read_i64(&self.data, entry.weight_at),
+                );
                 due.push(at);
             } else {
                 next = Some(next.map_or(time, |n| n.min(time)));

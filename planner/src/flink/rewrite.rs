@@ -75,11 +75,12 @@ pub(crate) fn expression_rendering(lexed: &Lexed) -> Result<Rendering> {
 }
 
 /// `TIMESTAMPDIFF(SECOND, a, b)` -> `TIMESTAMPDIFF('SECOND', a, b)`: the unit becomes a
-/// string argument of Sluice's `timestampdiff` function.
+/// string argument of Sluice's `timestampdiff` function; the same for `TIMESTAMPADD`.
 fn quote_timestampdiff_units(lexed: &Lexed, rendering: &mut Rendering) {
     for window in lexed.significant.windows(4) {
         let [function, open, unit, comma] = [window[0], window[1], window[2], window[3]];
-        let is_call = lexed.tokens[function].is_keyword("TIMESTAMPDIFF")
+        let is_call = (lexed.tokens[function].is_keyword("TIMESTAMPDIFF")
+            || lexed.tokens[function].is_keyword("TIMESTAMPADD"))
             && lexed.tokens[open].token == Token::LParen
             && lexed.tokens[comma].token == Token::Comma;
         if let (true, Some(word)) = (is_call, lexed.tokens[unit].bare_word()) {
@@ -579,6 +580,10 @@ mod tests {
             rewrite_statement("SELECT TIMESTAMPDIFF(second, `a`, TIMESTAMPDIFF(DAY, b, c)) FROM t")
                 .unwrap(),
             "SELECT TIMESTAMPDIFF('SECOND', a, TIMESTAMPDIFF('DAY', b, c)) FROM t"
+        );
+        assert_eq!(
+            rewrite_statement("SELECT TIMESTAMPADD(hour, 2, ts) FROM t").unwrap(),
+            "SELECT TIMESTAMPADD('HOUR', 2, ts) FROM t"
         );
     }
 

@@ -1,6 +1,6 @@
 //! Flink built-in scalar functions that DataFusion lacks or names differently, as DataFusion
 //! UDFs: `MOD`, `PROCTIME()`, `HOUR`, `DATE_FORMAT` (Java date patterns), `SPLIT`, `SPLIT_INDEX`,
-//! `REGEXP_EXTRACT`, `TIMESTAMPDIFF` (its unit passed as a string by the Flink rewrite), and `COUNT_CHAR` (the Nexmark benchmark's UDF, accepted by its class
+//! `REGEXP_EXTRACT`, `TIMESTAMPDIFF` and `TIMESTAMPADD` (units passed as strings by the Flink rewrite), and `COUNT_CHAR` (the Nexmark benchmark's UDF, accepted by its class
 //! name in `CREATE FUNCTION`).
 
 use std::sync::Arc;
@@ -30,6 +30,9 @@ enum Kind {
     Split,
     SplitIndex,
     TimestampDiff,
+    /// Flink's `TIMESTAMPADD(unit, n, time)` (the unit passed as a string, as for
+    /// `TIMESTAMPDIFF`): `time` moved by `n` units, of `time`'s type.
+    TimestampAdd,
     RegexpExtract,
     CountChar,
     ToTimestampLtz,
@@ -291,7 +294,9 @@ impl FlinkFunction {
             Kind::Proctime => (0, Volatility::Volatile),
             Kind::Hour => (1, Volatility::Immutable),
             Kind::DateFormat | Kind::CountChar | Kind::Split => (2, Volatility::Immutable),
-            Kind::SplitIndex | Kind::TimestampDiff => (3, Volatility::Immutable),
+            Kind::SplitIndex | Kind::TimestampDiff | Kind::TimestampAdd => {
+                (3, Volatility::Immutable)
+            }
             Kind::RegexpExtract => (3, Volatility::Immutable),
             Kind::ToTimestampLtz => (2, Volatility::Immutable),
             Kind::HashColumns | Kind::TextSearch | Kind::Format => (0, Volatility::Immutable),
@@ -324,6 +329,7 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::Split => "split",
             Kind::SplitIndex => "split_index",
             Kind::TimestampDiff => "timestampdiff",
+            Kind::TimestampAdd => "timestampadd",
             Kind::RegexpExtract => "regexp_extract",
             Kind::CountChar => "count_char",
             Kind::ToTimestampLtz => "to_timestamp_ltz",
@@ -352,6 +358,17 @@ impl ScalarUDFImpl for FlinkFunction {
             Kind::Hour | Kind::CountChar => DataType::Int64,
             Kind::Split => DataType::new_list(DataType::Utf8, true),
             Kind::TimestampDiff => DataType::Int32,
+            Kind::TimestampAdd => match arg_types.get(2) {
+                Some(time @ (DataType::Timestamp(..) | DataType::Date32)) => time.clone(),
+                Some(DataType::Null) => DataType::Timestamp(TimeUnit::Millisecond, None),
+                Some(DataType::Date64) => DataType::Timestamp(TimeUnit::Millisecond, None),
+                Some(other) => {
+                    return plan_err!(
+                    "TIMESTAMPADD takes a TIMESTAMP or DATE as its third argument, found {other}"
+                )
+                }
+                None => return plan_err!("TIMESTAMPADD takes three arguments"),
+            },
             Kind::DateFormat
             | Kind::SplitIndex
             | Kind::RegexpExtract
@@ -434,6 +451,12 @@ impl ScalarUDFImpl for FlinkFunction {
                     out.push(Some(timestamp_diff(units.value(r), from, to)?));
                 }
                 Arc::new(Int32Array::from(out))
+            }
+            Kind::TimestampAdd => {
+                let units = strings(&args.args[0], rows)?;
+                let amounts = integers(&args.args[1], rows)?;
+                let time = args.args[2].to_array(rows)?;
+                timestamp_add(&units, &amounts, &time)?
             }
             Kind::SplitIndex => {
                 let text = strings(&args.args[0], rows)?;
@@ -628,6 +651,116 @@ fn timestamp_diff(unit: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> DfResul
         .map_err(|_| DataFusionError::Execution("TIMESTAMPDIFF result out of range".into()))
 }
 
+/// A `TIMESTAMPADD` unit: a fixed number of seconds, or of calendar months.
+enum AddUnit {
+    Seconds(i64),
+    Months(i64),
+}
+
+fn add_unit(unit: &str) -> DfResult<AddUnit> {
+    Ok(match unit.to_ascii_uppercase().as_str() {
+        "SECOND" => AddUnit::Seconds(1),
+        "MINUTE" => AddUnit::Seconds(60),
+        "HOUR" => AddUnit::Seconds(3_600),
+        "DAY" => AddUnit::Seconds(86_400),
+        "WEEK" => AddUnit::Seconds(7 * 86_400),
+        "MONTH" => AddUnit::Months(1),
+        "QUARTER" => AddUnit::Months(3),
+        "YEAR" => AddUnit::Months(12),
+        other => {
+            return plan_err!(
+                "TIMESTAMPADD unit must be SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR, found {other}"
+            )
+        }
+    })
+}
+
+/// Flink's `TIMESTAMPADD(unit, n, time)` over arrays: timestamps (any precision and zone,
+/// kept) and dates (a DATE moves by whole days only). Months are calendar months, the day
+/// clamped to the month's last (Jan 31 + 1 month = Feb 28/29), as Calcite does.
+fn timestamp_add(units: &StringArray, amounts: &Int64Array, time: &ArrayRef) -> DfResult<ArrayRef> {
+    use chrono::Months;
+    let out_of_range = || DataFusionError::Execution("TIMESTAMPADD result out of range".into());
+    let data_type = match time.data_type() {
+        DataType::Null | DataType::Date64 => DataType::Timestamp(TimeUnit::Millisecond, None),
+        other => other.clone(),
+    };
+    let time = arrow::compute::cast(time, &data_type)?;
+    // Ticks of the input per second, and what one tick is as a chrono duration.
+    let (per_second, date) = match &data_type {
+        DataType::Date32 => (1, true),
+        DataType::Timestamp(TimeUnit::Second, _) => (1, false),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (1_000, false),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => (1_000_000, false),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => (1_000_000_000, false),
+        other => return plan_err!("TIMESTAMPADD of a {other}"),
+    };
+    let ticks = arrow::compute::cast(&time, &DataType::Int64)?;
+    let ticks = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&ticks);
+    let nanos_per_tick = 1_000_000_000 / per_second;
+    let mut out = Vec::with_capacity(ticks.len());
+    for r in 0..ticks.len() {
+        if ticks.is_null(r) || amounts.is_null(r) || units.is_null(r) {
+            out.push(None);
+            continue;
+        }
+        let (value, amount) = (ticks.value(r), amounts.value(r));
+        let moved = match add_unit(units.value(r))? {
+            AddUnit::Seconds(seconds) if date => {
+                if seconds % 86_400 != 0 {
+                    return plan_err!("TIMESTAMPADD of a unit shorter than a day to a DATE");
+                }
+                amount
+                    .checked_mul(seconds / 86_400)
+                    .and_then(|days| value.checked_add(days))
+            }
+            AddUnit::Seconds(seconds) => amount
+                .checked_mul(seconds)
+                .and_then(|s| s.checked_mul(per_second))
+                .and_then(|delta| value.checked_add(delta)),
+            AddUnit::Months(months) => {
+                let at = if date {
+                    DateTime::from_timestamp(value.checked_mul(86_400).ok_or_else(out_of_range)?, 0)
+                } else {
+                    DateTime::from_timestamp(
+                        value.div_euclid(per_second),
+                        (value.rem_euclid(per_second) * nanos_per_tick) as u32,
+                    )
+                }
+                .ok_or_else(out_of_range)?;
+                let months = amount.checked_mul(months).ok_or_else(out_of_range)?;
+                let count =
+                    Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| out_of_range())?);
+                let moved = if months >= 0 {
+                    at.checked_add_months(count)
+                } else {
+                    at.checked_sub_months(count)
+                }
+                .ok_or_else(out_of_range)?;
+                let seconds = moved.timestamp();
+                if date {
+                    Some(seconds.div_euclid(86_400))
+                } else {
+                    seconds.checked_mul(per_second).and_then(|t| {
+                        t.checked_add(i64::from(moved.timestamp_subsec_nanos()) / nanos_per_tick)
+                    })
+                }
+            }
+        };
+        out.push(Some(moved.ok_or_else(out_of_range)?));
+    }
+    let moved: ArrayRef = match data_type {
+        DataType::Date32 => Arc::new(arrow::array::Date32Array::from(
+            out.into_iter()
+                .map(|d| d.map(i32::try_from).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| out_of_range())?,
+        )),
+        _ => Arc::new(Int64Array::from(out)),
+    };
+    Ok(arrow::compute::cast(&moved, &data_type)?)
+}
+
 /// Whole calendar months from `from` to `to` (negative when `to` is earlier).
 fn months_between(from: DateTime<Utc>, to: DateTime<Utc>) -> DfResult<i32> {
     use chrono::{Datelike, Months};
@@ -659,6 +792,7 @@ pub fn register(context: &SessionContext) {
         Kind::Split,
         Kind::SplitIndex,
         Kind::TimestampDiff,
+        Kind::TimestampAdd,
         Kind::RegexpExtract,
         Kind::CountChar,
         Kind::ToTimestampLtz,
@@ -713,6 +847,97 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .expect("a valid timestamp")
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn timestamp_add_moves_by_fixed_units_and_calendar_months() {
+        use super::{timestamp_add, Arc, ArrayRef, Int64Array, StringArray};
+        use arrow::array::{AsArray, Date32Array, TimestampMicrosecondArray};
+        let micros = |text: &str| at(&format!("{}Z", text.replace(' ', "T"))).timestamp_micros();
+        let time: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![
+                Some(micros("2024-01-31 10:00:00")),
+                Some(micros("2024-03-31 23:59:59")),
+                None,
+                Some(micros("2024-01-01 00:00:00")),
+            ])
+            .with_timezone("+00:00"),
+        );
+        let cases: [(&str, i64, [Option<&str>; 4]); 4] = [
+            (
+                "MONTH",
+                1,
+                [
+                    Some("2024-02-29 10:00:00"),
+                    Some("2024-04-30 23:59:59"),
+                    None,
+                    Some("2024-02-01 00:00:00"),
+                ],
+            ),
+            (
+                "HOUR",
+                -25,
+                [
+                    Some("2024-01-30 09:00:00"),
+                    Some("2024-03-30 22:59:59"),
+                    None,
+                    Some("2023-12-30 23:00:00"),
+                ],
+            ),
+            (
+                "quarter",
+                -1,
+                [
+                    Some("2023-10-31 10:00:00"),
+                    Some("2023-12-31 23:59:59"),
+                    None,
+                    Some("2023-10-01 00:00:00"),
+                ],
+            ),
+            (
+                "WEEK",
+                2,
+                [
+                    Some("2024-02-14 10:00:00"),
+                    Some("2024-04-14 23:59:59"),
+                    None,
+                    Some("2024-01-15 00:00:00"),
+                ],
+            ),
+        ];
+        for (unit, amount, expected) in cases {
+            let units = StringArray::from(vec![unit; 4]);
+            let amounts = Int64Array::from(vec![amount; 4]);
+            let moved = timestamp_add(&units, &amounts, &time).expect("adds");
+            assert_eq!(moved.data_type(), time.data_type(), "keeps the type");
+            let moved = moved.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            let got: Vec<Option<i64>> = moved.iter().collect();
+            let want: Vec<Option<i64>> = expected.iter().map(|t| t.map(micros)).collect();
+            assert_eq!(got, want, "{unit} {amount}");
+        }
+        // Dates move by days and months; a shorter unit is refused.
+        let dates: ArrayRef = Arc::new(Date32Array::from(vec![19_753])); // 2024-01-31
+        let one = |unit: &str| {
+            timestamp_add(
+                &StringArray::from(vec![unit]),
+                &Int64Array::from(vec![1]),
+                &dates,
+            )
+        };
+        let month = one("MONTH").expect("a month");
+        assert_eq!(
+            month
+                .as_primitive::<arrow::datatypes::Date32Type>()
+                .value(0),
+            19_782
+        );
+        let day = one("DAY").expect("a day");
+        assert_eq!(
+            day.as_primitive::<arrow::datatypes::Date32Type>().value(0),
+            19_754
+        );
+        assert!(one("HOUR").is_err());
+        assert!(one("FORTNIGHT").is_err());
     }
 
     #[test]

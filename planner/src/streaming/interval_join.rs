@@ -111,15 +111,19 @@ fn bounds_time(attr: Option<TimeAttr>) -> bool {
 /// So `x.t` stays a time attribute when some expiry bound of its input is `x.t` plus a
 /// constant `e`, and the output watermark is held back by the largest such `e` (the
 /// smallest per column); a bound over another expression (Nexmark's `A.expires`) leaves
-/// the column's time unbounded, and it is not kept.
+/// the column's time unbounded, and it is not kept. Only the inputs `sides` marks are
+/// considered (an outer join's padded side has NULLs in its columns). An outer join that
+/// emits an unmatched row `x` when it expires does so at the watermark that reaches
+/// `x.t + e`, before the output watermark (held back by `e`) passes `x.t`: the same bound.
 pub fn preserved_time_attributes(
     found: &IntervalBounds,
     schemas: [&DFSchema; 2],
     attrs: [&[Option<TimeAttr>]; 2],
+    sides: [bool; 2],
 ) -> ([Vec<usize>; 2], i64) {
     let mut kept: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
     let mut delay = 0_i64;
-    for side in 0..2 {
+    for side in (0..2).filter(|&side| sides[side]) {
         // Per event-time column of this side: the tightest bound found.
         let mut tightest: std::collections::BTreeMap<usize, i64> = Default::default();
         for expire in &found.expire[side] {
@@ -295,13 +299,15 @@ mod tests {
         // expire at b.ts + 1 hour), `b.ts <= a.ts` bounds b by a (a rows expire at a.ts).
         let filter = col("b.ts").between(col("a.ts") - hour(), col("a.ts"));
         let bounds = interval_bounds(&filter, [&a, &b], [&EVENT, &EVENT]);
-        let (kept, delay) = preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT]);
+        let (kept, delay) =
+            preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT], [true, true]);
         assert_eq!(kept, [vec![1], vec![1]]);
         assert_eq!(delay, 3_600_000_000_000);
         // Nexmark's b.ts BETWEEN a.ts AND a.expires: a's bound is a.expires, not a.ts + c.
         let filter = col("b.ts").between(col("a.ts"), col("a.expires"));
         let bounds = interval_bounds(&filter, [&a, &b], [&EVENT, &EVENT]);
-        let (kept, delay) = preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT]);
+        let (kept, delay) =
+            preserved_time_attributes(&bounds, [&a, &b], [&EVENT, &EVENT], [true, true]);
         assert_eq!(kept, [vec![], vec![1]]);
         assert_eq!(delay, 0);
     }

@@ -106,6 +106,12 @@ pub struct TimeBounds {
     /// emitted when its later row arrives, so the earlier row's time can lie this far below
     /// the watermark (Flink holds an interval join's watermark back the same way).
     pub watermark_delay: i64,
+    /// Flink's emission for outer interval joins over append-only inputs: an outer side's
+    /// row that matched nothing is emitted, padded with NULLs, when it expires, never
+    /// before, so the output is append-only; every bounded side's rows expire. Without it
+    /// an outer side's unmatched rows are emitted at once and retracted when a match
+    /// arrives, and the other side's rows stay (their matches decide that output).
+    pub unmatched_on_expiry: bool,
 }
 
 impl TimeBounds {
@@ -184,12 +190,23 @@ pub struct HashJoin {
     schema: SchemaRef,
     bounds: TimeBounds,
     expiry: [SpillQueue; 2],
+    /// Per outer side, with [`TimeBounds::unmatched_on_expiry`]: its rows that have matched
+    /// nothing yet (timed like the side's state), and their expiry timers. A row leaves
+    /// when it matches, or is emitted NULL-padded when it expires.
+    unmatched: [SpillMap<ZSet>; 2],
+    unmatched_expiry: [SpillQueue; 2],
     watermark: Option<i64>,
     late: u64,
 }
 
 /// A row of one side, chosen for output, with its weight.
 type SideRow = (usize, Box<[u8]>);
+
+/// An encoded row with its weight.
+type WeightedRow = (Box<[u8]>, i64);
+
+/// An encoded join key and an encoded row under it.
+type KeyedRow = (Box<[u8]>, Box<[u8]>);
 
 impl HashJoin {
     #[allow(clippy::too_many_arguments)]
@@ -231,6 +248,11 @@ impl HashJoin {
                 SpillQueue::in_budget(&budget),
                 SpillQueue::in_budget(&budget),
             ],
+            unmatched: [SpillMap::in_budget(&budget), SpillMap::in_budget(&budget)],
+            unmatched_expiry: [
+                SpillQueue::in_budget(&budget),
+                SpillQueue::in_budget(&budget),
+            ],
             watermark: None,
             late: 0,
         })
@@ -241,10 +263,14 @@ impl HashJoin {
     /// A side's rows stay when the other side outputs its unmatched (outer, anti) or matched
     /// (semi) rows: that status is recomputed from the state on every change, so the rows
     /// that matched must remain. Then the other side's late rule, which only protects
-    /// matches with expired rows, is not needed either.
+    /// matches with expired rows, is not needed either. Not so with
+    /// [`TimeBounds::unmatched_on_expiry`]: an outer side's rows remember whether they
+    /// matched, and both sides expire.
     pub fn with_time_bounds(mut self, mut bounds: TimeBounds) -> Self {
+        bounds.unmatched_on_expiry &=
+            matches!(self.kind, JoinKind::Left | JoinKind::Right | JoinKind::Full);
         for side in 0..2 {
-            if self.kind.side_output(1 - side).is_some() {
+            if self.kind.side_output(1 - side).is_some() && !bounds.unmatched_on_expiry {
                 bounds.expire[side].clear();
                 bounds.late[1 - side].clear();
             }
@@ -259,6 +285,13 @@ impl HashJoin {
         }
         self.bounds = bounds;
         self
+    }
+
+    /// Whether `side`'s unmatched rows wait for their expiry (see
+    /// [`TimeBounds::unmatched_on_expiry`]).
+    fn waits_unmatched(&self, side: usize) -> bool {
+        self.bounds.unmatched_on_expiry
+            && self.kind.side_output(side) == Some(SideOutput::UnmatchedPadded)
     }
 
     /// Index `side`'s log: every row it holds moves into the side's keyed state (rows
@@ -511,62 +544,47 @@ impl HashJoin {
     /// Remove the rows whose bound the watermark has reached. A bounded side's sets are
     /// timed: every row carries its expiry time, and the side's queue holds one timer per
     /// key, at the earliest time of its rows (see [`ZSet::schedule`]), not a copy of each
-    /// row. A timer that fires drops the key's rows due and sets the next one.
-    fn expire(&mut self, watermark: i64) -> Result<()> {
+    /// row. A timer that fires drops the key's rows due and sets the next one. Returns the
+    /// unmatched rows that expired, to be emitted padded (only with
+    /// [`TimeBounds::unmatched_on_expiry`]).
+    fn expire(&mut self, watermark: i64) -> Result<Vec<(SideRow, i64)>> {
+        let mut padded = Vec::new();
         for side in 0..2 {
             if let Some(side_log) = self.logs[side].as_mut() {
                 side_log.log.expire(watermark);
             }
-            let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
-            let (queue, state) = (&mut self.expiry[side], &mut self.state[side]);
-            queue.expire(watermark, EXPIRY_CHUNK, |mut expired| {
-                state.forget_expired(&mut expired, watermark)?;
-                state.load(expired.iter().map(|key| key.as_ref()))?;
-                for key in expired {
-                    let Some(set) = state.get_mut(&key) else {
-                        continue; // the key's rows all left before its timer fired
-                    };
-                    if set.scheduled() > watermark {
-                        continue; // a timer superseded by an earlier one, already handled
-                    }
-                    let next = set.expire(watermark);
-                    if set.is_empty() {
-                        state.remove(&key);
-                    } else if let Some(next) = next {
-                        set.set_scheduled(next);
-                        next_timers.push((next, key));
-                    }
-                }
-                state.settle()
-            })?;
-            for (time, key) in next_timers {
-                self.expiry[side].push(time, &key)?;
+            expire_timed(
+                &mut self.expiry[side],
+                &mut self.state[side],
+                watermark,
+                None,
+            )?;
+            if self.waits_unmatched(side) {
+                let mut rows = Vec::new();
+                expire_timed(
+                    &mut self.unmatched_expiry[side],
+                    &mut self.unmatched[side],
+                    watermark,
+                    Some(&mut rows),
+                )?;
+                padded.extend(rows.into_iter().map(|(row, w)| ((side, row), w)));
             }
-            self.expiry[side].flush()?;
         }
-        Ok(())
+        Ok(padded)
     }
 
     /// Rebuild the expiry timers from the state (after a restore): one per key, at the time
     /// its set had scheduled.
     fn rebuild_expiry(&mut self) -> Result<()> {
         for side in 0..2 {
-            self.expiry[side].clear()?;
-            if self.bounds.expire[side].is_empty() {
-                continue;
-            }
-            let mut timers: Vec<(i64, Box<[u8]>)> = Vec::new();
-            self.state[side].visit(|key, set| {
-                let earliest = set.iter_timed().map(|(_, _, time)| time).min();
-                if let Some(earliest) = earliest {
-                    timers.push((set.scheduled().min(earliest), Box::from(key)));
-                }
-                Ok(())
-            })?;
-            for (time, key) in timers {
-                self.expiry[side].push(time, &key)?;
-            }
-            self.expiry[side].flush()?;
+            let bounded = !self.bounds.expire[side].is_empty();
+            rebuild_timers(&mut self.expiry[side], &mut self.state[side], bounded)?;
+            let waits = self.waits_unmatched(side);
+            rebuild_timers(
+                &mut self.unmatched_expiry[side],
+                &mut self.unmatched[side],
+                waits,
+            )?;
         }
         Ok(())
     }
@@ -592,6 +610,17 @@ impl HashJoin {
         others: Vec<ArrayRef>,
         weights: Vec<i64>,
     ) -> Result<ChangeBatch> {
+        Ok(self.kept_pairs(side, own, others, weights)?.0)
+    }
+
+    /// [`HashJoin::pairs`], and which of the candidate pairs the residual predicate kept.
+    fn kept_pairs(
+        &self,
+        side: usize,
+        own: Vec<ArrayRef>,
+        others: Vec<ArrayRef>,
+        weights: Vec<i64>,
+    ) -> Result<(ChangeBatch, Vec<bool>)> {
         let pairs = weights.len();
         let batch = if side == 0 {
             self.combine(own, others, pairs)?
@@ -601,8 +630,14 @@ impl HashJoin {
         let data = batch_with_row_count(&self.schema, batch.columns().to_vec(), pairs)?;
         let matched = ChangeBatch::new(data, weights.into())?;
         match &self.filter {
-            Some(filter) => Ok(matched.filter(&evaluate_predicate(filter, &batch)?)?),
-            None => Ok(matched),
+            Some(filter) => {
+                let mask = evaluate_predicate(filter, &batch)?;
+                let kept = (0..pairs)
+                    .map(|i| mask.is_valid(i) && mask.value(i))
+                    .collect();
+                Ok((matched.filter(&mask)?, kept))
+            }
+            None => Ok((matched, vec![true; pairs])),
         }
     }
 
@@ -766,8 +801,25 @@ impl HashJoin {
                 state.load(touched.iter().copied())?;
             }
         }
+        let on_expiry = self.bounds.unmatched_on_expiry;
+        if on_expiry {
+            if changes.weights.values().iter().any(|&w| w < 0) {
+                return Err(crate::error::RuntimeError::Unsupported(
+                    "an outer interval join that emits unmatched rows on expiry received a \
+                     retraction (it is planned for append-only inputs only)"
+                        .into(),
+                ));
+            }
+            for index in 0..2 {
+                if self.waits_unmatched(index) {
+                    self.unmatched[index].load(touched.iter().copied())?;
+                }
+            }
+        }
         let mut side_delta: HashMap<SideRow, i64> = HashMap::new();
-        self.side_output_for(&touched, -1, &mut side_delta)?;
+        if !on_expiry {
+            self.side_output_for(&touched, -1, &mut side_delta)?;
+        }
 
         // Matched pairs: delta rows joined with the other side's current rows.
         // (A scan may index the other side's log: its pairs are all found by then.)
@@ -794,10 +846,38 @@ impl HashJoin {
                 }
             }
         }
+        // With `on_expiry`: which of this batch's rows matched, and the other side's rows
+        // that matched now (they leave its unmatched rows).
+        let mut matched_own = vec![false; if on_expiry { rows } else { 0 }];
+        let mut matched_other: Vec<KeyedRow> = Vec::new();
         if !delta_index.is_empty() {
-            let own = take_columns(changes.data.columns(), &UInt32Array::from(delta_index))?;
-            let others = self.row_codecs[other].decode(other_rows)?;
-            outputs.push(self.pairs(side, own, others, pair_weights)?);
+            let own = take_columns(
+                changes.data.columns(),
+                &UInt32Array::from(delta_index.clone()),
+            )?;
+            let others = self.row_codecs[other].decode(other_rows.iter().copied())?;
+            let (pairs, kept) = self.kept_pairs(side, own, others, pair_weights)?;
+            if on_expiry {
+                let other_waits = self.waits_unmatched(other);
+                for (pair, _) in kept.iter().enumerate().filter(|(_, k)| **k) {
+                    let own_index = delta_index[pair] as usize;
+                    matched_own[own_index] = true;
+                    if other_waits {
+                        matched_other
+                            .push((Box::from(keys.row(own_index)), Box::from(other_rows[pair])));
+                    }
+                }
+            }
+            outputs.push(pairs);
+        }
+        for (key, row) in matched_other {
+            if let Some(set) = self.unmatched[other].get_mut(&key) {
+                let weight = set.weight(&row);
+                set.add_at(&row, -weight, i64::MAX);
+                if set.is_empty() {
+                    self.unmatched[other].remove(&key);
+                }
+            }
         }
 
         // Apply the delta to this side's state; rows with NULL keys pass straight through
@@ -815,6 +895,7 @@ impl HashJoin {
             self.append_to_log(side, &changes, &keys, &has_null_key, times.as_deref())?;
         } else {
             let encoded = self.row_codecs[side].encode(changes.data.columns(), rows)?;
+            let waits = self.waits_unmatched(side);
             for (i, null_key) in has_null_key.iter().enumerate() {
                 let weight = changes.weights.value(i);
                 if *null_key {
@@ -831,24 +912,35 @@ impl HashJoin {
                 if self.state[side].add_row(key, encoded.row(i), weight, time, times.is_some()) {
                     self.expiry[side].push(time, key)?;
                 }
+                if waits
+                    && !matched_own[i]
+                    && self.unmatched[side].add_row(key, encoded.row(i), weight, time, true)
+                {
+                    self.unmatched_expiry[side].push(time, key)?;
+                }
             }
             if times.is_some() {
                 self.expiry[side].flush()?;
             }
+            if waits {
+                self.unmatched_expiry[side].flush()?;
+            }
         }
 
-        self.side_output_for(&touched, 1, &mut side_delta)?;
-        if let Some(watermark) = self.watermark {
-            // Rows already past their bound (they matched what they could) leave at once.
-            self.expire(watermark)?;
+        if !on_expiry {
+            self.side_output_for(&touched, 1, &mut side_delta)?;
         }
         let mut side_rows: Vec<(SideRow, i64)> =
             side_delta.into_iter().filter(|(_, w)| *w != 0).collect();
+        if let Some(watermark) = self.watermark {
+            // Rows already past their bound (they matched what they could) leave at once.
+            side_rows.extend(self.expire(watermark)?);
+        }
         side_rows.extend(passthrough);
         if !side_rows.is_empty() {
             outputs.push(self.side_rows_output(side_rows)?);
         }
-        for state in self.state.iter_mut() {
+        for state in self.state.iter_mut().chain(self.unmatched.iter_mut()) {
             state.settle()?;
         }
         for side_log in self.logs.iter_mut().flatten() {
@@ -856,6 +948,72 @@ impl HashJoin {
         }
         ChangeBatch::concat(&self.schema, &outputs)
     }
+}
+
+/// Fire the timers of `queue` due at `watermark` over the timed sets of `state`: the due
+/// rows leave, each key's next timer is queued. With `expired`, the rows that left are
+/// collected with their weights (and spilled keys are read for them); without, spilled keys
+/// that expire whole are deleted unread.
+fn expire_timed(
+    queue: &mut SpillQueue,
+    state: &mut SpillMap<ZSet>,
+    watermark: i64,
+    mut expired: Option<&mut Vec<WeightedRow>>,
+) -> Result<()> {
+    let mut next_timers: Vec<(i64, Box<[u8]>)> = Vec::new();
+    queue.expire(watermark, EXPIRY_CHUNK, |mut keys| {
+        if expired.is_none() {
+            state.forget_expired(&mut keys, watermark)?;
+        }
+        state.load(keys.iter().map(|key| key.as_ref()))?;
+        for key in keys {
+            let Some(set) = state.get_mut(&key) else {
+                continue; // the key's rows all left before its timer fired
+            };
+            if set.scheduled() > watermark {
+                continue; // a timer superseded by an earlier one, already handled
+            }
+            let next = match expired.as_deref_mut() {
+                Some(rows) => set.expire_each(watermark, |row, weight| {
+                    rows.push((Box::from(row), weight));
+                }),
+                None => set.expire(watermark),
+            };
+            if set.is_empty() {
+                state.remove(&key);
+            } else if let Some(next) = next {
+                set.set_scheduled(next);
+                next_timers.push((next, key));
+            }
+        }
+        state.settle()
+    })?;
+    for (time, key) in next_timers {
+        queue.push(time, &key)?;
+    }
+    queue.flush()?;
+    Ok(())
+}
+
+/// Queue one timer per key of `state` (when `bounded`), at the time its set had scheduled.
+fn rebuild_timers(queue: &mut SpillQueue, state: &mut SpillMap<ZSet>, bounded: bool) -> Result<()> {
+    queue.clear()?;
+    if !bounded {
+        return Ok(());
+    }
+    let mut timers: Vec<(i64, Box<[u8]>)> = Vec::new();
+    state.visit(|key, set| {
+        let earliest = set.iter_timed().map(|(_, _, time)| time).min();
+        if let Some(earliest) = earliest {
+            timers.push((set.scheduled().min(earliest), Box::from(key)));
+        }
+        Ok(())
+    })?;
+    for (time, key) in timers {
+        queue.push(time, &key)?;
+    }
+    queue.flush()?;
+    Ok(())
 }
 
 impl Operator for HashJoin {
@@ -902,6 +1060,9 @@ impl Operator for HashJoin {
                 text.push_str(&format!(", {name} rows expire at watermark >= [{bounds}]"));
             }
         }
+        if self.bounds.unmatched_on_expiry {
+            text.push_str(", unmatched rows emitted when they expire (append-only)");
+        }
         if self.bounds.watermark_delay > 0 {
             text.push_str(&format!(
                 ", output watermark {} ms behind",
@@ -916,11 +1077,15 @@ impl Operator for HashJoin {
     }
 
     fn on_watermark(&mut self, watermark: i64) -> Result<ChangeBatch> {
-        if !self.bounds.is_empty() {
-            self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
-            self.expire(watermark)?;
+        if self.bounds.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
         }
-        Ok(ChangeBatch::empty(self.schema.clone()))
+        self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
+        let padded = self.expire(watermark)?;
+        if padded.is_empty() {
+            return Ok(ChangeBatch::empty(self.schema.clone()));
+        }
+        self.side_rows_output(padded)
     }
 
     fn late_rows(&self) -> u64 {
@@ -952,7 +1117,13 @@ impl Operator for HashJoin {
             + self
                 .expiry
                 .iter()
+                .chain(&self.unmatched_expiry)
                 .map(SpillQueue::spilled_len)
+                .sum::<usize>()
+            + self
+                .unmatched
+                .iter()
+                .map(SpillMap::spilled_len)
                 .sum::<usize>()
     }
 
@@ -971,6 +1142,11 @@ impl Operator for HashJoin {
         if !self.bounds.is_empty() {
             out.put_opt_i64(self.watermark);
             out.put_u64(self.late);
+        }
+        if self.bounds.unmatched_on_expiry {
+            for unmatched in self.unmatched.iter_mut() {
+                unmatched.snapshot(out)?;
+            }
         }
         Ok(())
     }
@@ -1002,6 +1178,14 @@ impl Operator for HashJoin {
             if !input.is_empty() {
                 self.watermark = input.opt_i64()?;
                 self.late = input.u64()?;
+            }
+            // The rows still unmatched (a checkpoint of the join before it emitted unmatched
+            // rows on expiry has none: it emitted them when they arrived).
+            for unmatched in self.unmatched.iter_mut() {
+                unmatched.clear()?;
+                if self.bounds.unmatched_on_expiry && !input.is_empty() {
+                    unmatched.restore(input)?;
+                }
             }
             self.rebuild_expiry()?;
         }
@@ -1064,7 +1248,7 @@ mod tests {
         let bounds = TimeBounds {
             expire: [vec![column("ts", 1)], Vec::new()],
             late: [Vec::new(), vec![column("ts", 1)]],
-            watermark_delay: 0,
+            ..TimeBounds::default()
         };
         HashJoin::new(
             kind,
@@ -1183,5 +1367,104 @@ mod tests {
         // In a LEFT join the left rows may go.
         let join = super::tests::join(JoinKind::Left);
         assert_eq!(join.bounds.expire[0].len(), 1);
+    }
+
+    /// Keys of the rows of `out` (left key, right key; `None` for a padded side), each with
+    /// its weight, sorted.
+    fn keyed_output(out: &ChangeBatch) -> Vec<(Option<i64>, Option<i64>, i64)> {
+        let left = out.data.column(0).as_primitive::<Int64Type>();
+        let right = out.data.column(2).as_primitive::<Int64Type>();
+        let mut rows: Vec<_> = (0..out.num_rows())
+            .map(|i| {
+                let value = |a: &arrow::array::Int64Array| a.is_valid(i).then(|| a.value(i));
+                (value(left), value(right), out.weights.value(i))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn outer_rows_that_matched_nothing_are_emitted_when_they_expire() -> Result<()> {
+        // Both sides bounded (left rows expire 3 s after their time, right rows 2 s after):
+        // Flink's emission over append-only inputs.
+        let bounds = |kind| {
+            let schema = side_schema();
+            let plus = |seconds: i64| -> Arc<dyn PhysicalExpr> {
+                Arc::new(datafusion::physical_expr::expressions::BinaryExpr::new(
+                    column("ts", 1),
+                    datafusion::logical_expr::Operator::Plus,
+                    Arc::new(datafusion::physical_expr::expressions::Literal::new(
+                        datafusion::common::ScalarValue::IntervalMonthDayNano(Some(
+                            arrow::datatypes::IntervalMonthDayNano::new(
+                                0,
+                                0,
+                                seconds * 1_000_000_000,
+                            ),
+                        )),
+                    )),
+                ))
+            };
+            HashJoin::new(
+                kind,
+                schema.clone(),
+                schema.clone(),
+                vec![column("k", 0)],
+                vec![column("k", 0)],
+                None,
+                false,
+                super::super::combined_join_schema(&schema, &schema),
+            )
+            .expect("join")
+            .with_time_bounds(TimeBounds {
+                expire: [vec![plus(3)], vec![plus(2)]],
+                late: [vec![column("ts", 1)], vec![column("ts", 1)]],
+                unmatched_on_expiry: true,
+                ..TimeBounds::default()
+            })
+        };
+        let second = 1_000_000_000_i64;
+        for kind in [JoinKind::Left, JoinKind::Full] {
+            let mut join = bounds(kind);
+            assert!(join.describe().contains("emitted when they expire"));
+            assert!(join
+                .process(0, rows(&[1, 2], &[10_000, 10_000]))?
+                .is_empty());
+            // The right row of key 1 matches: the pair at once, no retraction later.
+            let out = join.process(1, rows(&[1, 3], &[11_000, 11_000]))?;
+            assert_eq!(keyed_output(&out), vec![(Some(1), Some(1), 1)]);
+            assert!(join.on_watermark(12 * second)?.is_empty());
+            let mut checkpoint = StateWriter::new();
+            join.snapshot(&mut checkpoint)?;
+            let bytes = checkpoint.into_bytes();
+            // 13 s: the right rows (11 s + 2 s) and the left rows (10 s + 3 s) all expire;
+            // what matched nothing is emitted padded, once.
+            let expected = match kind {
+                JoinKind::Left => vec![(Some(2), None, 1)],
+                _ => vec![(None, Some(3), 1), (Some(2), None, 1)],
+            };
+            let out = join.on_watermark(13 * second)?;
+            assert_eq!(keyed_output(&out), expected, "{kind:?}");
+            assert_eq!(join.state_rows(), 0);
+            assert!(join.on_watermark(20 * second)?.is_empty());
+            // A checkpoint taken before brings the unmatched rows back.
+            let mut restored = super::super::Operator::fork(&join)?;
+            restored.restore(&mut StateReader::new(&bytes))?;
+            let out = restored.on_watermark(13 * second)?;
+            assert_eq!(keyed_output(&out), expected, "{kind:?} restored");
+            // A row at 21 s (above the watermark of 20 s) waits for its expiry at 24 s; a
+            // row at 24 s is late then: dropped and counted.
+            let out = join.process(0, rows(&[4], &[21_000]))?;
+            assert!(out.is_empty());
+            let out = join.on_watermark(24 * second)?;
+            assert_eq!(keyed_output(&out), vec![(Some(4), None, 1)]);
+            assert!(join.process(0, rows(&[5], &[24_000]))?.is_empty());
+            assert_eq!(join.late_rows(), 1);
+            // Retractions are refused (the planner only chooses this for append-only
+            // inputs).
+            let retraction = ChangeBatch::new(rows(&[6], &[30_000]).data, vec![-1].into())?;
+            assert!(join.process(0, retraction).is_err());
+        }
+        Ok(())
     }
 }
