@@ -315,9 +315,15 @@ impl Database {
             .with_option_extension(crate::system_catalog::SessionOptions::default());
         // Session windows are logical extension nodes: the query planner expands them into
         // their batch meaning before physical planning.
-        let state = datafusion::execution::SessionStateBuilder::new()
+        let mut builder = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
-            .with_default_features()
+            .with_default_features();
+        // `n * INTERVAL ..`, which DataFusion lacks.
+        builder
+            .expr_planners()
+            .get_or_insert_with(Vec::new)
+            .insert(0, crate::interval_arith::planner());
+        let state = builder
             .with_query_planner(Arc::new(
                 crate::streaming::session_window::SessionQueryPlanner,
             ))

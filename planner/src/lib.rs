@@ -12,6 +12,7 @@ mod durability;
 pub mod error;
 pub mod flink;
 pub mod incremental;
+mod interval_arith;
 mod key_lookup;
 mod lateral_unnest;
 mod map_keys;
