@@ -12,7 +12,8 @@
 //! stay; for outer and anti joins an expired row stays as output unmatched, exactly as it
 //! would for every later input. The flip side: rows of `x` whose `x.t` is at or below the
 //! watermark on arrival are late (they might have matched an expired `y`) and are dropped
-//! and counted, as Flink drops them.
+//! and counted (Flink joins a late row with whatever rows it still holds, which depends on
+//! timing; dropping keeps the result the batch join over the rows that were not late).
 
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::logical_expr::utils::split_conjunction;

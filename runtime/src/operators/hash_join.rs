@@ -19,9 +19,13 @@
 //! has reached can never match a future row of the other side, so it leaves the state (its
 //! emitted matches, or its unmatched output in outer/anti joins, stay as they are: that is
 //! what every later input would give). Rows arriving with their bounded event time at or
-//! below the watermark are late: dropped and counted, as Flink's interval join does. Rows of
-//! a side stay while the other side's unmatched/matched output depends on them (outer, semi
-//! and anti joins): inner joins forget both sides, LEFT joins the left rows, FULL joins none.
+//! below the watermark are late: dropped and counted (Flink joins them with what it still
+//! holds). Rows of a side stay while the other side's unmatched/matched output depends on
+//! them (outer, semi and anti joins): inner joins forget both sides, LEFT joins the left
+//! rows, FULL joins none. Except with [`TimeBounds::unmatched_on_expiry`] (outer joins over
+//! append-only inputs, as Flink's interval join): an outer side's rows that matched nothing
+//! are kept apart and emitted, padded, when they expire; both sides expire and nothing is
+//! retracted.
 //!
 //! Rarely probed sides: a side of an inner join starts as a log, its rows kept unindexed in
 //! arrival order ([`SpillLog`], spilled in whole segments). A change on the other side scans
