@@ -19,8 +19,13 @@
 //! them on arrival.
 //!
 //! Invariants:
-//! - Open sessions of a key are disjoint and separated by more than `gap`; a timer set holds
-//!   every open session ordered by its end.
+//! - Open sessions of a key are disjoint and separated by more than `gap`. Every open
+//!   session has a timer (key, start, end) queued at an end it had, at or before its current
+//!   one (a [`SpillQueue`] in the operator's memory budget: timers beyond it wait on disk).
+//!   Timers are never removed: one that fires for a session that has grown re-arms at its
+//!   current end; one whose session merged into another, or was rebuilt after a retraction,
+//!   finds no session with its start and is dropped. A session that only grows to the right
+//!   (the common case: rows arriving in time order) queues no new timer.
 //! - A session fires when the watermark reaches its end (`max + gap`, at or below the
 //!   watermark). This is one time unit later than Flink's `end - 1`: a row exactly at
 //!   `max + gap` still belongs to the session (see above), and firing only at `end` makes the
@@ -41,7 +46,7 @@
 //! only insert: a retraction would carry a new arrival time, not its row's, so it fails the
 //! view with an error (Flink refuses updating input for these windows).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, RecordBatch};
@@ -49,7 +54,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::codec::batch_with_row_count;
-use sluice_storage::spill::{Budget, SpillValue};
+use sluice_storage::spill::{Budget, SpillQueue, SpillValue};
 use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::{nanos_per_unit, now_nanos};
@@ -85,7 +90,7 @@ const TREE_ENTRY: usize = 40;
 
 /// A key's open sessions are the value of a [`SpillMap`]: over the operator memory budget,
 /// the keys least recently changed go to disk, and a change of the key or the closing of one
-/// of its sessions reads them back. (The timers stay in memory: one per open session.)
+/// of its sessions reads them back.
 impl SpillValue for KeySessions {
     type Context = ();
 
@@ -135,8 +140,25 @@ impl SpillValue for KeySessions {
     }
 }
 
-/// A session that closes at `end`: (end, partition key, start).
-type Timer = (i64, Vec<u8>, i64);
+/// Timers that fire at one step: the keys they name are loaded together.
+const TIMER_CHUNK: usize = 8192;
+
+/// A timer's entry in the queue (queued at `end`): the session's start and that end, then
+/// the partition key.
+fn timer_entry(start: i64, end: i64, key: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(16 + key.len());
+    entry.extend_from_slice(&start.to_le_bytes());
+    entry.extend_from_slice(&end.to_le_bytes());
+    entry.extend_from_slice(key);
+    entry
+}
+
+/// (start, end, key) of a timer's entry; `None` for bytes no [`timer_entry`] wrote.
+fn parse_timer(entry: &[u8]) -> Option<(i64, i64, &[u8])> {
+    let start = i64::from_le_bytes(entry.get(..8)?.try_into().ok()?);
+    let end = i64::from_le_bytes(entry.get(8..16)?.try_into().ok()?);
+    Some((start, end, &entry[16..]))
+}
 
 pub struct SessionWindowAggregate {
     /// Schema of the rows the session window reads, every column nullable (held rows carry
@@ -166,7 +188,8 @@ pub struct SessionWindowAggregate {
     key_codec: RowCodec,
     /// Open sessions per partition key (spilling over the operator memory budget).
     keys: SpillMap<KeySessions>,
-    timers: BTreeSet<Timer>,
+    /// One timer per open session (see the module documentation), in the keys' budget.
+    timers: SpillQueue,
     held_rows: usize,
     watermark: Option<i64>,
     late: u64,
@@ -220,6 +243,41 @@ fn merge_into(
     (removed, (start, last))
 }
 
+/// Take the rows of `state`'s session `[start, last]` (closing at `end`) into `closed`, with
+/// their weights and the session, and drop them and their times. Timers fire in order of
+/// their queue, not of the key's sessions (spilled timers come after those in memory), so
+/// an earlier open session may hold rows before `start`.
+fn close_session(
+    state: &mut KeySessions,
+    start: i64,
+    last: i64,
+    end: i64,
+    closed: &mut Vec<(Vec<u8>, i64, i64, i64)>,
+) {
+    let earliest = state.sessions.keys().next().is_none_or(|&s| s > last);
+    if earliest {
+        // No session before this one: its rows are all the rows up to `last`.
+        state.rows.expire_each(last, |row, weight| {
+            closed.push((row.to_vec(), weight, start, end));
+        });
+        state.times = state.times.split_off(&last.saturating_add(1));
+        return;
+    }
+    let rows: Vec<(Vec<u8>, i64)> = state
+        .rows
+        .iter_timed()
+        .filter(|&(_, _, time)| start <= time && time <= last)
+        .map(|(row, weight, _)| (row.to_vec(), weight))
+        .collect();
+    for (row, weight) in rows {
+        state.rows.add(&row, -weight);
+        closed.push((row, weight, start, end));
+    }
+    let later = state.times.split_off(&last.saturating_add(1));
+    state.times.retain(|&time, _| time < start);
+    state.times.extend(later);
+}
+
 impl SessionWindowAggregate {
     /// Sessions over `input_schema` by event-time column `time` with `gap` (in the column's
     /// units), partitioned by columns `partition`; `project` maps the session schema (input
@@ -261,6 +319,7 @@ impl SessionWindowAggregate {
             ));
         }
         let schema = aggregate.schema();
+        let budget = Budget::from_settings();
         Ok(Self {
             kept: (0..input_schema.fields().len()).collect(),
             row_codec: RowCodec::for_schema(&input_schema)?,
@@ -274,8 +333,8 @@ impl SessionWindowAggregate {
             session_schema: nullable(&session_schema),
             project,
             template: aggregate,
-            keys: SpillMap::in_budget(&Budget::from_settings()),
-            timers: BTreeSet::new(),
+            keys: SpillMap::in_budget(&budget),
+            timers: SpillQueue::in_budget(&budget),
             held_rows: 0,
             watermark: None,
             late: 0,
@@ -333,43 +392,45 @@ impl SessionWindowAggregate {
     /// Close, aggregate and emit every session whose end is at or below `limit`
     /// (nanoseconds since the epoch).
     fn close_through(&mut self, limit: i64) -> Result<ChangeBatch> {
-        // The keys of the sessions that close, in memory first.
-        let due: Vec<Vec<u8>> = self
-            .timers
-            .iter()
-            .take_while(|timer| self.reached(timer.0, limit))
-            .map(|timer| timer.1.clone())
-            .collect();
-        if due.is_empty() {
-            return Ok(ChangeBatch::empty(self.schema.clone()));
-        }
-        self.keys.load(due.iter().map(Vec::as_slice))?;
+        // The last time (in units) that `reached` holds for.
+        let due = match limit {
+            i64::MAX => i64::MAX,
+            limit => limit.div_euclid(self.unit_nanos),
+        };
+        let (keys, gap) = (&mut self.keys, self.gap);
         let mut closed = Vec::new();
-        while let Some(first) = self.timers.first() {
-            if !self.reached(first.0, limit) {
-                break;
+        let mut rearm: Vec<(i64, Vec<u8>)> = Vec::new();
+        self.timers.expire(due, TIMER_CHUNK, |entries| {
+            let timers: Vec<(i64, i64, &[u8])> =
+                entries.iter().filter_map(|e| parse_timer(e)).collect();
+            keys.load(timers.iter().map(|t| t.2))?;
+            for (start, _, key) in timers {
+                let Some(state) = keys.get_mut(key) else {
+                    continue; // the key's sessions all closed
+                };
+                let Some(&last) = state.sessions.get(&start) else {
+                    continue; // merged into another session, or rebuilt
+                };
+                let end = last.saturating_add(gap);
+                if end > due {
+                    // The session grew since its timer was queued: the timer moves to its
+                    // end (once per firing, however many rows grew it).
+                    rearm.push((end, timer_entry(start, end, key)));
+                    continue;
+                }
+                state.sessions.remove(&start);
+                close_session(state, start, last, end, &mut closed);
+                if state.rows.is_empty() {
+                    keys.remove(key);
+                }
             }
-            let Some((end, key, start)) = self.timers.pop_first() else {
-                break;
-            };
-            let Some(state) = self.keys.get_mut(&key) else {
-                continue;
-            };
-            let Some(last) = state.sessions.remove(&start) else {
-                continue;
-            };
-            // Sessions of a key close in order, so this one holds the key's earliest rows.
-            for (row, weight, _) in state.rows.iter_timed().filter(|(_, _, t)| *t <= last) {
-                self.held_rows -= 1;
-                closed.push((row.to_vec(), weight, start, end));
-            }
-            state.rows.expire(last);
-            state.times = state.times.split_off(&last.saturating_add(1));
-            if state.rows.is_empty() {
-                self.keys.remove(&key);
-            }
+            keys.settle()
+        })?;
+        self.held_rows -= closed.len();
+        for (end, entry) in rearm {
+            self.timers.push(end, &entry)?;
         }
-        self.keys.settle()?;
+        self.timers.flush()?;
         self.emit(closed)
     }
 
@@ -443,33 +504,33 @@ impl SessionWindowAggregate {
                     dirty.push(key.to_vec());
                 }
             } else if new_time {
+                // A session with a new start needs a timer; one that kept its start has
+                // one (at an earlier end, where it re-arms). The removed sessions' timers
+                // find no session when they fire.
                 let (removed, (start, last)) = merge_into(&mut state.sessions, time, self.gap);
-                for (s, l) in removed {
-                    self.timers
-                        .remove(&(l.saturating_add(self.gap), key.to_vec(), s));
+                if !removed.iter().any(|&(s, _)| s == start) {
+                    let end = last.saturating_add(self.gap);
+                    self.timers.push(end, &timer_entry(start, end, key))?;
                 }
-                self.timers
-                    .insert((last.saturating_add(self.gap), key.to_vec(), start));
             }
         }
         dirty.sort();
         dirty.dedup();
         for key in dirty {
-            self.rebuild(&key);
+            self.rebuild(&key)?;
         }
+        self.timers.flush()?;
         self.keys.settle()?;
         Ok(())
     }
 
-    /// Recompute the sessions of `key` from its rows (after a retraction).
-    fn rebuild(&mut self, key: &[u8]) {
+    /// Recompute the sessions of `key` from its rows (after a retraction); each gets a
+    /// timer (the old ones fire for sessions that may no longer exist, see the module
+    /// documentation).
+    fn rebuild(&mut self, key: &[u8]) -> Result<()> {
         let Some(state) = self.keys.get_mut(key) else {
-            return;
+            return Ok(());
         };
-        for (&s, &l) in &state.sessions {
-            self.timers
-                .remove(&(l.saturating_add(self.gap), key.to_vec(), s));
-        }
         state.sessions.clear();
         let mut current: Option<(i64, i64)> = None;
         for &time in state.times.keys() {
@@ -486,12 +547,13 @@ impl SessionWindowAggregate {
             state.sessions.insert(s, l);
         }
         for (&s, &l) in &state.sessions {
-            self.timers
-                .insert((l.saturating_add(self.gap), key.to_vec(), s));
+            let end = l.saturating_add(self.gap);
+            self.timers.push(end, &timer_entry(s, end, key))?;
         }
         if state.rows.is_empty() {
             self.keys.remove(key);
         }
+        Ok(())
     }
 
     /// The timestamps `values` (in units) as an array of the event-time type.
@@ -640,7 +702,7 @@ impl Operator for SessionWindowAggregate {
     }
 
     fn spilled_entries(&self) -> usize {
-        self.keys.spilled_len()
+        self.keys.spilled_len() + self.timers.spilled_len()
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
@@ -667,7 +729,7 @@ impl Operator for SessionWindowAggregate {
         let late = input.u64()?;
         let held = get_changes(input, &self.input_schema)?;
         self.keys.clear()?;
-        self.timers.clear();
+        self.timers.clear()?;
         self.held_rows = 0;
         self.watermark = None;
         self.add(&held, false)?;
