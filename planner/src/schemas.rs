@@ -81,19 +81,22 @@ impl Session {
     }
 
     /// The catalog key a relation name read outside SQL planning means (`SUBSCRIBE TO v`,
-    /// `LIKE base`): `key` when the catalog has it, else the current schema's relation of
-    /// that name if there is one.
+    /// `LIKE base`): a qualified name (`s.v`) the catalog has as it is; an unqualified one
+    /// is looked up along the search path, the first schema that has it winning (as SQL
+    /// resolves names); else `key` unchanged (for the caller's error).
     pub(crate) fn key_on_search_path(
         &self,
         catalog: &crate::database::Catalog,
         key: &str,
     ) -> String {
-        let in_current = names::join(Some(&self.current_schema()), key);
-        if !catalog.entries.contains_key(key) && catalog.entries.contains_key(&in_current) {
-            in_current
-        } else {
-            key.to_string()
+        if key.contains('.') && catalog.entries.contains_key(key) {
+            return key.to_string();
         }
+        self.search_schemas()
+            .iter()
+            .map(|schema| names::join(Some(schema), key))
+            .find(|candidate| catalog.entries.contains_key(candidate))
+            .unwrap_or_else(|| key.to_string())
     }
 
     /// Refuse creating a relation whose one-part (quoted) name reads as a relation of an

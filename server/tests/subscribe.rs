@@ -481,7 +481,9 @@ async fn subscriptions_to_relations_of_a_schema() {
     // One subscription per connection (each runs until cancelled).
     let (on_path, _o) = connect(&server).await;
     let (query_path, _q) = connect(&server).await;
-    for session in [&on_path, &query_path] {
+    // `t` on the path `s, public` is s.t (public.t exists too): the first schema wins.
+    let (shadowed, _s) = connect(&server).await;
+    for session in [&on_path, &query_path, &shadowed] {
         session
             .batch_execute("SET search_path TO s, public")
             .await
@@ -491,7 +493,12 @@ async fn subscriptions_to_relations_of_a_schema() {
     let mut table = subscribe(&watcher, "SUBSCRIBE TO s.t").await;
     let mut view = subscribe(&on_path, "SUBSCRIBE TO v").await;
     let mut query = subscribe(&query_path, "SUBSCRIBE TO (SELECT id FROM t)").await;
+    let mut first_on_path = subscribe(&shadowed, "SUBSCRIBE TO t").await;
     assert_eq!(next_change(&mut table).await.2, vec![Some("1".into())]);
+    assert_eq!(
+        next_change(&mut first_on_path).await.2,
+        vec![Some("1".into())]
+    );
     assert_eq!(next_change(&mut view).await.2, vec![Some("2".into())]);
     assert_eq!(next_change(&mut query).await.2, vec![Some("1".into())]);
     client
@@ -501,6 +508,10 @@ async fn subscriptions_to_relations_of_a_schema() {
     assert_eq!(next_change(&mut table).await.2, vec![Some("5".into())]);
     assert_eq!(next_change(&mut view).await.2, vec![Some("10".into())]);
     assert_eq!(next_change(&mut query).await.2, vec![Some("5".into())]);
-    drop((table, view, query));
+    assert_eq!(
+        next_change(&mut first_on_path).await.2,
+        vec![Some("5".into())]
+    );
+    drop((table, view, query, first_on_path));
     server.shutdown().await;
 }
