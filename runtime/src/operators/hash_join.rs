@@ -614,16 +614,18 @@ impl HashJoin {
         others: Vec<ArrayRef>,
         weights: Vec<i64>,
     ) -> Result<ChangeBatch> {
-        Ok(self.kept_pairs(side, own, others, weights)?.0)
+        Ok(self.kept_pairs(side, own, others, weights, false)?.0)
     }
 
-    /// [`HashJoin::pairs`], and which of the candidate pairs the residual predicate kept.
+    /// [`HashJoin::pairs`], and, with `which`, which of the candidate pairs the residual
+    /// predicate kept (empty without).
     fn kept_pairs(
         &self,
         side: usize,
         own: Vec<ArrayRef>,
         others: Vec<ArrayRef>,
         weights: Vec<i64>,
+        which: bool,
     ) -> Result<(ChangeBatch, Vec<bool>)> {
         let pairs = weights.len();
         let batch = if side == 0 {
@@ -636,12 +638,15 @@ impl HashJoin {
         match &self.filter {
             Some(filter) => {
                 let mask = evaluate_predicate(filter, &batch)?;
-                let kept = (0..pairs)
-                    .map(|i| mask.is_valid(i) && mask.value(i))
-                    .collect();
+                let kept = match which {
+                    true => (0..pairs)
+                        .map(|i| mask.is_valid(i) && mask.value(i))
+                        .collect(),
+                    false => Vec::new(),
+                };
                 Ok((matched.filter(&mask)?, kept))
             }
-            None => Ok((matched, vec![true; pairs])),
+            None => Ok((matched, vec![true; if which { pairs } else { 0 }])),
         }
     }
 
@@ -855,12 +860,14 @@ impl HashJoin {
         let mut matched_own = vec![false; if on_expiry { rows } else { 0 }];
         let mut matched_other: Vec<KeyedRow> = Vec::new();
         if !delta_index.is_empty() {
-            let own = take_columns(
-                changes.data.columns(),
-                &UInt32Array::from(delta_index.clone()),
-            )?;
+            // (The indexes are needed again only to mark matched rows.)
+            let indexes = match on_expiry {
+                true => delta_index.clone(),
+                false => std::mem::take(&mut delta_index),
+            };
+            let own = take_columns(changes.data.columns(), &UInt32Array::from(indexes))?;
             let others = self.row_codecs[other].decode(other_rows.iter().copied())?;
-            let (pairs, kept) = self.kept_pairs(side, own, others, pair_weights)?;
+            let (pairs, kept) = self.kept_pairs(side, own, others, pair_weights, on_expiry)?;
             if on_expiry {
                 let other_waits = self.waits_unmatched(other);
                 for (pair, _) in kept.iter().enumerate().filter(|(_, k)| **k) {
