@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sluice_runtime::connectors::BadRowPolicy;
+use sluice_storage::durable::CheckpointWriter;
 use sluice_storage::{Durable, DurableOptions, StateReader, StateWriter, StorageError};
 
 use crate::database::{Catalog, Database, Entry, EntryKind};
@@ -136,7 +137,7 @@ impl Database {
     }
 
     /// Checkpoint the state of every continuous query that can resume from one (see
-    /// [`Catalog::checkpoint_entries`]), then flush the data directory to disk (`CHECKPOINT`).
+    /// [`Catalog::write_checkpoint`]), then flush the data directory to disk (`CHECKPOINT`).
     /// Returns the number of queries and tables checkpointed.
     pub async fn checkpoint(&self) -> Result<usize> {
         let Some(durable) = &self.durable else {
@@ -144,11 +145,12 @@ impl Database {
         };
         let count = {
             let mut catalog = self.catalog.write().await;
-            let entries = catalog.checkpoint_entries()?;
             // Written under the lock: no batch is ingested between the cut and the write.
-            durable.write_checkpoint(&entries)?;
+            let mut writer = durable.begin_checkpoint()?;
+            let count = catalog.write_checkpoint(&mut writer)?;
+            writer.commit()?;
             catalog.ingested_at_checkpoint = catalog.ingested;
-            entries.len()
+            count
         };
         durable.flush()?;
         Ok(count)
@@ -348,13 +350,14 @@ impl Catalog {
         }
     }
 
-    /// The entries of a checkpoint of the current state: per resumable query, its
-    /// definition, dataflow state, source offsets and (for a materialized view) rows; per
-    /// checkpointed table, its rows. Taken under the catalog lock, between batches, so the
-    /// cut is consistent across all queries.
-    pub fn checkpoint_entries(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// Write a checkpoint of the current state to `writer`, an entry at a time (one query's
+    /// state in memory at once): per resumable query, its definition, dataflow state, source
+    /// offsets and (for a materialized view) rows; per checkpointed table, its rows. Taken
+    /// under the catalog lock, between batches, so the cut is consistent across all queries.
+    /// Returns the number of entries.
+    pub fn write_checkpoint(&mut self, writer: &mut CheckpointWriter<'_>) -> Result<usize> {
         let (queries, tables) = self.resumable();
-        let mut entries = Vec::new();
+        let mut entries = 0;
         for name in queries {
             let Some(entry) = self.entries.get_mut(&name) else {
                 continue;
@@ -378,7 +381,9 @@ impl Catalog {
                 store.export_rows()
             };
             put_rows(&mut out, &rows);
-            entries.push((format!("{QUERY_KEY}{name}").into_bytes(), out.into_bytes()));
+            drop(rows);
+            writer.put(format!("{QUERY_KEY}{name}").as_bytes(), out.as_bytes())?;
+            entries += 1;
         }
         for name in tables {
             let Some(store) = self.store(&name) else {
@@ -386,7 +391,8 @@ impl Catalog {
             };
             let mut out = StateWriter::new();
             put_rows(&mut out, &store.export_rows());
-            entries.push((format!("{TABLE_KEY}{name}").into_bytes(), out.into_bytes()));
+            writer.put(format!("{TABLE_KEY}{name}").as_bytes(), out.as_bytes())?;
+            entries += 1;
         }
         Ok(entries)
     }

@@ -8,7 +8,15 @@
 //!   tables, the encoded row itself (value: its multiplicity, 8 bytes little-endian) for tables
 //!   without a key. Prefix order keeps one table's rows contiguous, so a scan or a drop is a
 //!   range operation.
-//! - `meta`: the data directory's format marker.
+//! - `meta`: the data directory's format marker, named metadata (`n/..`) and the generation
+//!   of the committed checkpoint.
+//! - `checkpoint`: the last committed checkpoint's entries, keyed by `#`, its generation (8
+//!   bytes big-endian) and the entry's key. A checkpoint is written entry by entry under the
+//!   next generation, then committed by one atomic write that names it current and deletes
+//!   every other key (older generations, or what a crash left of an uncommitted one): the
+//!   entries never all sit in memory, and a crash leaves the previous checkpoint. (A
+//!   directory without a generation holds entries keyed without the prefix, written as one
+//!   batch by earlier versions; they are read as the checkpoint.)
 //!
 //! Every write is one RocksDB write batch (atomic), written to the WAL before it returns and,
 //! with `sync_writes`, fsynced: a statement acknowledged to a client survives a crash.
@@ -29,6 +37,21 @@ const META: &str = "meta";
 const CHECKPOINT: &str = "checkpoint";
 const FAMILIES: [&str; 4] = [CATALOG, ROWS, META, CHECKPOINT];
 const FORMAT_KEY: &[u8] = b"format";
+const GENERATION_KEY: &[u8] = b"checkpoint-generation";
+
+/// The first key of checkpoint generation `generation`'s entries.
+fn generation_prefix(generation: u64) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(9);
+    prefix.push(b'#');
+    prefix.extend_from_slice(&generation.to_be_bytes());
+    prefix
+}
+
+/// A key above every checkpoint key (entry keys are names: far shorter than 64 bytes of
+/// 0xff).
+fn checkpoint_end() -> Vec<u8> {
+    vec![0xff; 64]
+}
 
 /// The on-disk format. Row bytes use Arrow's row format, which Arrow does not promise to keep
 /// across major versions: the marker names the Arrow major version, and a data directory
@@ -181,27 +204,77 @@ impl Durable {
         self.db.write_opt(batch, &self.write).map_err(rocks)
     }
 
-    /// Replace the stored checkpoint with `entries` in one atomic write: a crash leaves
-    /// either the previous checkpoint or this one.
+    /// Replace the stored checkpoint with `entries`: a crash leaves either the previous
+    /// checkpoint or this one (see [`Durable::begin_checkpoint`]).
     pub fn write_checkpoint(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut writer = self.begin_checkpoint()?;
+        for (key, value) in entries {
+            writer.put(key, value)?;
+        }
+        writer.commit()
+    }
+
+    /// Start writing a checkpoint (see the module documentation): entries written with
+    /// [`CheckpointWriter::put`] replace the last checkpoint when
+    /// [`CheckpointWriter::commit`] returns; until then, and after a crash before it, the
+    /// last checkpoint stays.
+    pub fn begin_checkpoint(&self) -> Result<CheckpointWriter<'_>> {
+        let generation = self
+            .checkpoint_generation()?
+            .map_or(1, |g| g.saturating_add(1));
+        // What an uncommitted checkpoint left at this generation.
         let cf = self.cf(CHECKPOINT)?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(cf, Vec::new(), vec![0xff; 64]);
-        for (key, value) in entries {
-            batch.put_cf(cf, key, value);
+        batch.delete_range_cf(cf, generation_prefix(generation), checkpoint_end());
+        let mut unsynced = WriteOptions::default();
+        unsynced.set_sync(false);
+        self.db.write_opt(batch, &unsynced).map_err(rocks)?;
+        Ok(CheckpointWriter {
+            durable: self,
+            prefix: generation_prefix(generation),
+            generation,
+            unsynced,
+        })
+    }
+
+    /// The generation of the committed checkpoint (`None`: none committed by generation).
+    fn checkpoint_generation(&self) -> Result<Option<u64>> {
+        match self
+            .db
+            .get_cf(self.cf(META)?, GENERATION_KEY)
+            .map_err(rocks)?
+        {
+            None => Ok(None),
+            Some(bytes) => decode_u64(&bytes).map(Some).ok_or_else(|| {
+                StorageError::Corrupt("the checkpoint generation is not 8 bytes".into())
+            }),
         }
-        self.db.write_opt(batch, &self.write).map_err(rocks)
     }
 
     /// The entries of the last checkpoint.
     pub fn checkpoint(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let cf = self.cf(CHECKPOINT)?;
         let mut entries = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CHECKPOINT)?, IteratorMode::Start)
-        {
+        let Some(generation) = self.checkpoint_generation()? else {
+            // Written by an earlier version: every entry, without a prefix.
+            for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+                let (key, value) = item.map_err(rocks)?;
+                entries.push((key.into_vec(), value.into_vec()));
+            }
+            return Ok(entries);
+        };
+        let prefix = generation_prefix(generation);
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_upper_bound(generation_prefix(generation.saturating_add(1)));
+        let iter =
+            self.db
+                .iterator_cf_opt(cf, options, IteratorMode::From(&prefix, Direction::Forward));
+        for item in iter {
             let (key, value) = item.map_err(rocks)?;
-            entries.push((key.into_vec(), value.into_vec()));
+            let Some(name) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            entries.push((name.to_vec(), value.into_vec()));
         }
         Ok(entries)
     }
@@ -315,6 +388,46 @@ impl Durable {
             }
         }
         total
+    }
+}
+
+/// A checkpoint being written (see [`Durable::begin_checkpoint`]).
+pub struct CheckpointWriter<'a> {
+    durable: &'a Durable,
+    generation: u64,
+    prefix: Vec<u8>,
+    /// Entries go to the WAL unsynced: the commit's synced write makes them durable with it.
+    unsynced: WriteOptions,
+}
+
+impl CheckpointWriter<'_> {
+    /// Write one entry of the checkpoint (not visible until the commit).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut full = Vec::with_capacity(self.prefix.len() + key.len());
+        full.extend_from_slice(&self.prefix);
+        full.extend_from_slice(key);
+        let cf = self.durable.cf(CHECKPOINT)?;
+        self.durable
+            .db
+            .put_cf_opt(cf, full, value, &self.unsynced)
+            .map_err(rocks)
+    }
+
+    /// Make the entries written the checkpoint, in one atomic write that also deletes every
+    /// other checkpoint key.
+    pub fn commit(self) -> Result<()> {
+        let durable = self.durable;
+        let cf = durable.cf(CHECKPOINT)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            durable.cf(META)?,
+            GENERATION_KEY,
+            self.generation.to_be_bytes(),
+        );
+        batch.delete_range_cf(cf, Vec::new(), self.prefix.clone());
+        let next = generation_prefix(self.generation.saturating_add(1));
+        batch.delete_range_cf(cf, next, checkpoint_end());
+        durable.db.write_opt(batch, &durable.write).map_err(rocks)
     }
 }
 
@@ -495,6 +608,43 @@ mod tests {
             ),
             "expected a corruption error, got {result:?}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn checkpoints_commit_whole_and_replace_the_previous_one() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let entry = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        {
+            let durable = Durable::open(dir.path(), &DurableOptions::default())?;
+            // A directory of an earlier version: entries without a generation.
+            let cf = durable.cf(CHECKPOINT)?;
+            durable.db.put_cf(cf, b"q/old", b"1").map_err(rocks)?;
+            assert_eq!(durable.checkpoint()?, vec![entry("q/old", "1")]);
+            // The first checkpoint by generation replaces them.
+            durable.write_checkpoint(&[entry("q/a", "2"), entry("t/b", "3")])?;
+            assert_eq!(
+                durable.checkpoint()?,
+                vec![entry("q/a", "2"), entry("t/b", "3")]
+            );
+            // Entries written but not committed (a crash mid-checkpoint) are not read, and
+            // the next checkpoint starts over them.
+            let mut writer = durable.begin_checkpoint()?;
+            writer.put(b"q/a", b"half")?;
+            drop(writer);
+        }
+        let durable = Durable::open(dir.path(), &DurableOptions::default())?;
+        assert_eq!(
+            durable.checkpoint()?,
+            vec![entry("q/a", "2"), entry("t/b", "3")]
+        );
+        let mut writer = durable.begin_checkpoint()?;
+        writer.put(b"q/c", b"4")?;
+        writer.commit()?;
+        assert_eq!(durable.checkpoint()?, vec![entry("q/c", "4")]);
+        // Only the committed generation's keys remain.
+        let cf = durable.cf(CHECKPOINT)?;
+        assert_eq!(durable.db.iterator_cf(cf, IteratorMode::Start).count(), 1);
         Ok(())
     }
 }
