@@ -392,6 +392,13 @@ impl Database {
         Some((columns, store.index_lookups()))
     }
 
+    /// How many rows of a stored table or materialized view are on local disk (beyond the
+    /// memory budget).
+    pub async fn spilled_rows(&self, name: &str) -> Option<usize> {
+        let catalog = self.catalog.read().await;
+        Some(catalog.store(name)?.spilled_rows())
+    }
+
     /// The defining query of a view or materialized view.
     pub async fn definition(&self, name: &str) -> Option<String> {
         let catalog = self.catalog.read().await;

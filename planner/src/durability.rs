@@ -378,7 +378,7 @@ impl Catalog {
             let rows = if has_target {
                 Vec::new()
             } else {
-                store.export_rows()
+                store.export_rows()?
             };
             put_rows(&mut out, &rows);
             drop(rows);
@@ -390,7 +390,7 @@ impl Catalog {
                 continue;
             };
             let mut out = StateWriter::new();
-            put_rows(&mut out, &store.export_rows());
+            put_rows(&mut out, &store.export_rows()?);
             writer.put(format!("{TABLE_KEY}{name}").as_bytes(), out.as_bytes())?;
             entries += 1;
         }

@@ -1,10 +1,18 @@
 //! Stored relations (tables and materialized views) and their DataFusion table providers.
 //!
 //! A [`RelationStore`] holds the current contents of one relation: rows indexed by primary
-//! key for tables that declare one, a multiset of rows otherwise. It is only modified while
-//! the database's write lock is held, and read while its read lock is held, so a query sees
-//! every relation at one consistent point. A materialized snapshot (Arrow batches) is cached
-//! until the next change.
+//! key for relations that have one (tables that declare it, views whose plan shows a unique
+//! key, such as an aggregate's groups), a multiset of rows otherwise. It is only modified
+//! while the database's write lock is held, and read while its read lock is held, so a query
+//! sees every relation at one consistent point.
+//!
+//! Keyed rows live in a [`SpillMap`] with the operators' memory budget (`--state-memory-mb`):
+//! beyond it the rows least recently changed or read go to local disk and are read back by
+//! the changes and point lookups that need them, so a view with more rows than memory (an
+//! aggregate over more groups than fit) runs. A scan reads every row, from memory and disk,
+//! into the batches it returns; the scan is cached until the next change only while nothing
+//! is on disk (a cached copy of a relation larger than memory would defeat the budget).
+//! Multisets stay in memory.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,7 +29,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::Mutex;
 use sluice_runtime::ChangeBatch;
 use sluice_storage::durable::{decode_weight, encode_weight};
-use sluice_storage::{Durable, EncodedRows, KeyedRows, RowCodec, RowOp, ZSet};
+use sluice_storage::spill::{Budget, SpillValue};
+use sluice_storage::{
+    Durable, EncodedRows, RowCodec, RowOp, SpillMap, StateReader, StateWriter, ZSet,
+};
 
 use crate::error::{PlanError, Result};
 
@@ -36,9 +47,62 @@ pub enum StoredKind {
 }
 
 struct Contents {
-    keyed: KeyedRows,
+    /// Key -> row, for relations with a key.
+    keyed: SpillMap<StoredValue>,
     multiset: ZSet,
     snapshot: Option<Arc<Vec<RecordBatch>>>,
+}
+
+/// Rows loaded (restored, replaced) between two spills to the budget.
+const LOAD_CHUNK: usize = 64 * 1024;
+
+/// A keyed relation's row (its encoded bytes) as the value of a [`SpillMap`].
+struct StoredValue(Box<[u8]>);
+
+impl SpillValue for StoredValue {
+    type Context = ();
+
+    fn memory_size(&self) -> usize {
+        self.0.len() + std::mem::size_of::<Self>()
+    }
+
+    fn rows(&self) -> usize {
+        1
+    }
+
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> sluice_storage::error::Result<()> {
+        out.put_bytes(&self.0);
+        Ok(())
+    }
+
+    fn decode(input: &mut StateReader, _: &()) -> sluice_storage::error::Result<Self> {
+        Ok(Self(Box::from(input.bytes()?)))
+    }
+}
+
+impl Contents {
+    /// Replace the row of `key` (loaded first), returning the previous one.
+    fn put(&mut self, key: &[u8], row: &[u8]) -> Option<Box<[u8]>> {
+        let old = self.keyed.take(key).map(|old| old.0);
+        self.keyed
+            .insert(Box::from(key), StoredValue(Box::from(row)));
+        old
+    }
+
+    /// Remove the row of `key` (loaded first), returning it.
+    fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
+        self.keyed.take(key).map(|old| old.0)
+    }
+
+    /// Every keyed row's bytes, from memory and disk.
+    fn keyed_rows(&mut self) -> Result<Vec<Box<[u8]>>> {
+        let mut rows = Vec::with_capacity(self.keyed.len());
+        self.keyed.visit(|_, row| {
+            rows.push(row.0.clone());
+            Ok(())
+        })?;
+        Ok(rows)
+    }
 }
 
 /// The rows of one table or materialized view.
@@ -91,7 +155,7 @@ impl RelationStore {
             primary_key,
             key_codec,
             contents: Mutex::new(Contents {
-                keyed: KeyedRows::new(),
+                keyed: SpillMap::in_budget(&Budget::from_settings()),
                 multiset: ZSet::new(),
                 snapshot: None,
             }),
@@ -105,14 +169,21 @@ impl RelationStore {
         let keyed = self.key_codec.is_some();
         let contents = self.contents.get_mut();
         let mut failure = None;
+        let mut loaded = 0;
         durable.scan_rows(table, |key, value| {
-            if let Err(error) = load_raw(contents, keyed, key, value) {
-                failure = Some(error);
+            loaded += 1;
+            let mut result = load_raw(contents, keyed, key, value);
+            if result.is_ok() && loaded % LOAD_CHUNK == 0 {
+                result = contents.keyed.settle().map_err(Into::into);
+            }
+            if let Err(error) = result {
+                failure.get_or_insert(error);
             }
         })?;
         if let Some(error) = failure {
             return Err(error);
         }
+        contents.keyed.settle()?;
         contents.snapshot = None;
         self.durable = Some((durable, table));
         Ok(())
@@ -120,20 +191,21 @@ impl RelationStore {
 
     /// The rows in their stored form: (encoded key, encoded row) for keyed relations,
     /// (encoded row, multiplicity) otherwise (what a checkpoint records).
-    pub fn export_rows(&self) -> Vec<StoredRow> {
-        let contents = self.contents.lock();
+    pub fn export_rows(&self) -> Result<Vec<StoredRow>> {
+        let mut contents = self.contents.lock();
         if self.key_codec.is_some() {
-            contents
-                .keyed
-                .iter()
-                .map(|(k, v)| (Box::from(k), Box::from(v)))
-                .collect()
+            let mut rows = Vec::with_capacity(contents.keyed.len());
+            contents.keyed.visit(|key, row| {
+                rows.push((Box::from(key), row.0.clone()));
+                Ok(())
+            })?;
+            Ok(rows)
         } else {
-            contents
+            Ok(contents
                 .multiset
                 .iter()
                 .map(|(row, weight)| (Box::from(row), encode_weight(weight)))
-                .collect()
+                .collect())
         }
     }
 
@@ -144,12 +216,16 @@ impl RelationStore {
     ) -> Result<()> {
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
-        contents.keyed.clear();
+        contents.keyed.clear()?;
         contents.multiset.clear();
         contents.snapshot = None;
-        for (key, value) in rows {
+        for (loaded, (key, value)) in rows.into_iter().enumerate() {
             load_raw(&mut contents, keyed, key, value)?;
+            if (loaded + 1) % LOAD_CHUNK == 0 {
+                contents.keyed.settle()?;
+            }
         }
+        contents.keyed.settle()?;
         Ok(())
     }
 
@@ -189,9 +265,15 @@ impl RelationStore {
         }
     }
 
-    /// True if a row with this encoded primary key exists.
-    pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.contents.lock().keyed.contains(key)
+    /// Whether a row with each of these encoded primary keys exists.
+    pub fn contains_keys(&self, keys: &EncodedRows) -> Result<Vec<bool>> {
+        let mut contents = self.contents.lock();
+        contents.keyed.load((0..keys.len()).map(|i| keys.row(i)))?;
+        let found = (0..keys.len())
+            .map(|i| contents.keyed.get(keys.row(i)).is_some())
+            .collect();
+        contents.keyed.settle()?;
+        Ok(found)
     }
 
     /// Number of rows.
@@ -218,22 +300,31 @@ impl RelationStore {
         let keys = self.encode_keys(&changes.data)?;
         let mut contents = self.contents.lock();
         contents.snapshot = None;
+        if let Some(keys) = &keys {
+            contents.keyed.load((0..keys.len()).map(|i| keys.row(i)))?;
+        }
         let mut ops = self.durable.as_ref().map(|_| Vec::new());
-        self.apply_encoded(
+        let applied = self.apply_encoded(
             &mut contents,
             &rows,
             keys.as_ref(),
             changes,
             1,
             ops.as_mut(),
-        )?;
+        );
+        if let Err(error) = applied {
+            contents.keyed.settle()?;
+            return Err(error);
+        }
         if let (Some((durable, table)), Some(ops)) = (&self.durable, ops) {
             if let Err(error) = durable.write_rows(*table, &ops) {
                 tracing::error!(table = %self.name, %error, "durable write failed; change undone");
                 self.apply_encoded(&mut contents, &rows, keys.as_ref(), changes, -1, None)?;
+                contents.keyed.settle()?;
                 return Err(error.into());
             }
         }
+        contents.keyed.settle()?;
         Ok(())
     }
 
@@ -253,7 +344,7 @@ impl RelationStore {
             Some(keys) => {
                 for i in 0..rows.len() {
                     if weight(i) < 0 {
-                        contents.keyed.remove(keys.row(i));
+                        contents.remove(keys.row(i));
                         if let Some(ops) = ops.as_mut() {
                             ops.push(RowOp::Delete(keys.row(i).into()));
                         }
@@ -262,13 +353,13 @@ impl RelationStore {
                 for i in 0..rows.len() {
                     let weight = weight(i);
                     if weight > 0 {
-                        if weight > 1 || contents.keyed.contains(keys.row(i)) {
+                        if weight > 1 || contents.keyed.get(keys.row(i)).is_some() {
                             return Err(PlanError::UniqueViolation(format!(
                                 "duplicate key value violates unique constraint \"{}_pkey\"",
                                 self.name
                             )));
                         }
-                        contents.keyed.put(keys.row(i), rows.row(i));
+                        contents.put(keys.row(i), rows.row(i));
                         if let Some(ops) = ops.as_mut() {
                             ops.push(RowOp::Put(keys.row(i).into(), rows.row(i).into()));
                         }
@@ -307,23 +398,25 @@ impl RelationStore {
             .encode(changes.data.columns(), changes.num_rows())?;
         let mut contents = self.contents.lock();
         contents.snapshot = None;
+        contents.keyed.load((0..keys.len()).map(|i| keys.row(i)))?;
         let mut removed: Vec<Box<[u8]>> = Vec::new();
         let mut added: Vec<usize> = Vec::new();
         for i in 0..rows.len() {
             if changes.weights.value(i) < 0 {
-                if let Some(old) = contents.keyed.remove(keys.row(i)) {
+                if let Some(old) = contents.remove(keys.row(i)) {
                     removed.push(old);
                 }
             }
         }
         for i in 0..rows.len() {
             if changes.weights.value(i) > 0 {
-                if let Some(old) = contents.keyed.put(keys.row(i), rows.row(i)) {
+                if let Some(old) = contents.put(keys.row(i), rows.row(i)) {
                     removed.push(old);
                 }
                 added.push(i);
             }
         }
+        contents.keyed.settle()?;
         drop(contents);
         let old = self
             .codec
@@ -338,14 +431,17 @@ impl RelationStore {
         )?)
     }
 
-    /// The current rows as Arrow batches (cached until the next change).
+    /// The current rows as Arrow batches (cached until the next change while no row is on
+    /// disk).
     pub fn snapshot(&self) -> Result<Arc<Vec<RecordBatch>>> {
         let mut contents = self.contents.lock();
         if let Some(snapshot) = &contents.snapshot {
             return Ok(snapshot.clone());
         }
         let batch = if self.key_codec.is_some() {
-            contents.keyed.to_batch(&self.codec, &self.schema)?
+            let rows = contents.keyed_rows()?;
+            self.codec
+                .decode_batch(&self.schema, rows.iter().map(|row| row.as_ref()))?
         } else {
             contents.multiset.to_batch(&self.codec, &self.schema)?
         };
@@ -355,7 +451,9 @@ impl RelationStore {
         } else {
             vec![batch]
         });
-        contents.snapshot = Some(snapshot.clone());
+        if contents.keyed.spilled_len() == 0 {
+            contents.snapshot = Some(snapshot.clone());
+        }
         Ok(snapshot)
     }
 
@@ -379,14 +477,23 @@ impl RelationStore {
         let encoded = key_codec.encode(&columns, 1)?;
         self.index_lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let contents = self.contents.lock();
-        match contents.keyed.get(encoded.row(0)) {
+        let mut contents = self.contents.lock();
+        let key = encoded.row(0);
+        contents.keyed.load([key])?;
+        let found = match contents.keyed.get(key) {
             Some(row) => {
-                let batch = self.codec.decode_batch(&self.schema, [row])?;
-                Ok(vec![conform(batch, &self.schema)?])
+                let batch = self.codec.decode_batch(&self.schema, [row.0.as_ref()])?;
+                vec![conform(batch, &self.schema)?]
             }
-            None => Ok(vec![]),
-        }
+            None => vec![],
+        };
+        contents.keyed.settle()?;
+        Ok(found)
+    }
+
+    /// Rows on local disk (beyond the memory budget).
+    pub fn spilled_rows(&self) -> usize {
+        self.contents.lock().keyed.spilled_len()
     }
 
     /// Rows read through the key index so far (point lookups that did not scan).
@@ -432,7 +539,7 @@ impl RelationStore {
         if let Some((durable, table)) = &self.durable {
             durable.clear_rows(*table)?;
         }
-        contents.keyed.clear();
+        contents.keyed.clear()?;
         contents.multiset.clear();
         contents.snapshot = None;
         Ok(())
@@ -441,7 +548,9 @@ impl RelationStore {
     /// Forget the rows in memory only (the relation is being dropped).
     pub fn release(&self) {
         let mut contents = self.contents.lock();
-        contents.keyed.clear();
+        if let Err(error) = contents.keyed.clear() {
+            tracing::warn!(relation = %self.name, %error, "spilled rows not removed");
+        }
         contents.multiset.clear();
         contents.snapshot = None;
     }
@@ -450,7 +559,7 @@ impl RelationStore {
 /// Add one stored row (see [`RelationStore::export_rows`]) to `contents`.
 fn load_raw(contents: &mut Contents, keyed: bool, key: &[u8], value: &[u8]) -> Result<()> {
     if keyed {
-        contents.keyed.put(key, value);
+        contents.put(key, value);
     } else {
         contents.multiset.add(key, decode_weight(value)?);
     }

@@ -1441,9 +1441,10 @@ fn check_unique_inserts(
         let Some(keys) = store.encode_keys(batch)? else {
             return Ok(());
         };
-        for i in 0..keys.len() {
+        let present = store.contains_keys(&keys)?;
+        for (i, present) in present.into_iter().enumerate() {
             let key = keys.row(i);
-            let exists = store.contains_key(key) && !removed.contains(key);
+            let exists = present && !removed.contains(key);
             if exists || !seen.insert(key.to_vec()) {
                 return Err(PlanError::UniqueViolation(format!(
                     "duplicate key value violates unique constraint \"{}_pkey\"",

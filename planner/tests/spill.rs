@@ -2,7 +2,7 @@
 //! instance, a join over tens of thousands of distinct keys and an aggregate over tens of
 //! thousands of groups (every kind of call state: retractable accumulators, ordered min/max,
 //! count DISTINCT, exact float sums, recomputed multisets) and a top-N over as many
-//! partitions spill most of their state to disk
+//! partitions spill most of their state to disk, as do the rows of keyed tables and views,
 //! and still maintain exactly the batch result under inserts, updates and deletes, across a
 //! checkpoint and restore. (Its own test binary: the budget is process-wide.)
 
@@ -202,6 +202,26 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
         .await;
         let on_disk: u64 = on_disk[0].parse().expect("a count");
         assert!(on_disk > 10_000, "{view}: {on_disk} entries on disk");
+    }
+    // The rows of tables and views with a key spill too: the per-key view's 30 000 rows
+    // and table a's, against the same budget; point lookups read them back.
+    for relation in ["per_key", "a"] {
+        let on_disk = database.spilled_rows(relation).await.unwrap_or(0);
+        assert!(on_disk > 10_000, "{relation}: {on_disk} rows on disk");
+    }
+    for k in [7, 12_345, 29_999] {
+        assert_eq!(
+            rows(
+                &mut session,
+                &format!("SELECT * FROM per_key WHERE k = {k}")
+            )
+            .await,
+            rows(
+                &mut session,
+                &format!("SELECT * FROM ({PER_KEY_BATCH}) AS t WHERE k = {k}")
+            )
+            .await
+        );
     }
     check(&mut session).await;
     hopping_windows_share_one_budget(&mut session).await;

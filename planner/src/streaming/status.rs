@@ -67,7 +67,7 @@ pub(crate) fn query_statuses(catalog: &Catalog) -> Vec<QueryStatus> {
             dataflow,
             failure,
             target,
-            ..
+            store,
         } = &entry.kind
         else {
             continue;
@@ -88,7 +88,8 @@ pub(crate) fn query_statuses(catalog: &Catalog) -> Vec<QueryStatus> {
             },
             target: target.clone(),
             state_rows: dataflow.state_rows() as u64,
-            spilled_entries: dataflow.spilled_entries() as u64,
+            // The operators' entries on disk and the view's own rows there.
+            spilled_entries: (dataflow.spilled_entries() + store.spilled_rows()) as u64,
             watermark: dataflow
                 .output_watermark()
                 .filter(|w| *w != i64::MAX && *w != i64::MIN),
