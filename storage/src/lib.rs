@@ -7,8 +7,8 @@
 //! Stores:
 //! - [`ZSet`]: a multiset of rows with signed weights (the contents of a table without a
 //!   primary key, a materialized view, or an operator's input side).
-//! - [`KeyedRows`]: rows indexed by an encoded primary key (tables with a primary key).
-//! - [`SpillMap`]: keyed operator state under a memory budget, spilling to a scratch RocksDB.
+//! - [`SpillMap`]: keyed state under a memory budget, spilling to a scratch RocksDB: operator
+//!   state, and the rows of tables and views with a key.
 //! - [`SpillLog`]: rows in arrival order, unindexed, under the same budget, spilling whole
 //!   segments to scratch files (a join side that is rarely probed).
 //! - [`Durable`]: a RocksDB data directory holding the catalog log and the rows of base
@@ -17,7 +17,6 @@
 pub mod codec;
 pub mod durable;
 pub mod error;
-pub mod keyed;
 pub mod spill;
 pub mod spill_log;
 pub mod state;
@@ -26,7 +25,6 @@ pub mod zset;
 pub use codec::{EncodedRows, RowCodec};
 pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
-pub use keyed::KeyedRows;
 pub use spill::{Budget, SpillMap, SpillSettings};
 pub use spill_log::{SpillLog, Zone};
 pub use state::{StateReader, StateWriter};
