@@ -15,7 +15,7 @@
 //! replayable sources (files, Kafka from the earliest offset, the seeded generators) rebuilds
 //! exactly the same state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -183,27 +183,31 @@ impl Database {
 const QUERY_KEY: &str = "q/";
 const TABLE_KEY: &str = "t/";
 
-/// The last checkpoint, read at open and consumed while the catalog is restored.
-#[derive(Default)]
+/// The last checkpoint while the catalog is restored: each query's and table's entry is
+/// read from the data directory when it is restored, once (not every entry at open: one
+/// query's state in memory at a time).
 pub(crate) struct RestoredCheckpoint {
-    queries: HashMap<String, Vec<u8>>,
-    tables: HashMap<String, Vec<u8>>,
+    durable: Arc<Durable>,
+    taken: HashSet<String>,
 }
 
 impl RestoredCheckpoint {
-    fn read(durable: &Durable) -> Result<Self> {
-        let mut restored = Self::default();
-        for (key, value) in durable.checkpoint()? {
-            let key = String::from_utf8(key).map_err(|_| {
-                PlanError::Storage(StorageError::Corrupt("checkpoint key is not UTF-8".into()))
-            })?;
-            if let Some(name) = key.strip_prefix(QUERY_KEY) {
-                restored.queries.insert(name.to_string(), value);
-            } else if let Some(name) = key.strip_prefix(TABLE_KEY) {
-                restored.tables.insert(name.to_string(), value);
-            }
-        }
-        Ok(restored)
+    fn read(durable: &Arc<Durable>) -> Result<Self> {
+        Ok(Self {
+            durable: Arc::clone(durable),
+            taken: HashSet::new(),
+        })
+    }
+
+    /// The checkpointed entry `key` (`QUERY_KEY` or `TABLE_KEY` and a name), the first time
+    /// it is asked for.
+    fn take(&mut self, key: String) -> Result<Option<Vec<u8>>> {
+        let entry = match self.taken.contains(&key) {
+            true => None,
+            false => self.durable.checkpoint_entry(key.as_bytes())?,
+        };
+        self.taken.insert(key);
+        Ok(entry)
     }
 }
 
@@ -399,7 +403,11 @@ impl Catalog {
 
     /// While restoring: give table `name` its checkpointed rows, if the checkpoint has them.
     pub fn restore_table_rows(&mut self, name: &str) -> Result<()> {
-        let Some(bytes) = self.restored.as_mut().and_then(|r| r.tables.remove(name)) else {
+        let taken = match self.restored.as_mut() {
+            Some(restored) => restored.take(format!("{TABLE_KEY}{name}"))?,
+            None => None,
+        };
+        let Some(bytes) = taken else {
             return Ok(());
         };
         let Some(store) = self.store(name) else {
@@ -416,7 +424,11 @@ impl Catalog {
     /// from. A checkpoint of a query with another definition is ignored. Returns whether the
     /// state was restored.
     pub fn restore_query(&mut self, name: &str) -> Result<bool> {
-        let Some(bytes) = self.restored.as_mut().and_then(|r| r.queries.remove(name)) else {
+        let taken = match self.restored.as_mut() {
+            Some(restored) => restored.take(format!("{QUERY_KEY}{name}"))?,
+            None => None,
+        };
+        let Some(bytes) = taken else {
             return Ok(false);
         };
         let Some(entry) = self.entries.get_mut(name) else {

@@ -251,6 +251,19 @@ impl Durable {
         }
     }
 
+    /// One entry of the last checkpoint (a restart reads them one at a time).
+    pub fn checkpoint_entry(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let full = match self.checkpoint_generation()? {
+            Some(generation) => {
+                let mut full = generation_prefix(generation);
+                full.extend_from_slice(key);
+                full
+            }
+            None => key.to_vec(),
+        };
+        self.db.get_cf(self.cf(CHECKPOINT)?, full).map_err(rocks)
+    }
+
     /// The entries of the last checkpoint.
     pub fn checkpoint(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let cf = self.cf(CHECKPOINT)?;
@@ -621,6 +634,7 @@ mod tests {
             let cf = durable.cf(CHECKPOINT)?;
             durable.db.put_cf(cf, b"q/old", b"1").map_err(rocks)?;
             assert_eq!(durable.checkpoint()?, vec![entry("q/old", "1")]);
+            assert_eq!(durable.checkpoint_entry(b"q/old")?, Some(b"1".to_vec()));
             // The first checkpoint by generation replaces them.
             durable.write_checkpoint(&[entry("q/a", "2"), entry("t/b", "3")])?;
             assert_eq!(
@@ -642,6 +656,8 @@ mod tests {
         writer.put(b"q/c", b"4")?;
         writer.commit()?;
         assert_eq!(durable.checkpoint()?, vec![entry("q/c", "4")]);
+        assert_eq!(durable.checkpoint_entry(b"q/c")?, Some(b"4".to_vec()));
+        assert_eq!(durable.checkpoint_entry(b"q/a")?, None);
         // Only the committed generation's keys remain.
         let cf = durable.cf(CHECKPOINT)?;
         assert_eq!(durable.db.iterator_cf(cf, IteratorMode::Start).count(), 1);
