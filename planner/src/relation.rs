@@ -12,7 +12,11 @@
 //! aggregate over more groups than fit) runs. A scan reads every row, from memory and disk,
 //! into the batches it returns; the scan is cached until the next change only while nothing
 //! is on disk (a cached copy of a relation larger than memory would defeat the budget).
-//! Multisets stay in memory.
+//!
+//! Rows without a key are a multiset: a [`ZSet`] in memory (scans return rows in the order
+//! they came, as a heap table does), until it holds more than the budget (at least
+//! [`MULTISET_FLOOR`]); then each distinct row and its count move to a [`SpillMap`] like keyed
+//! rows, spilling the same way.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -49,8 +53,146 @@ pub enum StoredKind {
 struct Contents {
     /// Key -> row, for relations with a key.
     keyed: SpillMap<StoredValue>,
-    multiset: ZSet,
+    multiset: Multiset,
+    /// The budget's limit: a multiset larger moves to a spillable map.
+    threshold: Option<usize>,
     snapshot: Option<Arc<Vec<RecordBatch>>>,
+}
+
+/// The smallest multiset that moves to a [`SpillMap`] (below it, whatever the budget, rows
+/// stay in arrival order in memory).
+pub const MULTISET_FLOOR: usize = 1 << 20;
+
+/// The rows of a relation without a key (see the module documentation).
+enum Multiset {
+    Memory(ZSet),
+    Spillable {
+        /// Row -> its count (never 0).
+        rows: Box<SpillMap<Count>>,
+        /// The sum of the counts.
+        total: i64,
+    },
+}
+
+/// A row's count as the value of a [`SpillMap`].
+struct Count(i64);
+
+impl SpillValue for Count {
+    type Context = ();
+
+    fn memory_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+    }
+
+    fn rows(&self) -> usize {
+        1
+    }
+
+    fn encode(&mut self, out: &mut StateWriter, _: &()) -> sluice_storage::error::Result<()> {
+        out.put_i64(self.0);
+        Ok(())
+    }
+
+    fn decode(input: &mut StateReader, _: &()) -> sluice_storage::error::Result<Self> {
+        Ok(Self(input.i64()?))
+    }
+}
+
+impl Multiset {
+    /// Bring `rows` into memory before they are added to (a spillable multiset).
+    fn load<'r>(&mut self, rows: impl IntoIterator<Item = &'r [u8]>) -> Result<()> {
+        if let Multiset::Spillable { rows: map, .. } = self {
+            map.load(rows)?;
+        }
+        Ok(())
+    }
+
+    /// Add `weight` to `row` (loaded first); returns its new count.
+    fn add(&mut self, row: &[u8], weight: i64) -> i64 {
+        match self {
+            Multiset::Memory(set) => set.add(row, weight),
+            Multiset::Spillable { rows, total } => {
+                *total += weight;
+                let count = match rows.take(row) {
+                    Some(Count(count)) => count + weight,
+                    None => weight,
+                };
+                if count != 0 {
+                    rows.insert(Box::from(row), Count(count));
+                }
+                count
+            }
+        }
+    }
+
+    /// After a run of changes: a multiset in memory larger than `threshold` bytes moves to a
+    /// spillable map; a spillable one spills down to its budget.
+    fn settle(&mut self, threshold: Option<usize>) -> Result<()> {
+        match self {
+            Multiset::Memory(set) => {
+                let Some(threshold) = threshold else {
+                    return Ok(());
+                };
+                if set.memory_size() <= threshold.max(MULTISET_FLOOR) {
+                    return Ok(());
+                }
+                let mut rows = SpillMap::in_budget(&Budget::from_settings());
+                let total = set.total_weight();
+                for (moved, (row, count)) in set.iter().enumerate() {
+                    rows.insert(Box::from(row), Count(count));
+                    if (moved + 1) % LOAD_CHUNK == 0 {
+                        rows.settle()?;
+                    }
+                }
+                rows.settle()?;
+                *self = Multiset::Spillable {
+                    rows: Box::new(rows),
+                    total,
+                };
+                Ok(())
+            }
+            Multiset::Spillable { rows, .. } => Ok(rows.settle()?),
+        }
+    }
+
+    /// Every distinct row with its count, in memory and on disk.
+    fn counts(&mut self) -> Result<Vec<(Box<[u8]>, i64)>> {
+        match self {
+            Multiset::Memory(set) => Ok(set.iter().map(|(row, w)| (Box::from(row), w)).collect()),
+            Multiset::Spillable { rows, .. } => {
+                let mut out = Vec::with_capacity(rows.len());
+                rows.visit(|row, count| {
+                    out.push((Box::from(row), count.0));
+                    Ok(())
+                })?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn total(&self) -> i64 {
+        match self {
+            Multiset::Memory(set) => set.total_weight(),
+            Multiset::Spillable { total, .. } => *total,
+        }
+    }
+
+    /// Distinct rows on disk.
+    fn spilled(&self) -> usize {
+        match self {
+            Multiset::Memory(_) => 0,
+            Multiset::Spillable { rows, .. } => rows.spilled_len(),
+        }
+    }
+
+    /// Empty, back in memory.
+    fn clear(&mut self) -> Result<()> {
+        if let Multiset::Spillable { rows, .. } = self {
+            rows.clear()?;
+        }
+        *self = Multiset::Memory(ZSet::new());
+        Ok(())
+    }
 }
 
 /// Rows loaded (restored, replaced) between two spills to the budget.
@@ -81,6 +223,18 @@ impl SpillValue for StoredValue {
 }
 
 impl Contents {
+    /// After a run of changes: both stores spill down to the budget (a large multiset moves
+    /// to a spillable map first).
+    fn settle(&mut self) -> Result<()> {
+        self.keyed.settle()?;
+        self.multiset.settle(self.threshold)
+    }
+
+    /// Rows on disk.
+    fn spilled(&self) -> usize {
+        self.keyed.spilled_len() + self.multiset.spilled()
+    }
+
     /// Replace the row of `key` (loaded first), returning the previous one.
     fn put(&mut self, key: &[u8], row: &[u8]) -> Option<Box<[u8]>> {
         let old = self.keyed.take(key).map(|old| old.0);
@@ -156,7 +310,8 @@ impl RelationStore {
             key_codec,
             contents: Mutex::new(Contents {
                 keyed: SpillMap::in_budget(&Budget::from_settings()),
-                multiset: ZSet::new(),
+                multiset: Multiset::Memory(ZSet::new()),
+                threshold: Budget::from_settings().limit(),
                 snapshot: None,
             }),
             durable: None,
@@ -174,7 +329,7 @@ impl RelationStore {
             loaded += 1;
             let mut result = load_raw(contents, keyed, key, value);
             if result.is_ok() && loaded % LOAD_CHUNK == 0 {
-                result = contents.keyed.settle().map_err(Into::into);
+                result = contents.settle();
             }
             if let Err(error) = result {
                 failure.get_or_insert(error);
@@ -183,7 +338,7 @@ impl RelationStore {
         if let Some(error) = failure {
             return Err(error);
         }
-        contents.keyed.settle()?;
+        contents.settle()?;
         contents.snapshot = None;
         self.durable = Some((durable, table));
         Ok(())
@@ -203,8 +358,9 @@ impl RelationStore {
         } else {
             Ok(contents
                 .multiset
-                .iter()
-                .map(|(row, weight)| (Box::from(row), encode_weight(weight)))
+                .counts()?
+                .into_iter()
+                .map(|(row, weight)| (row, encode_weight(weight)))
                 .collect())
         }
     }
@@ -217,15 +373,15 @@ impl RelationStore {
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
         contents.keyed.clear()?;
-        contents.multiset.clear();
+        contents.multiset.clear()?;
         contents.snapshot = None;
         for (loaded, (key, value)) in rows.into_iter().enumerate() {
             load_raw(&mut contents, keyed, key, value)?;
             if (loaded + 1) % LOAD_CHUNK == 0 {
-                contents.keyed.settle()?;
+                contents.settle()?;
             }
         }
-        contents.keyed.settle()?;
+        contents.settle()?;
         Ok(())
     }
 
@@ -282,7 +438,7 @@ impl RelationStore {
         if self.key_codec.is_some() {
             contents.keyed.len()
         } else {
-            contents.multiset.total_weight().max(0) as usize
+            contents.multiset.total().max(0) as usize
         }
     }
 
@@ -300,8 +456,11 @@ impl RelationStore {
         let keys = self.encode_keys(&changes.data)?;
         let mut contents = self.contents.lock();
         contents.snapshot = None;
-        if let Some(keys) = &keys {
-            contents.keyed.load((0..keys.len()).map(|i| keys.row(i)))?;
+        match &keys {
+            Some(keys) => contents.keyed.load((0..keys.len()).map(|i| keys.row(i)))?,
+            None => contents
+                .multiset
+                .load((0..rows.len()).map(|i| rows.row(i)))?,
         }
         let mut ops = self.durable.as_ref().map(|_| Vec::new());
         let applied = self.apply_encoded(
@@ -313,18 +472,18 @@ impl RelationStore {
             ops.as_mut(),
         );
         if let Err(error) = applied {
-            contents.keyed.settle()?;
+            contents.settle()?;
             return Err(error);
         }
         if let (Some((durable, table)), Some(ops)) = (&self.durable, ops) {
             if let Err(error) = durable.write_rows(*table, &ops) {
                 tracing::error!(table = %self.name, %error, "durable write failed; change undone");
                 self.apply_encoded(&mut contents, &rows, keys.as_ref(), changes, -1, None)?;
-                contents.keyed.settle()?;
+                contents.settle()?;
                 return Err(error.into());
             }
         }
-        contents.keyed.settle()?;
+        contents.settle()?;
         Ok(())
     }
 
@@ -443,7 +602,14 @@ impl RelationStore {
             self.codec
                 .decode_batch(&self.schema, rows.iter().map(|row| row.as_ref()))?
         } else {
-            contents.multiset.to_batch(&self.codec, &self.schema)?
+            let counts = contents.multiset.counts()?;
+            let mut expanded: Vec<&[u8]> = Vec::with_capacity(counts.len());
+            for (row, count) in &counts {
+                for _ in 0..(*count).max(0) {
+                    expanded.push(row);
+                }
+            }
+            self.codec.decode_batch(&self.schema, expanded)?
         };
         let batch = conform(batch, &self.schema)?;
         let snapshot = Arc::new(if batch.num_rows() == 0 {
@@ -451,7 +617,7 @@ impl RelationStore {
         } else {
             vec![batch]
         });
-        if contents.keyed.spilled_len() == 0 {
+        if contents.spilled() == 0 {
             contents.snapshot = Some(snapshot.clone());
         }
         Ok(snapshot)
@@ -493,7 +659,7 @@ impl RelationStore {
 
     /// Rows on local disk (beyond the memory budget).
     pub fn spilled_rows(&self) -> usize {
-        self.contents.lock().keyed.spilled_len()
+        self.contents.lock().spilled()
     }
 
     /// Rows read through the key index so far (point lookups that did not scan).
@@ -540,7 +706,7 @@ impl RelationStore {
             durable.clear_rows(*table)?;
         }
         contents.keyed.clear()?;
-        contents.multiset.clear();
+        contents.multiset.clear()?;
         contents.snapshot = None;
         Ok(())
     }
@@ -548,10 +714,10 @@ impl RelationStore {
     /// Forget the rows in memory only (the relation is being dropped).
     pub fn release(&self) {
         let mut contents = self.contents.lock();
-        if let Err(error) = contents.keyed.clear() {
+        let cleared = contents.keyed.clear().map_err(PlanError::from);
+        if let Err(error) = cleared.and_then(|_| contents.multiset.clear()) {
             tracing::warn!(relation = %self.name, %error, "spilled rows not removed");
         }
-        contents.multiset.clear();
         contents.snapshot = None;
     }
 }
