@@ -27,8 +27,8 @@ struct EngineArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     workers: Option<u32>,
     /// Memory each stateful operator instance (a join with both its sides, a window
-    /// aggregate with all its open windows, ..) may use for its keyed state before it spills
-    /// the least recently used keys to local disk (default: no limit).
+    /// aggregate with all its open windows, ..) and each table or materialized view's rows
+    /// may use before the least recently used keys spill to local disk (default: no limit).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_mb: Option<u64>,
     /// `--operator-memory-mb` in bytes, for tests: a budget of 1 byte makes every stateful
@@ -36,9 +36,9 @@ struct EngineArgs {
     /// state stays under 4 KiB, so a budget of a few KiB spills nothing).
     #[arg(long, value_name = "BYTES", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     operator_memory_bytes: Option<u64>,
-    /// Memory the keyed state of all continuous queries may use together before the
-    /// operators holding the most spill their least recently used keys to local disk
-    /// (ignored with `--operator-memory-mb`; 0: no limit).
+    /// Memory the keyed state of all continuous queries and the rows of tables and
+    /// materialized views may use together before those holding the most spill their least
+    /// recently used keys to local disk (ignored with `--operator-memory-mb`; 0: no limit).
     #[arg(long, value_name = "MB", default_value_t = sluice_storage::spill::DEFAULT_STATE_MEMORY_MB)]
     state_memory_mb: u64,
     /// Directory for spilled operator state (default: the system temp directory; wiped at
