@@ -771,7 +771,6 @@ impl Compiler<'_> {
         );
         let mut bounds = TimeBounds {
             watermark_delay: delay,
-            unmatched_on_expiry: on_expiry,
             ..TimeBounds::default()
         };
         for (side, schema) in schemas.into_iter().enumerate() {

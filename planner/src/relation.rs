@@ -155,6 +155,22 @@ impl Multiset {
         }
     }
 
+    /// Every row (each as often as its count) as one batch: a multiset in memory decodes
+    /// its rows where they are, a spillable one reads them into copies first.
+    fn read_batch(&mut self, codec: &RowCodec, schema: &SchemaRef) -> Result<RecordBatch> {
+        if let Multiset::Memory(set) = self {
+            return Ok(set.to_batch(codec, schema)?);
+        }
+        let counts = self.counts()?;
+        let mut expanded: Vec<&[u8]> = Vec::with_capacity(counts.len());
+        for (row, count) in &counts {
+            for _ in 0..(*count).max(0) {
+                expanded.push(row);
+            }
+        }
+        Ok(codec.decode_batch(schema, expanded)?)
+    }
+
     /// Every distinct row with its count, in memory and on disk.
     fn counts(&mut self) -> Result<Vec<(Box<[u8]>, i64)>> {
         match self {
@@ -248,14 +264,27 @@ impl Contents {
         self.keyed.take(key).map(|old| old.0)
     }
 
-    /// Every keyed row's bytes, from memory and disk.
-    fn keyed_rows(&mut self) -> Result<Vec<Box<[u8]>>> {
+    /// Every row as one batch, from memory and disk (rows in memory are decoded where they
+    /// are; rows on disk are read into copies first).
+    fn read_batch(
+        &mut self,
+        codec: &RowCodec,
+        schema: &SchemaRef,
+        keyed: bool,
+    ) -> Result<RecordBatch> {
+        if !keyed {
+            return self.multiset.read_batch(codec, schema);
+        }
+        if self.keyed.spilled_len() == 0 {
+            let rows = self.keyed.in_memory().map(|(_, row)| row.0.as_ref());
+            return Ok(codec.decode_batch(schema, rows)?);
+        }
         let mut rows = Vec::with_capacity(self.keyed.len());
         self.keyed.visit(|_, row| {
             rows.push(row.0.clone());
             Ok(())
         })?;
-        Ok(rows)
+        Ok(codec.decode_batch(schema, rows.iter().map(|row| row.as_ref()))?)
     }
 }
 
@@ -597,20 +626,7 @@ impl RelationStore {
         if let Some(snapshot) = &contents.snapshot {
             return Ok(snapshot.clone());
         }
-        let batch = if self.key_codec.is_some() {
-            let rows = contents.keyed_rows()?;
-            self.codec
-                .decode_batch(&self.schema, rows.iter().map(|row| row.as_ref()))?
-        } else {
-            let counts = contents.multiset.counts()?;
-            let mut expanded: Vec<&[u8]> = Vec::with_capacity(counts.len());
-            for (row, count) in &counts {
-                for _ in 0..(*count).max(0) {
-                    expanded.push(row);
-                }
-            }
-            self.codec.decode_batch(&self.schema, expanded)?
-        };
+        let batch = contents.read_batch(&self.codec, &self.schema, self.key_codec.is_some())?;
         let batch = conform(batch, &self.schema)?;
         let snapshot = Arc::new(if batch.num_rows() == 0 {
             vec![]

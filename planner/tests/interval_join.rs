@@ -577,18 +577,8 @@ async fn outer_stream_scenario(
     // file's disorder stays within its watermark delay).
     for (name, query) in STREAM_VIEWS {
         let expected = rows(&mut session, &stream_oracle(query)).await;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let got = rows(&mut session, &format!("SELECT * FROM {name}")).await;
-            if got == expected {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{name}: {got:?}, expected {expected:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        common::eventually_rows(&mut session, &format!("SELECT * FROM {name}"), &expected).await;
     }
     let stats = rows(
         &mut session,

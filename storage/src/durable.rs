@@ -205,8 +205,10 @@ impl Durable {
     }
 
     /// Replace the stored checkpoint with `entries`: a crash leaves either the previous
-    /// checkpoint or this one (see [`Durable::begin_checkpoint`]).
-    pub fn write_checkpoint(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+    /// checkpoint or this one (see [`Durable::begin_checkpoint`]). (Tests; the planner writes
+    /// entry by entry.)
+    #[cfg(test)]
+    fn write_checkpoint(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
         let mut writer = self.begin_checkpoint()?;
         for (key, value) in entries {
             writer.put(key, value)?;
@@ -264,8 +266,10 @@ impl Durable {
         self.db.get_cf(self.cf(CHECKPOINT)?, full).map_err(rocks)
     }
 
-    /// The entries of the last checkpoint.
-    pub fn checkpoint(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// The entries of the last checkpoint. (Tests; a restart reads them one at a time with
+    /// [`Durable::checkpoint_entry`].)
+    #[cfg(test)]
+    fn checkpoint(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let cf = self.cf(CHECKPOINT)?;
         let mut entries = Vec::new();
         let Some(generation) = self.checkpoint_generation()? else {

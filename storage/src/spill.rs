@@ -1276,6 +1276,13 @@ impl<V: SpillValue> SpillMap<V> {
         (self.spilled, self.reloaded)
     }
 
+    /// The entries in memory (every entry while [`SpillMap::spilled_len`] is 0), borrowed.
+    pub fn in_memory(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.hot
+            .iter()
+            .map(|(key, entry)| (key.as_ref(), &entry.value))
+    }
+
     /// Every entry, in memory first, then on disk (decoded one at a time).
     pub fn visit(&mut self, mut visit: impl FnMut(&[u8], &V) -> Result<()>) -> Result<()> {
         self.write_pending()?;

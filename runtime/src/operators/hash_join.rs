@@ -873,9 +873,14 @@ impl HashJoin {
                 for (pair, _) in kept.iter().enumerate().filter(|(_, k)| **k) {
                     let own_index = delta_index[pair] as usize;
                     matched_own[own_index] = true;
-                    if other_waits {
-                        matched_other
-                            .push((Box::from(keys.row(own_index)), Box::from(other_rows[pair])));
+                    // Only rows still unmatched need the note (most matched before).
+                    let key = keys.row(own_index);
+                    let unmatched = other_waits
+                        && self.unmatched[other]
+                            .get(key)
+                            .is_some_and(|set| set.weight(other_rows[pair]) != 0);
+                    if unmatched {
+                        matched_other.push((Box::from(key), Box::from(other_rows[pair])));
                     }
                 }
             }

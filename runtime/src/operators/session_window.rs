@@ -20,7 +20,7 @@
 //!
 //! Invariants:
 //! - Open sessions of a key are disjoint and separated by more than `gap`. Every open
-//!   session has a timer (key, start, end) queued at an end it had, at or before its current
+//!   session has a timer (key, start) queued at an end it had, at or before its current
 //!   one (a [`SpillQueue`] in the operator's memory budget: timers beyond it wait on disk).
 //!   Timers are never removed: one that fires for a session that has grown re-arms at its
 //!   current end; one whose session merged into another, or was rebuilt after a retraction,
@@ -143,21 +143,19 @@ impl SpillValue for KeySessions {
 /// Timers that fire at one step: the keys they name are loaded together.
 const TIMER_CHUNK: usize = 8192;
 
-/// A timer's entry in the queue (queued at `end`): the session's start and that end, then
-/// the partition key.
-fn timer_entry(start: i64, end: i64, key: &[u8]) -> Vec<u8> {
-    let mut entry = Vec::with_capacity(16 + key.len());
+/// A timer's entry in the queue (queued at an end of the session): the session's start,
+/// then the partition key. Firing reads the session's current end from its state.
+fn timer_entry(start: i64, key: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(8 + key.len());
     entry.extend_from_slice(&start.to_le_bytes());
-    entry.extend_from_slice(&end.to_le_bytes());
     entry.extend_from_slice(key);
     entry
 }
 
-/// (start, end, key) of a timer's entry; `None` for bytes no [`timer_entry`] wrote.
-fn parse_timer(entry: &[u8]) -> Option<(i64, i64, &[u8])> {
+/// (start, key) of a timer's entry; `None` for bytes no [`timer_entry`] wrote.
+fn parse_timer(entry: &[u8]) -> Option<(i64, &[u8])> {
     let start = i64::from_le_bytes(entry.get(..8)?.try_into().ok()?);
-    let end = i64::from_le_bytes(entry.get(8..16)?.try_into().ok()?);
-    Some((start, end, &entry[16..]))
+    Some((start, &entry[8..]))
 }
 
 pub struct SessionWindowAggregate {
@@ -401,10 +399,9 @@ impl SessionWindowAggregate {
         let mut closed = Vec::new();
         let mut rearm: Vec<(i64, Vec<u8>)> = Vec::new();
         self.timers.expire(due, TIMER_CHUNK, |entries| {
-            let timers: Vec<(i64, i64, &[u8])> =
-                entries.iter().filter_map(|e| parse_timer(e)).collect();
-            keys.load(timers.iter().map(|t| t.2))?;
-            for (start, _, key) in timers {
+            let timers: Vec<(i64, &[u8])> = entries.iter().filter_map(|e| parse_timer(e)).collect();
+            keys.load(timers.iter().map(|t| t.1))?;
+            for (start, key) in timers {
                 let Some(state) = keys.get_mut(key) else {
                     continue; // the key's sessions all closed
                 };
@@ -415,7 +412,7 @@ impl SessionWindowAggregate {
                 if end > due {
                     // The session grew since its timer was queued: the timer moves to its
                     // end (once per firing, however many rows grew it).
-                    rearm.push((end, timer_entry(start, end, key)));
+                    rearm.push((end, timer_entry(start, key)));
                     continue;
                 }
                 state.sessions.remove(&start);
@@ -510,7 +507,7 @@ impl SessionWindowAggregate {
                 let (removed, (start, last)) = merge_into(&mut state.sessions, time, self.gap);
                 if !removed.iter().any(|&(s, _)| s == start) {
                     let end = last.saturating_add(self.gap);
-                    self.timers.push(end, &timer_entry(start, end, key))?;
+                    self.timers.push(end, &timer_entry(start, key))?;
                 }
             }
         }
@@ -548,7 +545,7 @@ impl SessionWindowAggregate {
         }
         for (&s, &l) in &state.sessions {
             let end = l.saturating_add(self.gap);
-            self.timers.push(end, &timer_entry(s, end, key))?;
+            self.timers.push(end, &timer_entry(s, key))?;
         }
         if state.rows.is_empty() {
             self.keys.remove(key);
