@@ -22,11 +22,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sluice_runtime::connectors::BadRowPolicy;
 use sluice_storage::durable::CheckpointWriter;
-use sluice_storage::{Durable, DurableOptions, StateReader, StateWriter, StorageError};
+use sluice_storage::{
+    Durable, DurableOptions, StateReader, StateSource, StateWriter, StorageError,
+};
 
 use crate::database::{Catalog, Database, Entry, EntryKind};
 use crate::error::{PlanError, Result};
-use crate::relation::StoredRow;
 use crate::session::Session;
 use crate::streaming::statements::dead_letter_name;
 
@@ -188,6 +189,8 @@ const TABLE_KEY: &str = "t/";
 /// query's state in memory at a time).
 pub(crate) struct RestoredCheckpoint {
     durable: Arc<Durable>,
+    /// The streams of large state the entries refer to.
+    streams: Arc<dyn StateSource>,
     taken: HashSet<String>,
 }
 
@@ -195,6 +198,7 @@ impl RestoredCheckpoint {
     fn read(durable: &Arc<Durable>) -> Result<Self> {
         Ok(Self {
             durable: Arc::clone(durable),
+            streams: durable.checkpoint_streams()?,
             taken: HashSet::new(),
         })
     }
@@ -208,6 +212,11 @@ impl RestoredCheckpoint {
         };
         self.taken.insert(key);
         Ok(entry)
+    }
+
+    /// The streams of large state the entries refer to.
+    fn streams(&self) -> Arc<dyn StateSource> {
+        Arc::clone(&self.streams)
     }
 }
 
@@ -228,23 +237,6 @@ fn query_parts(
         } => Some((dataflow.as_mut(), store, target.is_some())),
         _ => None,
     }
-}
-
-fn put_rows(out: &mut StateWriter, rows: &[StoredRow]) {
-    out.put_u64(rows.len() as u64);
-    for (key, value) in rows {
-        out.put_bytes(key);
-        out.put_bytes(value);
-    }
-}
-
-fn get_rows<'a>(input: &mut StateReader<'a>) -> Result<Vec<(&'a [u8], &'a [u8])>> {
-    let n = input.len_prefix()?;
-    let mut rows = Vec::with_capacity(n);
-    for _ in 0..n {
-        rows.push((input.bytes()?, input.bytes()?));
-    }
-    Ok(rows)
 }
 
 impl Catalog {
@@ -359,7 +351,7 @@ impl Catalog {
     /// offsets and (for a materialized view) rows; per checkpointed table, its rows. Taken
     /// under the catalog lock, between batches, so the cut is consistent across all queries.
     /// Returns the number of entries.
-    pub fn write_checkpoint(&mut self, writer: &mut CheckpointWriter<'_>) -> Result<usize> {
+    pub fn write_checkpoint(&mut self, writer: &mut CheckpointWriter) -> Result<usize> {
         let (queries, tables) = self.resumable();
         let mut entries = 0;
         for name in queries {
@@ -371,21 +363,19 @@ impl Catalog {
             let Some((dataflow, store, has_target)) = query_parts(&mut entry.kind) else {
                 continue;
             };
-            let mut out = StateWriter::new();
+            let mut out = StateWriter::with_sink(writer.streams());
             out.put_bytes(definition.as_bytes());
-            out.put_bytes(&dataflow.snapshot()?);
+            out.put_section(|inner| dataflow.snapshot_to(inner))?;
             out.put_u64(offsets.len() as u64);
             for (relation, offset) in &offsets {
                 out.put_bytes(relation.as_bytes());
                 out.put_bytes(offset);
             }
-            let rows = if has_target {
-                Vec::new()
-            } else {
-                store.export_rows()?
-            };
-            put_rows(&mut out, &rows);
-            drop(rows);
+            match has_target {
+                // A job's rows are its target's.
+                true => out.put_u64(0),
+                false => store.snapshot_rows(&mut out)?,
+            }
             writer.put(format!("{QUERY_KEY}{name}").as_bytes(), out.as_bytes())?;
             entries += 1;
         }
@@ -393,8 +383,8 @@ impl Catalog {
             let Some(store) = self.store(&name) else {
                 continue;
             };
-            let mut out = StateWriter::new();
-            put_rows(&mut out, &store.export_rows()?);
+            let mut out = StateWriter::with_sink(writer.streams());
+            store.snapshot_rows(&mut out)?;
             writer.put(format!("{TABLE_KEY}{name}").as_bytes(), out.as_bytes())?;
             entries += 1;
         }
@@ -404,17 +394,19 @@ impl Catalog {
     /// While restoring: give table `name` its checkpointed rows, if the checkpoint has them.
     pub fn restore_table_rows(&mut self, name: &str) -> Result<()> {
         let taken = match self.restored.as_mut() {
-            Some(restored) => restored.take(format!("{TABLE_KEY}{name}"))?,
+            Some(restored) => restored
+                .take(format!("{TABLE_KEY}{name}"))?
+                .map(|bytes| (bytes, restored.streams())),
             None => None,
         };
-        let Some(bytes) = taken else {
+        let Some((bytes, streams)) = taken else {
             return Ok(());
         };
         let Some(store) = self.store(name) else {
             return Ok(());
         };
-        let mut input = StateReader::new(&bytes);
-        store.replace_rows(get_rows(&mut input)?)?;
+        let mut input = StateReader::with_source(&bytes, streams.as_ref());
+        store.restore_rows(&mut input)?;
         input.finish()?;
         Ok(())
     }
@@ -425,36 +417,45 @@ impl Catalog {
     /// state was restored.
     pub fn restore_query(&mut self, name: &str) -> Result<bool> {
         let taken = match self.restored.as_mut() {
-            Some(restored) => restored.take(format!("{QUERY_KEY}{name}"))?,
+            Some(restored) => restored
+                .take(format!("{QUERY_KEY}{name}"))?
+                .map(|bytes| (bytes, restored.streams())),
             None => None,
         };
-        let Some(bytes) = taken else {
+        let Some((bytes, streams)) = taken else {
             return Ok(false);
         };
         let Some(entry) = self.entries.get_mut(name) else {
             return Ok(false);
         };
-        let mut input = StateReader::new(&bytes);
+        let mut input = StateReader::with_source(&bytes, streams.as_ref());
         let definition = input.bytes()?;
         if Some(definition) != entry.definition.as_deref().map(str::as_bytes) {
             tracing::warn!(query = %name, "checkpoint is of another definition; recomputing");
             return Ok(false);
         }
-        let state = input.bytes()?;
+        let mut state = input.section()?;
         let mut offsets = BTreeMap::new();
         for _ in 0..input.len_prefix()? {
             let relation = String::from_utf8_lossy(input.bytes()?).into_owned();
             offsets.insert(relation, input.bytes()?.to_vec());
         }
-        let rows = get_rows(&mut input)?;
-        input.finish()?;
         let Some((dataflow, store, has_target)) = query_parts(&mut entry.kind) else {
             return Ok(false);
         };
-        dataflow.restore(state)?;
-        if !has_target {
-            store.replace_rows(rows)?;
+        dataflow.restore_from(&mut state)?;
+        match has_target {
+            // A job's rows are its target's: the checkpoint has none for it.
+            true => {
+                if input.u64()? != 0 {
+                    return Err(PlanError::Storage(StorageError::Corrupt(format!(
+                        "the checkpoint of job {name} has rows of its own"
+                    ))));
+                }
+            }
+            false => store.restore_rows(&mut input)?,
         }
+        input.finish()?;
         entry.source_offsets = offsets;
         tracing::info!(query = %name, "continuous query resumes from its checkpoint");
         Ok(true)

@@ -35,13 +35,10 @@ use sluice_runtime::ChangeBatch;
 use sluice_storage::durable::{decode_weight, encode_weight};
 use sluice_storage::spill::{Budget, SpillValue};
 use sluice_storage::{
-    Durable, EncodedRows, RowCodec, RowOp, SpillMap, StateReader, StateWriter, ZSet,
+    Durable, EncodedRows, RowCodec, RowOp, SpillMap, StateReader, StateWriter, StorageError, ZSet,
 };
 
 use crate::error::{PlanError, Result};
-
-/// A row in stored form: (key, value) as in the data directory.
-pub type StoredRow = (Box<[u8]>, Box<[u8]>);
 
 /// What kind of object a stored relation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,16 +170,35 @@ impl Multiset {
 
     /// Every distinct row with its count, in memory and on disk.
     fn counts(&mut self) -> Result<Vec<(Box<[u8]>, i64)>> {
+        let mut out = Vec::with_capacity(self.distinct());
+        self.visit(|row, count| {
+            out.push((Box::from(row), count));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visit every distinct row with its count, in memory and on disk.
+    fn visit(
+        &mut self,
+        mut each: impl FnMut(&[u8], i64) -> sluice_storage::error::Result<()>,
+    ) -> Result<()> {
         match self {
-            Multiset::Memory(set) => Ok(set.iter().map(|(row, w)| (Box::from(row), w)).collect()),
-            Multiset::Spillable { rows, .. } => {
-                let mut out = Vec::with_capacity(rows.len());
-                rows.visit(|row, count| {
-                    out.push((Box::from(row), count.0));
-                    Ok(())
-                })?;
-                Ok(out)
+            Multiset::Memory(set) => {
+                for (row, count) in set.iter() {
+                    each(row, count)?;
+                }
+                Ok(())
             }
+            Multiset::Spillable { rows, .. } => Ok(rows.visit(|row, count| each(row, count.0))?),
+        }
+    }
+
+    /// Distinct rows, in memory and on disk.
+    fn distinct(&self) -> usize {
+        match self {
+            Multiset::Memory(set) => set.distinct_len(),
+            Multiset::Spillable { rows, .. } => rows.len(),
         }
     }
 
@@ -373,41 +389,75 @@ impl RelationStore {
         Ok(())
     }
 
-    /// The rows in their stored form: (encoded key, encoded row) for keyed relations,
-    /// (encoded row, multiplicity) otherwise (what a checkpoint records).
-    pub fn export_rows(&self) -> Result<Vec<StoredRow>> {
+    /// Write the rows for a checkpoint in their stored form ((encoded key, encoded row) for
+    /// keyed relations, (encoded row, multiplicity) otherwise): their number, then per row
+    /// the two; for a checkpoint with a sink, records of a stream instead. Rows are visited
+    /// where they are (in memory, then on disk one at a time), never all copied at once.
+    pub fn snapshot_rows(&self, out: &mut StateWriter) -> Result<()> {
+        let stream = out.open_stream()?;
+        let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
-        if self.key_codec.is_some() {
-            let mut rows = Vec::with_capacity(contents.keyed.len());
-            contents.keyed.visit(|key, row| {
-                rows.push((Box::from(key), row.0.clone()));
+        if stream.is_none() {
+            let count = match keyed {
+                true => contents.keyed.len(),
+                false => contents.multiset.distinct(),
+            };
+            out.put_u64(count as u64);
+        }
+        let mut put = |key: &[u8], value: &[u8]| match &stream {
+            Some(stream) => stream.put(key, value),
+            None => {
+                out.put_bytes(key);
+                out.put_bytes(value);
                 Ok(())
-            })?;
-            Ok(rows)
-        } else {
-            Ok(contents
+            }
+        };
+        match keyed {
+            true => Ok(contents.keyed.visit(|key, row| put(key, &row.0))?),
+            false => contents
                 .multiset
-                .counts()?
-                .into_iter()
-                .map(|(row, weight)| (row, encode_weight(weight)))
-                .collect())
+                .visit(|row, count| put(row, &encode_weight(count))),
         }
     }
 
-    /// Replace the rows with ones from [`RelationStore::export_rows`].
-    pub fn replace_rows<'a>(
-        &self,
-        rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
-    ) -> Result<()> {
+    /// Replace the rows with ones written by [`RelationStore::snapshot_rows`], settling
+    /// (spilling) as they come in.
+    pub fn restore_rows(&self, input: &mut StateReader) -> Result<()> {
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
         contents.keyed.clear()?;
         contents.multiset.clear()?;
         contents.snapshot = None;
-        for (loaded, (key, value)) in rows.into_iter().enumerate() {
-            load_raw(&mut contents, keyed, key, value)?;
-            if (loaded + 1) % LOAD_CHUNK == 0 {
+        let mut loaded = 0usize;
+        let mut load = |contents: &mut Contents, key: &[u8], value: &[u8]| -> Result<()> {
+            load_raw(contents, keyed, key, value)?;
+            loaded += 1;
+            if loaded.is_multiple_of(LOAD_CHUNK) {
                 contents.settle()?;
+            }
+            Ok(())
+        };
+        match input.external()? {
+            Some(stream) => {
+                // The reader wants storage errors: a planner error stops it and is kept.
+                let mut failure = None;
+                let read = input.read_stream(stream, |key, value| {
+                    load(&mut contents, key, value).map_err(|error| {
+                        let stop = StorageError::State(error.to_string());
+                        failure = Some(error);
+                        stop
+                    })
+                });
+                if let Some(error) = failure {
+                    return Err(error);
+                }
+                read?;
+            }
+            None => {
+                for _ in 0..input.len_prefix()? {
+                    let (key, value) = (input.bytes()?, input.bytes()?);
+                    load(&mut contents, key, value)?;
+                }
             }
         }
         contents.settle()?;
@@ -738,7 +788,7 @@ impl RelationStore {
     }
 }
 
-/// Add one stored row (see [`RelationStore::export_rows`]) to `contents`.
+/// Add one stored row (see [`RelationStore::snapshot_rows`]) to `contents`.
 fn load_raw(contents: &mut Contents, keyed: bool, key: &[u8], value: &[u8]) -> Result<()> {
     if keyed {
         contents.put(key, value);

@@ -147,14 +147,20 @@ async fn hopping_windows_share_one_budget(session: &mut Session) {
     run(session, "DROP MATERIALIZED VIEW hopped; DROP TABLE e").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
-    let spill = tempfile::tempdir().expect("spill dir");
+/// 256 KiB per operator instance, spilling to the process's scratch directory (in the
+/// system's temporary directory, removed at the next start after this process ends): the
+/// settings are process-wide, the same for every test of the binary.
+fn configure_budget() {
     sluice_storage::spill::configure(sluice_storage::SpillSettings {
         budget_bytes: Some(256 << 10),
         total_bytes: None,
-        dir: Some(spill.path().to_path_buf()),
+        dir: None,
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
+    configure_budget();
     let data = tempfile::tempdir().expect("data dir");
     let options = DurableOptions {
         sync_writes: false,
@@ -272,4 +278,165 @@ async fn a_join_larger_than_its_budget_spills_and_stays_exact() {
     )
     .await;
     check(&mut session).await;
+}
+
+/// Entries of continuous query `view`'s operators on disk.
+async fn spilled(session: &mut Session, view: &str) -> u64 {
+    let sql = format!("SELECT spilled_entries FROM sluice_queries WHERE name = '{view}'");
+    rows(session, &sql).await[0]
+        .parse::<u64>()
+        .expect("a count")
+}
+
+/// Reopen the database in `data` (the previous one's lock goes with its last handle).
+async fn reopen(data: &std::path::Path, options: &DurableOptions) -> Arc<Database> {
+    loop {
+        match Database::open(data, options).await {
+            Ok(database) => return database,
+            Err(error) if error.to_string().contains("in use") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("reopen: {error}"),
+        }
+    }
+}
+
+/// Lines of JSON events: key `k` (for `keys`) with value `k * 7 % 101`, padded.
+fn event_lines(keys: impl Iterator<Item = u64>) -> String {
+    keys.map(|k| {
+        format!(
+            r#"{{"k": {k}, "v": {}, "pad": "an event of key {k} padded to make rows bigger"}}"#,
+            k * 7 % 101
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
+        + "\n"
+}
+
+/// Write `text` as file `name` of `dir`, aside and renamed (a source never reads half).
+fn drop_file(dir: &std::path::Path, name: &str, text: &str) {
+    let tmp = dir.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, dir.join(name)).expect("rename");
+}
+
+/// Checkpoints of state larger than memory: continuous queries over file sources (which
+/// resume from their checkpoint, unlike queries over durable tables, which are recomputed)
+/// hold 30 000 groups and a join's 50 000 rows, mostly on disk. A checkpoint streams that
+/// state in records beside the query's entry (which stays a few kilobytes: nothing is
+/// gathered in one buffer); a restart puts the spilled part back on disk unread, the sources
+/// resume from their offsets (the first files are gone by then: nothing is read twice), and
+/// the views stay exact as more input arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_stream_state_larger_than_memory() {
+    configure_budget();
+    let data = tempfile::tempdir().expect("data dir");
+    let input = tempfile::tempdir().expect("input dir");
+    let (events, dims) = (input.path().join("events"), input.path().join("dims"));
+    std::fs::create_dir_all(&events).expect("dir");
+    std::fs::create_dir_all(&dims).expect("dir");
+    let options = DurableOptions {
+        sync_writes: false,
+        checkpoint_interval_ms: 0,
+        ..Default::default()
+    };
+    let database = reopen(data.path(), &options).await;
+    let mut session = Session::new(Arc::clone(&database));
+    run(
+        &mut session,
+        &format!(
+            "CREATE TABLE events (k BIGINT, v BIGINT, pad VARCHAR)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                       'source.monitor-interval' = '20 ms');
+             CREATE TABLE dims (k BIGINT, w BIGINT)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
+                       'source.monitor-interval' = '20 ms');
+             CREATE MATERIALIZED VIEW by_key AS
+               SELECT k, count(*) AS n, sum(v) AS total, max(pad) AS pad
+                 FROM events GROUP BY k;
+             CREATE MATERIALIZED VIEW enriched AS
+               SELECT e.k, e.v, d.w FROM events e JOIN dims d ON e.k = d.k;",
+            events.display(),
+            dims.display()
+        ),
+    )
+    .await;
+    drop_file(&events, "1.json", &event_lines(0..KEYS));
+    let dim_lines: String = (0..KEYS)
+        .filter(|k| k % 3 != 0)
+        .map(|k| format!(r#"{{"k": {k}, "w": {}}}"#, k % 13))
+        .collect::<Vec<_>>()
+        .join("\n");
+    drop_file(&dims, "1.json", &(dim_lines + "\n"));
+
+    // What the views must hold: events of keys 0..KEYS once (then every third key again),
+    // joined with the dimension of every key not divisible by 3.
+    let expected = |second_round: bool| {
+        let events: Vec<u64> = (0..KEYS)
+            .chain((0..KEYS).step_by(3).filter(|_| second_round))
+            .collect();
+        let total: u64 = events.iter().map(|k| k * 7 % 101).sum();
+        let joined: Vec<&u64> = events.iter().filter(|k| *k % 3 != 0).collect();
+        let w: u64 = joined.iter().map(|k| *k % 13).sum();
+        (
+            format!("{KEYS}|{}|{total}", events.len()),
+            format!("{}|{w}", joined.len()),
+        )
+    };
+    let by_key = "SELECT count(*), sum(n), sum(total) FROM by_key";
+    let enriched = "SELECT count(*), sum(w) FROM enriched";
+    let (groups, pairs) = expected(false);
+    common::eventually_rows(&mut session, by_key, &[&groups]).await;
+    common::eventually_rows(&mut session, enriched, &[&pairs]).await;
+    for view in ["by_key", "enriched"] {
+        let on_disk = spilled(&mut session, view).await;
+        assert!(on_disk > 10_000, "{view}: {on_disk} entries on disk");
+    }
+    run(&mut session, "CHECKPOINT").await;
+    drop(session);
+    drop(database);
+
+    // The entries hold definitions, offsets and stream ids; the state is in the streams.
+    let durable = loop {
+        match sluice_storage::Durable::open(data.path(), &options) {
+            Ok(durable) => break durable,
+            Err(error) if error.to_string().contains("in use") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("open: {error}"),
+        }
+    };
+    for view in ["by_key", "enriched"] {
+        let entry = durable
+            .checkpoint_entry(format!("q/{view}").as_bytes())
+            .expect("read")
+            .expect("checkpointed");
+        assert!(entry.len() < 16 << 10, "{view}: {} bytes", entry.len());
+    }
+    drop(durable);
+
+    // Restored, not recomputed: the files read before the checkpoint are gone.
+    std::fs::remove_file(events.join("1.json")).expect("remove");
+    std::fs::remove_file(dims.join("1.json")).expect("remove");
+    let database = reopen(data.path(), &options).await;
+    let mut session = Session::new(Arc::clone(&database));
+    assert!(spilled(&mut session, "by_key").await > 10_000);
+    assert_eq!(rows(&mut session, by_key).await, vec![groups]);
+    assert_eq!(rows(&mut session, enriched).await, vec![pairs]);
+    drop_file(&events, "2.json", &event_lines((0..KEYS).step_by(3)));
+    let (groups, pairs) = expected(true);
+    common::eventually_rows(&mut session, by_key, &[&groups]).await;
+    common::eventually_rows(&mut session, enriched, &[&pairs]).await;
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT n, total, pad FROM by_key WHERE k = 29994"
+        )
+        .await,
+        vec![format!(
+            "2|{}|an event of key 29994 padded to make rows bigger",
+            2 * (29_994 * 7 % 101)
+        )]
+    );
 }

@@ -563,6 +563,13 @@ impl Dataflow {
     /// consistent cut.
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
         let mut out = StateWriter::new();
+        self.snapshot_to(&mut out)?;
+        Ok(out.into_bytes())
+    }
+
+    /// [`Dataflow::snapshot`] into `out` (a checkpoint's writer: large operator state goes
+    /// to its sink's streams).
+    pub fn snapshot_to(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_u64(self.nodes.len() as u64);
         out.put_u64(self.partitions() as u64);
         for node in self.nodes.iter_mut() {
@@ -572,13 +579,18 @@ impl Dataflow {
                 out.put_section(|inner| instance.snapshot(inner))?;
             }
         }
-        Ok(out.into_bytes())
+        Ok(())
     }
 
     /// Restore a state written by [`Dataflow::snapshot`] of a dataflow compiled from the
     /// same query (with the partition count it was written with).
     pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        let mut input = StateReader::new(bytes);
+        self.restore_from(&mut StateReader::new(bytes))
+    }
+
+    /// [`Dataflow::restore`] from `input` (a checkpoint's reader, with its streams), which
+    /// must hold nothing else.
+    pub fn restore_from(&mut self, input: &mut StateReader) -> Result<()> {
         let nodes = input.u64()?;
         if nodes != self.nodes.len() as u64 {
             return Err(RuntimeError::Internal(format!(

@@ -16,13 +16,16 @@
 //!   every other key (older generations, or what a crash left of an uncommitted one): the
 //!   entries never all sit in memory, and a crash leaves the previous checkpoint. (A
 //!   directory without a generation holds entries keyed without the prefix, written as one
-//!   batch by earlier versions; they are read as the checkpoint.)
+//!   batch by earlier versions; they are read as the checkpoint.) The streams of large
+//!   operator state an entry refers to (see [`crate::state`]) are keyed by the generation's
+//!   prefix, a 0 byte, `s`, the stream's id (8 bytes big-endian) and the record's key: no
+//!   entry key starts with a 0 byte.
 //!
 //! Every write is one RocksDB write batch (atomic), written to the WAL before it returns and,
 //! with `sync_writes`, fsynced: a statement acknowledged to a client survives a crash.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
@@ -30,6 +33,7 @@ use rocksdb::{
 };
 
 use crate::error::{Result, StorageError};
+use crate::state::{RecordVisitor, SharedSink, StateSink, StateSource};
 
 const CATALOG: &str = "catalog";
 const ROWS: &str = "rows";
@@ -208,7 +212,7 @@ impl Durable {
     /// checkpoint or this one (see [`Durable::begin_checkpoint`]). (Tests; the planner writes
     /// entry by entry.)
     #[cfg(test)]
-    fn write_checkpoint(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+    fn write_checkpoint(self: &Arc<Self>, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
         let mut writer = self.begin_checkpoint()?;
         for (key, value) in entries {
             writer.put(key, value)?;
@@ -220,7 +224,7 @@ impl Durable {
     /// [`CheckpointWriter::put`] replace the last checkpoint when
     /// [`CheckpointWriter::commit`] returns; until then, and after a crash before it, the
     /// last checkpoint stays.
-    pub fn begin_checkpoint(&self) -> Result<CheckpointWriter<'_>> {
+    pub fn begin_checkpoint(self: &Arc<Self>) -> Result<CheckpointWriter> {
         let generation = self
             .checkpoint_generation()?
             .map_or(1, |g| g.saturating_add(1));
@@ -228,14 +232,21 @@ impl Durable {
         let cf = self.cf(CHECKPOINT)?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(cf, generation_prefix(generation), checkpoint_end());
-        let mut unsynced = WriteOptions::default();
-        unsynced.set_sync(false);
+        let unsynced = unsynced_options();
         self.db.write_opt(batch, &unsynced).map_err(rocks)?;
+        let streams = CheckpointStreams {
+            durable: Arc::clone(self),
+            prefix: stream_prefix(generation),
+            batch: WriteBatch::default(),
+            unsynced: unsynced_options(),
+            opened: 0,
+        };
         Ok(CheckpointWriter {
-            durable: self,
+            durable: Arc::clone(self),
             prefix: generation_prefix(generation),
             generation,
             unsynced,
+            streams: Arc::new(Mutex::new(streams)),
         })
     }
 
@@ -266,6 +277,14 @@ impl Durable {
         self.db.get_cf(self.cf(CHECKPOINT)?, full).map_err(rocks)
     }
 
+    /// The streams of the last checkpoint's entries (see [`crate::state`]).
+    pub fn checkpoint_streams(self: &Arc<Self>) -> Result<Arc<dyn StateSource>> {
+        Ok(Arc::new(CheckpointSource {
+            durable: Arc::clone(self),
+            prefix: self.checkpoint_generation()?.map(stream_prefix),
+        }))
+    }
+
     /// The entries of the last checkpoint. (Tests; a restart reads them one at a time with
     /// [`Durable::checkpoint_entry`].)
     #[cfg(test)]
@@ -291,6 +310,10 @@ impl Durable {
             let Some(name) = key.strip_prefix(prefix.as_slice()) else {
                 break;
             };
+            if name.first() == Some(&0) {
+                // A stream's record, not an entry.
+                continue;
+            }
             entries.push((name.to_vec(), value.into_vec()));
         }
         Ok(entries)
@@ -409,15 +432,16 @@ impl Durable {
 }
 
 /// A checkpoint being written (see [`Durable::begin_checkpoint`]).
-pub struct CheckpointWriter<'a> {
-    durable: &'a Durable,
+pub struct CheckpointWriter {
+    durable: Arc<Durable>,
     generation: u64,
     prefix: Vec<u8>,
     /// Entries go to the WAL unsynced: the commit's synced write makes them durable with it.
     unsynced: WriteOptions,
+    streams: Arc<Mutex<CheckpointStreams>>,
 }
 
-impl CheckpointWriter<'_> {
+impl CheckpointWriter {
     /// Write one entry of the checkpoint (not visible until the commit).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut full = Vec::with_capacity(self.prefix.len() + key.len());
@@ -430,10 +454,20 @@ impl CheckpointWriter<'_> {
             .map_err(rocks)
     }
 
+    /// Where the entries' large state goes: streams of records committed with the entries
+    /// (see [`crate::state::StateWriter::with_sink`]).
+    pub fn streams(&self) -> SharedSink {
+        self.streams.clone()
+    }
+
     /// Make the entries written the checkpoint, in one atomic write that also deletes every
     /// other checkpoint key.
     pub fn commit(self) -> Result<()> {
         let durable = self.durable;
+        self.streams
+            .lock()
+            .map_err(|_| StorageError::Io("checkpoint streams lock poisoned".into()))?
+            .flush()?;
         let cf = durable.cf(CHECKPOINT)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -445,6 +479,110 @@ impl CheckpointWriter<'_> {
         let next = generation_prefix(self.generation.saturating_add(1));
         batch.delete_range_cf(cf, next, checkpoint_end());
         durable.db.write_opt(batch, &durable.write).map_err(rocks)
+    }
+}
+
+/// Writes without a WAL sync (a later synced write makes them durable).
+fn unsynced_options() -> WriteOptions {
+    let mut options = WriteOptions::default();
+    options.set_sync(false);
+    options
+}
+
+/// The first key of a generation's streams.
+fn stream_prefix(generation: u64) -> Vec<u8> {
+    let mut prefix = generation_prefix(generation);
+    prefix.extend_from_slice(b"\0s");
+    prefix
+}
+
+/// The first key of a stream's records, and the first key after them.
+fn stream_range(prefix: &[u8], stream: u64) -> (Vec<u8>, Vec<u8>) {
+    let with = |id: u64| {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(&id.to_be_bytes());
+        key
+    };
+    let end = match stream.checked_add(1) {
+        Some(next) => with(next),
+        None => checkpoint_end(),
+    };
+    (with(stream), end)
+}
+
+/// The streams of a checkpoint being written: records buffered in a write batch, written
+/// (unsynced) whenever it holds a few megabytes and before the commit.
+struct CheckpointStreams {
+    durable: Arc<Durable>,
+    prefix: Vec<u8>,
+    batch: WriteBatch,
+    unsynced: WriteOptions,
+    opened: u64,
+}
+
+/// Bytes of stream records buffered before they are written.
+const STREAM_BATCH_BYTES: usize = 4 << 20;
+
+impl CheckpointStreams {
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.durable
+            .db
+            .write_opt(batch, &self.unsynced)
+            .map_err(rocks)
+    }
+}
+
+impl StateSink for CheckpointStreams {
+    fn open_stream(&mut self) -> Result<u64> {
+        self.opened += 1;
+        Ok(self.opened)
+    }
+
+    fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
+        let (mut full, _) = stream_range(&self.prefix, stream);
+        full.extend_from_slice(key);
+        self.batch.put_cf(self.durable.cf(CHECKPOINT)?, full, value);
+        if self.batch.size_in_bytes() >= STREAM_BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// The streams of the committed checkpoint (none for one written before streams existed).
+struct CheckpointSource {
+    durable: Arc<Durable>,
+    prefix: Option<Vec<u8>>,
+}
+
+impl StateSource for CheckpointSource {
+    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()> {
+        let Some(prefix) = self.prefix.as_ref() else {
+            return Err(StorageError::Corrupt(format!(
+                "the checkpoint has no stream {stream}"
+            )));
+        };
+        let (start, end) = stream_range(prefix, stream);
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_upper_bound(end);
+        let cf = self.durable.cf(CHECKPOINT)?;
+        let iter = self.durable.db.iterator_cf_opt(
+            cf,
+            options,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item.map_err(rocks)?;
+            let Some(record) = key.strip_prefix(start.as_slice()) else {
+                break;
+            };
+            each(record, &value)?;
+        }
+        Ok(())
     }
 }
 

@@ -26,7 +26,7 @@ use hashbrown::HashMap;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 
 use crate::error::{Result, StorageError};
-use crate::state::{StateReader, StateWriter};
+use crate::state::{ExternalStream, StateReader, StateWriter};
 use crate::zset::ZSet;
 
 /// A value a [`SpillMap`] can write to disk and read back.
@@ -737,6 +737,23 @@ struct SpilledKey {
     rows: u32,
 }
 
+impl SpilledKey {
+    fn write_to(self, out: &mut StateWriter) {
+        let SpilledKey { timer, last, rows } = self;
+        out.put_i64(timer);
+        out.put_i64(last);
+        out.put_u64(u64::from(rows));
+    }
+
+    fn read_from(input: &mut StateReader) -> Result<Self> {
+        Ok(SpilledKey {
+            timer: input.i64()?,
+            last: input.i64()?,
+            rows: u32::try_from(input.u64()?).unwrap_or(u32::MAX),
+        })
+    }
+}
+
 /// Bytes an in-memory entry counts against the budget: its value, its key, the key's
 /// allocation and its slot in the map's hash table (at the table's load factor).
 fn entry_size<V>(key: &[u8], value: &V) -> usize
@@ -1319,8 +1336,15 @@ impl<V: SpillValue> SpillMap<V> {
     /// Write every entry for a checkpoint: the count, then per entry its key and its value's
     /// encoding. Spilled entries are on disk in that encoding already and are copied as they
     /// are, not decoded and encoded again (unless changes were appended to them).
+    ///
+    /// A writer for a checkpoint with a sink gets a stream instead (see
+    /// [`SpillMap::snapshot_to_stream`]): the map's entries then never pass through one
+    /// buffer, whatever their number.
     pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         self.write_pending()?;
+        if let Some(stream) = out.open_stream()? {
+            return self.snapshot_to_stream(&stream);
+        }
         out.put_u64(self.len() as u64);
         for (key, entry) in self.hot.iter_mut() {
             out.put_bytes(key);
@@ -1340,16 +1364,87 @@ impl<V: SpillValue> SpillMap<V> {
         }
     }
 
+    /// Every entry as a record of `stream`, keyed by its key: an entry in memory as a 0 byte
+    /// and its value's encoding; a spilled entry as a 1 byte, what the index knows of it
+    /// ([`SpilledKey`]) and its bytes as they are on disk, appended changes included (copied,
+    /// not decoded).
+    fn snapshot_to_stream(&mut self, stream: &ExternalStream) -> Result<()> {
+        let mut record = StateWriter::new();
+        for (key, entry) in self.hot.iter_mut() {
+            record.clear();
+            record.put_bool(false);
+            entry.value.encode(&mut record, &self.context)?;
+            stream.put(key, record.as_bytes())?;
+        }
+        let Some(cold) = self.cold.as_ref() else {
+            return Ok(());
+        };
+        cold.for_each(|key, bytes| {
+            let spilled = self.spilled_keys.get(key).copied().ok_or_else(|| {
+                StorageError::State("a spilled entry is missing from the index".into())
+            })?;
+            record.clear();
+            record.put_bool(true);
+            spilled.write_to(&mut record);
+            record.put_raw(bytes);
+            stream.put(key, record.as_bytes())
+        })
+    }
+
     /// Replace the contents with entries written by [`SpillMap::snapshot`], spilling as they
     /// come in when over the budget.
     pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         self.clear()?;
+        if let Some(stream) = input.external()? {
+            let mut spilled = WriteBatch::default();
+            input.read_stream(stream, |key, record| {
+                self.restore_record(key, record, &mut spilled)
+            })?;
+            if let Some(cold) = self.cold.as_ref() {
+                cold.write(spilled)?;
+            }
+            return self.settle();
+        }
         for _ in 0..input.len_prefix()? {
             let key = Box::from(input.bytes()?);
             let value = V::decode(input, &self.context)?;
             self.insert(key, value);
             self.settle()?;
         }
+        Ok(())
+    }
+
+    /// Restore one record of [`SpillMap::snapshot_to_stream`]: an entry that was in memory
+    /// comes back into memory (spilling as the budget requires); one that was spilled goes
+    /// back to disk as it was, through `batch`, unread (into memory when the map has no
+    /// budget now).
+    fn restore_record(&mut self, key: &[u8], record: &[u8], batch: &mut WriteBatch) -> Result<()> {
+        let mut input = StateReader::new(record);
+        if !input.bool()? {
+            let value = V::decode(&mut input, &self.context)?;
+            input.finish()?;
+            self.insert(Box::from(key), value);
+            return self.settle();
+        }
+        let spilled = SpilledKey::read_from(&mut input)?;
+        let bytes = input.rest();
+        if self.share.limit().is_none() {
+            let mut value: V = decode_stored(bytes, &self.context)?;
+            value.set_timer(value.timer().min(spilled.timer));
+            self.insert(Box::from(key), value);
+            return Ok(());
+        }
+        let cold = match self.cold.as_mut() {
+            Some(cold) => cold,
+            None => self.cold.insert(Cold::open(self.dir.as_ref())?),
+        };
+        batch.put(cold.key(key), bytes);
+        if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
+            cold.write(std::mem::take(batch))?;
+        }
+        self.spilled_keys.insert(key, spilled);
+        cold.keys += 1;
+        cold.rows += spilled.rows as usize;
         Ok(())
     }
 }

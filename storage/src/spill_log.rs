@@ -353,16 +353,30 @@ impl SpillLog {
     }
 
     /// Write every row for a checkpoint: the number of batches, then per batch its zone and
-    /// its Arrow IPC stream.
+    /// its Arrow IPC stream. For a checkpoint with a sink, the batches are records of a
+    /// stream instead (keyed by their position), one in memory at a time.
     pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
-        let count = self.segments.len() + self.open.len();
-        out.put_u64(count as u64);
+        let stream = out.open_stream()?;
+        let mut position = 0u64;
+        let mut record = StateWriter::new();
+        let mut write = |out: &mut StateWriter, batch: &RecordBatch, zone: &Zone| match &stream {
+            Some(stream) => {
+                record.clear();
+                write_stream(&mut record, batch, zone)?;
+                position += 1;
+                stream.put(&position.to_be_bytes(), record.as_bytes())
+            }
+            None => write_stream(out, batch, zone),
+        };
+        if stream.is_none() {
+            out.put_u64((self.segments.len() + self.open.len()) as u64);
+        }
         for segment in &self.segments {
             // A spilled segment is one batch, read back to be written into the checkpoint.
-            segment.visit(&mut |batch| write_stream(out, batch, &segment.zone))?;
+            segment.visit(&mut |batch| write(out, batch, &segment.zone))?;
         }
         for (batch, zone) in &self.open {
-            write_stream(out, batch, zone)?;
+            write(out, batch, zone)?;
         }
         Ok(())
     }
@@ -372,27 +386,39 @@ impl SpillLog {
     /// come in when over the budget.
     pub fn restore(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
         self.clear();
+        if let Some(stream) = input.external()? {
+            return input.read_stream(stream, |_, record| {
+                let mut record = StateReader::new(record);
+                self.restore_batch(&mut record, columns)?;
+                record.finish()
+            });
+        }
         for _ in 0..input.len_prefix()? {
-            let until = input.i64()?;
-            let keys = match input.bool()? {
-                true => Some((Box::from(input.bytes()?), Box::from(input.bytes()?))),
-                false => None,
-            };
-            let zone = Zone { until, keys };
-            let bytes = input.bytes()?;
-            for batch in StreamReader::try_new(bytes, None)? {
-                let batch = batch?;
-                if batch.num_columns() != columns {
-                    return Err(StorageError::Corrupt(format!(
-                        "checkpointed log rows have {} columns, the plan's have {columns}",
-                        batch.num_columns()
-                    )));
-                }
-                self.append(batch, zone.clone());
-            }
-            self.settle()?;
+            self.restore_batch(input, columns)?;
         }
         Ok(())
+    }
+
+    /// One batch as [`write_stream`] wrote it.
+    fn restore_batch(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
+        let until = input.i64()?;
+        let keys = match input.bool()? {
+            true => Some((Box::from(input.bytes()?), Box::from(input.bytes()?))),
+            false => None,
+        };
+        let zone = Zone { until, keys };
+        let bytes = input.bytes()?;
+        for batch in StreamReader::try_new(bytes, None)? {
+            let batch = batch?;
+            if batch.num_columns() != columns {
+                return Err(StorageError::Corrupt(format!(
+                    "checkpointed log rows have {} columns, the plan's have {columns}",
+                    batch.num_columns()
+                )));
+            }
+            self.append(batch, zone.clone());
+        }
+        self.settle()
     }
 }
 

@@ -3,18 +3,101 @@
 //! Operators write their state as a sequence of fixed-width integers and length-prefixed byte
 //! strings; readers take them back in the same order. Every read checks the remaining length,
 //! so a truncated or garbled snapshot is a [`StorageError::Corrupt`], never a panic.
+//!
+//! State larger than memory does not go through one buffer: a writer made for a checkpoint
+//! carries a [`StateSink`], and state that may be large (a map with spilled entries, a
+//! relation's rows) writes its records to a stream of the sink as it visits them, leaving in
+//! the buffer only the stream's id (after the [`EXTERNAL`] marker). A reader made for a
+//! restore carries the matching [`StateSource`] and reads the stream back one record at a
+//! time. Without a sink (tests, a fork) everything goes into the buffer, as before.
+
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Result, StorageError};
 
+/// Where a checkpoint keeps records outside the buffer of the entry that refers to them:
+/// numbered streams of (key, value) records, keys unique within a stream.
+pub trait StateSink: Send {
+    /// A new stream (ids are unique within the checkpoint).
+    fn open_stream(&mut self) -> Result<u64>;
+    /// Add a record to `stream` (written out in bounded batches, not held until the end).
+    fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()>;
+}
+
+/// What a [`StateSource`] hands each record of a stream to.
+pub type RecordVisitor<'v> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'v;
+
+/// Reads the streams a [`StateSink`] wrote.
+pub trait StateSource: Send + Sync {
+    /// Every record of `stream`, in key order.
+    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()>;
+}
+
+/// A sink shared by the writers of one checkpoint.
+pub type SharedSink = Arc<Mutex<dyn StateSink>>;
+
+/// In place of a count: the records follow in the stream whose id comes next (no count is
+/// ever this large; a reader that does not know the marker fails on it as a bad length).
+pub const EXTERNAL: u64 = u64::MAX;
+
+/// A stream opened by [`StateWriter::open_stream`].
+pub struct ExternalStream {
+    sink: SharedSink,
+    id: u64,
+}
+
+impl ExternalStream {
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.sink
+            .lock()
+            .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))?
+            .put(self.id, key, value)
+    }
+}
+
 /// Appends state to a byte buffer.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StateWriter {
     buf: Vec<u8>,
+    sink: Option<SharedSink>,
+}
+
+impl std::fmt::Debug for StateWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateWriter")
+            .field("bytes", &self.buf.len())
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
 }
 
 impl StateWriter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A writer for a checkpoint that keeps large state in `sink`'s streams.
+    pub fn with_sink(sink: SharedSink) -> Self {
+        Self {
+            buf: Vec::new(),
+            sink: Some(sink),
+        }
+    }
+
+    /// A new stream outside these bytes, with its marker and id written here, when this
+    /// writer writes for a checkpoint with a sink; `None`: the caller writes its records
+    /// here.
+    pub fn open_stream(&mut self) -> Result<Option<ExternalStream>> {
+        let Some(sink) = self.sink.clone() else {
+            return Ok(None);
+        };
+        let id = sink
+            .lock()
+            .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))?
+            .open_stream()?;
+        self.put_u64(EXTERNAL);
+        self.put_u64(id);
+        Ok(Some(ExternalStream { sink, id }))
     }
 
     pub fn put_u64(&mut self, value: u64) {
@@ -51,7 +134,10 @@ impl StateWriter {
         &mut self,
         write: impl FnOnce(&mut StateWriter) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let mut inner = StateWriter::new();
+        let mut inner = StateWriter {
+            buf: Vec::new(),
+            sink: self.sink.clone(),
+        };
         write(&mut inner)?;
         self.put_bytes(&inner.buf);
         Ok(())
@@ -81,14 +167,54 @@ impl StateWriter {
 }
 
 /// Reads state written by a [`StateWriter`].
-#[derive(Debug)]
 pub struct StateReader<'a> {
     buf: &'a [u8],
+    source: Option<&'a dyn StateSource>,
+}
+
+impl std::fmt::Debug for StateReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateReader")
+            .field("left", &self.buf.len())
+            .field("source", &self.source.is_some())
+            .finish()
+    }
 }
 
 impl<'a> StateReader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf }
+        Self { buf, source: None }
+    }
+
+    /// A reader of a checkpoint entry whose streams `source` holds.
+    pub fn with_source(buf: &'a [u8], source: &'a dyn StateSource) -> Self {
+        Self {
+            buf,
+            source: Some(source),
+        }
+    }
+
+    /// If the next thing is the [`EXTERNAL`] marker, read it and the stream's id.
+    pub fn external(&mut self) -> Result<Option<u64>> {
+        if self.peek_u64() != Some(EXTERNAL) {
+            return Ok(None);
+        }
+        self.u64()?;
+        Ok(Some(self.u64()?))
+    }
+
+    /// Every record of `stream` (see [`StateReader::external`]), in key order.
+    pub fn read_stream(
+        &self,
+        stream: u64,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let source = self.source.ok_or_else(|| {
+            StorageError::Corrupt(
+                "operator state refers to records outside its entry, and none are at hand".into(),
+            )
+        })?;
+        source.read_stream(stream, &mut each)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -156,7 +282,15 @@ impl<'a> StateReader<'a> {
 
     /// A section written by [`StateWriter::put_section`].
     pub fn section(&mut self) -> Result<StateReader<'a>> {
-        Ok(StateReader::new(self.bytes()?))
+        Ok(StateReader {
+            buf: self.bytes()?,
+            source: self.source,
+        })
+    }
+
+    /// The bytes not read yet, consumed.
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
     }
 
     pub fn is_empty(&self) -> bool {
