@@ -35,7 +35,7 @@ use sluice_runtime::ChangeBatch;
 use sluice_storage::durable::{decode_weight, encode_weight};
 use sluice_storage::spill::{Budget, SpillValue};
 use sluice_storage::{
-    Durable, EncodedRows, RowCodec, RowOp, SpillMap, StateReader, StateWriter, StorageError, ZSet,
+    Durable, EncodedRows, RowCodec, RowOp, SpillMap, StateReader, StateWriter, ZSet,
 };
 
 use crate::error::{PlanError, Result};
@@ -439,19 +439,7 @@ impl RelationStore {
         };
         match input.external()? {
             Some(stream) => {
-                // The reader wants storage errors: a planner error stops it and is kept.
-                let mut failure = None;
-                let read = input.read_stream(stream, |key, value| {
-                    load(&mut contents, key, value).map_err(|error| {
-                        let stop = StorageError::State(error.to_string());
-                        failure = Some(error);
-                        stop
-                    })
-                });
-                if let Some(error) = failure {
-                    return Err(error);
-                }
-                read?;
+                input.read_stream(stream, |key, value| load(&mut contents, key, value))?;
             }
             None => {
                 for _ in 0..input.len_prefix()? {

@@ -327,7 +327,8 @@ fn drop_file(dir: &std::path::Path, name: &str, text: &str) {
 /// state in records beside the query's entry (which stays a few kilobytes: nothing is
 /// gathered in one buffer); a restart puts the spilled part back on disk unread, the sources
 /// resume from their offsets (the first files are gone by then: nothing is read twice), and
-/// the views stay exact as more input arrives.
+/// the views stay exact as more input arrives. Open session windows hold every event across
+/// the restart too, in records of a few thousand rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_stream_state_larger_than_memory() {
     configure_budget();
@@ -346,7 +347,8 @@ async fn checkpoints_stream_state_larger_than_memory() {
     run(
         &mut session,
         &format!(
-            "CREATE TABLE events (k BIGINT, v BIGINT, pad VARCHAR)
+            "CREATE TABLE events (k BIGINT, v BIGINT, pad VARCHAR, ts AS TO_TIMESTAMP_LTZ(k, 3),
+                                  WATERMARK FOR ts AS ts - INTERVAL '1' HOUR)
                  WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json',
                        'source.monitor-interval' = '20 ms');
              CREATE TABLE dims (k BIGINT, w BIGINT)
@@ -356,7 +358,12 @@ async fn checkpoints_stream_state_larger_than_memory() {
                SELECT k, count(*) AS n, sum(v) AS total, max(pad) AS pad
                  FROM events GROUP BY k;
              CREATE MATERIALIZED VIEW enriched AS
-               SELECT e.k, e.v, d.w FROM events e JOIN dims d ON e.k = d.k;",
+               SELECT e.k, e.v, d.w FROM events e JOIN dims d ON e.k = d.k;
+             CREATE MATERIALIZED VIEW sessions AS
+               SELECT k, count(*) AS n
+                 FROM TABLE(SESSION(TABLE events PARTITION BY k, DESCRIPTOR(ts),
+                                    INTERVAL '1' SECOND))
+                GROUP BY k, window_start, window_end;",
             events.display(),
             dims.display()
         ),
@@ -439,4 +446,16 @@ async fn checkpoints_stream_state_larger_than_memory() {
             2 * (29_994 * 7 % 101)
         )]
     );
+    // The sessions (one per key, all open: the watermark is an hour behind) were held
+    // across the restart, in records of the stream; a far later event closes them all.
+    assert!(rows(&mut session, "SELECT * FROM sessions")
+        .await
+        .is_empty());
+    drop_file(&events, "3.json", &event_lines(std::iter::once(10_000_000)));
+    common::eventually_rows(
+        &mut session,
+        "SELECT count(*), sum(n) FROM sessions",
+        &[&format!("{KEYS}|{}", KEYS + KEYS / 3)],
+    )
+    .await;
 }

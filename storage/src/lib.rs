@@ -27,5 +27,5 @@ pub use durable::{Durable, DurableOptions, RowOp};
 pub use error::StorageError;
 pub use spill::{Budget, SpillMap, SpillSettings};
 pub use spill_log::{SpillLog, Zone};
-pub use state::{SharedSink, StateReader, StateSink, StateSource, StateWriter};
+pub use state::{MemoryStreams, SharedSink, StateReader, StateSink, StateSource, StateWriter};
 pub use zset::ZSet;

@@ -2098,7 +2098,34 @@ mod tests {
         let mut restored: SpillMap<ZSet> =
             SpillMap::with_budget(Some(6_000), Some(dir.path().to_path_buf()));
         restored.restore(&mut StateReader::new(&bytes))?;
-        for map in [&mut map, &mut restored] {
+        // Through a checkpoint's streams: spilled entries are copied with their appended
+        // changes and go back to disk unread; a map without a budget takes them in memory.
+        let streams = crate::state::MemoryStreams::shared();
+        let mut out = StateWriter::with_sink(streams.clone());
+        map.snapshot(&mut out)?;
+        let bytes = out.into_bytes();
+        assert!(
+            bytes.len() <= 16,
+            "only the stream's marker and id: {}",
+            bytes.len()
+        );
+        let streams = streams
+            .lock()
+            .map_err(|_| StorageError::Io("lock".into()))?;
+        assert_eq!(streams.len(), map.len());
+        let mut streamed: SpillMap<ZSet> =
+            SpillMap::with_budget(Some(6_000), Some(dir.path().to_path_buf()));
+        streamed.restore(&mut StateReader::with_source(&bytes, &*streams))?;
+        assert_eq!(streamed.spilled_len(), map.spilled_len());
+        assert_eq!(
+            streamed.spill_counts(),
+            (0, 0),
+            "nothing read back or written again"
+        );
+        let mut unbudgeted: SpillMap<ZSet> = SpillMap::new();
+        unbudgeted.restore(&mut StateReader::with_source(&bytes, &*streams))?;
+        assert_eq!(unbudgeted.spilled_len(), 0);
+        for map in [&mut map, &mut restored, &mut streamed, &mut unbudgeted] {
             let mut got: std::collections::BTreeMap<(u32, String), i64> = Default::default();
             map.visit(|key, set| {
                 check(key, set);

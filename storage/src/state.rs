@@ -203,18 +203,29 @@ impl<'a> StateReader<'a> {
         Ok(Some(self.u64()?))
     }
 
-    /// Every record of `stream` (see [`StateReader::external`]), in key order.
-    pub fn read_stream(
+    /// Every record of `stream` (see [`StateReader::external`]), in key order; the first
+    /// error `each` returns (of the caller's error type) stops the reading and is returned.
+    pub fn read_stream<E: From<StorageError>>(
         &self,
         stream: u64,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
-    ) -> Result<()> {
+        mut each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let source = self.source.ok_or_else(|| {
             StorageError::Corrupt(
                 "operator state refers to records outside its entry, and none are at hand".into(),
             )
         })?;
-        source.read_stream(stream, &mut each)
+        let mut failure = None;
+        let read = source.read_stream(stream, &mut |key, value| {
+            each(key, value).map_err(|error| {
+                failure = Some(error);
+                StorageError::State("stopped by the reader of a stream".into())
+            })
+        });
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(read?),
+        }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -307,6 +318,55 @@ impl<'a> StateReader<'a> {
                 self.buf.len()
             )))
         }
+    }
+}
+
+/// Streams held in memory (a [`StateSink`] and [`StateSource`] for tests of state that
+/// streams, and for copies of state within the process).
+#[derive(Debug, Default)]
+pub struct MemoryStreams {
+    records: std::collections::BTreeMap<(u64, Vec<u8>), Vec<u8>>,
+    opened: u64,
+}
+
+impl MemoryStreams {
+    /// A sink that writes into a new, shared set of streams.
+    pub fn shared() -> Arc<Mutex<MemoryStreams>> {
+        Arc::new(Mutex::new(MemoryStreams::default()))
+    }
+
+    /// Records written, over all streams.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+impl StateSink for MemoryStreams {
+    fn open_stream(&mut self) -> Result<u64> {
+        self.opened += 1;
+        Ok(self.opened)
+    }
+
+    fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
+        self.records.insert((stream, key.to_vec()), value.to_vec());
+        Ok(())
+    }
+}
+
+impl StateSource for MemoryStreams {
+    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()> {
+        let start = (stream, Vec::new());
+        for ((id, key), value) in self.records.range(start..) {
+            if *id != stream {
+                break;
+            }
+            each(key, value)?;
+        }
+        Ok(())
     }
 }
 

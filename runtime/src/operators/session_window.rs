@@ -55,7 +55,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::spill::{Budget, SpillQueue, SpillValue};
-use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, StorageError, ZSet};
 
 use super::window_aggregate::{nanos_per_unit, now_nanos};
 use super::{GroupAggregate, Operator, Project};
@@ -367,19 +367,6 @@ impl SessionWindowAggregate {
         Ok(self)
     }
 
-    /// Every input column: the decoded kept ones in their places, nulls for the others.
-    fn widen(&self, kept: Vec<ArrayRef>, rows: usize) -> Vec<ArrayRef> {
-        let mut kept = kept.into_iter();
-        let mut next = self.kept.iter().peekable();
-        (0..self.input_schema.fields().len())
-            .map(|c| {
-                next.next_if(|&&k| k == c)
-                    .and_then(|_| kept.next())
-                    .unwrap_or_else(|| new_null_array(self.input_schema.field(c).data_type(), rows))
-            })
-            .collect()
-    }
-
     /// The same aggregate over processing-time sessions: the time column holds arrival
     /// times, and sessions close by the wall clock (see the module documentation).
     pub fn processing_time(mut self) -> Self {
@@ -566,7 +553,7 @@ impl SessionWindowAggregate {
         }
         let count = rows.len();
         let kept = self.row_codec.decode(rows.iter().map(|r| r.0.as_slice()))?;
-        let mut columns = self.widen(kept, count);
+        let mut columns = widen(&self.kept, &self.input_schema, kept, count);
         let millisecond = (1_000_000 / self.unit_nanos).max(1);
         columns.push(self.time_array(rows.iter().map(|r| r.2).collect())?);
         columns.push(self.time_array(rows.iter().map(|r| r.3).collect())?);
@@ -702,38 +689,122 @@ impl Operator for SessionWindowAggregate {
         self.keys.spilled_len() + self.timers.spilled_len()
     }
 
+    /// The watermark, late rows, then the rows held as one batch of changes; for a checkpoint
+    /// with a sink, as records of a stream of at most [`SNAPSHOT_CHUNK`] rows each (never
+    /// all in memory at once: the sessions' rows may be mostly on disk).
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        let mut rows: Vec<Vec<u8>> = Vec::with_capacity(self.held_rows);
-        let mut weights = Vec::with_capacity(self.held_rows);
-        self.keys.visit(|_, state| {
+        let stream = out.open_stream()?;
+        let chunk = match stream {
+            Some(_) => SNAPSHOT_CHUNK,
+            None => usize::MAX,
+        };
+        let mut held = HeldRows::default();
+        let mut chunks = 0u64;
+        let mut failure = None;
+        let encode =
+            |held: &mut HeldRows| held.changes(&self.row_codec, &self.kept, &self.input_schema);
+        let visited = self.keys.visit(|_, state| {
             for (row, weight) in state.rows.iter() {
-                rows.push(row.to_vec());
-                weights.push(weight);
+                held.rows.push(row.to_vec());
+                held.weights.push(weight);
             }
-            Ok(())
-        })?;
-        let count = rows.len();
-        let decoded = self.row_codec.decode(rows.iter().map(Vec::as_slice))?;
-        let columns = self.widen(decoded, count);
-        let data = batch_with_row_count(&self.input_schema, columns, count)?;
-        put_changes(out, &ChangeBatch::new(data, Int64Array::from(weights))?)
+            let Some(stream) = stream.as_ref().filter(|_| held.rows.len() >= chunk) else {
+                return Ok(());
+            };
+            let mut record = StateWriter::new();
+            chunks += 1;
+            match encode(&mut held).and_then(|changes| put_changes(&mut record, &changes)) {
+                Ok(()) => stream.put(&chunks.to_be_bytes(), record.as_bytes()),
+                Err(error) => {
+                    failure = Some(error);
+                    Err(StorageError::State(
+                        "a session window's snapshot failed".into(),
+                    ))
+                }
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        visited?;
+        let changes = encode(&mut held)?;
+        match stream {
+            Some(stream) => {
+                let mut record = StateWriter::new();
+                put_changes(&mut record, &changes)?;
+                Ok(stream.put(&(chunks + 1).to_be_bytes(), record.as_bytes())?)
+            }
+            None => put_changes(out, &changes),
+        }
     }
 
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
-        let held = get_changes(input, &self.input_schema)?;
         self.keys.clear()?;
         self.timers.clear()?;
         self.held_rows = 0;
         self.watermark = None;
-        self.add(&held, false)?;
+        match input.external()? {
+            Some(stream) => input.read_stream(stream, |_, record| {
+                let mut record = StateReader::new(record);
+                let held = get_changes(&mut record, &self.input_schema)?;
+                record.finish()?;
+                self.add(&held, false)
+            })?,
+            None => {
+                let held = get_changes(input, &self.input_schema)?;
+                self.add(&held, false)?;
+            }
+        }
         self.watermark = watermark;
         self.late = late;
         Ok(())
     }
+}
+
+/// Rows held per record of a checkpoint's stream.
+const SNAPSHOT_CHUNK: usize = 16 * 1024;
+
+/// Held rows gathered for a snapshot: encoded rows of the kept columns and their weights.
+#[derive(Default)]
+struct HeldRows {
+    rows: Vec<Vec<u8>>,
+    weights: Vec<i64>,
+}
+
+impl HeldRows {
+    /// The rows gathered as changes of the input's schema (columns not kept are nulls),
+    /// leaving none.
+    fn changes(
+        &mut self,
+        codec: &RowCodec,
+        kept: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<ChangeBatch> {
+        let count = self.rows.len();
+        let decoded = codec.decode(self.rows.iter().map(Vec::as_slice))?;
+        self.rows.clear();
+        let columns = widen(kept, schema, decoded, count);
+        let data = batch_with_row_count(schema, columns, count)?;
+        let weights = Int64Array::from(std::mem::take(&mut self.weights));
+        ChangeBatch::new(data, weights)
+    }
+}
+
+/// Columns of `schema` from the `kept` ones' arrays (`decoded`), nulls for the others.
+fn widen(kept: &[usize], schema: &SchemaRef, decoded: Vec<ArrayRef>, rows: usize) -> Vec<ArrayRef> {
+    let mut decoded = decoded.into_iter();
+    let mut next = kept.iter().peekable();
+    (0..schema.fields().len())
+        .map(|c| {
+            next.next_if(|&&k| k == c)
+                .and_then(|_| decoded.next())
+                .unwrap_or_else(|| new_null_array(schema.field(c).data_type(), rows))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -484,11 +484,23 @@ impl Operator for TemporalJoin {
         self.versions.snapshot(out)?;
         // The waiting rows (each entry holds its time), after a tag (a count of times led
         // them before).
+        // For a checkpoint with a sink, the entries are records of a stream (keyed by their
+        // position), not counted here.
         out.put_u64(PENDING_ENTRIES_TAG);
-        out.put_u64(self.pending.len() as u64);
-        self.pending.visit(|_, entry| {
-            out.put_bytes(entry);
-            Ok(())
+        let stream = out.open_stream()?;
+        if stream.is_none() {
+            out.put_u64(self.pending.len() as u64);
+        }
+        let mut position = 0u64;
+        self.pending.visit(|_, entry| match &stream {
+            Some(stream) => {
+                position += 1;
+                stream.put(&position.to_be_bytes(), entry)
+            }
+            None => {
+                out.put_bytes(entry);
+                Ok(())
+            }
         })?;
         Ok(())
     }
@@ -500,10 +512,19 @@ impl Operator for TemporalJoin {
         self.pending.clear()?;
         let count = input.u64()?;
         if count == PENDING_ENTRIES_TAG {
-            for _ in 0..input.len_prefix()? {
-                let entry = input.bytes()?;
+            let pending = &mut self.pending;
+            let mut push = |entry: &[u8]| {
                 let (time, _, _) = split_pending_entry(entry)?;
-                self.pending.push(time, entry)?;
+                pending.push(time, entry)?;
+                Ok::<_, RuntimeError>(())
+            };
+            match input.external()? {
+                Some(stream) => input.read_stream(stream, |_, entry| push(entry))?,
+                None => {
+                    for _ in 0..input.len_prefix()? {
+                        push(input.bytes()?)?;
+                    }
+                }
             }
         } else {
             // Before the tag: per time, its rows as a Z-set.
