@@ -25,7 +25,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path, log: &Path) -> Server {
+    /// A server on `data_dir`; with `spill_everything`, a budget of 1 byte per operator, so
+    /// every key of every operator and view is on disk after each batch (checkpoints then
+    /// stream spilled entries, and restarts put them back on disk unread).
+    fn start(data_dir: &Path, log: &Path, spill_everything: bool) -> Server {
         let port = free_port();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -43,6 +46,12 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data_dir)
+            .args(
+                spill_everything
+                    .then_some(["--operator-memory-bytes", "1"])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
@@ -213,7 +222,9 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(6);
     for round in 0..rounds {
-        let mut server = Server::start(&data_dir, &log_path);
+        // Alternately with and without a budget: a checkpoint written with spilled state is
+        // restored into maps without a budget, and the other way round.
+        let mut server = Server::start(&data_dir, &log_path, round % 2 == 1);
         let client = server.connect().await;
         if round == 0 {
             client
@@ -261,7 +272,7 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         next_seq = in_flight + 1;
         // The next round checks that the insert of `in_flight` is there at most once: it may or
         // may not have been committed; to keep the check exact, look it up now.
-        let mut server = Server::start(&data_dir, &log_path);
+        let mut server = Server::start(&data_dir, &log_path, round % 2 == 0);
         let client = server.connect().await;
         wait_for_file(&client).await;
         let maybe = sorted_rows(
