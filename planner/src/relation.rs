@@ -394,7 +394,7 @@ impl RelationStore {
     /// the two; for a checkpoint with a sink, records of a stream instead. Rows are visited
     /// where they are (in memory, then on disk one at a time), never all copied at once.
     pub fn snapshot_rows(&self, out: &mut StateWriter) -> Result<()> {
-        let stream = out.open_stream()?;
+        let mut stream = out.open_stream()?;
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
         if stream.is_none() {
@@ -404,7 +404,7 @@ impl RelationStore {
             };
             out.put_u64(count as u64);
         }
-        let mut put = |key: &[u8], value: &[u8]| match &stream {
+        let mut put = |key: &[u8], value: &[u8]| match &mut stream {
             Some(stream) => stream.put(key, value),
             None => {
                 out.put_bytes(key);
@@ -413,11 +413,13 @@ impl RelationStore {
             }
         };
         match keyed {
-            true => Ok(contents.keyed.visit(|key, row| put(key, &row.0))?),
+            true => contents.keyed.visit(|key, row| put(key, &row.0))?,
             false => contents
                 .multiset
-                .visit(|row, count| put(row, &encode_weight(count))),
+                .visit(|row, count| put(row, &encode_weight(count)))?,
         }
+        out.close_stream(stream);
+        Ok(())
     }
 
     /// Replace the rows with ones written by [`RelationStore::snapshot_rows`], settling

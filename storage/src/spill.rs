@@ -1342,8 +1342,10 @@ impl<V: SpillValue> SpillMap<V> {
     /// buffer, whatever their number.
     pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         self.write_pending()?;
-        if let Some(stream) = out.open_stream()? {
-            return self.snapshot_to_stream(&stream);
+        if let Some(mut stream) = out.open_stream()? {
+            self.snapshot_to_stream(&mut stream)?;
+            out.close_stream(Some(stream));
+            return Ok(());
         }
         out.put_u64(self.len() as u64);
         for (key, entry) in self.hot.iter_mut() {
@@ -1368,7 +1370,7 @@ impl<V: SpillValue> SpillMap<V> {
     /// and its value's encoding; a spilled entry as a 1 byte, what the index knows of it
     /// ([`SpilledKey`]) and its bytes as they are on disk, appended changes included (copied,
     /// not decoded).
-    fn snapshot_to_stream(&mut self, stream: &ExternalStream) -> Result<()> {
+    fn snapshot_to_stream(&mut self, stream: &mut ExternalStream) -> Result<()> {
         let mut record = StateWriter::new();
         for (key, entry) in self.hot.iter_mut() {
             record.clear();
@@ -2104,11 +2106,7 @@ mod tests {
         let mut out = StateWriter::with_sink(streams.clone());
         map.snapshot(&mut out)?;
         let bytes = out.into_bytes();
-        assert!(
-            bytes.len() <= 16,
-            "only the stream's marker and id: {}",
-            bytes.len()
-        );
+        assert_eq!(bytes.len(), 24, "the stream's marker, id and record count");
         let streams = streams
             .lock()
             .map_err(|_| StorageError::Io("lock".into()))?;

@@ -356,10 +356,14 @@ impl SpillLog {
     /// its Arrow IPC stream. For a checkpoint with a sink, the batches are records of a
     /// stream instead (keyed by their position), one in memory at a time.
     pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
-        let stream = out.open_stream()?;
+        let mut stream = out.open_stream()?;
+        if stream.is_none() {
+            out.put_u64((self.segments.len() + self.open.len()) as u64);
+        }
         let mut position = 0u64;
         let mut record = StateWriter::new();
-        let mut write = |out: &mut StateWriter, batch: &RecordBatch, zone: &Zone| match &stream {
+        let mut write = |out: &mut StateWriter, batch: &RecordBatch, zone: &Zone| match &mut stream
+        {
             Some(stream) => {
                 record.clear();
                 write_stream(&mut record, batch, zone)?;
@@ -368,9 +372,6 @@ impl SpillLog {
             }
             None => write_stream(out, batch, zone),
         };
-        if stream.is_none() {
-            out.put_u64((self.segments.len() + self.open.len()) as u64);
-        }
         for segment in &self.segments {
             // A spilled segment is one batch, read back to be written into the checkpoint.
             segment.visit(&mut |batch| write(out, batch, &segment.zone))?;
@@ -378,6 +379,7 @@ impl SpillLog {
         for (batch, zone) in &self.open {
             write(out, batch, zone)?;
         }
+        out.close_stream(stream);
         Ok(())
     }
 

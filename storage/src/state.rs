@@ -40,14 +40,17 @@ pub type SharedSink = Arc<Mutex<dyn StateSink>>;
 /// ever this large; a reader that does not know the marker fails on it as a bad length).
 pub const EXTERNAL: u64 = u64::MAX;
 
-/// A stream opened by [`StateWriter::open_stream`].
+/// A stream opened by [`StateWriter::open_stream`]; [`StateWriter::close_stream`] records
+/// how many records it got, which the reader checks.
 pub struct ExternalStream {
     sink: SharedSink,
     id: u64,
+    records: u64,
 }
 
 impl ExternalStream {
-    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.records += 1;
         self.sink
             .lock()
             .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))?
@@ -97,7 +100,19 @@ impl StateWriter {
             .open_stream()?;
         self.put_u64(EXTERNAL);
         self.put_u64(id);
-        Ok(Some(ExternalStream { sink, id }))
+        Ok(Some(ExternalStream {
+            sink,
+            id,
+            records: 0,
+        }))
+    }
+
+    /// After the last record of `stream` (if one was opened), before anything else is
+    /// written here: its number of records.
+    pub fn close_stream(&mut self, stream: Option<ExternalStream>) {
+        if let Some(stream) = stream {
+            self.put_u64(stream.records);
+        }
     }
 
     pub fn put_u64(&mut self, value: u64) {
@@ -203,10 +218,12 @@ impl<'a> StateReader<'a> {
         Ok(Some(self.u64()?))
     }
 
-    /// Every record of `stream` (see [`StateReader::external`]), in key order; the first
-    /// error `each` returns (of the caller's error type) stops the reading and is returned.
+    /// Every record of `stream` (see [`StateReader::external`]), in key order, then the
+    /// record count [`StateWriter::close_stream`] wrote, which must match (a stream that lost
+    /// records is corrupt, not a smaller state); the first error `each` returns (of the
+    /// caller's error type) stops the reading and is returned.
     pub fn read_stream<E: From<StorageError>>(
-        &self,
+        &mut self,
         stream: u64,
         mut each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
@@ -216,16 +233,26 @@ impl<'a> StateReader<'a> {
             )
         })?;
         let mut failure = None;
+        let mut records = 0u64;
         let read = source.read_stream(stream, &mut |key, value| {
+            records += 1;
             each(key, value).map_err(|error| {
                 failure = Some(error);
                 StorageError::State("stopped by the reader of a stream".into())
             })
         });
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(read?),
+        if let Some(error) = failure {
+            return Err(error);
         }
+        read?;
+        let written = self.u64()?;
+        if written != records {
+            return Err(StorageError::Corrupt(format!(
+                "checkpoint stream {stream} has {records} records, its entry says {written}"
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -407,6 +434,52 @@ mod tests {
             })();
             assert!(result.is_err(), "truncated at {cut} read fine");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn streams_hold_records_outside_the_bytes_and_count_them() -> Result<()> {
+        let streams = MemoryStreams::shared();
+        let mut writer = StateWriter::with_sink(streams.clone());
+        writer.put_u64(1);
+        writer.put_section(|inner| {
+            let mut stream = inner.open_stream()?.expect("a sink");
+            for key in 0u64..3 {
+                stream.put(&key.to_be_bytes(), b"value")?;
+            }
+            inner.close_stream(Some(stream));
+            inner.put_bool(true);
+            Ok::<_, StorageError>(())
+        })?;
+        let bytes = writer.into_bytes();
+        let read = |streams: &MemoryStreams| -> Result<Vec<u64>> {
+            let mut reader = StateReader::with_source(&bytes, streams);
+            assert_eq!(reader.u64()?, 1);
+            let mut inner = reader.section()?;
+            let stream = inner.external()?.expect("the stream's marker");
+            let mut keys = Vec::new();
+            inner.read_stream(stream, |key, value| {
+                assert_eq!(value, b"value");
+                keys.push(u64::from_be_bytes(key.try_into().expect("8 bytes")));
+                Ok::<_, StorageError>(())
+            })?;
+            assert!(inner.bool()?);
+            inner.finish()?;
+            Ok(keys)
+        };
+        let mut streams = streams.lock().expect("lock");
+        assert_eq!(read(&streams)?, vec![0, 1, 2]);
+        // A stream that lost a record is corrupt, not a smaller state.
+        streams.records.remove(&(1, 1u64.to_be_bytes().to_vec()));
+        assert!(matches!(read(&streams), Err(StorageError::Corrupt(_))));
+        // Without a source the reference is an error too.
+        let mut reader = StateReader::new(&bytes);
+        reader.u64()?;
+        let mut inner = reader.section()?;
+        let stream = inner.external()?.expect("marker");
+        assert!(inner
+            .read_stream(stream, |_, _| Ok::<_, StorageError>(()))
+            .is_err());
         Ok(())
     }
 }

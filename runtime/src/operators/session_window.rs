@@ -695,7 +695,7 @@ impl Operator for SessionWindowAggregate {
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        let stream = out.open_stream()?;
+        let mut stream = out.open_stream()?;
         let chunk = match stream {
             Some(_) => SNAPSHOT_CHUNK,
             None => usize::MAX,
@@ -710,7 +710,7 @@ impl Operator for SessionWindowAggregate {
                 held.rows.push(row.to_vec());
                 held.weights.push(weight);
             }
-            let Some(stream) = stream.as_ref().filter(|_| held.rows.len() >= chunk) else {
+            let Some(stream) = stream.as_mut().filter(|_| held.rows.len() >= chunk) else {
                 return Ok(());
             };
             let mut record = StateWriter::new();
@@ -731,10 +731,12 @@ impl Operator for SessionWindowAggregate {
         visited?;
         let changes = encode(&mut held)?;
         match stream {
-            Some(stream) => {
+            Some(mut stream) => {
                 let mut record = StateWriter::new();
                 put_changes(&mut record, &changes)?;
-                Ok(stream.put(&(chunks + 1).to_be_bytes(), record.as_bytes())?)
+                stream.put(&(chunks + 1).to_be_bytes(), record.as_bytes())?;
+                out.close_stream(Some(stream));
+                Ok(())
             }
             None => put_changes(out, &changes),
         }

@@ -487,12 +487,12 @@ impl Operator for TemporalJoin {
         // For a checkpoint with a sink, the entries are records of a stream (keyed by their
         // position), not counted here.
         out.put_u64(PENDING_ENTRIES_TAG);
-        let stream = out.open_stream()?;
+        let mut stream = out.open_stream()?;
         if stream.is_none() {
             out.put_u64(self.pending.len() as u64);
         }
         let mut position = 0u64;
-        self.pending.visit(|_, entry| match &stream {
+        self.pending.visit(|_, entry| match &mut stream {
             Some(stream) => {
                 position += 1;
                 stream.put(&position.to_be_bytes(), entry)
@@ -502,6 +502,7 @@ impl Operator for TemporalJoin {
                 Ok(())
             }
         })?;
+        out.close_stream(stream);
         Ok(())
     }
 
