@@ -391,12 +391,18 @@ impl RelationStore {
 
     /// Write the rows for a checkpoint in their stored form ((encoded key, encoded row) for
     /// keyed relations, (encoded row, multiplicity) otherwise): their number, then per row
-    /// the two; for a checkpoint with a sink, records of a stream instead. Rows are visited
+    /// the two; for a checkpoint with a sink, records of streams instead (keyed rows as their
+    /// map writes them, incrementally). Rows are visited
     /// where they are (in memory, then on disk one at a time), never all copied at once.
     pub fn snapshot_rows(&self, out: &mut StateWriter) -> Result<()> {
-        let mut stream = out.open_stream()?;
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
+        if keyed {
+            // The same encoding, and for a checkpoint with a sink only the rows that changed
+            // on disk since the last one (see `SpillMap::snapshot`).
+            return Ok(contents.keyed.snapshot(out)?);
+        }
+        let mut stream = out.open_stream()?;
         if stream.is_none() {
             let count = match keyed {
                 true => contents.keyed.len(),
@@ -430,6 +436,10 @@ impl RelationStore {
         contents.keyed.clear()?;
         contents.multiset.clear()?;
         contents.snapshot = None;
+        if keyed && input.peek_u64() != Some(sluice_storage::state::EXTERNAL) {
+            contents.keyed.restore(input)?;
+            return Ok(());
+        }
         let mut loaded = 0usize;
         let mut load = |contents: &mut Contents, key: &[u8], value: &[u8]| -> Result<()> {
             load_raw(contents, keyed, key, value)?;

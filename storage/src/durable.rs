@@ -17,13 +17,17 @@
 //!   entries never all sit in memory, and a crash leaves the previous checkpoint. (A
 //!   directory without a generation holds entries keyed without the prefix, written as one
 //!   batch by earlier versions; they are read as the checkpoint.) The streams of large
-//!   operator state an entry refers to (see [`crate::state`]) are keyed by the generation's
-//!   prefix, a 0 byte, `s`, the stream's id (8 bytes big-endian) and the record's key: no
-//!   entry key starts with a 0 byte.
+//!   operator state the entries refer to (see [`crate::state`]) are keyed by `$`, the
+//!   generation that wrote them and the stream's id (8 bytes big-endian each) and the
+//!   record's key; a checkpoint may refer to streams of earlier generations (state that did
+//!   not change since), so the commit deletes exactly the streams the previous checkpoint
+//!   referred to and this one does not (the list is in `meta`, committed with the
+//!   generation).
 //!
 //! Every write is one RocksDB write batch (atomic), written to the WAL before it returns and,
 //! with `sync_writes`, fsynced: a statement acknowledged to a client survives a crash.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -33,7 +37,7 @@ use rocksdb::{
 };
 
 use crate::error::{Result, StorageError};
-use crate::state::{RecordVisitor, SharedSink, StateSink, StateSource};
+use crate::state::{RecordVisitor, SharedSink, StateSink, StateSource, StreamRef};
 
 const CATALOG: &str = "catalog";
 const ROWS: &str = "rows";
@@ -42,6 +46,12 @@ const CHECKPOINT: &str = "checkpoint";
 const FAMILIES: [&str; 4] = [CATALOG, ROWS, META, CHECKPOINT];
 const FORMAT_KEY: &[u8] = b"format";
 const GENERATION_KEY: &[u8] = b"checkpoint-generation";
+/// The streams the committed checkpoint refers to: (generation, id) pairs, 16 bytes each.
+const STREAMS_KEY: &[u8] = b"checkpoint-streams";
+/// Checkpoint keys: entries of a generation under `#`, streams under `$`, and entries of
+/// checkpoints from before generations (names: `q/..`, `t/..`) above both.
+const STREAMS_START: &[u8] = b"$";
+const STREAMS_END: &[u8] = b"%";
 
 /// The first key of checkpoint generation `generation`'s entries.
 fn generation_prefix(generation: u64) -> Vec<u8> {
@@ -228,18 +238,26 @@ impl Durable {
         let generation = self
             .checkpoint_generation()?
             .map_or(1, |g| g.saturating_add(1));
-        // What an uncommitted checkpoint left at this generation.
+        // What an uncommitted checkpoint left at this generation: entries and streams.
         let cf = self.cf(CHECKPOINT)?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(cf, generation_prefix(generation), checkpoint_end());
+        batch.delete_range_cf(cf, generation_prefix(generation), STREAMS_START.to_vec());
+        batch.delete_range_cf(cf, stream_key(generation, 0), STREAMS_END.to_vec());
         let unsynced = unsynced_options();
         self.db.write_opt(batch, &unsynced).map_err(rocks)?;
+        let previous = match self.db.get_cf(self.cf(META)?, STREAMS_KEY).map_err(rocks)? {
+            Some(bytes) => decode_stream_list(&bytes)?,
+            None => BTreeSet::new(),
+        };
         let streams = CheckpointStreams {
             durable: Arc::clone(self),
-            prefix: stream_prefix(generation),
+            generation,
+            committed: generation.checked_sub(1).filter(|g| *g > 0),
             batch: WriteBatch::default(),
             unsynced: unsynced_options(),
             opened: 0,
+            referenced: BTreeSet::new(),
+            previous,
         };
         Ok(CheckpointWriter {
             durable: Arc::clone(self),
@@ -281,7 +299,7 @@ impl Durable {
     pub fn checkpoint_streams(self: &Arc<Self>) -> Result<Arc<dyn StateSource>> {
         Ok(Arc::new(CheckpointSource {
             durable: Arc::clone(self),
-            prefix: self.checkpoint_generation()?.map(stream_prefix),
+            committed: self.checkpoint_generation()?,
         }))
     }
 
@@ -310,10 +328,6 @@ impl Durable {
             let Some(name) = key.strip_prefix(prefix.as_slice()) else {
                 break;
             };
-            if name.first() == Some(&0) {
-                // A stream's record, not an entry.
-                continue;
-            }
             entries.push((name.to_vec(), value.into_vec()));
         }
         Ok(entries)
@@ -464,20 +478,36 @@ impl CheckpointWriter {
     /// other checkpoint key.
     pub fn commit(self) -> Result<()> {
         let durable = self.durable;
-        self.streams
+        let mut streams = self
+            .streams
             .lock()
-            .map_err(|_| StorageError::Io("checkpoint streams lock poisoned".into()))?
-            .flush()?;
+            .map_err(|_| StorageError::Io("checkpoint streams lock poisoned".into()))?;
+        streams.flush()?;
         let cf = durable.cf(CHECKPOINT)?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(
-            durable.cf(META)?,
-            GENERATION_KEY,
-            self.generation.to_be_bytes(),
-        );
+        let meta = durable.cf(META)?;
+        batch.put_cf(meta, GENERATION_KEY, self.generation.to_be_bytes());
+        // Entries of other generations, and of checkpoints from before generations.
         batch.delete_range_cf(cf, Vec::new(), self.prefix.clone());
         let next = generation_prefix(self.generation.saturating_add(1));
-        batch.delete_range_cf(cf, next, checkpoint_end());
+        batch.delete_range_cf(cf, next, STREAMS_START.to_vec());
+        batch.delete_range_cf(cf, STREAMS_END.to_vec(), checkpoint_end());
+        // Streams the previous checkpoint referred to and this one does not.
+        for (generation, id) in &streams.previous {
+            if !streams.referenced.contains(&(*generation, *id)) {
+                batch.delete_range_cf(
+                    cf,
+                    stream_key(*generation, *id),
+                    stream_end(*generation, *id),
+                );
+            }
+        }
+        let mut list = Vec::with_capacity(16 * streams.referenced.len());
+        for (generation, id) in &streams.referenced {
+            list.extend_from_slice(&generation.to_be_bytes());
+            list.extend_from_slice(&id.to_be_bytes());
+        }
+        batch.put_cf(meta, STREAMS_KEY, list);
         durable.db.write_opt(batch, &durable.write).map_err(rocks)
     }
 }
@@ -489,35 +519,52 @@ fn unsynced_options() -> WriteOptions {
     options
 }
 
-/// The first key of a generation's streams.
-fn stream_prefix(generation: u64) -> Vec<u8> {
-    let mut prefix = generation_prefix(generation);
-    prefix.extend_from_slice(b"\0s");
-    prefix
+/// The first key of stream `id` of `generation`.
+fn stream_key(generation: u64, id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.extend_from_slice(STREAMS_START);
+    key.extend_from_slice(&generation.to_be_bytes());
+    key.extend_from_slice(&id.to_be_bytes());
+    key
 }
 
-/// The first key of a stream's records, and the first key after them.
-fn stream_range(prefix: &[u8], stream: u64) -> (Vec<u8>, Vec<u8>) {
-    let with = |id: u64| {
-        let mut key = prefix.to_vec();
-        key.extend_from_slice(&id.to_be_bytes());
-        key
-    };
-    let end = match stream.checked_add(1) {
-        Some(next) => with(next),
-        None => checkpoint_end(),
-    };
-    (with(stream), end)
+/// The first key after stream `id` of `generation`.
+fn stream_end(generation: u64, id: u64) -> Vec<u8> {
+    match id.checked_add(1) {
+        Some(next) => stream_key(generation, next),
+        None => match generation.checked_add(1) {
+            Some(next) => stream_key(next, 0),
+            None => STREAMS_END.to_vec(),
+        },
+    }
+}
+
+/// A list of (generation, stream id) pairs as the commit stores it.
+fn decode_stream_list(bytes: &[u8]) -> Result<BTreeSet<(u64, u64)>> {
+    if !bytes.len().is_multiple_of(16) {
+        return Err(StorageError::Corrupt(
+            "the checkpoint's stream list is not a list of pairs".into(),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(16)
+        .filter_map(|pair| Some((decode_u64(&pair[..8])?, decode_u64(&pair[8..])?)))
+        .collect())
 }
 
 /// The streams of a checkpoint being written: records buffered in a write batch, written
-/// (unsynced) whenever it holds a few megabytes and before the commit.
+/// (unsynced) whenever it holds a few megabytes and before the commit; and the streams the
+/// checkpoint refers to (opened now or kept from earlier generations).
 struct CheckpointStreams {
     durable: Arc<Durable>,
-    prefix: Vec<u8>,
+    generation: u64,
+    committed: Option<u64>,
     batch: WriteBatch,
     unsynced: WriteOptions,
     opened: u64,
+    referenced: BTreeSet<(u64, u64)>,
+    /// The streams the committed checkpoint refers to.
+    previous: BTreeSet<(u64, u64)>,
 }
 
 /// Bytes of stream records buffered before they are written.
@@ -537,13 +584,18 @@ impl CheckpointStreams {
 }
 
 impl StateSink for CheckpointStreams {
+    fn generations(&self) -> (u64, Option<u64>) {
+        (self.generation, self.committed)
+    }
+
     fn open_stream(&mut self) -> Result<u64> {
         self.opened += 1;
+        self.referenced.insert((self.generation, self.opened));
         Ok(self.opened)
     }
 
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
-        let (mut full, _) = stream_range(&self.prefix, stream);
+        let mut full = stream_key(self.generation, stream);
         full.extend_from_slice(key);
         self.batch.put_cf(self.durable.cf(CHECKPOINT)?, full, value);
         if self.batch.size_in_bytes() >= STREAM_BATCH_BYTES {
@@ -551,24 +603,33 @@ impl StateSink for CheckpointStreams {
         }
         Ok(())
     }
+
+    fn keep(&mut self, stream: StreamRef) {
+        self.referenced.insert((stream.generation, stream.id));
+    }
+
+    fn holds(&self, stream: StreamRef) -> bool {
+        self.previous.contains(&(stream.generation, stream.id))
+    }
 }
 
 /// The streams of the committed checkpoint (none for one written before streams existed).
 struct CheckpointSource {
     durable: Arc<Durable>,
-    prefix: Option<Vec<u8>>,
+    committed: Option<u64>,
 }
 
 impl StateSource for CheckpointSource {
-    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()> {
-        let Some(prefix) = self.prefix.as_ref() else {
+    fn read_stream(&self, stream: StreamRef, each: &mut RecordVisitor<'_>) -> Result<()> {
+        if self.committed.is_none_or(|c| stream.generation > c) {
             return Err(StorageError::Corrupt(format!(
-                "the checkpoint has no stream {stream}"
+                "the checkpoint refers to stream {} of generation {}, which it cannot hold",
+                stream.id, stream.generation
             )));
-        };
-        let (start, end) = stream_range(prefix, stream);
+        }
+        let start = stream_key(stream.generation, stream.id);
         let mut options = rocksdb::ReadOptions::default();
-        options.set_iterate_upper_bound(end);
+        options.set_iterate_upper_bound(stream_end(stream.generation, stream.id));
         let cf = self.durable.cf(CHECKPOINT)?;
         let iter = self.durable.db.iterator_cf_opt(
             cf,

@@ -26,7 +26,7 @@ use hashbrown::HashMap;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 
 use crate::error::{Result, StorageError};
-use crate::state::{ExternalStream, StateReader, StateWriter};
+use crate::state::{ExternalStream, StateReader, StateWriter, StreamRef};
 use crate::zset::ZSet;
 
 /// A value a [`SpillMap`] can write to disk and read back.
@@ -809,7 +809,57 @@ pub struct SpillMap<V: SpillValue> {
     /// Entries written to disk and read back over the map's life.
     spilled: u64,
     reloaded: u64,
+    /// What the checkpoints hold of the entries on disk (see [`SpillMap::snapshot`]).
+    checkpointed: Checkpointed,
 }
+
+/// How a map's entries on disk are in the checkpoints: the streams of the last committed
+/// snapshot (a full one, then deltas), the last snapshot while its checkpoint is not known
+/// to be committed, and the keys whose state on disk changed since that snapshot.
+#[derive(Default)]
+struct Checkpointed {
+    chain: Option<Vec<StreamRef>>,
+    unconfirmed: Option<Unconfirmed>,
+    dirty: hashbrown::HashSet<Box<[u8]>>,
+    /// Everything changed (the map was cleared) since the last snapshot: the next is full.
+    reset: bool,
+}
+
+/// A snapshot written to a checkpoint that may not commit: its generation, the chain it
+/// made, and the changes it holds (owed again if that checkpoint fails).
+struct Unconfirmed {
+    generation: u64,
+    chain: Vec<StreamRef>,
+    dirty: hashbrown::HashSet<Box<[u8]>>,
+    reset: bool,
+}
+
+impl Checkpointed {
+    /// Whether changes on disk must be noted: a snapshot was taken that the next can build
+    /// on (before the first one, and without checkpoints, nothing is tracked).
+    fn tracking(&self) -> bool {
+        self.chain.is_some() || self.unconfirmed.is_some()
+    }
+
+    fn note(&mut self, key: &[u8]) {
+        if self.tracking() && !self.dirty.contains(key) {
+            self.dirty.insert(Box::from(key));
+        }
+    }
+}
+
+/// In place of a count: the map's entries are in streams of a checkpoint, those on disk in a
+/// chain (a full stream, then deltas), those in memory in one more (see
+/// [`SpillMap::snapshot`]).
+const INCREMENTAL: u64 = u64::MAX - 1;
+
+/// A chain longer than this is replaced by a full stream at the next snapshot.
+const MAX_CHAIN: usize = 8;
+
+/// Tags of streamed records: an entry in memory, an entry on disk, a key no longer on disk.
+const RECORD_HOT: u8 = 0;
+const RECORD_COLD: u8 = 1;
+const RECORD_GONE: u8 = 2;
 
 impl<V: SpillValue<Context = ()>> Default for SpillMap<V> {
     fn default() -> Self {
@@ -909,6 +959,7 @@ impl<V: SpillValue> SpillMap<V> {
             pending: Appends::default(),
             spilled: 0,
             reloaded: 0,
+            checkpointed: Checkpointed::default(),
         }
     }
 
@@ -970,6 +1021,7 @@ impl<V: SpillValue> SpillMap<V> {
             .records
             .chunk_by(|a, b| a.key(arena) == b.key(arena))
         {
+            self.checkpointed.note(run[0].key(arena));
             let changes = run.iter().map(|record| record.change(arena));
             let mut operand = Vec::with_capacity(changes.clone().map(<[u8]>::len).sum());
             changes.for_each(|change| operand.extend_from_slice(change));
@@ -1015,6 +1067,7 @@ impl<V: SpillValue> SpillMap<V> {
                 value.set_timer(value.timer().min(spilled.timer));
             }
             delete.delete(full);
+            self.checkpointed.note(key);
             cold.keys -= 1;
             cold.rows = cold.rows.saturating_sub(value.rows());
             if V::APPENDABLE && value.rows() == 0 {
@@ -1137,6 +1190,7 @@ impl<V: SpillValue> SpillMap<V> {
                 rows: u32::try_from(entry.value.rows()).unwrap_or(u32::MAX),
             };
             self.spilled_keys.insert(&key, spilled);
+            self.checkpointed.note(&key);
             cold.keys += 1;
             cold.rows += entry.value.rows();
             self.hot_bytes = self.hot_bytes.saturating_sub(entry.size);
@@ -1212,6 +1266,7 @@ impl<V: SpillValue> SpillMap<V> {
             cold.keys = cold.keys.saturating_sub(1);
             cold.rows = cold.rows.saturating_sub(spilled.rows as usize);
             self.spilled_keys.remove(key.as_ref());
+            self.checkpointed.note(key);
             batch.delete(cold.key(key));
             false
         });
@@ -1252,6 +1307,9 @@ impl<V: SpillValue> SpillMap<V> {
     pub fn clear(&mut self) -> Result<()> {
         self.hot.clear();
         self.spilled_keys = SpilledIndex::default();
+        self.checkpointed.chain = None;
+        self.checkpointed.dirty = Default::default();
+        self.checkpointed.reset = true;
         self.pending.clear();
         self.hot_bytes = 0;
         self.share.report(0);
@@ -1337,15 +1395,20 @@ impl<V: SpillValue> SpillMap<V> {
     /// encoding. Spilled entries are on disk in that encoding already and are copied as they
     /// are, not decoded and encoded again (unless changes were appended to them).
     ///
-    /// A writer for a checkpoint with a sink gets a stream instead (see
-    /// [`SpillMap::snapshot_to_stream`]): the map's entries then never pass through one
-    /// buffer, whatever their number.
+    /// A writer for a checkpoint with a sink gets streams instead, and only what changed:
+    /// the entries in memory (at most the budget) go to a new stream each time; the entries
+    /// on disk are in a chain of streams, a full one and then deltas, each delta holding the
+    /// keys whose state on disk changed since the previous snapshot (their bytes as stored,
+    /// or that they left the disk). A snapshot reuses the last committed chain when the
+    /// changes since are less than a quarter of the keys on disk and the chain is short;
+    /// otherwise it writes the entries on disk whole, in a new full stream. Whether the last
+    /// snapshot's checkpoint committed is known from the sink's generations: if it did not,
+    /// its changes are written again. So a checkpoint of a map mostly on disk copies its
+    /// changes, not its state.
     pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         self.write_pending()?;
-        if let Some(mut stream) = out.open_stream()? {
-            self.snapshot_to_stream(&mut stream)?;
-            out.close_stream(Some(stream));
-            return Ok(());
+        if let Some(generations) = out.generations()? {
+            return self.snapshot_to_streams(out, generations);
         }
         out.put_u64(self.len() as u64);
         for (key, entry) in self.hot.iter_mut() {
@@ -1366,45 +1429,178 @@ impl<V: SpillValue> SpillMap<V> {
         }
     }
 
-    /// Every entry as a record of `stream`, keyed by its key: an entry in memory as a 0 byte
-    /// and its value's encoding; a spilled entry as a 1 byte, what the index knows of it
-    /// ([`SpilledKey`]) and its bytes as they are on disk, appended changes included (copied,
-    /// not decoded).
-    fn snapshot_to_stream(&mut self, stream: &mut ExternalStream) -> Result<()> {
+    /// [`SpillMap::snapshot`] for a checkpoint with a sink: the [`INCREMENTAL`] marker, the
+    /// chain's streams and the stream of entries in memory.
+    fn snapshot_to_streams(
+        &mut self,
+        out: &mut StateWriter,
+        (generation, committed): (u64, Option<u64>),
+    ) -> Result<()> {
+        let checkpointed = &mut self.checkpointed;
+        if let Some(last) = checkpointed.unconfirmed.take() {
+            if committed.is_some_and(|c| last.generation <= c) {
+                checkpointed.chain = Some(last.chain);
+            } else {
+                // Its checkpoint failed: its changes are owed again.
+                checkpointed.dirty.extend(last.dirty);
+                checkpointed.reset |= last.reset;
+            }
+        }
+        // A chain is a base only while the committed checkpoint holds its streams (one
+        // committed without this map would have dropped them).
+        let mut held = true;
+        for stream in checkpointed.chain.iter().flatten() {
+            held &= out.holds_stream(*stream)?;
+        }
+        let on_disk = self.cold.as_ref().map_or(0, |c| c.keys);
+        let base = match (&checkpointed.chain, checkpointed.reset) {
+            (Some(chain), false)
+                if held && chain.len() < MAX_CHAIN && checkpointed.dirty.len() <= on_disk / 4 =>
+            {
+                Some(chain.clone())
+            }
+            _ => None,
+        };
+        let chain = match base {
+            Some(mut chain) => {
+                for stream in &chain {
+                    out.keep_stream(*stream)?;
+                }
+                if !checkpointed.dirty.is_empty() {
+                    chain.push(self.write_changes_on_disk(out)?);
+                }
+                chain
+            }
+            None if on_disk > 0 => vec![self.write_on_disk(out)?],
+            None => Vec::new(),
+        };
+        let mut stream = open_stream(out)?;
         let mut record = StateWriter::new();
         for (key, entry) in self.hot.iter_mut() {
             record.clear();
-            record.put_bool(false);
+            record.put_u8(RECORD_HOT);
             entry.value.encode(&mut record, &self.context)?;
             stream.put(key, record.as_bytes())?;
         }
+        out.put_u64(INCREMENTAL);
+        out.put_u64(chain.len() as u64);
+        for link in &chain {
+            out.put_stream(*link);
+        }
+        out.put_stream(stream.reference());
+        let checkpointed = &mut self.checkpointed;
+        checkpointed.unconfirmed = Some(Unconfirmed {
+            generation,
+            chain,
+            dirty: std::mem::take(&mut checkpointed.dirty),
+            reset: std::mem::take(&mut checkpointed.reset),
+        });
+        Ok(())
+    }
+
+    /// Every entry on disk as a record of a new stream: a [`RECORD_COLD`] tag, what the
+    /// index knows of it ([`SpilledKey`]) and its bytes as they are on disk, appended changes
+    /// included (copied, not decoded).
+    fn write_on_disk(&self, out: &mut StateWriter) -> Result<StreamRef> {
+        let mut stream = open_stream(out)?;
         let Some(cold) = self.cold.as_ref() else {
-            return Ok(());
+            return Ok(stream.reference());
         };
+        let mut record = StateWriter::new();
         cold.for_each(|key, bytes| {
-            let spilled = self.spilled_keys.get(key).copied().ok_or_else(|| {
-                StorageError::State("a spilled entry is missing from the index".into())
-            })?;
-            record.clear();
-            record.put_bool(true);
-            spilled.write_to(&mut record);
-            record.put_raw(bytes);
+            self.cold_record(&mut record, key, bytes)?;
             stream.put(key, record.as_bytes())
-        })
+        })?;
+        Ok(stream.reference())
+    }
+
+    /// The keys whose state on disk changed since the last snapshot, as records of a new
+    /// stream: those on disk as in [`SpillMap::write_on_disk`], the others as gone.
+    fn write_changes_on_disk(&self, out: &mut StateWriter) -> Result<StreamRef> {
+        let mut stream = open_stream(out)?;
+        let mut keys: Vec<&[u8]> = self.checkpointed.dirty.iter().map(|k| k.as_ref()).collect();
+        keys.sort_unstable();
+        let mut record = StateWriter::new();
+        for chunk in keys.chunks(1024) {
+            let spilled: Vec<&[u8]> = chunk
+                .iter()
+                .copied()
+                .filter(|key| self.spilled_keys.contains_key(key))
+                .collect();
+            let values = match self.cold.as_ref() {
+                Some(cold) if !spilled.is_empty() => cold
+                    .store
+                    .db
+                    .multi_get(spilled.iter().map(|key| cold.key(key))),
+                _ => Vec::new(),
+            };
+            // `spilled` is the part of `chunk` on disk, in the same order.
+            let mut values = spilled.iter().zip(values).peekable();
+            for key in chunk {
+                record.clear();
+                let found = match values.peek() {
+                    Some((spilled, _)) if *spilled == key => values.next(),
+                    _ => None,
+                };
+                match found {
+                    Some((_, value)) => {
+                        let bytes = value.map_err(rocks)?.ok_or_else(|| {
+                            StorageError::State("a spilled entry is missing on disk".into())
+                        })?;
+                        self.cold_record(&mut record, key, &bytes)?;
+                    }
+                    None => record.put_u8(RECORD_GONE),
+                }
+                stream.put(key, record.as_bytes())?;
+            }
+        }
+        Ok(stream.reference())
+    }
+
+    /// The record of spilled entry `key` stored as `bytes`.
+    fn cold_record(&self, record: &mut StateWriter, key: &[u8], bytes: &[u8]) -> Result<()> {
+        let spilled = self.spilled_keys.get(key).copied().ok_or_else(|| {
+            StorageError::State("a spilled entry is missing from the index".into())
+        })?;
+        record.clear();
+        record.put_u8(RECORD_COLD);
+        spilled.write_to(record);
+        record.put_raw(bytes);
+        Ok(())
     }
 
     /// Replace the contents with entries written by [`SpillMap::snapshot`], spilling as they
     /// come in when over the budget.
     pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         self.clear()?;
-        if let Some(stream) = input.external()? {
-            let mut spilled = WriteBatch::default();
-            input.read_stream(stream, |key, record| {
-                self.restore_record(key, record, &mut spilled)
-            })?;
-            if let Some(cold) = self.cold.as_ref() {
-                cold.write(spilled)?;
+        self.checkpointed = Checkpointed::default();
+        if input.peek_u64() == Some(INCREMENTAL) {
+            input.u64()?;
+            let mut chain = Vec::new();
+            for _ in 0..input.len_prefix()? {
+                chain.push(input.stream()?);
             }
+            let hot = input.stream()?;
+            let mut batch = WriteBatch::default();
+            for link in &chain {
+                input.read_stream(*link, |key, record| {
+                    self.restore_record(key, record, &mut batch)
+                })?;
+            }
+            // On disk before the entries in memory come back (they may spill, and a key the
+            // chain deletes may be one of them).
+            if let Some(cold) = self.cold.as_ref() {
+                cold.write(std::mem::take(&mut batch))?;
+            }
+            // The chain is the base of the next snapshot if its entries are on disk again
+            // (a map without a budget now took them into memory); from here on, entries
+            // that spill are changes to it.
+            if self.share.limit().is_some() {
+                self.checkpointed.chain = Some(chain);
+            }
+            input.read_stream(hot, |key, record| {
+                self.restore_record(key, record, &mut batch)
+            })?;
             return self.settle();
         }
         for _ in 0..input.len_prefix()? {
@@ -1416,21 +1612,43 @@ impl<V: SpillValue> SpillMap<V> {
         Ok(())
     }
 
-    /// Restore one record of [`SpillMap::snapshot_to_stream`]: an entry that was in memory
-    /// comes back into memory (spilling as the budget requires); one that was spilled goes
-    /// back to disk as it was, through `batch`, unread (into memory when the map has no
-    /// budget now).
+    /// Restore one record of [`SpillMap::snapshot`]'s streams, in order: an entry that was
+    /// in memory comes back into memory (spilling as the budget requires); one that was
+    /// spilled goes back to disk as it was, through `batch`, unread, replacing what an
+    /// earlier stream of the chain had for its key (into memory when the map has no budget
+    /// now); a key gone from disk is deleted.
     fn restore_record(&mut self, key: &[u8], record: &[u8], batch: &mut WriteBatch) -> Result<()> {
         let mut input = StateReader::new(record);
-        if !input.bool()? {
+        let tag = input.u8()?;
+        if tag == RECORD_HOT {
             let value = V::decode(&mut input, &self.context)?;
             input.finish()?;
             self.insert(Box::from(key), value);
             return self.settle();
         }
+        let budgeted = self.share.limit().is_some();
+        if tag == RECORD_GONE {
+            input.finish()?;
+            if !budgeted {
+                self.hot.remove(key);
+                return Ok(());
+            }
+            if let (Some(spilled), Some(cold)) = (self.spilled_keys.remove(key), self.cold.as_mut())
+            {
+                batch.delete(cold.key(key));
+                cold.keys = cold.keys.saturating_sub(1);
+                cold.rows = cold.rows.saturating_sub(spilled.rows as usize);
+            }
+            return Ok(());
+        }
+        if tag != RECORD_COLD {
+            return Err(StorageError::Corrupt(format!(
+                "a checkpointed map entry has an unknown tag {tag}"
+            )));
+        }
         let spilled = SpilledKey::read_from(&mut input)?;
         let bytes = input.rest();
-        if self.share.limit().is_none() {
+        if !budgeted {
             let mut value: V = decode_stored(bytes, &self.context)?;
             value.set_timer(value.timer().min(spilled.timer));
             self.insert(Box::from(key), value);
@@ -1444,11 +1662,20 @@ impl<V: SpillValue> SpillMap<V> {
         if batch.size_in_bytes() >= WRITE_BATCH_BYTES {
             cold.write(std::mem::take(batch))?;
         }
+        match self.spilled_keys.get(key).copied() {
+            Some(earlier) => cold.rows = cold.rows.saturating_sub(earlier.rows as usize),
+            None => cold.keys += 1,
+        }
         self.spilled_keys.insert(key, spilled);
-        cold.keys += 1;
         cold.rows += spilled.rows as usize;
         Ok(())
     }
+}
+
+/// A new stream of the writer's sink (which the caller knows it has).
+fn open_stream(out: &mut StateWriter) -> Result<ExternalStream> {
+    out.open_stream()?
+        .ok_or_else(|| StorageError::State("a checkpoint stream without a sink".into()))
 }
 
 impl SpillMap<ZSet> {
@@ -2106,7 +2333,11 @@ mod tests {
         let mut out = StateWriter::with_sink(streams.clone());
         map.snapshot(&mut out)?;
         let bytes = out.into_bytes();
-        assert_eq!(bytes.len(), 24, "the stream's marker, id and record count");
+        assert_eq!(
+            bytes.len(),
+            64,
+            "the marker, the chain's one stream, the hot stream"
+        );
         let streams = streams
             .lock()
             .map_err(|_| StorageError::Io("lock".into()))?;
@@ -2120,7 +2351,7 @@ mod tests {
             (0, 0),
             "nothing read back or written again"
         );
-        let mut unbudgeted: SpillMap<ZSet> = SpillMap::new();
+        let mut unbudgeted: SpillMap<ZSet> = SpillMap::with_budget(None, None);
         unbudgeted.restore(&mut StateReader::with_source(&bytes, &*streams))?;
         assert_eq!(unbudgeted.spilled_len(), 0);
         for map in [&mut map, &mut restored, &mut streamed, &mut unbudgeted] {
@@ -2350,6 +2581,137 @@ mod tests {
         *map.entry(b"a") = set(&[b"x", b"y"]);
         map.settle()?;
         assert_eq!((map.len(), map.rows(), map.memory_bytes()), (1, 2, 0));
+        Ok(())
+    }
+
+    /// Snapshots into a checkpoint's streams are incremental: after the first, a snapshot
+    /// writes the entries in memory and the keys whose state on disk changed, building on
+    /// the last committed chain. Random changes (new keys, rows appended to spilled keys,
+    /// keys read back, changed and removed), snapshots at random points, checkpoints that
+    /// commit or fail: every committed snapshot restores (into a map with a budget, entries
+    /// back on disk, and into one without) to exactly the state it was taken of.
+    #[test]
+    fn incremental_snapshots_restore_exactly_what_they_were_taken_of() -> Result<()> {
+        type Model = std::collections::BTreeMap<(u32, Vec<u8>), i64>;
+        fn contents(map: &mut SpillMap<ZSet>) -> Result<Model> {
+            let mut got = Model::new();
+            map.visit(|key, set| {
+                let k = u32::from_be_bytes(key.try_into().expect("key"));
+                for (row, weight) in set.iter() {
+                    got.insert((k, row.to_vec()), weight);
+                }
+                Ok(())
+            })?;
+            Ok(got)
+        }
+        fn check(got: Model, model: &Model, what: &str) {
+            let differ: Vec<_> = got
+                .iter()
+                .filter(|(key, weight)| model.get(*key) != Some(*weight))
+                .chain(model.iter().filter(|(key, _)| !got.contains_key(*key)))
+                .take(5)
+                .collect();
+            assert!(differ.is_empty(), "{what}: rows differ, such as {differ:?}");
+        }
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let path = Some(dir.path().to_path_buf());
+        let mut map: SpillMap<ZSet> = SpillMap::with_budget(Some(8_000), path.clone());
+        let streams = crate::state::MemoryStreams::shared();
+        let mut model = Model::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        let (mut committed, mut incremental) = (0, 0);
+        for step in 0..6_000u32 {
+            let k = next(400) as u32;
+            let key = k.to_be_bytes();
+            let row = format!("row {}", next(3)).into_bytes();
+            match next(10) {
+                // Append to the key (in memory or on disk, unread).
+                0..=5 => {
+                    let weight = if next(4) == 0 { -1 } else { 1 };
+                    map.touch([key.as_slice()]);
+                    map.add_row(&key, &row, weight, 0, false);
+                    *model.entry((k, row)).or_insert(0) += weight;
+                    model.retain(|_, w| *w != 0);
+                }
+                // Read the key back and change it in memory.
+                6..=8 => {
+                    map.load([key.as_slice()])?;
+                    map.entry(&key).add(&row, 1);
+                    if map.get(&key).is_some_and(|set| set.is_empty()) {
+                        map.remove(&key);
+                    }
+                    *model.entry((k, row)).or_insert(0) += 1;
+                    model.retain(|_, w| *w != 0);
+                }
+                // Remove the key.
+                _ => {
+                    map.load([key.as_slice()])?;
+                    map.remove(&key);
+                    model.retain(|(key, _), _| *key != k);
+                }
+            }
+            map.settle()?;
+            if step % 97 != 96 {
+                continue;
+            }
+            let records_before = streams
+                .lock()
+                .map_err(|_| StorageError::Io("lock".into()))?
+                .len();
+            let mut out = StateWriter::with_sink(streams.clone());
+            map.snapshot(&mut out)?;
+            let bytes = out.into_bytes();
+            let mut streams = streams
+                .lock()
+                .map_err(|_| StorageError::Io("lock".into()))?;
+            let written = streams.len() - records_before;
+            if written < map.len() / 2 {
+                incremental += 1;
+            }
+            if next(4) == 0 {
+                streams.abandon();
+                continue;
+            }
+            streams.commit();
+            committed += 1;
+            // Restore from what the checkpoint holds: with a budget (chain on disk) and
+            // without (all in memory).
+            let mut budgeted: SpillMap<ZSet> = SpillMap::with_budget(Some(8_000), path.clone());
+            budgeted.restore(&mut StateReader::with_source(&bytes, &*streams))?;
+            check(
+                contents(&mut budgeted)?,
+                &model,
+                &format!("step {step}, budgeted"),
+            );
+            let mut unbudgeted: SpillMap<ZSet> = SpillMap::with_budget(None, None);
+            unbudgeted.restore(&mut StateReader::with_source(&bytes, &*streams))?;
+            check(
+                contents(&mut unbudgeted)?,
+                &model,
+                &format!("step {step}, in memory"),
+            );
+            // Sometimes the map itself is replaced by its restored copy (a restart): the next
+            // snapshots build on the chain it restored.
+            if next(5) == 0 {
+                map = budgeted;
+            }
+        }
+        assert!(committed > 20, "{committed} committed snapshots");
+        assert!(
+            incremental > 10,
+            "only {incremental} snapshots wrote less than half"
+        );
+        assert!(
+            map.spilled_len() > 100,
+            "{} keys on disk",
+            map.spilled_len()
+        );
         Ok(())
     }
 }

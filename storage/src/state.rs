@@ -7,9 +7,12 @@
 //! State larger than memory does not go through one buffer: a writer made for a checkpoint
 //! carries a [`StateSink`], and state that may be large (a map with spilled entries, a
 //! relation's rows) writes its records to a stream of the sink as it visits them, leaving in
-//! the buffer only the stream's id (after the [`EXTERNAL`] marker). A reader made for a
-//! restore carries the matching [`StateSource`] and reads the stream back one record at a
-//! time. Without a sink (tests, a fork) everything goes into the buffer, as before.
+//! the buffer only a reference to the stream ([`StreamRef`]: its checkpoint generation, id
+//! and number of records, after the [`EXTERNAL`] marker). A reader made for a restore carries
+//! the matching [`StateSource`] and reads the stream back one record at a time. Streams of a
+//! committed checkpoint can be referenced again by later ones ([`StateWriter::keep_stream`]):
+//! state that did not change is not written again (see [`crate::SpillMap::snapshot`]).
+//! Without a sink (tests, a fork) everything goes into the buffer.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,10 +21,17 @@ use crate::error::{Result, StorageError};
 /// Where a checkpoint keeps records outside the buffer of the entry that refers to them:
 /// numbered streams of (key, value) records, keys unique within a stream.
 pub trait StateSink: Send {
-    /// A new stream (ids are unique within the checkpoint).
+    /// The generation of the checkpoint being written, and of the last committed one.
+    fn generations(&self) -> (u64, Option<u64>);
+    /// A new stream of this generation (ids are unique within the generation).
     fn open_stream(&mut self) -> Result<u64>;
-    /// Add a record to `stream` (written out in bounded batches, not held until the end).
+    /// Add a record to `stream` of this generation (written out in bounded batches, not
+    /// held until the end).
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()>;
+    /// This checkpoint refers to `stream`, written by a committed earlier one: keep it.
+    fn keep(&mut self, stream: StreamRef);
+    /// Whether the last committed checkpoint refers to `stream`.
+    fn holds(&self, stream: StreamRef) -> bool;
 }
 
 /// What a [`StateSource`] hands each record of a stream to.
@@ -30,31 +40,46 @@ pub type RecordVisitor<'v> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'v;
 /// Reads the streams a [`StateSink`] wrote.
 pub trait StateSource: Send + Sync {
     /// Every record of `stream`, in key order.
-    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()>;
+    fn read_stream(&self, stream: StreamRef, each: &mut RecordVisitor<'_>) -> Result<()>;
 }
 
 /// A sink shared by the writers of one checkpoint.
 pub type SharedSink = Arc<Mutex<dyn StateSink>>;
 
-/// In place of a count: the records follow in the stream whose id comes next (no count is
-/// ever this large; a reader that does not know the marker fails on it as a bad length).
+/// In place of a count: the records are in the stream whose reference comes next (no count
+/// is ever this large; a reader that does not know the marker fails on it as a bad length).
 pub const EXTERNAL: u64 = u64::MAX;
 
-/// A stream opened by [`StateWriter::open_stream`]; [`StateWriter::close_stream`] records
-/// how many records it got, which the reader checks.
+/// A stream of a checkpoint: the generation that wrote it, its id, and how many records it
+/// holds (a reader that finds another number fails: a stream that lost records is corrupt,
+/// not a smaller state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamRef {
+    pub generation: u64,
+    pub id: u64,
+    pub records: u64,
+}
+
+/// A stream opened by [`StateWriter::open_stream`].
 pub struct ExternalStream {
     sink: SharedSink,
-    id: u64,
-    records: u64,
+    reference: StreamRef,
+}
+
+fn lock(sink: &SharedSink) -> Result<std::sync::MutexGuard<'_, dyn StateSink + 'static>> {
+    sink.lock()
+        .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))
 }
 
 impl ExternalStream {
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.records += 1;
-        self.sink
-            .lock()
-            .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))?
-            .put(self.id, key, value)
+        self.reference.records += 1;
+        lock(&self.sink)?.put(self.reference.id, key, value)
+    }
+
+    /// The stream with the records written so far.
+    pub fn reference(&self) -> StreamRef {
+        self.reference
     }
 }
 
@@ -87,32 +112,67 @@ impl StateWriter {
         }
     }
 
-    /// A new stream outside these bytes, with its marker and id written here, when this
-    /// writer writes for a checkpoint with a sink; `None`: the caller writes its records
-    /// here.
+    /// A new stream outside these bytes, when this writer writes for a checkpoint with a
+    /// sink; `None`: the caller writes its records here. Close it with
+    /// [`StateWriter::close_stream`] where a reader expects the records.
     pub fn open_stream(&mut self) -> Result<Option<ExternalStream>> {
         let Some(sink) = self.sink.clone() else {
             return Ok(None);
         };
-        let id = sink
-            .lock()
-            .map_err(|_| StorageError::Io("checkpoint sink lock poisoned".into()))?
-            .open_stream()?;
-        self.put_u64(EXTERNAL);
-        self.put_u64(id);
+        let (generation, id) = {
+            let mut guard = lock(&sink)?;
+            (guard.generations().0, guard.open_stream()?)
+        };
         Ok(Some(ExternalStream {
             sink,
-            id,
-            records: 0,
+            reference: StreamRef {
+                generation,
+                id,
+                records: 0,
+            },
         }))
     }
 
-    /// After the last record of `stream` (if one was opened), before anything else is
-    /// written here: its number of records.
+    /// If `stream` was opened: the [`EXTERNAL`] marker and its reference (read back by
+    /// [`StateReader::external`]).
     pub fn close_stream(&mut self, stream: Option<ExternalStream>) {
         if let Some(stream) = stream {
-            self.put_u64(stream.records);
+            self.put_u64(EXTERNAL);
+            self.put_stream(stream.reference);
         }
+    }
+
+    /// A stream's reference (read back by [`StateReader::stream`]).
+    pub fn put_stream(&mut self, stream: StreamRef) {
+        self.put_u64(stream.generation);
+        self.put_u64(stream.id);
+        self.put_u64(stream.records);
+    }
+
+    /// The generation being written and the last committed one, when writing for a
+    /// checkpoint with a sink.
+    pub fn generations(&self) -> Result<Option<(u64, Option<u64>)>> {
+        match &self.sink {
+            Some(sink) => Ok(Some(lock(sink)?.generations())),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the last committed checkpoint refers to `stream` (see [`StateSink::holds`]).
+    pub fn holds_stream(&self, stream: StreamRef) -> Result<bool> {
+        match &self.sink {
+            Some(sink) => Ok(lock(sink)?.holds(stream)),
+            None => Ok(false),
+        }
+    }
+
+    /// This checkpoint refers to `stream` of a committed earlier one (see
+    /// [`StateSink::keep`]).
+    pub fn keep_stream(&mut self, stream: StreamRef) -> Result<()> {
+        if let Some(sink) = &self.sink {
+            lock(sink)?.keep(stream);
+        }
+        Ok(())
     }
 
     pub fn put_u64(&mut self, value: u64) {
@@ -121,6 +181,10 @@ impl StateWriter {
 
     pub fn put_i64(&mut self, value: i64) {
         self.buf.extend_from_slice(&value.to_le_bytes());
+    }
+
+    pub fn put_u8(&mut self, value: u8) {
+        self.buf.push(value);
     }
 
     pub fn put_bool(&mut self, value: bool) {
@@ -209,22 +273,30 @@ impl<'a> StateReader<'a> {
         }
     }
 
-    /// If the next thing is the [`EXTERNAL`] marker, read it and the stream's id.
-    pub fn external(&mut self) -> Result<Option<u64>> {
+    /// If the next thing is the [`EXTERNAL`] marker, read it and the stream's reference.
+    pub fn external(&mut self) -> Result<Option<StreamRef>> {
         if self.peek_u64() != Some(EXTERNAL) {
             return Ok(None);
         }
         self.u64()?;
-        Ok(Some(self.u64()?))
+        Ok(Some(self.stream()?))
     }
 
-    /// Every record of `stream` (see [`StateReader::external`]), in key order, then the
-    /// record count [`StateWriter::close_stream`] wrote, which must match (a stream that lost
-    /// records is corrupt, not a smaller state); the first error `each` returns (of the
-    /// caller's error type) stops the reading and is returned.
+    /// A reference written by [`StateWriter::put_stream`].
+    pub fn stream(&mut self) -> Result<StreamRef> {
+        Ok(StreamRef {
+            generation: self.u64()?,
+            id: self.u64()?,
+            records: self.u64()?,
+        })
+    }
+
+    /// Every record of `stream`, in key order, checking their number against the
+    /// reference's; the first error `each` returns (of the caller's error type) stops the
+    /// reading and is returned.
     pub fn read_stream<E: From<StorageError>>(
-        &mut self,
-        stream: u64,
+        &self,
+        stream: StreamRef,
         mut each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         let source = self.source.ok_or_else(|| {
@@ -245,10 +317,10 @@ impl<'a> StateReader<'a> {
             return Err(error);
         }
         read?;
-        let written = self.u64()?;
-        if written != records {
+        if records != stream.records {
             return Err(StorageError::Corrupt(format!(
-                "checkpoint stream {stream} has {records} records, its entry says {written}"
+                "checkpoint stream {} of generation {} has {records} records, its entry says {}",
+                stream.id, stream.generation, stream.records
             ))
             .into());
         }
@@ -291,6 +363,10 @@ impl<'a> StateReader<'a> {
             .ok()
             .filter(|&n| n <= self.buf.len().saturating_mul(8).max(1 << 20))
             .ok_or_else(|| StorageError::Corrupt(format!("operator state has a bad length {n}")))
+    }
+
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
     }
 
     pub fn bool(&mut self) -> Result<bool> {
@@ -349,11 +425,30 @@ impl<'a> StateReader<'a> {
 }
 
 /// Streams held in memory (a [`StateSink`] and [`StateSource`] for tests of state that
-/// streams, and for copies of state within the process).
-#[derive(Debug, Default)]
+/// streams, and for copies of state within the process). Generations advance with
+/// [`MemoryStreams::commit`]; streams of every generation are kept.
+#[derive(Debug)]
 pub struct MemoryStreams {
-    records: std::collections::BTreeMap<(u64, Vec<u8>), Vec<u8>>,
+    records: std::collections::BTreeMap<(u64, u64, Vec<u8>), Vec<u8>>,
+    generation: u64,
+    committed: Option<u64>,
     opened: u64,
+    /// Streams the generation being written refers to, and the committed one.
+    referenced: std::collections::BTreeSet<(u64, u64)>,
+    held: std::collections::BTreeSet<(u64, u64)>,
+}
+
+impl Default for MemoryStreams {
+    fn default() -> Self {
+        Self {
+            records: Default::default(),
+            generation: 1,
+            committed: None,
+            opened: 0,
+            referenced: Default::default(),
+            held: Default::default(),
+        }
+    }
 }
 
 impl MemoryStreams {
@@ -370,25 +465,57 @@ impl MemoryStreams {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
+
+    /// The generation being written is committed; the next one starts.
+    pub fn commit(&mut self) {
+        self.committed = Some(self.generation);
+        self.held = std::mem::take(&mut self.referenced);
+        self.abandon();
+    }
+
+    /// The generation being written is abandoned (its checkpoint failed): the next one
+    /// reuses its number and starts without its streams.
+    pub fn abandon(&mut self) {
+        let next = self.committed.map_or(1, |c| c + 1);
+        self.records
+            .retain(|(generation, _, _), _| *generation < next);
+        self.generation = next;
+        self.opened = 0;
+        self.referenced.clear();
+    }
 }
 
 impl StateSink for MemoryStreams {
+    fn generations(&self) -> (u64, Option<u64>) {
+        (self.generation, self.committed)
+    }
+
     fn open_stream(&mut self) -> Result<u64> {
         self.opened += 1;
+        self.referenced.insert((self.generation, self.opened));
         Ok(self.opened)
     }
 
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
-        self.records.insert((stream, key.to_vec()), value.to_vec());
+        self.records
+            .insert((self.generation, stream, key.to_vec()), value.to_vec());
         Ok(())
+    }
+
+    fn keep(&mut self, stream: StreamRef) {
+        self.referenced.insert((stream.generation, stream.id));
+    }
+
+    fn holds(&self, stream: StreamRef) -> bool {
+        self.held.contains(&(stream.generation, stream.id))
     }
 }
 
 impl StateSource for MemoryStreams {
-    fn read_stream(&self, stream: u64, each: &mut RecordVisitor<'_>) -> Result<()> {
-        let start = (stream, Vec::new());
-        for ((id, key), value) in self.records.range(start..) {
-            if *id != stream {
+    fn read_stream(&self, stream: StreamRef, each: &mut RecordVisitor<'_>) -> Result<()> {
+        let start = (stream.generation, stream.id, Vec::new());
+        for ((generation, id, key), value) in self.records.range(start..) {
+            if (*generation, *id) != (stream.generation, stream.id) {
                 break;
             }
             each(key, value)?;
@@ -470,7 +597,7 @@ mod tests {
         let mut streams = streams.lock().expect("lock");
         assert_eq!(read(&streams)?, vec![0, 1, 2]);
         // A stream that lost a record is corrupt, not a smaller state.
-        streams.records.remove(&(1, 1u64.to_be_bytes().to_vec()));
+        streams.records.remove(&(1, 1, 1u64.to_be_bytes().to_vec()));
         assert!(matches!(read(&streams), Err(StorageError::Corrupt(_))));
         // Without a source the reference is an error too.
         let mut reader = StateReader::new(&bytes);
