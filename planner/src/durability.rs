@@ -132,6 +132,14 @@ impl Database {
         self.durable.as_ref().map_or(0, |d| d.disk_bytes())
     }
 
+    /// Checkpoints committed since the data directory was opened, the bytes the last one
+    /// wrote and the bytes all of them wrote (zeros in memory).
+    pub fn checkpoint_stats(&self) -> (u64, u64, u64) {
+        self.durable
+            .as_ref()
+            .map_or((0, 0, 0), |d| d.checkpoint_stats())
+    }
+
     /// True when this database keeps its catalog and tables in a data directory.
     pub fn is_durable(&self) -> bool {
         self.durable.is_some()

@@ -401,10 +401,22 @@ async fn checkpoints_stream_state_larger_than_memory() {
         assert!(on_disk > 10_000, "{view}: {on_disk} entries on disk");
     }
     run(&mut session, "CHECKPOINT").await;
+    let (_, full, _) = database.checkpoint_stats();
+    assert!(full > 4 << 20, "the first checkpoint wrote {full} bytes");
+    // Checkpoints are incremental: with nothing changed, one writes the entries in memory
+    // (at most the budget per operator) and refers to the streams of the state on disk.
+    run(&mut session, "CHECKPOINT").await;
+    let (checkpoints, unchanged, _) = database.checkpoint_stats();
+    assert_eq!(checkpoints, 2);
+    eprintln!("checkpoint bytes: first {full}, with nothing changed {unchanged}");
+    assert!(
+        unchanged < full / 4,
+        "{unchanged} bytes for unchanged state, {full} for the first checkpoint"
+    );
     drop(session);
     drop(database);
 
-    // The entries hold definitions, offsets and stream ids; the state is in the streams.
+    // The entries hold definitions, offsets and stream references; the state is in streams.
     let durable = loop {
         match sluice_storage::Durable::open(data.path(), &options) {
             Ok(durable) => break durable,

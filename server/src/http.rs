@@ -200,6 +200,26 @@ pub async fn render_metrics(database: &Database, stats: &ServerStats) -> String 
         "Bytes of the data directory's SST files (0 in memory).",
         vec![(String::new(), database.disk_bytes() as f64)],
     );
+    let (checkpoints, last_bytes, total_bytes) = database.checkpoint_stats();
+    family(
+        "sluice_checkpoints_total",
+        "counter",
+        "Checkpoints committed since the data directory was opened.",
+        vec![(String::new(), checkpoints as f64)],
+    );
+    family(
+        "sluice_checkpoint_last_bytes",
+        "gauge",
+        "Bytes the last checkpoint wrote (state that did not change since the previous one is \
+         not written again).",
+        vec![(String::new(), last_bytes as f64)],
+    );
+    family(
+        "sluice_checkpoint_bytes_total",
+        "counter",
+        "Bytes all checkpoints wrote since the data directory was opened.",
+        vec![(String::new(), total_bytes as f64)],
+    );
     let (spilled, reloaded) = sluice_storage::spill::spill_totals();
     family(
         "sluice_spilled_entries_total",

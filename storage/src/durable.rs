@@ -29,6 +29,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rocksdb::{
@@ -111,6 +112,15 @@ pub struct Durable {
     db: DB,
     write: WriteOptions,
     path: PathBuf,
+    checkpoints: CheckpointStats,
+}
+
+/// Checkpoints committed since the data directory was opened and the bytes they wrote.
+#[derive(Debug, Default)]
+struct CheckpointStats {
+    committed: AtomicU64,
+    last_bytes: AtomicU64,
+    total_bytes: AtomicU64,
 }
 
 impl std::fmt::Debug for Durable {
@@ -148,6 +158,7 @@ impl Durable {
             db,
             write,
             path: path.to_path_buf(),
+            checkpoints: CheckpointStats::default(),
         };
         durable.check_format()?;
         Ok(Arc::new(durable))
@@ -258,6 +269,7 @@ impl Durable {
             opened: 0,
             referenced: BTreeSet::new(),
             previous,
+            bytes: 0,
         };
         Ok(CheckpointWriter {
             durable: Arc::clone(self),
@@ -265,7 +277,19 @@ impl Durable {
             generation,
             unsynced,
             streams: Arc::new(Mutex::new(streams)),
+            bytes: 0,
         })
+    }
+
+    /// Checkpoints committed since the directory was opened, the bytes (keys and values of
+    /// entries and stream records) the last one wrote, and the bytes all of them wrote.
+    pub fn checkpoint_stats(&self) -> (u64, u64, u64) {
+        let stats = &self.checkpoints;
+        (
+            stats.committed.load(Ordering::Relaxed),
+            stats.last_bytes.load(Ordering::Relaxed),
+            stats.total_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// The generation of the committed checkpoint (`None`: none committed by generation).
@@ -453,6 +477,8 @@ pub struct CheckpointWriter {
     /// Entries go to the WAL unsynced: the commit's synced write makes them durable with it.
     unsynced: WriteOptions,
     streams: Arc<Mutex<CheckpointStreams>>,
+    /// Bytes of the entries written.
+    bytes: u64,
 }
 
 impl CheckpointWriter {
@@ -461,6 +487,7 @@ impl CheckpointWriter {
         let mut full = Vec::with_capacity(self.prefix.len() + key.len());
         full.extend_from_slice(&self.prefix);
         full.extend_from_slice(key);
+        self.bytes += (full.len() + value.len()) as u64;
         let cf = self.durable.cf(CHECKPOINT)?;
         self.durable
             .db
@@ -508,7 +535,13 @@ impl CheckpointWriter {
             list.extend_from_slice(&id.to_be_bytes());
         }
         batch.put_cf(meta, STREAMS_KEY, list);
-        durable.db.write_opt(batch, &durable.write).map_err(rocks)
+        durable.db.write_opt(batch, &durable.write).map_err(rocks)?;
+        let bytes = self.bytes + streams.bytes;
+        let stats = &durable.checkpoints;
+        stats.committed.fetch_add(1, Ordering::Relaxed);
+        stats.last_bytes.store(bytes, Ordering::Relaxed);
+        stats.total_bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -565,6 +598,8 @@ struct CheckpointStreams {
     referenced: BTreeSet<(u64, u64)>,
     /// The streams the committed checkpoint refers to.
     previous: BTreeSet<(u64, u64)>,
+    /// Bytes of the records written.
+    bytes: u64,
 }
 
 /// Bytes of stream records buffered before they are written.
@@ -597,6 +632,7 @@ impl StateSink for CheckpointStreams {
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
         let mut full = stream_key(self.generation, stream);
         full.extend_from_slice(key);
+        self.bytes += (full.len() + value.len()) as u64;
         self.batch.put_cf(self.durable.cf(CHECKPOINT)?, full, value);
         if self.batch.size_in_bytes() >= STREAM_BATCH_BYTES {
             self.flush()?;
