@@ -227,6 +227,10 @@ impl Multiset {
     }
 }
 
+/// In a checkpoint, in place of a count of rows without a key: their total and their
+/// spillable map's snapshot follow (see [`RelationStore::snapshot_rows`]).
+const SPILLABLE_MULTISET: u64 = u64::MAX - 2;
+
 /// Rows loaded (restored, replaced) between two spills to the budget.
 const LOAD_CHUNK: usize = 64 * 1024;
 
@@ -391,9 +395,10 @@ impl RelationStore {
 
     /// Write the rows for a checkpoint in their stored form ((encoded key, encoded row) for
     /// keyed relations, (encoded row, multiplicity) otherwise): their number, then per row
-    /// the two; for a checkpoint with a sink, records of streams instead (keyed rows as their
-    /// map writes them, incrementally). Rows are visited
-    /// where they are (in memory, then on disk one at a time), never all copied at once.
+    /// the two; for a checkpoint with a sink, records of streams instead (keyed rows, and
+    /// rows without a key once they are past memory, as their map writes them:
+    /// incrementally). Rows are visited where they are (in memory, then on disk one at a
+    /// time), never all copied at once.
     pub fn snapshot_rows(&self, out: &mut StateWriter) -> Result<()> {
         let keyed = self.key_codec.is_some();
         let mut contents = self.contents.lock();
@@ -401,6 +406,14 @@ impl RelationStore {
             // The same encoding, and for a checkpoint with a sink only the rows that changed
             // on disk since the last one (see `SpillMap::snapshot`).
             return Ok(contents.keyed.snapshot(out)?);
+        }
+        if let (Multiset::Spillable { rows, total }, Some(_)) =
+            (&mut contents.multiset, out.generations()?)
+        {
+            // Rows past memory: their map's incremental snapshot, after their total.
+            out.put_u64(SPILLABLE_MULTISET);
+            out.put_i64(*total);
+            return Ok(rows.snapshot(out)?);
         }
         let mut stream = out.open_stream()?;
         if stream.is_none() {
@@ -438,6 +451,17 @@ impl RelationStore {
         contents.snapshot = None;
         if keyed && input.peek_u64() != Some(sluice_storage::state::EXTERNAL) {
             contents.keyed.restore(input)?;
+            return Ok(());
+        }
+        if !keyed && input.peek_u64() == Some(SPILLABLE_MULTISET) {
+            input.u64()?;
+            let total = input.i64()?;
+            let mut rows = SpillMap::in_budget(&Budget::from_settings());
+            rows.restore(input)?;
+            contents.multiset = Multiset::Spillable {
+                rows: Box::new(rows),
+                total,
+            };
             return Ok(());
         }
         let mut loaded = 0usize;

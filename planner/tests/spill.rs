@@ -358,7 +358,7 @@ async fn checkpoints_stream_state_larger_than_memory() {
                SELECT k, count(*) AS n, sum(v) AS total, max(pad) AS pad
                  FROM events GROUP BY k;
              CREATE MATERIALIZED VIEW enriched AS
-               SELECT e.k, e.v, d.w FROM events e JOIN dims d ON e.k = d.k;
+               SELECT e.k, e.v, e.pad, d.w FROM events e JOIN dims d ON e.k = d.k;
              CREATE MATERIALIZED VIEW sessions AS
                SELECT k, count(*) AS n
                  FROM TABLE(SESSION(TABLE events PARTITION BY k, DESCRIPTOR(ts),
