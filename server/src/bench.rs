@@ -132,6 +132,10 @@ pub struct NexmarkArgs {
     /// (ignored with `--operator-memory-mb`; 0: no limit).
     #[arg(long, value_name = "MB", default_value_t = sluice_storage::spill::DEFAULT_STATE_MEMORY_MB)]
     pub state_memory_mb: u64,
+    /// Run on a data directory (a temporary one, removed after the run) and checkpoint the
+    /// query's state every N ms, as `sluice serve` does (default: in memory, no checkpoints).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_interval_ms: Option<u64>,
 }
 
 /// The measurements of one run.
@@ -158,6 +162,10 @@ pub struct NexmarkRun {
     /// `sluice_storage::spill`).
     pub spilled: u64,
     pub reloaded: u64,
+    /// Checkpoints committed during the run, the bytes they wrote, and the bytes of the last.
+    pub checkpoints: u64,
+    pub checkpoint_bytes: u64,
+    pub last_checkpoint_bytes: u64,
 }
 
 impl NexmarkRun {
@@ -331,13 +339,15 @@ async fn job_status(session: &mut Session) -> Result<JobStatus, String> {
 }
 
 /// Run Nexmark query `query` once over `events` events at event-time rate `rate`, in a fresh
-/// in-memory database, and measure it (see the module documentation).
+/// in-memory database (with `checkpoint_ms`: on a temporary data directory, checkpointing at
+/// that interval), and measure it (see the module documentation).
 pub async fn run_nexmark(
     query: &str,
     events: u64,
     rate: u64,
     workers: Option<usize>,
     timeout: Duration,
+    checkpoint_ms: Option<u64>,
 ) -> Result<NexmarkRun, String> {
     let text = query_sql(query)
         .ok_or_else(|| format!("unknown query '{query}' (known: {})", QUERIES.join(", ")))?;
@@ -357,7 +367,22 @@ pub async fn run_nexmark(
     let views = DDL_VIEWS.replace("${NEXMARK_TABLE}", "datagen");
 
     let peak_reset = reset_peak_memory();
-    let database = Database::new();
+    let data_dir = match checkpoint_ms {
+        Some(_) => Some(tempfile::tempdir().map_err(|e| format!("a data directory: {e}"))?),
+        None => None,
+    };
+    let database = match (&data_dir, checkpoint_ms) {
+        (Some(dir), Some(interval)) => {
+            let options = sluice_storage::DurableOptions {
+                checkpoint_interval_ms: interval,
+                ..Default::default()
+            };
+            Database::open(dir.path(), &options)
+                .await
+                .map_err(|e| format!("open {}: {e}", dir.path().display()))?
+        }
+        _ => Database::new(),
+    };
     if let Some(workers) = workers {
         database.set_workers(workers).await;
     }
@@ -393,6 +418,8 @@ pub async fn run_nexmark(
                     .unwrap_or_default()
                     .saturating_sub(cpu_before);
                 let spill_after = sluice_storage::spill::spill_totals();
+                let (checkpoints, last_checkpoint_bytes, checkpoint_bytes) =
+                    database.checkpoint_stats();
                 return Ok(NexmarkRun {
                     query: query.to_string(),
                     events: status.source_rows,
@@ -405,6 +432,9 @@ pub async fn run_nexmark(
                     workers: database.workers().await,
                     spilled: spill_after.0.saturating_sub(spill_before.0),
                     reloaded: spill_after.1.saturating_sub(spill_before.1),
+                    checkpoints,
+                    checkpoint_bytes,
+                    last_checkpoint_bytes,
                 });
             }
             if now - started > timeout {
@@ -485,6 +515,14 @@ pub fn describe_run(run: &NexmarkRun, index: usize, runs: usize) -> String {
         run.spilled,
         run.reloaded,
     );
+    if run.checkpoints > 0 {
+        line.push_str(&format!(
+            " checkpoints={} checkpoint_mib={:.1} last_checkpoint_mib={:.1}",
+            run.checkpoints,
+            run.checkpoint_bytes as f64 / (1 << 20) as f64,
+            run.last_checkpoint_bytes as f64 / (1 << 20) as f64,
+        ));
+    }
     if !run.peak_reset {
         line.push_str(" (peak memory not reset: covers the whole process)");
     }
@@ -502,6 +540,7 @@ async fn bench_query(args: &NexmarkArgs, query: &str) -> Result<(), String> {
             args.rate,
             args.workers.map(|w| w as usize),
             timeout,
+            args.checkpoint_interval_ms,
         )
         .await
         {

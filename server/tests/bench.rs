@@ -11,9 +11,16 @@ const EVENTS: u64 = 20_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_bench_runs_to_the_end() {
     for query in ["q0", "q5"] {
-        let run = run_nexmark(query, EVENTS, DEFAULT_RATE, None, Duration::from_secs(60))
-            .await
-            .unwrap_or_else(|error| panic!("{query}: {error}"));
+        let run = run_nexmark(
+            query,
+            EVENTS,
+            DEFAULT_RATE,
+            None,
+            Duration::from_secs(60),
+            None,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{query}: {error}"));
         eprintln!("{}", describe_run(&run, 0, 1));
         assert_eq!(run.query, query);
         assert_eq!(run.events, EVENTS, "{query}: every event processed");
@@ -31,11 +38,11 @@ async fn nexmark_bench_runs_to_the_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_are_errors() {
     let timeout = Duration::from_secs(10);
-    let error = run_nexmark("q6", EVENTS, DEFAULT_RATE, None, timeout)
+    let error = run_nexmark("q6", EVENTS, DEFAULT_RATE, None, timeout, None)
         .await
         .expect_err("q6 is not known");
     assert!(error.contains("unknown query"), "{error}");
-    let error = run_nexmark("q0", MIN_EVENTS - 1, DEFAULT_RATE, None, timeout)
+    let error = run_nexmark("q0", MIN_EVENTS - 1, DEFAULT_RATE, None, timeout, None)
         .await
         .expect_err("too few events");
     assert!(error.contains("--events"), "{error}");
