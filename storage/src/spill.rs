@@ -1673,7 +1673,7 @@ impl<V: SpillValue> SpillMap<V> {
 }
 
 /// A new stream of the writer's sink (which the caller knows it has).
-fn open_stream(out: &mut StateWriter) -> Result<ExternalStream> {
+pub(crate) fn open_stream(out: &mut StateWriter) -> Result<ExternalStream> {
     out.open_stream()?
         .ok_or_else(|| StorageError::State("a checkpoint stream without a sink".into()))
 }

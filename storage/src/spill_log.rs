@@ -26,8 +26,10 @@ use arrow::ipc::reader::{FileReader, StreamReader};
 use arrow::ipc::writer::{FileWriter, StreamWriter};
 
 use crate::error::{Result, StorageError};
-use crate::spill::{segment_path, settings, trim_allocator, Budget, Share, RELOADED, SPILLED};
-use crate::state::{StateReader, StateWriter};
+use crate::spill::{
+    open_stream, segment_path, settings, trim_allocator, Budget, Share, RELOADED, SPILLED,
+};
+use crate::state::{StateReader, StateWriter, StreamRef};
 
 /// Rows per sealed segment (the unit that is written to disk, read back and dropped).
 pub const SEGMENT_ROWS: usize = 64 * 1024;
@@ -85,6 +87,9 @@ struct Segment {
     rows: usize,
     zone: Zone,
     data: SegmentData,
+    /// The checkpoint stream last written with the segment's rows (a sealed segment never
+    /// changes: a later checkpoint refers to it while its checkpoint committed).
+    stream: Option<StreamRef>,
 }
 
 enum SegmentData {
@@ -267,6 +272,7 @@ impl SpillLog {
             rows: self.open_rows,
             zone,
             data: SegmentData::Memory { batch, bytes },
+            stream: None,
         });
         self.open_rows = 0;
         Ok(())
@@ -353,33 +359,63 @@ impl SpillLog {
     }
 
     /// Write every row for a checkpoint: the number of batches, then per batch its zone and
-    /// its Arrow IPC stream. For a checkpoint with a sink, the batches are records of a
-    /// stream instead (keyed by their position), one in memory at a time.
-    pub fn snapshot(&self, out: &mut StateWriter) -> Result<()> {
-        let mut stream = out.open_stream()?;
-        if stream.is_none() {
-            out.put_u64((self.segments.len() + self.open.len()) as u64);
+    /// its Arrow IPC stream. For a checkpoint with a sink, incrementally: the
+    /// [`LOG_SEGMENTS`] marker, then per sealed segment a stream of one record (its zone and
+    /// rows), the one written by an earlier checkpoint when that committed and is still held
+    /// (sealed segments never change), and a stream of the open batches.
+    pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
+        if let Some((_, committed)) = out.generations()? {
+            return self.snapshot_to_streams(out, committed);
         }
-        let mut position = 0u64;
-        let mut record = StateWriter::new();
-        let mut write = |out: &mut StateWriter, batch: &RecordBatch, zone: &Zone| match &mut stream
-        {
-            Some(stream) => {
-                record.clear();
-                write_stream(&mut record, batch, zone)?;
-                position += 1;
-                stream.put(&position.to_be_bytes(), record.as_bytes())
-            }
-            None => write_stream(out, batch, zone),
-        };
+        out.put_u64((self.segments.len() + self.open.len()) as u64);
         for segment in &self.segments {
             // A spilled segment is one batch, read back to be written into the checkpoint.
-            segment.visit(&mut |batch| write(out, batch, &segment.zone))?;
+            segment.visit(&mut |batch| write_stream(out, batch, &segment.zone))?;
         }
         for (batch, zone) in &self.open {
-            write(out, batch, zone)?;
+            write_stream(out, batch, zone)?;
         }
-        out.close_stream(stream);
+        Ok(())
+    }
+
+    fn snapshot_to_streams(&mut self, out: &mut StateWriter, committed: Option<u64>) -> Result<()> {
+        let mut record = StateWriter::new();
+        let mut streams = Vec::with_capacity(self.segments.len());
+        for segment in self.segments.iter_mut() {
+            let held = match segment.stream {
+                Some(stream) if committed.is_some_and(|c| stream.generation <= c) => {
+                    out.holds_stream(stream)?
+                }
+                _ => false,
+            };
+            let stream = match (held, segment.stream) {
+                (true, Some(stream)) => {
+                    out.keep_stream(stream)?;
+                    stream
+                }
+                _ => {
+                    let mut stream = open_stream(out)?;
+                    record.clear();
+                    segment.visit(&mut |batch| write_stream(&mut record, batch, &segment.zone))?;
+                    stream.put(&[], record.as_bytes())?;
+                    stream.reference()
+                }
+            };
+            segment.stream = Some(stream);
+            streams.push(stream);
+        }
+        let mut open = open_stream(out)?;
+        for (position, (batch, zone)) in self.open.iter().enumerate() {
+            record.clear();
+            write_stream(&mut record, batch, zone)?;
+            open.put(&(position as u64).to_be_bytes(), record.as_bytes())?;
+        }
+        out.put_u64(LOG_SEGMENTS);
+        out.put_u64(streams.len() as u64);
+        for stream in streams {
+            out.put_stream(stream);
+        }
+        out.put_stream(open.reference());
         Ok(())
     }
 
@@ -388,6 +424,27 @@ impl SpillLog {
     /// come in when over the budget.
     pub fn restore(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
         self.clear();
+        if input.peek_u64() == Some(LOG_SEGMENTS) {
+            input.u64()?;
+            let mut segments = Vec::new();
+            for _ in 0..input.len_prefix()? {
+                segments.push(input.stream()?);
+            }
+            let open = input.stream()?;
+            for stream in segments {
+                input.read_stream(stream, |_, record| {
+                    let mut record = StateReader::new(record);
+                    let (batches, zone) = read_stream_record(&mut record, columns)?;
+                    record.finish()?;
+                    self.restore_segment(batches, zone, stream)
+                })?;
+            }
+            return input.read_stream(open, |_, record| {
+                let mut record = StateReader::new(record);
+                self.restore_batch(&mut record, columns)?;
+                record.finish()
+            });
+        }
         if let Some(stream) = input.external()? {
             return input.read_stream(stream, |_, record| {
                 let mut record = StateReader::new(record);
@@ -401,27 +458,70 @@ impl SpillLog {
         Ok(())
     }
 
-    /// One batch as [`write_stream`] wrote it.
-    fn restore_batch(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
-        let until = input.i64()?;
-        let keys = match input.bool()? {
-            true => Some((Box::from(input.bytes()?), Box::from(input.bytes()?))),
-            false => None,
+    /// A sealed segment as a checkpoint's stream holds it: sealed again as it was, with the
+    /// stream noted (the next checkpoint refers to it instead of writing it again).
+    fn restore_segment(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        zone: Zone,
+        stream: StreamRef,
+    ) -> Result<()> {
+        let Some(first) = batches.first() else {
+            return Ok(());
         };
-        let zone = Zone { until, keys };
-        let bytes = input.bytes()?;
-        for batch in StreamReader::try_new(bytes, None)? {
-            let batch = batch?;
-            if batch.num_columns() != columns {
-                return Err(StorageError::Corrupt(format!(
-                    "checkpointed log rows have {} columns, the plan's have {columns}",
-                    batch.num_columns()
-                )));
-            }
+        let batch = match batches.len() {
+            1 => first.clone(),
+            _ => arrow::compute::concat_batches(&first.schema(), &batches)?,
+        };
+        let rows = batch.num_rows();
+        let bytes = batch.get_array_memory_size();
+        self.memory += bytes;
+        self.rows += rows;
+        self.segments.push_back(Segment {
+            rows,
+            zone,
+            data: SegmentData::Memory { batch, bytes },
+            stream: Some(stream),
+        });
+        self.settle()
+    }
+
+    /// One batch as [`write_stream`] wrote it, appended.
+    fn restore_batch(&mut self, input: &mut StateReader, columns: usize) -> Result<()> {
+        let (batches, zone) = read_stream_record(input, columns)?;
+        for batch in batches {
             self.append(batch, zone.clone());
         }
         self.settle()
     }
+}
+
+/// In place of a count of batches: streams of sealed segments and of open batches follow
+/// (see [`SpillLog::snapshot`]).
+const LOG_SEGMENTS: u64 = u64::MAX - 1;
+
+/// What [`write_stream`] wrote: the batches and their zone (batches of another width than
+/// `columns` are refused: a checkpoint of another plan).
+fn read_stream_record(input: &mut StateReader, columns: usize) -> Result<(Vec<RecordBatch>, Zone)> {
+    let until = input.i64()?;
+    let keys = match input.bool()? {
+        true => Some((Box::from(input.bytes()?), Box::from(input.bytes()?))),
+        false => None,
+    };
+    let zone = Zone { until, keys };
+    let bytes = input.bytes()?;
+    let mut batches = Vec::new();
+    for batch in StreamReader::try_new(bytes, None)? {
+        let batch = batch?;
+        if batch.num_columns() != columns {
+            return Err(StorageError::Corrupt(format!(
+                "checkpointed log rows have {} columns, the plan's have {columns}",
+                batch.num_columns()
+            )));
+        }
+        batches.push(batch);
+    }
+    Ok((batches, zone))
 }
 
 impl Drop for SpillLog {
@@ -528,13 +628,59 @@ mod tests {
         let mut other = SpillLog::in_budget(&Budget::limited(None));
         assert!(other.restore(&mut StateReader::new(&bytes), 3).is_err());
         assert_eq!(numbers(&restored), (0..200_000).collect::<Vec<_>>());
+        // Into a checkpoint's streams, incrementally: later checkpoints (also after one that
+        // failed) refer to the sealed segments the first wrote and write the open batches.
+        let streams = crate::state::MemoryStreams::shared();
+        let snapshot = |log: &mut SpillLog| -> Result<(Vec<u8>, usize)> {
+            let before = streams
+                .lock()
+                .map_err(|_| StorageError::Io("lock".into()))?
+                .len();
+            let mut out = StateWriter::with_sink(streams.clone());
+            log.snapshot(&mut out)?;
+            let after = streams
+                .lock()
+                .map_err(|_| StorageError::Io("lock".into()))?
+                .len();
+            Ok((out.into_bytes(), after - before))
+        };
+        let restore = |bytes: &[u8]| -> Result<Vec<i64>> {
+            let streams = streams
+                .lock()
+                .map_err(|_| StorageError::Io("lock".into()))?;
+            let mut restored = SpillLog::in_budget(&Budget::limited(Some(1)));
+            restored.restore(&mut StateReader::with_source(bytes, &*streams), 2)?;
+            Ok(numbers(&restored))
+        };
+        let sealed = log.segments.len();
+        let (first, written) = snapshot(&mut log)?;
+        assert_eq!(written, sealed + log.open.len());
+        streams
+            .lock()
+            .map_err(|_| StorageError::Io("lock".into()))?
+            .commit();
+        assert_eq!(restore(&first)?, (0..200_000).collect::<Vec<_>>());
+        log.append(batch(200_000, 100), Zone::of(i64::MAX, []));
+        let (_, written) = snapshot(&mut log)?;
+        assert_eq!(written, log.open.len(), "only the open batches");
+        streams
+            .lock()
+            .map_err(|_| StorageError::Io("lock".into()))?
+            .abandon();
+        let (second, written) = snapshot(&mut log)?;
+        assert_eq!(written, log.open.len());
+        streams
+            .lock()
+            .map_err(|_| StorageError::Io("lock".into()))?
+            .commit();
+        assert_eq!(restore(&second)?, (0..200_100).collect::<Vec<_>>());
         // Draining visits everything once and removes the files.
         let mut drained = 0;
         log.drain(|batch| {
             drained += batch.num_rows();
             Ok(())
         })?;
-        assert_eq!(drained, 200_000);
+        assert_eq!(drained, 200_100);
         assert!(log.is_empty());
         assert_eq!(log.memory_bytes(), 0);
         Ok(())

@@ -1144,7 +1144,7 @@ impl Operator for HashJoin {
     }
 
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        for (state, log) in self.state.iter_mut().zip(&self.logs) {
+        for (state, log) in self.state.iter_mut().zip(self.logs.iter_mut()) {
             match log {
                 Some(side_log) => {
                     out.put_u64(LOG_TAG);

@@ -55,12 +55,12 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use sluice_storage::codec::batch_with_row_count;
 use sluice_storage::spill::{Budget, SpillQueue, SpillValue};
-use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, StorageError, ZSet};
+use sluice_storage::{RowCodec, SpillMap, StateReader, StateWriter, ZSet};
 
 use super::window_aggregate::{nanos_per_unit, now_nanos};
 use super::{GroupAggregate, Operator, Project};
 use crate::change::ChangeBatch;
-use crate::checkpoint::{get_changes, put_changes};
+use crate::checkpoint::get_changes;
 use crate::error::{Result, RuntimeError};
 
 /// The open sessions of one partition key.
@@ -689,59 +689,19 @@ impl Operator for SessionWindowAggregate {
         self.keys.spilled_len() + self.timers.spilled_len()
     }
 
-    /// The watermark, late rows, then the rows held as one batch of changes; for a checkpoint
-    /// with a sink, as records of a stream of at most [`SNAPSHOT_CHUNK`] rows each (never
-    /// all in memory at once: the sessions' rows may be mostly on disk).
+    /// The watermark, late rows, then the keys' open sessions as their map writes them (for
+    /// a checkpoint with a sink incrementally: only keys whose sessions changed on disk; see
+    /// `SpillMap::snapshot`). The timers and the count of rows held are rebuilt from the
+    /// sessions at restore.
     fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_opt_i64(self.watermark);
         out.put_u64(self.late);
-        let mut stream = out.open_stream()?;
-        let chunk = match stream {
-            Some(_) => SNAPSHOT_CHUNK,
-            None => usize::MAX,
-        };
-        let mut held = HeldRows::default();
-        let mut chunks = 0u64;
-        let mut failure = None;
-        let encode =
-            |held: &mut HeldRows| held.changes(&self.row_codec, &self.kept, &self.input_schema);
-        let visited = self.keys.visit(|_, state| {
-            for (row, weight) in state.rows.iter() {
-                held.rows.push(row.to_vec());
-                held.weights.push(weight);
-            }
-            let Some(stream) = stream.as_mut().filter(|_| held.rows.len() >= chunk) else {
-                return Ok(());
-            };
-            let mut record = StateWriter::new();
-            chunks += 1;
-            match encode(&mut held).and_then(|changes| put_changes(&mut record, &changes)) {
-                Ok(()) => stream.put(&chunks.to_be_bytes(), record.as_bytes()),
-                Err(error) => {
-                    failure = Some(error);
-                    Err(StorageError::State(
-                        "a session window's snapshot failed".into(),
-                    ))
-                }
-            }
-        });
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        visited?;
-        let changes = encode(&mut held)?;
-        match stream {
-            Some(mut stream) => {
-                let mut record = StateWriter::new();
-                put_changes(&mut record, &changes)?;
-                stream.put(&(chunks + 1).to_be_bytes(), record.as_bytes())?;
-                out.close_stream(Some(stream));
-                Ok(())
-            }
-            None => put_changes(out, &changes),
-        }
+        out.put_u64(SESSIONS_BY_KEY);
+        Ok(self.keys.snapshot(out)?)
     }
 
+    /// Restore what [`SessionWindow::snapshot`] wrote, or what earlier versions wrote: the
+    /// rows held, as one batch of changes or in records of a stream, added again.
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
@@ -749,16 +709,30 @@ impl Operator for SessionWindowAggregate {
         self.timers.clear()?;
         self.held_rows = 0;
         self.watermark = None;
-        match input.external()? {
-            Some(stream) => input.read_stream(stream, |_, record| {
-                let mut record = StateReader::new(record);
-                let held = get_changes(&mut record, &self.input_schema)?;
-                record.finish()?;
-                self.add(&held, false)
-            })?,
-            None => {
-                let held = get_changes(input, &self.input_schema)?;
-                self.add(&held, false)?;
+        if input.peek_u64() == Some(SESSIONS_BY_KEY) {
+            input.u64()?;
+            self.keys.restore(input)?;
+            let (timers, held, gap) = (&mut self.timers, &mut self.held_rows, self.gap);
+            self.keys.visit(|key, state| {
+                *held += state.rows.distinct_len();
+                for (&start, &last) in &state.sessions {
+                    timers.push(last.saturating_add(gap), &timer_entry(start, key))?;
+                }
+                Ok(())
+            })?;
+            self.timers.flush()?;
+        } else {
+            match input.external()? {
+                Some(stream) => input.read_stream(stream, |_, record| {
+                    let mut record = StateReader::new(record);
+                    let held = get_changes(&mut record, &self.input_schema)?;
+                    record.finish()?;
+                    self.add(&held, false)
+                })?,
+                None => {
+                    let held = get_changes(input, &self.input_schema)?;
+                    self.add(&held, false)?;
+                }
             }
         }
         self.watermark = watermark;
@@ -767,34 +741,9 @@ impl Operator for SessionWindowAggregate {
     }
 }
 
-/// Rows held per record of a checkpoint's stream.
-const SNAPSHOT_CHUNK: usize = 16 * 1024;
-
-/// Held rows gathered for a snapshot: encoded rows of the kept columns and their weights.
-#[derive(Default)]
-struct HeldRows {
-    rows: Vec<Vec<u8>>,
-    weights: Vec<i64>,
-}
-
-impl HeldRows {
-    /// The rows gathered as changes of the input's schema (columns not kept are nulls),
-    /// leaving none.
-    fn changes(
-        &mut self,
-        codec: &RowCodec,
-        kept: &[usize],
-        schema: &SchemaRef,
-    ) -> Result<ChangeBatch> {
-        let count = self.rows.len();
-        let decoded = codec.decode(self.rows.iter().map(Vec::as_slice))?;
-        self.rows.clear();
-        let columns = widen(kept, schema, decoded, count);
-        let data = batch_with_row_count(schema, columns, count)?;
-        let weights = Int64Array::from(std::mem::take(&mut self.weights));
-        ChangeBatch::new(data, weights)
-    }
-}
+/// In a checkpoint, after the watermark and late rows: the open sessions follow as the keys'
+/// map writes them (earlier versions wrote the rows held instead; no length is this large).
+const SESSIONS_BY_KEY: u64 = u64::MAX - 3;
 
 /// Columns of `schema` from the `kept` ones' arrays (`decoded`), nulls for the others.
 fn widen(kept: &[usize], schema: &SchemaRef, decoded: Vec<ArrayRef>, rows: usize) -> Vec<ArrayRef> {
