@@ -902,4 +902,76 @@ mod tests {
         assert_eq!(durable.db.iterator_cf(cf, IteratorMode::Start).count(), 1);
         Ok(())
     }
+
+    /// Streams live while a committed checkpoint refers to them: a later checkpoint keeps
+    /// the ones it refers to, the commit deletes the others, and an uncommitted checkpoint's
+    /// streams are neither read nor kept.
+    #[test]
+    fn streams_live_while_a_checkpoint_refers_to_them() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let durable = Durable::open(dir.path(), &DurableOptions::default())?;
+        let records = |stream: StreamRef| -> Result<Vec<Vec<u8>>> {
+            let mut out = Vec::new();
+            durable
+                .checkpoint_streams()?
+                .read_stream(stream, &mut |key, _| {
+                    out.push(key.to_vec());
+                    Ok(())
+                })?;
+            Ok(out)
+        };
+        let write = |writer: &CheckpointWriter, keys: &[&[u8]]| -> Result<StreamRef> {
+            let sink = writer.streams();
+            let mut sink = sink.lock().map_err(|_| StorageError::Io("lock".into()))?;
+            let (generation, _) = sink.generations();
+            let id = sink.open_stream()?;
+            for key in keys {
+                sink.put(id, key, b"value")?;
+            }
+            Ok(StreamRef {
+                generation,
+                id,
+                records: keys.len() as u64,
+            })
+        };
+        // Generation 1 writes stream a.
+        let writer = durable.begin_checkpoint()?;
+        let a = write(&writer, &[b"1", b"2"])?;
+        writer.commit()?;
+        assert_eq!(records(a)?, vec![b"1".to_vec(), b"2".to_vec()]);
+        // Generation 2 refers to a and writes b.
+        let writer = durable.begin_checkpoint()?;
+        {
+            let sink = writer.streams();
+            let mut sink = sink.lock().map_err(|_| StorageError::Io("lock".into()))?;
+            assert_eq!(sink.generations(), (2, Some(1)));
+            assert!(sink.holds(a));
+            sink.keep(a);
+        }
+        let b = write(&writer, &[b"3"])?;
+        writer.commit()?;
+        assert_eq!(records(a)?.len(), 2);
+        assert_eq!(records(b)?.len(), 1);
+        // Generation 3 writes c but fails: nothing of it is read, a and b stay.
+        let writer = durable.begin_checkpoint()?;
+        let c = write(&writer, &[b"4"])?;
+        drop(writer);
+        assert!(records(c).is_err(), "a stream of an uncommitted generation");
+        // Generation 3 again refers to b only: a is deleted, and so is the failed c.
+        let writer = durable.begin_checkpoint()?;
+        {
+            let sink = writer.streams();
+            let mut sink = sink.lock().map_err(|_| StorageError::Io("lock".into()))?;
+            assert_eq!(sink.generations(), (3, Some(2)));
+            sink.keep(b);
+        }
+        writer.commit()?;
+        assert!(records(a)?.is_empty());
+        assert_eq!(records(b)?.len(), 1);
+        assert!(records(c)?.is_empty());
+        let cf = durable.cf(CHECKPOINT)?;
+        let keys = durable.db.iterator_cf(cf, IteratorMode::Start).count();
+        assert_eq!(keys, 1, "only b's record");
+        Ok(())
+    }
 }
