@@ -14,9 +14,10 @@
 //! Invariant: a key is either in memory or on disk, never both. Without a budget (the
 //! default) nothing is tracked and `load`/`settle` return at once.
 //!
-//! The scratch database is not durable state: checkpoints still write every entry (see
-//! [`SpillMap::visit`]), and the directory is wiped when the process opens it. Each map owns
-//! a key prefix (a process-unique id) and deletes its range when dropped.
+//! The scratch database is not durable state: checkpoints copy its entries into the data
+//! directory (once, then only what changed: see [`SpillMap::snapshot`]), and the directory
+//! is wiped when the process opens it. Each map owns a key prefix (a process-unique id) and
+//! deletes its range when dropped.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
