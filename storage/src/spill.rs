@@ -822,6 +822,8 @@ struct Checkpointed {
     chain: Option<Vec<StreamRef>>,
     unconfirmed: Option<Unconfirmed>,
     dirty: hashbrown::HashSet<Box<[u8]>>,
+    /// Bytes of the keys of `dirty` with their allocations.
+    dirty_bytes: usize,
     /// Everything changed (the map was cleared) since the last snapshot: the next is full.
     reset: bool,
 }
@@ -832,7 +834,19 @@ struct Unconfirmed {
     generation: u64,
     chain: Vec<StreamRef>,
     dirty: hashbrown::HashSet<Box<[u8]>>,
+    dirty_bytes: usize,
     reset: bool,
+}
+
+/// Bytes of a noted key: its bytes and allocation.
+fn noted_key_bytes(key: &[u8]) -> usize {
+    key.len() + 16
+}
+
+/// Bytes of a set of noted keys' table (a control byte and a boxed key per slot, 8 slots per
+/// 7 keys of capacity).
+fn noted_table_bytes(set: &hashbrown::HashSet<Box<[u8]>>) -> usize {
+    set.capacity() * 8 / 7 * (std::mem::size_of::<Box<[u8]>>() + 1)
 }
 
 impl Checkpointed {
@@ -845,7 +859,18 @@ impl Checkpointed {
     fn note(&mut self, key: &[u8]) {
         if self.tracking() && !self.dirty.contains(key) {
             self.dirty.insert(Box::from(key));
+            self.dirty_bytes += noted_key_bytes(key);
         }
+    }
+
+    /// Memory of the noted keys (counted against the map's budget, like its index).
+    fn memory_bytes(&self) -> usize {
+        noted_table_bytes(&self.dirty)
+            + self.dirty_bytes
+            + self
+                .unconfirmed
+                .as_ref()
+                .map_or(0, |last| noted_table_bytes(&last.dirty) + last.dirty_bytes)
     }
 }
 
@@ -988,6 +1013,12 @@ impl<V: SpillValue> SpillMap<V> {
         true
     }
 
+    /// Memory the map keeps about its entries besides their values: the index of the keys on
+    /// disk and the keys noted as changed for the next checkpoint.
+    fn bookkeeping_bytes(&self) -> usize {
+        self.spilled_keys.memory_bytes() + self.checkpointed.memory_bytes()
+    }
+
     /// The spilled value of `key` from its stored `bytes`, with the timer the map kept for the
     /// key while it was on disk.
     fn read_spilled(&self, key: &[u8], bytes: &[u8]) -> Result<V> {
@@ -1107,22 +1138,21 @@ impl<V: SpillValue> SpillMap<V> {
         // in memory make room for it, down to a quarter of the map's share (below that every
         // batch would read its keys back only to write them out again; an index that large
         // is the memory the budget cannot bound).
-        let index = self.spilled_keys.memory_bytes();
+        let index = self.bookkeeping_bytes();
         self.share.report(self.hot_bytes + index);
         if let Some(target) = self.share.spill_target(self.hot_bytes + index) {
             let before = self.hot_bytes;
             self.spill_to(target.saturating_sub(index).max(target / 4))?;
             // The index grew with what went to disk (its table may have doubled): once more
             // against its new size.
-            let index = self.spilled_keys.memory_bytes();
+            let index = self.bookkeeping_bytes();
             self.spill_to(target.saturating_sub(index).max(target / 4))?;
             // A hash table keeps its capacity when entries leave: give it back once most
             // of it is empty (entry sizes count a slot each, so the budget assumes this).
             if self.hot.capacity() > 4 * self.hot.len().max(256) {
                 self.hot.shrink_to(2 * self.hot.len());
             }
-            self.share
-                .report(self.hot_bytes + self.spilled_keys.memory_bytes());
+            self.share.report(self.hot_bytes + self.bookkeeping_bytes());
             trim_allocator(before.saturating_sub(self.hot_bytes));
         }
         Ok(())
@@ -1245,8 +1275,7 @@ impl<V: SpillValue> SpillMap<V> {
                 }
             });
         self.hot_bytes = bytes;
-        self.share
-            .report(self.hot_bytes + self.spilled_keys.memory_bytes());
+        self.share.report(self.hot_bytes + self.bookkeeping_bytes());
     }
 
     /// Of `keys`, whose values expire at or below `upto`, drop the spilled ones that expire
@@ -1310,6 +1339,7 @@ impl<V: SpillValue> SpillMap<V> {
         self.spilled_keys = SpilledIndex::default();
         self.checkpointed.chain = None;
         self.checkpointed.dirty = Default::default();
+        self.checkpointed.dirty_bytes = 0;
         self.checkpointed.reset = true;
         self.pending.clear();
         self.hot_bytes = 0;
@@ -1341,10 +1371,10 @@ impl<V: SpillValue> SpillMap<V> {
             + self.cold.as_ref().map_or(0, |c| c.rows)
     }
 
-    /// Bytes of the in-memory entries and of the index of spilled keys (0 without a
-    /// budget: not tracked).
+    /// Bytes of the in-memory entries, the index of spilled keys and the keys noted for the
+    /// next checkpoint (0 without a budget: not tracked).
     pub fn memory_bytes(&self) -> usize {
-        self.hot_bytes + self.spilled_keys.memory_bytes()
+        self.hot_bytes + self.bookkeeping_bytes()
     }
 
     /// Entries written to disk, and read back, over the map's life.
@@ -1444,6 +1474,11 @@ impl<V: SpillValue> SpillMap<V> {
             } else {
                 // Its checkpoint failed: its changes are owed again.
                 checkpointed.dirty.extend(last.dirty);
+                checkpointed.dirty_bytes = checkpointed
+                    .dirty
+                    .iter()
+                    .map(|key| noted_key_bytes(key))
+                    .sum();
                 checkpointed.reset |= last.reset;
             }
         }
@@ -1494,6 +1529,7 @@ impl<V: SpillValue> SpillMap<V> {
             generation,
             chain,
             dirty: std::mem::take(&mut checkpointed.dirty),
+            dirty_bytes: std::mem::take(&mut checkpointed.dirty_bytes),
             reset: std::mem::take(&mut checkpointed.reset),
         });
         Ok(())
