@@ -373,7 +373,7 @@ impl Catalog {
             };
             let mut out = StateWriter::with_sink(writer.streams());
             out.put_bytes(definition.as_bytes());
-            out.put_section(|inner| dataflow.snapshot_to(inner))?;
+            out.put_section(|inner| dataflow.snapshot(inner))?;
             out.put_u64(offsets.len() as u64);
             for (relation, offset) in &offsets {
                 out.put_bytes(relation.as_bytes());
@@ -451,7 +451,7 @@ impl Catalog {
         let Some((dataflow, store, has_target)) = query_parts(&mut entry.kind) else {
             return Ok(false);
         };
-        dataflow.restore_from(&mut state)?;
+        dataflow.restore(&mut state)?;
         match has_target {
             // A job's rows are its target's: the checkpoint has none for it.
             true => {

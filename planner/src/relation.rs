@@ -417,11 +417,7 @@ impl RelationStore {
         }
         let mut stream = out.open_stream()?;
         if stream.is_none() {
-            let count = match keyed {
-                true => contents.keyed.len(),
-                false => contents.multiset.distinct(),
-            };
-            out.put_u64(count as u64);
+            out.put_u64(contents.multiset.distinct() as u64);
         }
         let mut put = |key: &[u8], value: &[u8]| match &mut stream {
             Some(stream) => stream.put(key, value),
@@ -431,12 +427,9 @@ impl RelationStore {
                 Ok(())
             }
         };
-        match keyed {
-            true => contents.keyed.visit(|key, row| put(key, &row.0))?,
-            false => contents
-                .multiset
-                .visit(|row, count| put(row, &encode_weight(count)))?,
-        }
+        contents
+            .multiset
+            .visit(|row, count| put(row, &encode_weight(count)))?;
         out.close_stream(stream);
         Ok(())
     }
@@ -449,11 +442,13 @@ impl RelationStore {
         contents.keyed.clear()?;
         contents.multiset.clear()?;
         contents.snapshot = None;
-        if keyed && input.peek_u64() != Some(sluice_storage::state::EXTERNAL) {
+        if keyed {
+            // The map's own format; checkpoints before it wrote the same bytes as its count
+            // and entries.
             contents.keyed.restore(input)?;
             return Ok(());
         }
-        if !keyed && input.peek_u64() == Some(SPILLABLE_MULTISET) {
+        if input.peek_u64() == Some(SPILLABLE_MULTISET) {
             input.u64()?;
             let total = input.i64()?;
             let mut rows = SpillMap::in_budget(&Budget::from_settings());
@@ -466,7 +461,7 @@ impl RelationStore {
         }
         let mut loaded = 0usize;
         let mut load = |contents: &mut Contents, key: &[u8], value: &[u8]| -> Result<()> {
-            load_raw(contents, keyed, key, value)?;
+            load_raw(contents, false, key, value)?;
             loaded += 1;
             if loaded.is_multiple_of(LOAD_CHUNK) {
                 contents.settle()?;

@@ -560,16 +560,9 @@ impl Dataflow {
 
     /// The dataflow's state for a checkpoint: the number of partitions, then per node its
     /// watermark, idleness and each instance's state. Taken between batches, so it is a
-    /// consistent cut.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>> {
-        let mut out = StateWriter::new();
-        self.snapshot_to(&mut out)?;
-        Ok(out.into_bytes())
-    }
-
-    /// [`Dataflow::snapshot`] into `out` (a checkpoint's writer: large operator state goes
-    /// to its sink's streams).
-    pub fn snapshot_to(&mut self, out: &mut StateWriter) -> Result<()> {
+    /// consistent cut. Written to `out` (a checkpoint's writer: large operator state goes to
+    /// its sink's streams).
+    pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
         out.put_u64(self.nodes.len() as u64);
         out.put_u64(self.partitions() as u64);
         for node in self.nodes.iter_mut() {
@@ -583,14 +576,9 @@ impl Dataflow {
     }
 
     /// Restore a state written by [`Dataflow::snapshot`] of a dataflow compiled from the
-    /// same query (with the partition count it was written with).
-    pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
-        self.restore_from(&mut StateReader::new(bytes))
-    }
-
-    /// [`Dataflow::restore`] from `input` (a checkpoint's reader, with its streams), which
-    /// must hold nothing else.
-    pub fn restore_from(&mut self, input: &mut StateReader) -> Result<()> {
+    /// same query (with the partition count it was written with); `input` (a checkpoint's
+    /// reader, with its streams) must hold nothing else.
+    pub fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let nodes = input.u64()?;
         if nodes != self.nodes.len() as u64 {
             return Err(RuntimeError::Internal(format!(

@@ -38,7 +38,7 @@ use rocksdb::{
 };
 
 use crate::error::{Result, StorageError};
-use crate::state::{RecordVisitor, SharedSink, StateSink, StateSource, StreamRef};
+use crate::state::{RecordVisitor, SharedSink, StateSink, StateSource, StreamBook, StreamRef};
 
 const CATALOG: &str = "catalog";
 const ROWS: &str = "rows";
@@ -260,15 +260,12 @@ impl Durable {
             Some(bytes) => decode_stream_list(&bytes)?,
             None => BTreeSet::new(),
         };
+        let committed = generation.checked_sub(1).filter(|g| *g > 0);
         let streams = CheckpointStreams {
             durable: Arc::clone(self),
-            generation,
-            committed: generation.checked_sub(1).filter(|g| *g > 0),
+            book: StreamBook::new(generation, committed, previous),
             batch: WriteBatch::default(),
             unsynced: unsynced_options(),
-            opened: 0,
-            referenced: BTreeSet::new(),
-            previous,
             bytes: 0,
         };
         Ok(CheckpointWriter {
@@ -520,8 +517,8 @@ impl CheckpointWriter {
         batch.delete_range_cf(cf, next, STREAMS_START.to_vec());
         batch.delete_range_cf(cf, STREAMS_END.to_vec(), checkpoint_end());
         // Streams the previous checkpoint referred to and this one does not.
-        for (generation, id) in &streams.previous {
-            if !streams.referenced.contains(&(*generation, *id)) {
+        for (generation, id) in streams.book.held() {
+            if !streams.book.referenced().contains(&(*generation, *id)) {
                 batch.delete_range_cf(
                     cf,
                     stream_key(*generation, *id),
@@ -529,8 +526,8 @@ impl CheckpointWriter {
                 );
             }
         }
-        let mut list = Vec::with_capacity(16 * streams.referenced.len());
-        for (generation, id) in &streams.referenced {
+        let mut list = Vec::with_capacity(16 * streams.book.referenced().len());
+        for (generation, id) in streams.book.referenced() {
             list.extend_from_slice(&generation.to_be_bytes());
             list.extend_from_slice(&id.to_be_bytes());
         }
@@ -586,18 +583,13 @@ fn decode_stream_list(bytes: &[u8]) -> Result<BTreeSet<(u64, u64)>> {
 }
 
 /// The streams of a checkpoint being written: records buffered in a write batch, written
-/// (unsynced) whenever it holds a few megabytes and before the commit; and the streams the
-/// checkpoint refers to (opened now or kept from earlier generations).
+/// (unsynced) whenever it holds a few megabytes and before the commit; and the book of the
+/// streams the checkpoint and the committed one refer to.
 struct CheckpointStreams {
     durable: Arc<Durable>,
-    generation: u64,
-    committed: Option<u64>,
+    book: StreamBook,
     batch: WriteBatch,
     unsynced: WriteOptions,
-    opened: u64,
-    referenced: BTreeSet<(u64, u64)>,
-    /// The streams the committed checkpoint refers to.
-    previous: BTreeSet<(u64, u64)>,
     /// Bytes of the records written.
     bytes: u64,
 }
@@ -619,18 +611,17 @@ impl CheckpointStreams {
 }
 
 impl StateSink for CheckpointStreams {
-    fn generations(&self) -> (u64, Option<u64>) {
-        (self.generation, self.committed)
+    fn book(&self) -> &StreamBook {
+        &self.book
     }
 
-    fn open_stream(&mut self) -> Result<u64> {
-        self.opened += 1;
-        self.referenced.insert((self.generation, self.opened));
-        Ok(self.opened)
+    fn book_mut(&mut self) -> &mut StreamBook {
+        &mut self.book
     }
 
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut full = stream_key(self.generation, stream);
+        let (generation, _) = self.book.generations();
+        let mut full = stream_key(generation, stream);
         full.extend_from_slice(key);
         self.bytes += (full.len() + value.len()) as u64;
         self.batch.put_cf(self.durable.cf(CHECKPOINT)?, full, value);
@@ -638,14 +629,6 @@ impl StateSink for CheckpointStreams {
             self.flush()?;
         }
         Ok(())
-    }
-
-    fn keep(&mut self, stream: StreamRef) {
-        self.referenced.insert((stream.generation, stream.id));
-    }
-
-    fn holds(&self, stream: StreamRef) -> bool {
-        self.previous.contains(&(stream.generation, stream.id))
     }
 }
 
@@ -924,7 +907,7 @@ mod tests {
             let sink = writer.streams();
             let mut sink = sink.lock().map_err(|_| StorageError::Io("lock".into()))?;
             let (generation, _) = sink.generations();
-            let id = sink.open_stream()?;
+            let id = sink.open_stream();
             for key in keys {
                 sink.put(id, key, b"value")?;
             }

@@ -1519,10 +1519,7 @@ impl<V: SpillValue> SpillMap<V> {
             stream.put(key, record.as_bytes())?;
         }
         out.put_u64(INCREMENTAL);
-        out.put_u64(chain.len() as u64);
-        for link in &chain {
-            out.put_stream(*link);
-        }
+        out.put_streams(&chain);
         out.put_stream(stream.reference());
         let checkpointed = &mut self.checkpointed;
         checkpointed.unconfirmed = Some(Unconfirmed {
@@ -1613,10 +1610,7 @@ impl<V: SpillValue> SpillMap<V> {
         self.checkpointed = Checkpointed::default();
         if input.peek_u64() == Some(INCREMENTAL) {
             input.u64()?;
-            let mut chain = Vec::new();
-            for _ in 0..input.len_prefix()? {
-                chain.push(input.stream()?);
-            }
+            let chain = input.streams()?;
             let hot = input.stream()?;
             let mut batch = WriteBatch::default();
             for link in &chain {

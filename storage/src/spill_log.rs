@@ -364,8 +364,8 @@ impl SpillLog {
     /// rows), the one written by an earlier checkpoint when that committed and is still held
     /// (sealed segments never change), and a stream of the open batches.
     pub fn snapshot(&mut self, out: &mut StateWriter) -> Result<()> {
-        if let Some((_, committed)) = out.generations()? {
-            return self.snapshot_to_streams(out, committed);
+        if out.generations()?.is_some() {
+            return self.snapshot_to_streams(out);
         }
         out.put_u64((self.segments.len() + self.open.len()) as u64);
         for segment in &self.segments {
@@ -378,15 +378,14 @@ impl SpillLog {
         Ok(())
     }
 
-    fn snapshot_to_streams(&mut self, out: &mut StateWriter, committed: Option<u64>) -> Result<()> {
+    fn snapshot_to_streams(&mut self, out: &mut StateWriter) -> Result<()> {
         let mut record = StateWriter::new();
         let mut streams = Vec::with_capacity(self.segments.len());
         for segment in self.segments.iter_mut() {
+            // (A stream the committed checkpoint refers to is of a committed generation.)
             let held = match segment.stream {
-                Some(stream) if committed.is_some_and(|c| stream.generation <= c) => {
-                    out.holds_stream(stream)?
-                }
-                _ => false,
+                Some(stream) => out.holds_stream(stream)?,
+                None => false,
             };
             let stream = match (held, segment.stream) {
                 (true, Some(stream)) => {
@@ -411,10 +410,7 @@ impl SpillLog {
             open.put(&(position as u64).to_be_bytes(), record.as_bytes())?;
         }
         out.put_u64(LOG_SEGMENTS);
-        out.put_u64(streams.len() as u64);
-        for stream in streams {
-            out.put_stream(stream);
-        }
+        out.put_streams(&streams);
         out.put_stream(open.reference());
         Ok(())
     }
@@ -426,10 +422,7 @@ impl SpillLog {
         self.clear();
         if input.peek_u64() == Some(LOG_SEGMENTS) {
             input.u64()?;
-            let mut segments = Vec::new();
-            for _ in 0..input.len_prefix()? {
-                segments.push(input.stream()?);
-            }
+            let segments = input.streams()?;
             let open = input.stream()?;
             for stream in segments {
                 input.read_stream(stream, |_, record| {
@@ -440,13 +433,6 @@ impl SpillLog {
                 })?;
             }
             return input.read_stream(open, |_, record| {
-                let mut record = StateReader::new(record);
-                self.restore_batch(&mut record, columns)?;
-                record.finish()
-            });
-        }
-        if let Some(stream) = input.external()? {
-            return input.read_stream(stream, |_, record| {
                 let mut record = StateReader::new(record);
                 self.restore_batch(&mut record, columns)?;
                 record.finish()

@@ -14,6 +14,7 @@
 //! state that did not change is not written again (see [`crate::SpillMap::snapshot`]).
 //! Without a sink (tests, a fork) everything goes into the buffer.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Result, StorageError};
@@ -21,17 +22,29 @@ use crate::error::{Result, StorageError};
 /// Where a checkpoint keeps records outside the buffer of the entry that refers to them:
 /// numbered streams of (key, value) records, keys unique within a stream.
 pub trait StateSink: Send {
-    /// The generation of the checkpoint being written, and of the last committed one.
-    fn generations(&self) -> (u64, Option<u64>);
-    /// A new stream of this generation (ids are unique within the generation).
-    fn open_stream(&mut self) -> Result<u64>;
+    /// Which streams this checkpoint and the committed one refer to.
+    fn book(&self) -> &StreamBook;
+    fn book_mut(&mut self) -> &mut StreamBook;
     /// Add a record to `stream` of this generation (written out in bounded batches, not
     /// held until the end).
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// The generation of the checkpoint being written, and of the last committed one.
+    fn generations(&self) -> (u64, Option<u64>) {
+        self.book().generations()
+    }
+    /// A new stream of this generation (ids are unique within the generation).
+    fn open_stream(&mut self) -> u64 {
+        self.book_mut().open()
+    }
     /// This checkpoint refers to `stream`, written by a committed earlier one: keep it.
-    fn keep(&mut self, stream: StreamRef);
+    fn keep(&mut self, stream: StreamRef) {
+        self.book_mut().keep(stream);
+    }
     /// Whether the last committed checkpoint refers to `stream`.
-    fn holds(&self, stream: StreamRef) -> bool;
+    fn holds(&self, stream: StreamRef) -> bool {
+        self.book().holds(stream)
+    }
 }
 
 /// What a [`StateSource`] hands each record of a stream to.
@@ -58,6 +71,73 @@ pub struct StreamRef {
     pub generation: u64,
     pub id: u64,
     pub records: u64,
+}
+
+/// What every [`StateSink`] keeps the same way: the generation being written and the last
+/// committed one, the streams opened so far, the streams this checkpoint refers to (opened
+/// or kept) and those the committed one refers to.
+#[derive(Debug, Default)]
+pub struct StreamBook {
+    generation: u64,
+    committed: Option<u64>,
+    opened: u64,
+    referenced: BTreeSet<(u64, u64)>,
+    held: BTreeSet<(u64, u64)>,
+}
+
+impl StreamBook {
+    /// The book of generation `generation`, after `committed`, which refers to `held`.
+    pub fn new(generation: u64, committed: Option<u64>, held: BTreeSet<(u64, u64)>) -> Self {
+        Self {
+            generation,
+            committed,
+            opened: 0,
+            referenced: BTreeSet::new(),
+            held,
+        }
+    }
+
+    /// The generation being written and the last committed one.
+    pub fn generations(&self) -> (u64, Option<u64>) {
+        (self.generation, self.committed)
+    }
+
+    /// The id of a new stream of this generation, referred to by this checkpoint.
+    pub fn open(&mut self) -> u64 {
+        self.opened += 1;
+        self.referenced.insert((self.generation, self.opened));
+        self.opened
+    }
+
+    /// This checkpoint refers to `stream` of a committed earlier one.
+    pub fn keep(&mut self, stream: StreamRef) {
+        self.referenced.insert((stream.generation, stream.id));
+    }
+
+    /// Whether the committed checkpoint refers to `stream`.
+    pub fn holds(&self, stream: StreamRef) -> bool {
+        self.held.contains(&(stream.generation, stream.id))
+    }
+
+    /// The (generation, id) of every stream this checkpoint refers to.
+    pub fn referenced(&self) -> &BTreeSet<(u64, u64)> {
+        &self.referenced
+    }
+
+    /// The (generation, id) of every stream the committed checkpoint refers to.
+    pub fn held(&self) -> &BTreeSet<(u64, u64)> {
+        &self.held
+    }
+
+    /// The book of the next generation once this one committed.
+    fn committed(self) -> Self {
+        Self::new(self.generation + 1, Some(self.generation), self.referenced)
+    }
+
+    /// The book of this generation again after it failed.
+    fn abandoned(self) -> Self {
+        Self::new(self.generation, self.committed, self.held)
+    }
 }
 
 /// A stream opened by [`StateWriter::open_stream`].
@@ -121,7 +201,7 @@ impl StateWriter {
         };
         let (generation, id) = {
             let mut guard = lock(&sink)?;
-            (guard.generations().0, guard.open_stream()?)
+            (guard.generations().0, guard.open_stream())
         };
         Ok(Some(ExternalStream {
             sink,
@@ -147,6 +227,14 @@ impl StateWriter {
         self.put_u64(stream.generation);
         self.put_u64(stream.id);
         self.put_u64(stream.records);
+    }
+
+    /// A list of stream references (read back by [`StateReader::streams`]).
+    pub fn put_streams(&mut self, streams: &[StreamRef]) {
+        self.put_u64(streams.len() as u64);
+        for stream in streams {
+            self.put_stream(*stream);
+        }
     }
 
     /// The generation being written and the last committed one, when writing for a
@@ -291,6 +379,11 @@ impl<'a> StateReader<'a> {
         })
     }
 
+    /// A list written by [`StateWriter::put_streams`].
+    pub fn streams(&mut self) -> Result<Vec<StreamRef>> {
+        (0..self.len_prefix()?).map(|_| self.stream()).collect()
+    }
+
     /// Every record of `stream`, in key order, checking their number against the
     /// reference's; the first error `each` returns (of the caller's error type) stops the
     /// reading and is returned.
@@ -430,23 +523,14 @@ impl<'a> StateReader<'a> {
 #[derive(Debug)]
 pub struct MemoryStreams {
     records: std::collections::BTreeMap<(u64, u64, Vec<u8>), Vec<u8>>,
-    generation: u64,
-    committed: Option<u64>,
-    opened: u64,
-    /// Streams the generation being written refers to, and the committed one.
-    referenced: std::collections::BTreeSet<(u64, u64)>,
-    held: std::collections::BTreeSet<(u64, u64)>,
+    book: StreamBook,
 }
 
 impl Default for MemoryStreams {
     fn default() -> Self {
         Self {
             records: Default::default(),
-            generation: 1,
-            committed: None,
-            opened: 0,
-            referenced: Default::default(),
-            held: Default::default(),
+            book: StreamBook::new(1, None, BTreeSet::new()),
         }
     }
 }
@@ -468,46 +552,32 @@ impl MemoryStreams {
 
     /// The generation being written is committed; the next one starts.
     pub fn commit(&mut self) {
-        self.committed = Some(self.generation);
-        self.held = std::mem::take(&mut self.referenced);
-        self.abandon();
+        self.book = std::mem::take(&mut self.book).committed();
     }
 
     /// The generation being written is abandoned (its checkpoint failed): the next one
     /// reuses its number and starts without its streams.
     pub fn abandon(&mut self) {
-        let next = self.committed.map_or(1, |c| c + 1);
-        self.records
-            .retain(|(generation, _, _), _| *generation < next);
-        self.generation = next;
-        self.opened = 0;
-        self.referenced.clear();
+        let (generation, _) = self.book.generations();
+        self.records.retain(|(g, _, _), _| *g < generation);
+        self.book = std::mem::take(&mut self.book).abandoned();
     }
 }
 
 impl StateSink for MemoryStreams {
-    fn generations(&self) -> (u64, Option<u64>) {
-        (self.generation, self.committed)
+    fn book(&self) -> &StreamBook {
+        &self.book
     }
 
-    fn open_stream(&mut self) -> Result<u64> {
-        self.opened += 1;
-        self.referenced.insert((self.generation, self.opened));
-        Ok(self.opened)
+    fn book_mut(&mut self) -> &mut StreamBook {
+        &mut self.book
     }
 
     fn put(&mut self, stream: u64, key: &[u8], value: &[u8]) -> Result<()> {
+        let (generation, _) = self.book.generations();
         self.records
-            .insert((self.generation, stream, key.to_vec()), value.to_vec());
+            .insert((generation, stream, key.to_vec()), value.to_vec());
         Ok(())
-    }
-
-    fn keep(&mut self, stream: StreamRef) {
-        self.referenced.insert((stream.generation, stream.id));
-    }
-
-    fn holds(&self, stream: StreamRef) -> bool {
-        self.held.contains(&(stream.generation, stream.id))
     }
 }
 

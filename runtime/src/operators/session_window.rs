@@ -701,7 +701,7 @@ impl Operator for SessionWindowAggregate {
     }
 
     /// Restore what [`SessionWindow::snapshot`] wrote, or what earlier versions wrote: the
-    /// rows held, as one batch of changes or in records of a stream, added again.
+    /// rows held, as one batch of changes, added again.
     fn restore(&mut self, input: &mut StateReader) -> Result<()> {
         let watermark = input.opt_i64()?;
         let late = input.u64()?;
@@ -722,18 +722,8 @@ impl Operator for SessionWindowAggregate {
             })?;
             self.timers.flush()?;
         } else {
-            match input.external()? {
-                Some(stream) => input.read_stream(stream, |_, record| {
-                    let mut record = StateReader::new(record);
-                    let held = get_changes(&mut record, &self.input_schema)?;
-                    record.finish()?;
-                    self.add(&held, false)
-                })?,
-                None => {
-                    let held = get_changes(input, &self.input_schema)?;
-                    self.add(&held, false)?;
-                }
-            }
+            let held = get_changes(input, &self.input_schema)?;
+            self.add(&held, false)?;
         }
         self.watermark = watermark;
         self.late = late;
