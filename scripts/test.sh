@@ -16,16 +16,32 @@ if command -v sqllogictest >/dev/null 2>&1; then
     # aggregate, window and top-N of the suite spills all its keys to disk after every batch
     # and reads them back (the in-process runs above use the default budget); /metrics must
     # show the spills.
-    port=$((20000 + RANDOM % 20000))
-    http=$((port + 1))
-    "$CARGO_TARGET_DIR/debug/sluice" serve --in-memory --listen "127.0.0.1:$port" \
-        --http "127.0.0.1:$http" --operator-memory-bytes 1 >/tmp/sluice-slt-bin.log 2>&1 &
-    server=$!
-    trap 'kill $server 2>/dev/null || true' EXIT
-    for _ in $(seq 1 50); do
-        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.1
+    # Two ports the system reports free; a server that still cannot listen (another process
+    # took a port in between) is started again on new ones.
+    server=
+    for _ in 1 2 3; do
+        read -r port http < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+        "$CARGO_TARGET_DIR/debug/sluice" serve --in-memory --listen "127.0.0.1:$port" \
+            --http "127.0.0.1:$http" --operator-memory-bytes 1 >/tmp/sluice-slt-bin.log 2>&1 &
+        server=$!
+        for _ in $(seq 1 50); do
+            (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            kill -0 "$server" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$server" 2>/dev/null && break
+        cat /tmp/sluice-slt-bin.log
+        server=
     done
+    if [ -z "$server" ]; then
+        echo "sluice serve did not start for the sqllogictest-bin run" >&2
+        exit 1
+    fi
+    trap 'kill $server 2>/dev/null || true' EXIT
     bash sql-tests/run-with-bin.sh 127.0.0.1 "$port"
     python3 - "$http" <<'PY'
 import sys, urllib.request
